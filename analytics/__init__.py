@@ -1,0 +1,1 @@
+"""Analytics (SPEC section 9)."""

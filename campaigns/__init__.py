@@ -1,0 +1,1 @@
+"""Campaigns and automations (SPEC section 9)."""

@@ -1,0 +1,47 @@
+from django.conf import settings
+from django.contrib import admin
+from django.urls import include, path, re_path
+from django.views import defaults, static
+from django.views.generic import RedirectView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from shops import urls as shop_urls
+from shops import views as shop_views
+from shops.health import healthz
+from shops.rest.errors import json_not_found, json_server_error
+
+dashboard_patterns = [
+    path("", shop_views.DashboardEntryView.as_view(), name="entry"),
+    path("<slug:shop_slug>/", include(shop_urls.dashboard_patterns)),
+]
+
+api_patterns = [
+    path("schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
+    *shop_urls.api_patterns,
+]
+
+urlpatterns = [
+    path("", RedirectView.as_view(pattern_name="dashboard:entry", permanent=False)),
+    path("healthz", healthz, name="healthz"),
+    path("admin/", admin.site.urls),
+    path("i18n/", include("django.conf.urls.i18n")),
+    path("accounts/", include(shop_urls.account_patterns)),
+    path("dashboard/", include((dashboard_patterns, "dashboard"))),
+    path("api/v1/", include((api_patterns, "api"))),
+]
+if settings.SERVE_MEDIA:
+    # Uploaded logos from the local volume. At scale, point the default storage at object storage instead.
+    urlpatterns.append(re_path(r"^media/(?P<path>.*)$", static.serve, {"document_root": settings.MEDIA_ROOT}))
+
+
+def handler404(request, exception=None):
+    if request.path.startswith("/api/"):
+        return json_not_found(request, exception)
+    return defaults.page_not_found(request, exception)
+
+
+def handler500(request):
+    if request.path.startswith("/api/"):
+        return json_server_error(request)
+    return defaults.server_error(request)

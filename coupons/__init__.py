@@ -1,0 +1,1 @@
+"""Coupons, rewards and the points mall (SPEC section 8)."""

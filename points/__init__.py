@@ -1,0 +1,1 @@
+"""Points and growth value ledgers (SPEC section 6)."""

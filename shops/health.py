@@ -1,0 +1,40 @@
+"""/healthz: is the database, the cache and the Celery broker answering? 200 when the database answers."""
+
+from django.conf import settings
+from django.core.cache import cache
+from django.db import connection
+from django.http import JsonResponse
+from django.views.decorators.cache import never_cache
+
+from config.celery import app as celery_app
+
+
+def _database() -> str:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+    return "ok"
+
+
+def _cache() -> str:
+    cache.set("healthz", "1", 10)
+    return "ok" if cache.get("healthz") == "1" else "error: value not read back"
+
+
+def _broker() -> str:
+    if settings.CELERY_TASK_ALWAYS_EAGER:
+        return "eager (no broker configured: tasks run in-process)"
+    with celery_app.connection_for_write() as conn:
+        conn.ensure_connection(max_retries=1, timeout=2)
+    return "ok"
+
+
+@never_cache
+def healthz(request):
+    checks = {}
+    for name, check in (("database", _database), ("cache", _cache), ("broker", _broker)):
+        try:
+            checks[name] = check()
+        except Exception as exc:  # noqa: BLE001 - a health check reports any failure instead of raising
+            checks[name] = f"error: {exc.__class__.__name__}: {exc}"[:300]
+    healthy = checks["database"] == "ok"
+    return JsonResponse({"status": "ok" if healthy else "error", **checks}, status=200 if healthy else 503)

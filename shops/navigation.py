@@ -1,0 +1,36 @@
+"""The dashboard's navigation: every area of the product, in order. An area whose screens are not built yet has
+no URL and is shown as coming soon; each app's issue fills in its own entry."""
+
+from dataclasses import dataclass
+
+from django.utils.functional import Promise
+from django.utils.translation import gettext_lazy as _
+
+from .roles import Perm
+
+
+@dataclass(frozen=True)
+class NavItem:
+    label: str | Promise
+    url_name: str | None  # in the "dashboard" namespace, taking shop_slug
+    permission: str | None = None
+
+
+NAVIGATION = [
+    NavItem(_("Overview"), "home"),
+    NavItem(_("Members"), None, Perm.MEMBERS_VIEW),
+    NavItem(_("Orders"), None, Perm.ORDERS_VIEW),
+    NavItem(_("Tiers"), None, Perm.RULES_CHANGE),
+    NavItem(_("Points"), None, Perm.RULES_CHANGE),
+    NavItem(_("Coupons"), None, Perm.COUPONS_REDEEM),
+    NavItem(_("Recruitment"), None, Perm.RECRUITMENT_MANAGE),
+    NavItem(_("Campaigns"), None, Perm.CAMPAIGNS_MANAGE),
+    NavItem(_("Analytics"), None, Perm.ANALYTICS_VIEW),
+]
+
+SETTINGS_NAVIGATION = [
+    NavItem(_("Shop settings"), "settings", Perm.SETTINGS_CHANGE),
+    NavItem(_("Staff"), "staff", Perm.STAFF_MANAGE),
+    NavItem(_("API keys"), "api_keys", Perm.APIKEYS_MANAGE),
+    NavItem(_("Audit log"), "audit", Perm.AUDIT_VIEW),
+]

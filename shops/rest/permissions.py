@@ -1,0 +1,19 @@
+from rest_framework import exceptions, permissions
+
+from shops.models import ApiKey
+
+
+class ShopFrozen(exceptions.PermissionDenied):
+    default_detail = "This shop has been frozen. Contact support."
+    default_code = "shop_frozen"
+
+
+class HasShopApiKey(permissions.BasePermission):
+    """A valid key of an active shop. Without a key DRF answers 401 (the authenticator sends WWW-Authenticate)."""
+
+    def has_permission(self, request, view):
+        if not isinstance(request.auth, ApiKey):
+            raise exceptions.NotAuthenticated("Send your API key as `Authorization: Bearer <api key>`.")
+        if not request.auth.shop.is_active:
+            raise ShopFrozen()
+        return True

@@ -1,0 +1,103 @@
+"""Per-key API throttling: a token bucket (GCRA) allowing API_THROTTLE_RATE requests/s with bursts of
+API_THROTTLE_BURST.
+
+With REDIS_URL the bucket lives in Redis, updated by one Lua script (atomic across web processes, timed by the
+Redis clock so servers with skewed clocks agree); without Redis it lives in process memory, which is right for
+the single-process embedded mode.
+"""
+
+import math
+import threading
+import time
+from dataclasses import dataclass
+from functools import cache
+
+import redis
+from django.conf import settings
+from rest_framework.throttling import BaseThrottle
+
+from shops.models import ApiKey
+
+# GCRA: each request moves the "theoretical arrival time" (tat) one interval further; a request is allowed while
+# tat stays within burst * interval of now. Returns {allowed, tat - now} in seconds.
+_GCRA_LUA = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+local interval = tonumber(ARGV[1])
+local capacity = tonumber(ARGV[2])
+local tat = tonumber(redis.call('GET', KEYS[1]) or now)
+if tat < now then tat = now end
+local new_tat = tat + interval
+if new_tat - now > capacity then
+  return {0, tostring(tat - now)}
+end
+redis.call('SET', KEYS[1], tostring(new_tat), 'PX', math.ceil((new_tat - now) * 1000) + 1000)
+return {1, tostring(new_tat - now)}
+"""
+
+
+@dataclass(frozen=True)
+class Decision:
+    allowed: bool
+    limit: int
+    remaining: int
+    reset: float  # seconds until the bucket is full again
+    retry_after: float  # seconds until the next request would be allowed (0 when allowed)
+
+
+@cache
+def _redis_script():
+    client = redis.Redis.from_url(settings.REDIS_URL)
+    return client.register_script(_GCRA_LUA)
+
+
+class _MemoryBuckets:
+    def __init__(self):
+        self._tat: dict[str, float] = {}
+        self._lock = threading.Lock()
+
+    def take(self, key: str, interval: float, capacity: float) -> tuple[bool, float]:
+        with self._lock:
+            now = time.monotonic()
+            tat = max(self._tat.get(key, now), now)
+            if tat + interval - now > capacity:
+                return False, tat - now
+            self._tat[key] = tat + interval
+            return True, tat + interval - now
+
+    def clear(self):
+        with self._lock:
+            self._tat.clear()
+
+
+memory_buckets = _MemoryBuckets()
+
+
+def bucket_take(key: str, *, rate: float, burst: int) -> Decision:
+    interval = 1.0 / rate
+    capacity = burst * interval
+    if settings.REDIS_URL:
+        allowed, ahead = _redis_script()(keys=[key], args=[interval, capacity])
+        allowed, ahead = bool(int(allowed)), float(ahead)
+    else:
+        allowed, ahead = memory_buckets.take(key, interval, capacity)
+    remaining = max(0, math.floor((capacity - ahead) / interval + 1e-9))
+    retry_after = 0.0 if allowed else max(0.0, ahead + interval - capacity)
+    return Decision(allowed, burst, remaining, ahead, retry_after)
+
+
+class ApiKeyRateThrottle(BaseThrottle):
+    """Throttle per API key (per client IP before authentication succeeds, e.g. the schema page)."""
+
+    def allow_request(self, request, view):
+        ident = f"key:{request.auth.pk}" if isinstance(request.auth, ApiKey) else f"ip:{self.get_ident(request)}"
+        prefix = settings.CACHES["default"].get("KEY_PREFIX", "huiyuan")
+        self.decision = bucket_take(
+            f"{prefix}:throttle:{ident}", rate=settings.API_THROTTLE_RATE, burst=settings.API_THROTTLE_BURST
+        )
+        # Read by RateLimitHeadersMiddleware, which adds the RateLimit-* headers to every API answer.
+        request._request.rate_limit = self.decision
+        return self.decision.allowed
+
+    def wait(self):
+        return math.ceil(self.decision.retry_after)

@@ -1,0 +1,33 @@
+from contextlib import ExitStack
+
+from rest_framework.views import APIView
+
+from shops.services import Actor
+from shops.tenancy import shop_scope
+
+
+def client_ip(request) -> str | None:
+    # Behind the load balancer, configure the proxy to set REMOTE_ADDR (e.g. gunicorn --forwarded-allow-ips).
+    return request.META.get("REMOTE_ADDR")
+
+
+class ShopAPIView(APIView):
+    """Base of every integration API view.
+
+    After authentication it sets `self.shop` (the key's shop) and `self.actor`, and runs the handler inside that
+    shop's scope, so every query on a shop-owned model is confined to it.
+    """
+
+    def initial(self, request, *args, **kwargs):
+        super().initial(request, *args, **kwargs)
+        self.shop = request.auth.shop
+        self.actor = Actor.for_api_key(request.auth, client_ip(request))
+        self._shop_scope = ExitStack()
+        self._shop_scope.enter_context(shop_scope(self.shop))
+
+    def finalize_response(self, request, response, *args, **kwargs):
+        try:
+            return super().finalize_response(request, response, *args, **kwargs)
+        finally:
+            if hasattr(self, "_shop_scope"):
+                self._shop_scope.close()

@@ -1,0 +1,332 @@
+"""Writes of the tenancy platform: shops, staff, invitations, API keys and the audit log.
+
+Invariants: a shop always keeps at least one owner; only owners make or remove owners; an API key's secret is
+never stored (only its SHA-256); every staff or API write here leaves one audit log entry in its transaction.
+"""
+
+import hashlib
+import secrets
+from dataclasses import asdict, dataclass
+from datetime import timedelta
+
+from django.conf import settings
+from django.core.mail import send_mail
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+from django.forms.models import model_to_dict
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from .errors import ApplicationError, Conflict, Forbidden
+from .models import ApiKey, AuditLogEntry, Invitation, Shop, StaffMembership, User
+from .roles import Role
+from .sms import SmsMessage
+from .tasks import sms_deliver
+from .tenancy import all_shops
+
+API_KEY_PREFIX = "hy_"
+INVITATION_VALID_FOR = timedelta(days=7)
+# last_used_at is written at most this often per key, so a busy key does not turn every request into a write.
+LAST_USED_RESOLUTION = timedelta(minutes=1)
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who performs a write: a signed-in staff user, an API key, or the system (commands, tasks)."""
+
+    user: User | None = None
+    api_key: ApiKey | None = None
+    ip_address: str | None = None
+    label: str = "system"
+
+    @classmethod
+    def for_user(cls, user: User, ip_address: str | None = None) -> "Actor":
+        return cls(user=user, ip_address=ip_address, label=user.email)
+
+    @classmethod
+    def for_api_key(cls, api_key: ApiKey, ip_address: str | None = None) -> "Actor":
+        return cls(api_key=api_key, ip_address=ip_address, label=f"api:{api_key.name} ({api_key.prefix})")
+
+
+SYSTEM = Actor()
+
+
+def _digest(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def sms_send(*, shop: Shop, phone: str, text: str) -> SmsMessage:
+    """Queue one SMS to `phone` (E.164) after the current transaction commits."""
+    message = SmsMessage(shop_id=shop.pk, phone=phone, text=text)
+    transaction.on_commit(lambda: sms_deliver.delay(asdict(message)))
+    return message
+
+
+def audit_record(*, shop: Shop, actor: Actor, action: str, obj=None, changes: dict | None = None) -> AuditLogEntry:
+    return AuditLogEntry.objects.create(
+        shop=shop,
+        actor_user=actor.user,
+        actor_api_key=actor.api_key,
+        actor_label=actor.label[:200],
+        action=action,
+        object_type=obj._meta.model_name if obj is not None else "",
+        object_id=str(obj.pk) if obj is not None else "",
+        object_repr=str(obj)[:200] if obj is not None else "",
+        changes=changes or {},
+        ip_address=actor.ip_address,
+    )
+
+
+@transaction.atomic
+def shop_create(*, name: str, slug: str, owner: User, actor: Actor = SYSTEM, **fields) -> Shop:
+    """Create a shop with `owner` as its first owner. Raises Conflict when the slug is taken."""
+    if Shop.objects.filter(slug=slug).exists():
+        raise Conflict(_("The address %(slug)s is already taken.") % {"slug": slug}, code="slug_taken")
+    shop = Shop(name=name, slug=slug, **fields)
+    shop.full_clean(validate_unique=False)
+    try:
+        with transaction.atomic():
+            shop.save()
+    except IntegrityError:  # lost a race for the same slug
+        raise Conflict(_("The address %(slug)s is already taken.") % {"slug": slug}, code="slug_taken") from None
+    StaffMembership.objects.create(shop=shop, user=owner, role=Role.OWNER)
+    audit_record(shop=shop, actor=actor, action="shop.create", obj=shop)
+    return shop
+
+
+@transaction.atomic
+def user_sign_up(*, email: str, password: str, name: str, shop_name: str, shop_slug: str) -> tuple[User, Shop]:
+    """A merchant's self sign-up: a new user who owns a new shop. Raises Conflict for a taken email or slug."""
+    if User.objects.filter(email__iexact=email).exists():
+        raise Conflict(_("An account with this email already exists."), code="email_taken")
+    try:
+        with transaction.atomic():
+            user = User.objects.create_user(email=email, password=password, name=name)
+    except IntegrityError:  # lost a race for the same email
+        raise Conflict(_("An account with this email already exists."), code="email_taken") from None
+    shop = shop_create(name=shop_name, slug=shop_slug, owner=user, actor=Actor.for_user(user))
+    return user, shop
+
+
+SHOP_SETTINGS_FIELDS = ("name", "currency", "time_zone", "locale", "logo", "colour")
+
+
+@transaction.atomic
+def shop_update(*, shop: Shop, actor: Actor, **fields) -> Shop:
+    """Change shop settings; the audit entry records each changed field before and after."""
+    unknown = set(fields) - set(SHOP_SETTINGS_FIELDS)
+    if unknown:
+        raise ApplicationError(details={"fields": sorted(unknown)})
+    before = model_to_dict(shop, fields=SHOP_SETTINGS_FIELDS)
+    for field, value in fields.items():
+        setattr(shop, field, value)
+    shop.full_clean()
+    shop.save()
+    after = model_to_dict(shop, fields=SHOP_SETTINGS_FIELDS)
+    changes = {f: [str(before[f]), str(after[f])] for f in SHOP_SETTINGS_FIELDS if before[f] != after[f]}
+    if changes:
+        audit_record(shop=shop, actor=actor, action="shop.update", obj=shop, changes=changes)
+    return shop
+
+
+@transaction.atomic
+def shop_set_active(*, shop: Shop, actor: Actor, active: bool) -> Shop:
+    """Freeze (active=False) or unfreeze a shop: a frozen shop's dashboard and API refuse every request."""
+    if Shop.objects.filter(pk=shop.pk).exclude(is_active=active).update(is_active=active):
+        shop.is_active = active
+        audit_record(shop=shop, actor=actor, action="shop.unfreeze" if active else "shop.freeze", obj=shop)
+    return shop
+
+
+def _require_owner_for(role: str, *, shop: Shop, actor: Actor) -> None:
+    """Only an owner may give or take away the owner role."""
+    if role != Role.OWNER:
+        return
+    if not StaffMembership.objects.filter(shop=shop, user=actor.user, role=Role.OWNER).exists():
+        raise Forbidden(_("Only an owner can make or remove owners."))
+
+
+@transaction.atomic
+def staff_invite(*, shop: Shop, actor: Actor, email: str, role: str) -> Invitation:
+    """Invite `email` to the shop's staff with `role` and email them a link.
+
+    A second invitation to the same address replaces the first. Raises Conflict when they are already staff.
+    """
+    email = email.strip().lower()
+    _require_owner_for(role, shop=shop, actor=actor)
+    if StaffMembership.objects.filter(shop=shop, user__email__iexact=email).exists():
+        raise Conflict(_("%(email)s is already on your staff.") % {"email": email}, code="already_staff")
+    Invitation.objects.filter(shop=shop, email=email, accepted_at=None, cancelled_at=None).update(
+        cancelled_at=timezone.now()
+    )
+    token = secrets.token_urlsafe(32)
+    invitation = Invitation.objects.create(
+        shop=shop,
+        email=email,
+        role=role,
+        token_hash=_digest(token),
+        invited_by=actor.user,
+        expires_at=timezone.now() + INVITATION_VALID_FOR,
+    )
+    audit_record(shop=shop, actor=actor, action="staff.invite", obj=invitation, changes={"role": role})
+    link = settings.SITE_URL.rstrip("/") + reverse("invitation_accept", args=[token])
+    context = {
+        "shop": shop,
+        "link": link,
+        "role": invitation.get_role_display(),
+        "days": INVITATION_VALID_FOR.days,
+    }
+    transaction.on_commit(
+        lambda: send_mail(
+            subject=_("You are invited to join %(shop)s on Huiyuan") % {"shop": shop.name},
+            message=render_to_string("shops/email/invitation.txt", context),
+            from_email=None,
+            recipient_list=[email],
+        )
+    )
+    return invitation
+
+
+def invitation_by_token(*, token: str) -> Invitation:
+    """The open, unexpired invitation for `token`. Raises Invitation.DoesNotExist otherwise."""
+    # Cross-shop by nature: the token is what tells us the shop.
+    with all_shops():
+        return Invitation.objects.select_related("shop").get(
+            token_hash=_digest(token), accepted_at=None, cancelled_at=None, expires_at__gt=timezone.now()
+        )
+
+
+@transaction.atomic
+def invitation_accept(*, invitation: Invitation, user: User) -> StaffMembership:
+    """Add `user` to the invitation's shop. The invitation must be addressed to the user's email."""
+    if user.email.lower() != invitation.email.lower():
+        raise Forbidden(
+            _("This invitation was sent to %(email)s. Sign in with that address to accept it.")
+            % {"email": invitation.email},
+            code="wrong_account",
+        )
+    shop = invitation.shop
+    updated = Invitation.objects.filter(pk=invitation.pk, shop=shop, accepted_at=None, cancelled_at=None).update(
+        accepted_at=timezone.now()
+    )
+    if not updated:
+        raise Conflict(_("This invitation has already been used or cancelled."), code="invitation_used")
+    membership, _created = StaffMembership.objects.get_or_create(
+        shop=shop, user=user, defaults={"role": invitation.role}
+    )
+    audit_record(
+        shop=shop,
+        actor=Actor.for_user(user),
+        action="staff.join",
+        obj=membership,
+        changes={"role": membership.role},
+    )
+    return membership
+
+
+@transaction.atomic
+def invitation_accept_as_new_user(*, invitation: Invitation, name: str, password: str) -> StaffMembership:
+    """Create the invited person's account and accept the invitation. Raises Conflict when the email already has
+    an account (that person signs in and accepts instead)."""
+    try:
+        with transaction.atomic():
+            user = User.objects.create_user(email=invitation.email, password=password, name=name)
+    except IntegrityError:
+        raise Conflict(_("An account with this email already exists. Sign in to accept."), code="email_taken") from None
+    return invitation_accept(invitation=invitation, user=user)
+
+
+@transaction.atomic
+def invitation_cancel(*, shop: Shop, actor: Actor, invitation: Invitation) -> None:
+    assert invitation.shop_id == shop.pk
+    Invitation.objects.filter(pk=invitation.pk, shop=shop, accepted_at=None).update(cancelled_at=timezone.now())
+    audit_record(shop=shop, actor=actor, action="staff.invitation_cancel", obj=invitation)
+
+
+@transaction.atomic
+def staff_add(*, shop: Shop, actor: Actor, user: User, role: str) -> StaffMembership:
+    """Add an existing account to the staff directly (operators, scripts, the demo); staff use invitations."""
+    membership = StaffMembership.objects.create(shop=shop, user=user, role=role)
+    audit_record(shop=shop, actor=actor, action="staff.add", obj=membership, changes={"role": role})
+    return membership
+
+
+def _lock_owners(shop: Shop) -> list[int]:
+    """Lock the shop's owner rows (primary-key order) so two concurrent demotions cannot leave it ownerless."""
+    return list(
+        StaffMembership.objects.select_for_update()
+        .filter(shop=shop, role=Role.OWNER)
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+
+
+@transaction.atomic
+def staff_change_role(*, shop: Shop, actor: Actor, membership: StaffMembership, role: str) -> StaffMembership:
+    """Give a staff member another role. Raises Forbidden (owner rules) or Conflict (last owner)."""
+    assert membership.shop_id == shop.pk
+    if role not in Role.values:
+        raise ApplicationError(_("Unknown role."), code="unknown_role")
+    if role == membership.role:
+        return membership
+    _require_owner_for(role, shop=shop, actor=actor)
+    _require_owner_for(membership.role, shop=shop, actor=actor)
+    owners = _lock_owners(shop)
+    if membership.role == Role.OWNER and owners == [membership.pk]:
+        raise Conflict(_("A shop needs at least one owner."), code="last_owner")
+    before = membership.role
+    StaffMembership.objects.filter(pk=membership.pk, shop=shop).update(role=role)
+    membership.role = role
+    audit_record(shop=shop, actor=actor, action="staff.role_change", obj=membership, changes={"role": [before, role]})
+    return membership
+
+
+@transaction.atomic
+def staff_remove(*, shop: Shop, actor: Actor, membership: StaffMembership) -> None:
+    """Remove a person from the shop's staff (their account stays). Raises Forbidden or Conflict (last owner)."""
+    assert membership.shop_id == shop.pk
+    _require_owner_for(membership.role, shop=shop, actor=actor)
+    owners = _lock_owners(shop)
+    if membership.role == Role.OWNER and owners == [membership.pk]:
+        raise Conflict(_("A shop needs at least one owner."), code="last_owner")
+    audit_record(shop=shop, actor=actor, action="staff.remove", obj=membership, changes={"role": membership.role})
+    StaffMembership.objects.filter(pk=membership.pk, shop=shop).delete()
+
+
+@transaction.atomic
+def apikey_create(*, shop: Shop, actor: Actor, name: str) -> tuple[ApiKey, str]:
+    """Create an API key and return it with its secret, which is never shown again."""
+    secret = API_KEY_PREFIX + secrets.token_urlsafe(32)
+    api_key = ApiKey.objects.create(
+        shop=shop, name=name.strip(), prefix=secret[:10], key_hash=_digest(secret), created_by=actor.user
+    )
+    audit_record(shop=shop, actor=actor, action="apikey.create", obj=api_key)
+    return api_key, secret
+
+
+@transaction.atomic
+def apikey_revoke(*, shop: Shop, actor: Actor, api_key: ApiKey) -> ApiKey:
+    """Revoke a key at once. Revoking a revoked key changes nothing."""
+    assert api_key.shop_id == shop.pk
+    if ApiKey.objects.filter(pk=api_key.pk, shop=shop, revoked_at=None).update(revoked_at=timezone.now()):
+        api_key.refresh_from_db(fields=["revoked_at"])
+        audit_record(shop=shop, actor=actor, action="apikey.revoke", obj=api_key)
+    return api_key
+
+
+def apikey_authenticate(*, secret: str) -> ApiKey | None:
+    """The active key for `secret` (with its shop), or None. Records the last use, at most once a minute."""
+    if not secret.startswith(API_KEY_PREFIX):
+        return None
+    # Cross-shop by nature: the key is what tells us the shop.
+    with all_shops():
+        api_key = ApiKey.objects.select_related("shop").filter(key_hash=_digest(secret), revoked_at=None).first()
+        if api_key is None:
+            return None
+        now = timezone.now()
+        ApiKey.objects.filter(pk=api_key.pk).filter(
+            Q(last_used_at=None) | Q(last_used_at__lt=now - LAST_USED_RESOLUTION)
+        ).update(last_used_at=now)
+    return api_key

@@ -1,0 +1,27 @@
+import logging
+
+from celery import shared_task
+
+from .sms import SmsDeliveryError, SmsMessage, SmsRejected, get_backend
+
+logger = logging.getLogger(__name__)
+
+
+@shared_task(
+    bind=True,
+    acks_late=True,
+    reject_on_worker_lost=True,
+    autoretry_for=(SmsDeliveryError,),
+    retry_backoff=5,
+    retry_backoff_max=300,
+    retry_jitter=True,
+    max_retries=6,
+)
+def sms_deliver(self, message: dict) -> None:
+    """Hand one message to the configured backend. Retried with exponential backoff on temporary failures; the
+    message id stays the same, so the provider can drop a duplicate."""
+    sms = SmsMessage(**message)
+    try:
+        get_backend().send(sms)
+    except SmsRejected:
+        logger.warning("SMS %s rejected by the provider for shop %s", sms.message_id, sms.shop_id)

@@ -1,0 +1,1 @@
+"""Tiers: qualification, evaluation, benefits and tier history (SPEC section 7)."""

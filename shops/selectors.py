@@ -21,6 +21,11 @@ def membership_for_slug(*, user: User, shop_slug: str) -> StaffMembership:
         return StaffMembership.objects.select_related("shop").get(user=user, shop__slug=shop_slug)
 
 
+def shop_by_slug(*, slug: str) -> Shop:
+    """Raises Shop.DoesNotExist. Shops are the tenants themselves, so this needs no scope."""
+    return Shop.objects.get(slug=slug)
+
+
 def user_exists(*, email: str) -> bool:
     return User.objects.filter(email__iexact=email).exists()
 

@@ -96,6 +96,12 @@ def shop_create(*, name: str, slug: str, owner: User, actor: Actor = SYSTEM, **f
     return shop
 
 
+def user_ensure(*, email: str, password: str | None = None, name: str = "") -> User:
+    """The account for `email`, created when missing (a missing password means: set it by password reset)."""
+    user = User.objects.filter(email__iexact=email).first()
+    return user or User.objects.create_user(email=email, password=password, name=name)
+
+
 @transaction.atomic
 def user_sign_up(*, email: str, password: str, name: str, shop_name: str, shop_slug: str) -> tuple[User, Shop]:
     """A merchant's self sign-up: a new user who owns a new shop. Raises Conflict for a taken email or slug."""

@@ -1,6 +1,7 @@
 from django.core.management.base import BaseCommand, CommandError
 
 from shops.models import Shop
+from shops.selectors import shop_by_slug
 from shops.services import Actor, apikey_create
 from shops.tenancy import shop_scope
 
@@ -14,7 +15,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, shop, name, **options):
         try:
-            shop_obj = Shop.objects.get(slug=shop)  # tenant-ok: resolving the shop the command works on
+            shop_obj = shop_by_slug(slug=shop)
         except Shop.DoesNotExist:
             raise CommandError(f"No shop with slug {shop!r}.") from None
         with shop_scope(shop_obj):

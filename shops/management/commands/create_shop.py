@@ -1,27 +1,25 @@
+from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
 from shops.errors import ApplicationError
-from shops.models import User
-from shops.services import shop_create
+from shops.services import shop_create, user_ensure
 
 
 class Command(BaseCommand):
-    help = "Create a shop, and its owner account when --owner-email is given (reused if it exists)."
+    help = "Create a shop with its owner (the owner's account is created when it does not exist yet)."
 
     def add_arguments(self, parser):
         parser.add_argument("--slug", required=True)
         parser.add_argument("--name", required=True)
-        parser.add_argument("--owner-email")
+        parser.add_argument("--owner-email", required=True, help="Every shop needs an owner.")
         parser.add_argument("--owner-password", help="For a new owner account; omit to set it by password reset.")
 
     def handle(self, *args, slug, name, owner_email, owner_password, **options):
-        if not owner_email:
-            raise CommandError("--owner-email is required: every shop needs an owner.")
-        owner = User.objects.filter(email__iexact=owner_email).first()  # tenant-ok: users are not shop-owned
-        if owner is None:
-            owner = User.objects.create_user(email=owner_email, password=owner_password)  # tenant-ok: as above
         try:
+            owner = user_ensure(email=owner_email, password=owner_password)
             shop = shop_create(name=name, slug=slug, owner=owner)
-        except (ApplicationError, ValueError) as exc:
-            raise CommandError(str(getattr(exc, "message", exc))) from exc
+        except ApplicationError as exc:
+            raise CommandError(str(exc.message)) from exc
+        except ValidationError as exc:
+            raise CommandError("; ".join(exc.messages)) from exc
         self.stdout.write(self.style.SUCCESS(f"Created shop {shop.slug} (id {shop.pk}) owned by {owner.email}"))

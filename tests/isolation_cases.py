@@ -1,0 +1,49 @@
+"""How to make, in another shop, the object behind every URL that takes an object id, and how to tell whether it
+changed. tests/test_isolation.py walks every dashboard and API route: a new route with an id fails until it has a
+case here. Later apps add their cases to CASES."""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from shops.models import ApiKey, Invitation, Shop, StaffMembership
+from shops.roles import Role
+from shops.services import SYSTEM, staff_invite
+
+from .factories import add_staff, make_api_key
+
+
+@dataclass(frozen=True)
+class Case:
+    make: Callable[[Shop], dict]  # creates an object in the shop, returns the URL kwargs other than shop_slug
+    snapshot: Callable[[dict], Any]  # the object's state, which a foreign request must leave as it was
+
+
+def _staff(shop: Shop) -> dict:
+    user = add_staff(shop, Role.MARKETER)
+    return {"pk": StaffMembership.objects.get(shop=shop, user=user).pk}
+
+
+def _staff_state(kwargs: dict):
+    return list(StaffMembership.objects.filter(pk=kwargs["pk"]).values("role", "shop_id"))
+
+
+def _invitation(shop: Shop) -> dict:
+    return {"pk": staff_invite(shop=shop, actor=SYSTEM, email=f"invitee@{shop.slug}.example", role=Role.CLERK).pk}
+
+
+def _api_key(shop: Shop) -> dict:
+    api_key, _secret = make_api_key(shop)
+    return {"pk": api_key.pk}
+
+
+CASES: dict[str, Case] = {
+    "dashboard:staff_role": Case(_staff, _staff_state),
+    "dashboard:staff_remove": Case(_staff, _staff_state),
+    "dashboard:invitation_cancel": Case(
+        _invitation, lambda kw: list(Invitation.objects.filter(pk=kw["pk"]).values("cancelled_at", "accepted_at"))
+    ),
+    "dashboard:api_key_revoke": Case(
+        _api_key, lambda kw: list(ApiKey.objects.filter(pk=kw["pk"]).values("revoked_at", "name"))
+    ),
+}

@@ -1,0 +1,64 @@
+"""Interface modules (views, APIs, forms, tasks, admin, commands) go through selectors and services: a bare
+`Model.objects` there is how a query forgets its shop. An exception carries `# tenant-ok: <reason>`."""
+
+import ast
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+APPS = ("shops", "members", "orders", "tiers", "points", "coupons", "campaigns", "analytics", "portal")
+INTERFACE_MODULES = ("apis.py", "views.py", "forms.py", "tasks.py", "admin.py", "dashboard.py")
+MANAGERS = ("objects", "_default_manager", "_base_manager")
+
+
+def direct_orm_queries(source: str) -> list[tuple[int, str]]:
+    """Lines that reach a model manager directly (`Member.objects`, `models.Member.objects`) without a
+    `# tenant-ok:` comment."""
+    lines = source.splitlines()
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        if not (isinstance(node, ast.Attribute) and node.attr in MANAGERS):
+            continue
+        owner = node.value
+        name = owner.id if isinstance(owner, ast.Name) else owner.attr if isinstance(owner, ast.Attribute) else ""
+        line = lines[node.lineno - 1]
+        if name[:1].isupper() and "# tenant-ok:" not in line:
+            found.append((node.lineno, line.strip()))
+    return found
+
+
+def interface_files() -> list[Path]:
+    files = []
+    for app in APPS:
+        app_dir = ROOT / app
+        files += [app_dir / name for name in INTERFACE_MODULES if (app_dir / name).exists()]
+        files += sorted((app_dir / "management" / "commands").glob("*.py"))
+        files += sorted((app_dir / "apis").glob("*.py")) + sorted((app_dir / "views").glob("*.py"))
+    return files
+
+
+def test_interface_modules_do_not_query_models_directly():
+    offences = [
+        f"{path.relative_to(ROOT)}:{lineno}: {line}"
+        for path in interface_files()
+        for lineno, line in direct_orm_queries(path.read_text(encoding="utf-8"))
+    ]
+    assert offences == [], "Use a selector or service (or explain with # tenant-ok:):\n" + "\n".join(offences)
+
+
+def test_the_guard_sees_the_interface_modules():
+    names = {str(p.relative_to(ROOT)) for p in interface_files()}
+    assert {"shops/views.py", "shops/apis.py", "shops/admin.py", "shops/management/commands/seed_demo.py"} <= names
+
+
+def test_the_guard_catches_a_direct_query_and_accepts_a_justified_one():
+    source = (
+        "def view(request):\n"
+        "    a = Member.objects.filter(phone=request.GET['p'])\n"
+        "    b = models.Order.objects.all()\n"
+        "    c = Shop.objects.get(slug='x')  # tenant-ok: resolving the shop\n"
+        "    d = self.objects\n"
+    )
+    assert direct_orm_queries(source) == [
+        (2, "a = Member.objects.filter(phone=request.GET['p'])"),
+        (3, "b = models.Order.objects.all()"),
+    ]

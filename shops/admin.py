@@ -3,6 +3,7 @@
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
 from .models import ApiKey, AuditLogEntry, Invitation, Shop, StaffMembership, User
 from .services import Actor, apikey_revoke, shop_set_active
@@ -38,13 +39,23 @@ class ShopAdmin(admin.ModelAdmin):
     def freeze(self, request, queryset):
         for shop in queryset:
             shop_set_active(shop=shop, actor=Actor.for_user(request.user), active=False)
-        self.message_user(request, _("%(count)d shops frozen.") % {"count": len(queryset)}, messages.SUCCESS)
+        count = len(queryset)
+        self.message_user(
+            request,
+            ngettext("%(count)d shop frozen.", "%(count)d shops frozen.", count) % {"count": count},
+            messages.SUCCESS,
+        )
 
     @admin.action(description=_("Unfreeze the selected shops"))
     def unfreeze(self, request, queryset):
         for shop in queryset:
             shop_set_active(shop=shop, actor=Actor.for_user(request.user), active=True)
-        self.message_user(request, _("%(count)d shops unfrozen.") % {"count": len(queryset)}, messages.SUCCESS)
+        count = len(queryset)
+        self.message_user(
+            request,
+            ngettext("%(count)d shop unfrozen.", "%(count)d shops unfrozen.", count) % {"count": count},
+            messages.SUCCESS,
+        )
 
 
 @admin.register(User)
@@ -98,7 +109,12 @@ class ApiKeyAdmin(admin.ModelAdmin):
         keys = list(queryset.filter(revoked_at=None).select_related("shop"))
         for api_key in keys:
             apikey_revoke(shop=api_key.shop, actor=Actor.for_user(request.user), api_key=api_key)
-        self.message_user(request, _("%(count)d keys revoked.") % {"count": len(keys)}, messages.SUCCESS)
+        count = len(keys)
+        self.message_user(
+            request,
+            ngettext("%(count)d key revoked.", "%(count)d keys revoked.", count) % {"count": count},
+            messages.SUCCESS,
+        )
 
 
 @admin.register(AuditLogEntry)

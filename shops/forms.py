@@ -3,6 +3,7 @@ import zoneinfo
 from django import forms
 from django.conf import settings
 from django.contrib.auth import password_validation
+from django.core.validators import FileExtensionValidator
 from django.utils.translation import gettext_lazy as _
 
 from .models import colour_validator, slug_validator
@@ -29,10 +30,12 @@ class SignUpForm(forms.Form):
     password = forms.CharField(label=_("Password"), widget=forms.PasswordInput, strip=False)
     shop_name = forms.CharField(label=_("Shop name"), max_length=100)
     shop_slug = forms.CharField(
-        label=_("Shop address"),
+        label=_("Shop link name"),
         max_length=40,
         validators=[slug_validator],
-        help_text=_("Lowercase letters, digits and hyphens; used in links, e.g. my-shop."),
+        help_text=_(
+            "Appears in your dashboard and shopper links, e.g. my-shop: 3-40 lowercase letters, digits, hyphens."
+        ),
     )
 
     def clean_email(self):
@@ -64,7 +67,12 @@ class ShopSettingsForm(forms.Form):
         validators=[colour_validator],
         widget=forms.TextInput({"type": "color"}),
     )
-    logo = forms.ImageField(label=_("Logo"), required=False, help_text=_("PNG or JPEG, at most 2 MB."))
+    logo = forms.ImageField(
+        label=_("Logo"),
+        required=False,
+        validators=[FileExtensionValidator(["png", "jpg", "jpeg", "webp"])],
+        help_text=_("PNG, JPEG or WebP, at most 2 MB."),
+    )
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)

@@ -48,7 +48,8 @@ class User(AbstractBaseUser, PermissionsMixin):
 
 
 slug_validator = RegexValidator(
-    r"^[a-z0-9](?:[a-z0-9-]{1,38}[a-z0-9])$", _("Use 3-40 lowercase letters, digits and hyphens.")
+    r"^[a-z0-9](?:[a-z0-9-]{1,38}[a-z0-9])$",
+    _("Use 3-40 lowercase letters, digits and hyphens, starting and ending with a letter or digit."),
 )
 colour_validator = RegexValidator(r"^#[0-9a-fA-F]{6}$", _("Use a colour like #C8102E."))
 
@@ -147,8 +148,8 @@ class ApiKey(ShopOwned):
     key_hash = models.CharField(max_length=64, unique=True)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
-    last_used_at = models.DateTimeField(_("last used"), null=True, blank=True)
-    revoked_at = models.DateTimeField(_("revoked"), null=True, blank=True)
+    last_used_at = models.DateTimeField(_("last used at"), null=True, blank=True)
+    revoked_at = models.DateTimeField(_("revoked at"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("API key")
@@ -161,6 +162,23 @@ class ApiKey(ShopOwned):
     @property
     def is_active(self) -> bool:
         return self.revoked_at is None
+
+
+# What the audit log shows for each action code; apps add their own codes here as they write them.
+AUDIT_ACTION_LABELS = {
+    "shop.create": _("Shop created"),
+    "shop.update": _("Settings changed"),
+    "shop.freeze": _("Shop frozen"),
+    "shop.unfreeze": _("Shop unfrozen"),
+    "staff.invite": _("Staff invited"),
+    "staff.invitation_cancel": _("Invitation cancelled"),
+    "staff.join": _("Invitation accepted"),
+    "staff.add": _("Staff added"),
+    "staff.role_change": _("Role changed"),
+    "staff.remove": _("Staff removed"),
+    "apikey.create": _("API key created"),
+    "apikey.revoke": _("API key revoked"),
+}
 
 
 class AuditLogEntry(ShopOwned):
@@ -187,3 +205,7 @@ class AuditLogEntry(ShopOwned):
 
     def __str__(self):
         return f"{self.created_at:%Y-%m-%d %H:%M} {self.actor_label} {self.action}"
+
+    @property
+    def action_label(self) -> str:
+        return AUDIT_ACTION_LABELS.get(self.action, self.action)

@@ -2,7 +2,7 @@
 
 from django.db.models import QuerySet
 
-from .models import ApiKey, AuditLogEntry, Invitation, Shop, StaffMembership, User
+from .models import AUDIT_ACTION_LABELS, ApiKey, AuditLogEntry, Invitation, Shop, StaffMembership, User
 from .tenancy import all_shops
 
 
@@ -61,5 +61,7 @@ def audit_list(*, shop: Shop, action: str = "") -> QuerySet[AuditLogEntry]:
     return qs
 
 
-def audit_actions(*, shop: Shop) -> list[str]:
-    return list(AuditLogEntry.objects.filter(shop=shop).values_list("action", flat=True).distinct().order_by("action"))
+def audit_actions(*, shop: Shop) -> list[tuple[str, str]]:
+    """The action codes this shop's log holds, with their labels, for the filter."""
+    codes = AuditLogEntry.objects.filter(shop=shop).values_list("action", flat=True).distinct().order_by("action")
+    return [(code, AUDIT_ACTION_LABELS.get(code, code)) for code in codes]

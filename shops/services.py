@@ -16,7 +16,7 @@ from django.db.models import Q
 from django.forms.models import model_to_dict
 from django.template.loader import render_to_string
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from .errors import ApplicationError, Conflict, Forbidden
@@ -83,14 +83,14 @@ def audit_record(*, shop: Shop, actor: Actor, action: str, obj=None, changes: di
 def shop_create(*, name: str, slug: str, owner: User, actor: Actor = SYSTEM, **fields) -> Shop:
     """Create a shop with `owner` as its first owner. Raises Conflict when the slug is taken."""
     if Shop.objects.filter(slug=slug).exists():
-        raise Conflict(_("The address %(slug)s is already taken.") % {"slug": slug}, code="slug_taken")
+        raise Conflict(_("The link name %(slug)s is already taken.") % {"slug": slug}, code="slug_taken")
     shop = Shop(name=name, slug=slug, **fields)
     shop.full_clean(validate_unique=False)
     try:
         with transaction.atomic():
             shop.save()
     except IntegrityError:  # lost a race for the same slug
-        raise Conflict(_("The address %(slug)s is already taken.") % {"slug": slug}, code="slug_taken") from None
+        raise Conflict(_("The link name %(slug)s is already taken.") % {"slug": slug}, code="slug_taken") from None
     StaffMembership.objects.create(shop=shop, user=owner, role=Role.OWNER)
     audit_record(shop=shop, actor=actor, action="shop.create", obj=shop)
     return shop
@@ -178,20 +178,13 @@ def staff_invite(*, shop: Shop, actor: Actor, email: str, role: str) -> Invitati
     )
     audit_record(shop=shop, actor=actor, action="staff.invite", obj=invitation, changes={"role": role})
     link = settings.SITE_URL.rstrip("/") + reverse("invitation_accept", args=[token])
-    context = {
-        "shop": shop,
-        "link": link,
-        "role": invitation.get_role_display(),
-        "days": INVITATION_VALID_FOR.days,
-    }
-    transaction.on_commit(
-        lambda: send_mail(
-            subject=_("You are invited to join %(shop)s on Huiyuan") % {"shop": shop.name},
-            message=render_to_string("shops/email/invitation.txt", context),
-            from_email=None,
-            recipient_list=[email],
-        )
-    )
+    # The invitee has no language preference yet: write to them in the shop's language.
+    with translation.override(shop.locale):
+        role = invitation.get_role_display()
+        context = {"shop": shop, "link": link, "role": role, "days": INVITATION_VALID_FOR.days}
+        subject = _("You are invited to join %(shop)s on Huiyuan") % {"shop": shop.name}
+        body = render_to_string("shops/email/invitation.txt", context)
+    transaction.on_commit(lambda: send_mail(subject=subject, message=body, from_email=None, recipient_list=[email]))
     return invitation
 
 

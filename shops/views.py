@@ -196,12 +196,12 @@ class StaffRoleChangeView(ServiceActionView):
 
 class StaffRemoveView(ServiceActionView):
     permission = Perm.STAFF_MANAGE
-    success_message = _("Removed from your staff.")
     success_url_name = "staff"
 
     def perform(self):
         membership = selectors.staff_get(shop=self.shop, pk=self.kwargs["pk"])
         services.staff_remove(shop=self.shop, actor=self.actor, membership=membership)
+        self.success_message = _("%(email)s was removed from your staff.") % {"email": membership.user.email}
 
 
 class InvitationCancelView(ServiceActionView):

@@ -24,7 +24,12 @@ def test_the_walker_reports_a_new_route_that_has_no_case():
     class ThingView(View):
         def get(self, request, shop_slug, pk): ...
 
-    urlconf = [path("dashboard/<slug:shop_slug>/", include(([path("things/<int:pk>/", ThingView.as_view(), name="thing")], "dashboard")))]
+    urlconf = [
+        path(
+            "dashboard/<slug:shop_slug>/",
+            include(([path("things/<int:pk>/", ThingView.as_view(), name="thing")], "dashboard")),
+        )
+    ]
     routes = tenant_routes(urlconf)
     assert [(r.name, sorted(r.params), r.methods) for r in routes] == [
         ("dashboard:thing", ["pk", "shop_slug"], ("get",))

@@ -7,7 +7,7 @@ from shops.services import SYSTEM, shop_create, staff_add, user_ensure
 from shops.tenancy import shop_scope
 
 DEMO_SLUG = "demo"
-DEMO_PASSWORD = "huiyuan-demo-2026"
+DEMO_PASSWORD = "huiyuan-demo-2026"  # noqa: S105 - the demo login is published in the README
 DEMO_OWNER = ("owner@demo.huiyuan.local", "张伟")
 DEMO_STAFF = [
     ("marketer@demo.huiyuan.local", "王芳", Role.MARKETER),

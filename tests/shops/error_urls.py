@@ -1,0 +1,58 @@
+"""A URL configuration for the error-format tests: views that fail in each way an API view can."""
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.urls import include, path
+from rest_framework import serializers
+
+from config.urls import handler404, handler500  # noqa: F401
+from config.urls import urlpatterns as project_urlpatterns
+from shops.errors import Conflict
+from shops.models import ApiKey
+from shops.rest.views import ShopAPIView
+
+
+class Input(serializers.Serializer):
+    amount = serializers.DecimalField(max_digits=12, decimal_places=2, min_value=0)
+    phone = serializers.CharField()
+
+
+class ValidateApi(ShopAPIView):
+    def post(self, request):
+        Input(data=request.data).is_valid(raise_exception=True)
+
+
+class ConflictApi(ShopAPIView):
+    def post(self, request):
+        raise Conflict("Already redeemed.", code="already_redeemed", details={"coupon": "X"})
+
+
+class DjangoValidationApi(ShopAPIView):
+    def post(self, request):
+        raise DjangoValidationError({"slug": ["Taken."]})
+
+
+class MissingApi(ShopAPIView):
+    def get(self, request):
+        return ApiKey.objects.get(shop=self.shop, pk=0)
+
+
+class BrokenApi(ShopAPIView):
+    def get(self, request):
+        raise RuntimeError("bug")
+
+
+urlpatterns = [
+    path(
+        "api/v1/test/",
+        include(
+            [
+                path("validate/", ValidateApi.as_view()),
+                path("conflict/", ConflictApi.as_view()),
+                path("django-validation/", DjangoValidationApi.as_view()),
+                path("missing/", MissingApi.as_view()),
+                path("broken/", BrokenApi.as_view()),
+            ]
+        ),
+    ),
+    *project_urlpatterns,
+]

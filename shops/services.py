@@ -252,14 +252,28 @@ def staff_add(*, shop: Shop, actor: Actor, user: User, role: str) -> StaffMember
     return membership
 
 
-def _lock_owners(shop: Shop) -> list[int]:
-    """Lock the shop's owner rows (primary-key order) so two concurrent demotions cannot leave it ownerless."""
-    return list(
+def _lock_for_staff_change(*, shop: Shop, membership: StaffMembership) -> tuple[StaffMembership, list[StaffMembership]]:
+    """Lock the changed row and the shop's owner rows in primary-key order and read them afresh, so decisions rest
+    on committed roles and two concurrent changes cannot leave the shop without an owner (or deadlock)."""
+    rows = list(
         StaffMembership.objects.select_for_update()
-        .filter(shop=shop, role=Role.OWNER)
+        .filter(shop=shop)
+        .filter(Q(role=Role.OWNER) | Q(pk=membership.pk))
         .order_by("pk")
-        .values_list("pk", flat=True)
     )
+    target = next((row for row in rows if row.pk == membership.pk), None)
+    if target is None:
+        raise StaffMembership.DoesNotExist  # removed meanwhile
+    return target, [row for row in rows if row.role == Role.OWNER]
+
+
+def _check_owner_rules(*, actor: Actor, owners: list[StaffMembership], target: StaffMembership, new_role: str | None):
+    """Only an owner gives or takes the owner role; the last owner stays (new_role None means removal)."""
+    touches_owner = Role.OWNER in (target.role, new_role)
+    if touches_owner and not any(actor.user and row.user_id == actor.user.pk for row in owners):
+        raise Forbidden(_("Only an owner can make or remove owners."))
+    if target.role == Role.OWNER and new_role != Role.OWNER and [row.pk for row in owners] == [target.pk]:
+        raise Conflict(_("A shop needs at least one owner."), code="last_owner")
 
 
 @transaction.atomic
@@ -268,30 +282,25 @@ def staff_change_role(*, shop: Shop, actor: Actor, membership: StaffMembership, 
     assert membership.shop_id == shop.pk
     if role not in Role.values:
         raise ApplicationError(_("Unknown role."), code="unknown_role")
-    if role == membership.role:
-        return membership
-    _require_owner_for(role, shop=shop, actor=actor)
-    _require_owner_for(membership.role, shop=shop, actor=actor)
-    owners = _lock_owners(shop)
-    if membership.role == Role.OWNER and owners == [membership.pk]:
-        raise Conflict(_("A shop needs at least one owner."), code="last_owner")
-    before = membership.role
-    StaffMembership.objects.filter(pk=membership.pk, shop=shop).update(role=role)
-    membership.role = role
-    audit_record(shop=shop, actor=actor, action="staff.role_change", obj=membership, changes={"role": [before, role]})
-    return membership
+    target, owners = _lock_for_staff_change(shop=shop, membership=membership)
+    if role == target.role:
+        return target
+    _check_owner_rules(actor=actor, owners=owners, target=target, new_role=role)
+    before = target.role
+    StaffMembership.objects.filter(pk=target.pk, shop=shop).update(role=role)
+    target.role = role
+    audit_record(shop=shop, actor=actor, action="staff.role_change", obj=target, changes={"role": [before, role]})
+    return target
 
 
 @transaction.atomic
 def staff_remove(*, shop: Shop, actor: Actor, membership: StaffMembership) -> None:
     """Remove a person from the shop's staff (their account stays). Raises Forbidden or Conflict (last owner)."""
     assert membership.shop_id == shop.pk
-    _require_owner_for(membership.role, shop=shop, actor=actor)
-    owners = _lock_owners(shop)
-    if membership.role == Role.OWNER and owners == [membership.pk]:
-        raise Conflict(_("A shop needs at least one owner."), code="last_owner")
-    audit_record(shop=shop, actor=actor, action="staff.remove", obj=membership, changes={"role": membership.role})
-    StaffMembership.objects.filter(pk=membership.pk, shop=shop).delete()
+    target, owners = _lock_for_staff_change(shop=shop, membership=membership)
+    _check_owner_rules(actor=actor, owners=owners, target=target, new_role=None)
+    audit_record(shop=shop, actor=actor, action="staff.remove", obj=target, changes={"role": target.role})
+    StaffMembership.objects.filter(pk=target.pk, shop=shop).delete()
 
 
 @transaction.atomic

@@ -1,0 +1,80 @@
+"""Races on real PostgreSQL connections: each thread has its own connection and transaction."""
+
+import threading
+
+import pytest
+from django.db import connection
+
+from shops.errors import ApplicationError
+from shops.models import AuditLogEntry, Shop, StaffMembership, User
+from shops.roles import Role
+from shops.services import SYSTEM, Actor, staff_add, staff_change_role, user_sign_up
+from shops.tenancy import shop_scope
+from tests.factories import ShopFactory, UserFactory
+
+pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+
+
+def _race(workers: list) -> list:
+    """Start every worker at the same moment; return what each returned or raised."""
+    barrier = threading.Barrier(len(workers))
+    results: list = [None] * len(workers)
+
+    def run(i, work):
+        try:
+            barrier.wait()
+            results[i] = work()
+        except Exception as exc:  # noqa: BLE001 - the race's outcome is what we assert on
+            results[i] = exc
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run, args=(i, w)) for i, w in enumerate(workers)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return results
+
+
+def test_two_owners_demoting_each_other_at_once_leave_one_owner():
+    # given: a shop with two owners
+    first = UserFactory()
+    shop = ShopFactory(owner=first)
+    second = UserFactory()
+    staff_add(shop=shop, actor=SYSTEM, user=second, role=Role.OWNER)
+    memberships = list(StaffMembership.objects.filter(shop=shop).order_by("pk").select_related("user"))
+    actors = [Actor.for_user(m.user) for m in reversed(memberships)]
+
+    # when: each owner demotes the other, four times over, all at once
+    def demote(membership, actor):
+        with shop_scope(shop):  # as the dashboard view would: a new thread starts with no scope
+            return staff_change_role(shop=shop, actor=actor, membership=membership, role=Role.ADMIN)
+
+    results = _race([(lambda m=m, a=a: demote(m, a)) for m, a in zip(memberships * 4, actors * 4, strict=True)])
+
+    # then: one demotion won; the rest were refused for a domain reason (the demoted person is no longer an
+    # owner, or the other is the last one) or found nothing left to do, never a deadlock or database error
+    assert StaffMembership.objects.filter(shop=shop, role=Role.OWNER).count() == 1
+    errors = [r for r in results if isinstance(r, Exception)]
+    assert all(isinstance(e, ApplicationError) for e in errors), errors
+    assert AuditLogEntry.objects.filter(shop=shop, action="staff.role_change").count() == 1
+
+
+def test_concurrent_sign_ups_for_one_slug_make_one_shop_and_clear_errors():
+    results = _race(
+        [
+            (
+                lambda i=i: user_sign_up(
+                    email=f"p{i}@example.com", password="x-long-pass", name="", shop_name="店", shop_slug="same"
+                )
+            )
+            for i in range(8)
+        ]
+    )
+    errors = [r for r in results if isinstance(r, Exception)]
+    assert Shop.objects.filter(slug="same").count() == 1
+    assert len(errors) == 7
+    assert all(isinstance(e, ApplicationError) and e.code == "slug_taken" for e in errors)
+    # the losers' accounts were rolled back with their shops
+    assert User.objects.filter(email__startswith="p").count() == 1

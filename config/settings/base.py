@@ -140,7 +140,8 @@ STORAGES = {
 }
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 
-EMAIL_BACKEND = env("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
+# EMAIL_URL: consolemail:// (default: printed), smtp+tls://user:password@host:587, ...
+vars().update(env.email_url("EMAIL_URL", default="consolemail://"))
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="Huiyuan <noreply@huiyuan.local>")
 # Where links in emails point (password reset, staff invitations).
 SITE_URL = env("SITE_URL", default="http://127.0.0.1:8000")

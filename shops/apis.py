@@ -17,6 +17,9 @@ class ShopDetailApi(ShopAPIView):
         locale = serializers.CharField()
         colour = serializers.CharField()
 
+        class Meta:
+            ref_name = "Shop"  # nested Output serializers of different views would otherwise share one name
+
     @extend_schema(operation_id="shop_retrieve", responses=OutputSerializer, tags=["shop"])
     def get(self, request):
         return Response(self.OutputSerializer(self.shop).data)

@@ -65,6 +65,7 @@ def sms_send(*, shop: Shop, phone: str, text: str) -> SmsMessage:
 
 
 def audit_record(*, shop: Shop, actor: Actor, action: str, obj=None, changes: dict | None = None) -> AuditLogEntry:
+    """`changes` maps each field to [before, after] ("" for none)."""
     return AuditLogEntry.objects.create(
         shop=shop,
         actor_user=actor.user,
@@ -176,7 +177,7 @@ def staff_invite(*, shop: Shop, actor: Actor, email: str, role: str) -> Invitati
         invited_by=actor.user,
         expires_at=timezone.now() + INVITATION_VALID_FOR,
     )
-    audit_record(shop=shop, actor=actor, action="staff.invite", obj=invitation, changes={"role": role})
+    audit_record(shop=shop, actor=actor, action="staff.invite", obj=invitation, changes={"role": ["", role]})
     link = settings.SITE_URL.rstrip("/") + reverse("invitation_accept", args=[token])
     # The invitee has no language preference yet: write to them in the shop's language.
     with translation.override(shop.locale):
@@ -220,7 +221,7 @@ def invitation_accept(*, invitation: Invitation, user: User) -> StaffMembership:
         actor=Actor.for_user(user),
         action="staff.join",
         obj=membership,
-        changes={"role": membership.role},
+        changes={"role": ["", membership.role]},
     )
     return membership
 
@@ -248,7 +249,7 @@ def invitation_cancel(*, shop: Shop, actor: Actor, invitation: Invitation) -> No
 def staff_add(*, shop: Shop, actor: Actor, user: User, role: str) -> StaffMembership:
     """Add an existing account to the staff directly (operators, scripts, the demo); staff use invitations."""
     membership = StaffMembership.objects.create(shop=shop, user=user, role=role)
-    audit_record(shop=shop, actor=actor, action="staff.add", obj=membership, changes={"role": role})
+    audit_record(shop=shop, actor=actor, action="staff.add", obj=membership, changes={"role": ["", role]})
     return membership
 
 
@@ -299,7 +300,7 @@ def staff_remove(*, shop: Shop, actor: Actor, membership: StaffMembership) -> No
     assert membership.shop_id == shop.pk
     target, owners = _lock_for_staff_change(shop=shop, membership=membership)
     _check_owner_rules(actor=actor, owners=owners, target=target, new_role=None)
-    audit_record(shop=shop, actor=actor, action="staff.remove", obj=target, changes={"role": target.role})
+    audit_record(shop=shop, actor=actor, action="staff.remove", obj=target, changes={"role": [target.role, ""]})
     StaffMembership.objects.filter(pk=target.pk, shop=shop).delete()
 
 
@@ -334,7 +335,10 @@ def apikey_authenticate(*, secret: str) -> ApiKey | None:
         if api_key is None:
             return None
         now = timezone.now()
-        ApiKey.objects.filter(pk=api_key.pk).filter(
-            Q(last_used_at=None) | Q(last_used_at__lt=now - LAST_USED_RESOLUTION)
-        ).update(last_used_at=now)
+        # Most requests find a fresh last_used_at and write nothing; the conditional UPDATE keeps concurrent
+        # requests from all writing when it goes stale.
+        if api_key.last_used_at is None or api_key.last_used_at < now - LAST_USED_RESOLUTION:
+            ApiKey.objects.filter(pk=api_key.pk).filter(
+                Q(last_used_at=None) | Q(last_used_at__lt=now - LAST_USED_RESOLUTION)
+            ).update(last_used_at=now)
     return api_key

@@ -20,7 +20,7 @@ from .forms import (
     ShopSettingsForm,
     SignUpForm,
 )
-from .roles import ROLE_PERMISSIONS, Perm, Role
+from .roles import Perm, Role
 
 
 class FormServiceMixin:
@@ -139,7 +139,7 @@ class HomeView(ShopStaffMixin, TemplateView):
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
-        context["role_permissions"] = [Perm(p).label for p in sorted(ROLE_PERMISSIONS[self.membership.role])]
+        context["role_permissions"] = [p.label for p in Perm if p in self.perms]  # in the order Perm lists them
         return context
 
 

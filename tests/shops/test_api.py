@@ -6,7 +6,7 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from shops.models import ApiKey
-from shops.services import SYSTEM, apikey_revoke, shop_set_active
+from shops.services import SYSTEM, apikey_revoke, audit_record, shop_set_active
 
 pytestmark = pytest.mark.django_db
 
@@ -78,36 +78,36 @@ def test_a_wrong_method_is_405(api_client):
     assert "GET" in response["Allow"]
 
 
-@override_settings(ROOT_URLCONF="tests.shops.error_urls")
+@override_settings(ROOT_URLCONF="tests.shops.probe_urls")
 def test_invalid_fields_are_400_with_each_field_named(api_client):
     body = _assert_error(api_client.post("/api/v1/test/validate/", {"amount": "-1"}, format="json"), 400, "invalid")
     assert set(body["details"]) == {"amount", "phone"}
 
 
-@override_settings(ROOT_URLCONF="tests.shops.error_urls")
+@override_settings(ROOT_URLCONF="tests.shops.probe_urls")
 def test_malformed_json_is_400_parse_error(api_client):
     response = api_client.post("/api/v1/test/validate/", "{not json", content_type="application/json")
     _assert_error(response, 400, "parse_error")
 
 
-@override_settings(ROOT_URLCONF="tests.shops.error_urls")
+@override_settings(ROOT_URLCONF="tests.shops.probe_urls")
 def test_a_domain_error_keeps_its_code_status_and_details(api_client):
     body = _assert_error(api_client.post("/api/v1/test/conflict/"), 409, "already_redeemed")
     assert body == {"code": "already_redeemed", "message": "Already redeemed.", "details": {"coupon": "X"}}
 
 
-@override_settings(ROOT_URLCONF="tests.shops.error_urls")
+@override_settings(ROOT_URLCONF="tests.shops.probe_urls")
 def test_a_django_validation_error_is_400(api_client):
     body = _assert_error(api_client.post("/api/v1/test/django-validation/"), 400, "invalid")
     assert body["details"] == {"slug": ["Taken."]}
 
 
-@override_settings(ROOT_URLCONF="tests.shops.error_urls")
+@override_settings(ROOT_URLCONF="tests.shops.probe_urls")
 def test_a_missing_object_is_404(api_client):
     _assert_error(api_client.get("/api/v1/test/missing/"), 404, "not_found")
 
 
-@override_settings(ROOT_URLCONF="tests.shops.error_urls")
+@override_settings(ROOT_URLCONF="tests.shops.probe_urls")
 def test_an_unexpected_error_is_500_in_the_error_format(api_key):
     client = APIClient(raise_request_exception=False)
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {api_key[1]}")
@@ -129,3 +129,20 @@ def test_the_schema_and_docs_are_served_without_a_key():
     html = docs.content.decode()
     assert "/static/drf_spectacular_sidecar/swagger-ui-dist/swagger-ui-bundle.js" in html
     assert "https://" not in html and "http://" not in html.replace("http://testserver", "")
+
+
+@override_settings(ROOT_URLCONF="tests.shops.probe_urls")
+def test_lists_are_cursor_paginated_newest_first_and_hold_only_the_keys_shop(api_client, shop, other_shop):
+    # given: 5 entries in shop A (shop.create, apikey.create + 3 more) and some in shop B
+    for i in range(3):
+        audit_record(shop=shop, actor=SYSTEM, action=f"test.{i}")
+        audit_record(shop=other_shop, actor=SYSTEM, action="test.other")
+    # when: paging two at a time
+    seen, url = [], "/api/v1/test/audit/?limit=2"
+    while url:
+        page = api_client.get(url).json()
+        assert len(page["results"]) <= 2
+        seen += [row["action"] for row in page["results"]]
+        url = page["next"]
+    # then
+    assert seen == ["test.2", "test.1", "test.0", "apikey.create", "shop.create"]

@@ -1,0 +1,51 @@
+"""The operations admin: looks across shops (no shop scope), searchable, ledger-like models read-only."""
+
+import pytest
+
+from shops.models import AuditLogEntry, Shop
+from tests.factories import UserFactory, make_api_key
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def ops_client(client):
+    client.force_login(UserFactory(email="ops@huiyuan.example", is_staff=True, is_superuser=True))
+    return client
+
+
+@pytest.mark.parametrize("model", ["shop", "user", "staffmembership", "invitation", "apikey", "auditlogentry"])
+def test_every_changelist_shows_all_shops_and_searches(ops_client, shop, other_shop, model):
+    make_api_key(shop, "甲 POS")
+    make_api_key(other_shop, "乙 POS")
+    response = ops_client.get(f"/admin/shops/{model}/", {"q": "shop"})
+    assert response.status_code == 200
+
+
+def test_the_audit_log_shows_every_shop_and_cannot_be_changed(ops_client, shop, other_shop):
+    page = ops_client.get("/admin/shops/auditlogentry/").content.decode()
+    assert "甲店" in page and "乙店" in page
+    entry = AuditLogEntry.objects.filter(shop=shop).first()
+    assert ops_client.post(f"/admin/shops/auditlogentry/{entry.pk}/delete/", {"post": "yes"}).status_code == 403
+    assert AuditLogEntry.objects.filter(pk=entry.pk).exists()
+
+
+def test_freezing_a_shop_is_audited_and_stops_its_api(ops_client, shop, other_shop, api_client):
+    response = ops_client.post("/admin/shops/shop/", {"action": "freeze", "_selected_action": [shop.pk]})
+    assert response.status_code == 302
+    assert list(Shop.objects.order_by("pk").values_list("is_active", flat=True)) == [False, True]
+    assert AuditLogEntry.objects.get(shop=shop, action="shop.freeze").actor_label == "ops@huiyuan.example"
+    assert api_client.get("/api/v1/shop/").json()["code"] == "shop_frozen"
+
+
+def test_revoking_a_key_from_the_admin_is_audited(ops_client, shop, api_key):
+    key, secret = api_key
+    ops_client.post("/admin/shops/apikey/", {"action": "revoke", "_selected_action": [key.pk]})
+    key.refresh_from_db()
+    assert key.revoked_at is not None
+    assert AuditLogEntry.objects.filter(shop=shop, action="apikey.revoke").count() == 1
+
+
+def test_merchant_staff_cannot_enter_the_admin(client, owner):
+    client.force_login(owner)
+    assert client.get("/admin/shops/shop/")["Location"].startswith("/admin/login/")

@@ -5,6 +5,8 @@ from django.views import defaults, static
 from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from members import urls as member_urls
+from orders import urls as order_urls
 from shops import urls as shop_urls
 from shops import views as shop_views
 from shops.health import healthz
@@ -19,6 +21,8 @@ api_patterns = [
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
     *shop_urls.api_patterns,
+    *member_urls.api_patterns,
+    *order_urls.api_patterns,
 ]
 
 urlpatterns = [

@@ -64,6 +64,11 @@ class Shop(models.Model):
     locale = models.CharField(_("language"), max_length=10, choices=settings.LANGUAGES, default="zh-hans")
     logo = models.ImageField(_("logo"), upload_to="shops/logos/", blank=True)
     colour = models.CharField(_("brand colour"), max_length=7, default="#C8102E", validators=[colour_validator])
+    join_on_purchase = models.BooleanField(
+        _("enrol buyers on their first order"),
+        default=False,
+        help_text=_("Orders that name a phone number which is not a member yet enrol that buyer."),
+    )
     is_active = models.BooleanField(
         _("active"), default=True, help_text=_("Operations staff freeze a shop by clearing this.")
     )

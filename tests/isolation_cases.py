@@ -4,8 +4,15 @@ case here. Later apps add their cases to CASES."""
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
+from django.utils import timezone
+
+from members.models import Member
+from members.services import Enrolment, member_enroll
+from orders.models import Order, Refund
+from orders.services import OrderInput, order_record
 from shops.models import ApiKey, Invitation, Shop, StaffMembership
 from shops.roles import Role
 from shops.services import SYSTEM, staff_invite
@@ -37,7 +44,32 @@ def _api_key(shop: Shop) -> dict:
     return {"pk": api_key.pk}
 
 
+def _member(shop: Shop) -> dict:
+    member, _created = member_enroll(shop=shop, data=Enrolment(phone="13900139000", name="隔离"))
+    return {"pk": member.pk}
+
+
+def _member_state(kwargs: dict):
+    return list(Member.objects.filter(pk=kwargs["pk"]).values())
+
+
+def _order(shop: Shop) -> dict:
+    order_record(
+        shop=shop,
+        data=OrderInput(external_id="ISO-1", phone="+8613900139001", amount=Decimal("100.00"), paid_at=timezone.now()),
+    )
+    return {"external_id": "ISO-1"}
+
+
+def _order_state(kwargs: dict):
+    orders = Order.objects.filter(external_id=kwargs["external_id"])
+    return list(orders.values()), list(Refund.objects.filter(order__in=orders).values())
+
+
 CASES: dict[str, Case] = {
+    "api:member": Case(_member, _member_state),
+    "api:order": Case(_order, _order_state),
+    "api:order_refunds": Case(_order, _order_state),
     "dashboard:staff_role": Case(_staff, _staff_state),
     "dashboard:staff_remove": Case(_staff, _staff_state),
     "dashboard:invitation_cancel": Case(

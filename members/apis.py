@@ -1,0 +1,178 @@
+import datetime
+
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema, extend_schema_field
+from rest_framework import serializers, status
+from rest_framework.generics import ListAPIView
+from rest_framework.response import Response
+
+from shops.rest.serializers import StrictSerializer
+from shops.rest.views import ShopAPIView
+
+from . import selectors, services
+from .models import ConsentChannel, Gender
+
+
+@extend_schema_field({"type": "string", "pattern": "^([0-9]{4}-)?[0-9]{2}-[0-9]{2}$", "example": "05-20"})
+class BirthdayField(serializers.Field):
+    """Input only: "MM-DD" (year unknown) or "YYYY-MM-DD", to the member's birthday fields."""
+
+    default_error_messages = {"invalid": "Use MM-DD or YYYY-MM-DD, a real date."}
+
+    def to_internal_value(self, value):
+        text = str(value).strip()
+        try:
+            if len(text) == 5:
+                day = datetime.date.fromisoformat(f"2000-{text}")  # a leap year, so 02-29 is a valid birthday
+                return {"birthday_month": day.month, "birthday_day": day.day, "birth_year": None}
+            day = datetime.date.fromisoformat(text)
+        except ValueError:
+            self.fail("invalid")
+        if not 1900 <= day.year <= datetime.date.today().year:
+            self.fail("invalid")
+        return {"birthday_month": day.month, "birthday_day": day.day, "birth_year": day.year}
+
+    def to_representation(self, value):
+        raise NotImplementedError("input only: MemberOutput.get_birthday renders birthdays")
+
+
+class ConsentsField(serializers.DictField):
+    child = serializers.BooleanField()
+
+    def to_internal_value(self, data):
+        consents = super().to_internal_value(data)
+        unknown = sorted(set(consents) - set(ConsentChannel.values))
+        if unknown:
+            raise serializers.ValidationError(f"Unknown channels: {', '.join(unknown)}. Use sms, push, email.")
+        return consents
+
+
+class MemberOutput(serializers.Serializer):
+    id = serializers.IntegerField()
+    phone = serializers.CharField()
+    name = serializers.CharField()
+    gender = serializers.CharField()
+    birthday = serializers.SerializerMethodField()
+    region = serializers.CharField()
+    email = serializers.CharField()
+    external_id = serializers.CharField()
+    status = serializers.CharField()
+    join_channel = serializers.CharField()
+    joined_at = serializers.DateTimeField()
+    lifetime_spend = serializers.DecimalField(max_digits=14, decimal_places=2)
+    order_count = serializers.IntegerField()
+    first_order_at = serializers.DateTimeField()
+    last_order_at = serializers.DateTimeField()
+    consents = serializers.SerializerMethodField()
+
+    class Meta:
+        ref_name = "Member"
+
+    @extend_schema_field(
+        {
+            "type": "object",
+            "nullable": True,
+            "properties": {
+                "month": {"type": "integer"},
+                "day": {"type": "integer"},
+                "year": {"type": "integer", "nullable": True},
+            },
+        }
+    )
+    def get_birthday(self, member):
+        if not member.birthday_month:
+            return None
+        return {"month": member.birthday_month, "day": member.birthday_day, "year": member.birth_year}
+
+    def get_consents(self, member) -> dict[str, bool]:
+        return {"sms": member.consent_sms, "push": member.consent_push, "email": member.consent_email}
+
+
+class MemberFields(StrictSerializer):
+    name = serializers.CharField(max_length=50, required=False, allow_blank=True)
+    gender = serializers.ChoiceField(Gender.choices, required=False)
+    birthday = BirthdayField(required=False)
+    region = serializers.CharField(max_length=64, required=False, allow_blank=True)
+    email = serializers.EmailField(required=False, allow_blank=True)
+    external_id = serializers.CharField(max_length=64, required=False, allow_blank=True)
+    wechat_openid = serializers.CharField(max_length=64, required=False, allow_blank=True)
+    consents = ConsentsField(required=False)
+
+    def validated_changes(self) -> dict:
+        data = dict(self.validated_data)
+        data.update(data.pop("birthday", {}))
+        return data
+
+
+class MemberListCreateApi(ShopAPIView, ListAPIView):
+    """Enrol a member, or look members up."""
+
+    class InputSerializer(MemberFields):
+        phone = serializers.CharField(max_length=32)
+        channel = serializers.CharField(max_length=32, required=False, allow_blank=True)
+
+        class Meta:
+            ref_name = "MemberEnrol"
+
+    serializer_class = MemberOutput
+
+    def get_queryset(self):
+        params = self.request.query_params
+        phone = params.get("phone", "")
+        if phone:
+            phone = services.phone_normalize(phone)
+        return selectors.member_search(shop=self.shop, phone=phone, external_id=params.get("external_id", ""))
+
+    @extend_schema(
+        operation_id="members_list",
+        parameters=[
+            OpenApiParameter("phone", description="Any common format; matched as E.164"),
+            OpenApiParameter("external_id", description="Platform buyer id"),
+        ],
+        tags=["members"],
+    )
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
+    @extend_schema(
+        operation_id="members_enrol",
+        request=InputSerializer,
+        responses={201: MemberOutput, 200: MemberOutput},
+        examples=[
+            OpenApiExample(
+                "enrol",
+                value={"phone": "13800138000", "name": "张三", "birthday": "05-20", "consents": {"sms": True}},
+                request_only=True,
+            )
+        ],
+        tags=["members"],
+        description="201 with the new member; 200 with the existing one when the phone is already a member "
+        "(nothing changes).",
+    )
+    def post(self, request):
+        serializer = self.InputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_changes()
+        member, created = services.member_enroll(shop=self.shop, data=services.Enrolment(**data))
+        return Response(MemberOutput(member).data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
+
+
+class MemberDetailApi(ShopAPIView):
+    class InputSerializer(MemberFields):
+        phone = serializers.CharField(max_length=32, required=False)
+
+        class Meta:
+            ref_name = "MemberUpdate"
+
+    @extend_schema(operation_id="members_retrieve", responses=MemberOutput, tags=["members"])
+    def get(self, request, pk: int):
+        return Response(MemberOutput(selectors.member_get(shop=self.shop, pk=pk)).data)
+
+    @extend_schema(operation_id="members_update", request=InputSerializer, responses=MemberOutput, tags=["members"])
+    def patch(self, request, pk: int):
+        member = selectors.member_get(shop=self.shop, pk=pk)
+        serializer = self.InputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        member = services.member_update(
+            shop=self.shop, member=member, actor=self.actor, **serializer.validated_changes()
+        )
+        return Response(MemberOutput(member).data)

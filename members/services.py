@@ -1,0 +1,229 @@
+"""Writes on members: enrolment, profile updates, consent, freeze and erasure.
+
+Invariants: a phone is E.164 and belongs to at most one non-erased member of a shop; enrolling a phone that is
+already a member changes nothing; every consent change is recorded with its time and source; erasure blanks the
+personal fields but keeps the row, so orders, ledgers and aggregates stay consistent.
+"""
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+
+from django.db import IntegrityError, connection, transaction
+from django.utils import timezone
+
+from shops.bulk import adapt, values_cte
+from shops.models import Shop
+from shops.services import SYSTEM, Actor, audit_record
+
+from .errors import ExternalIdTaken, InvalidPhoneError, MemberErased, PhoneTaken
+from .models import ConsentChange, ConsentChannel, Gender, Member, MemberStatus
+from .phones import InvalidPhone, normalize_phone
+
+PROFILE_FIELDS = ("name", "gender", "birthday_month", "birthday_day", "birth_year", "region", "email")
+IDENTITY_FIELDS = ("phone", "external_id", "wechat_openid")
+CONSENT_FIELDS = {
+    ConsentChannel.SMS: "consent_sms",
+    ConsentChannel.PUSH: "consent_push",
+    ConsentChannel.EMAIL: "consent_email",
+}
+
+
+@dataclass
+class Enrolment:
+    phone: str
+    name: str = ""
+    gender: str = Gender.UNKNOWN
+    birthday_month: int | None = None
+    birthday_day: int | None = None
+    birth_year: int | None = None
+    region: str = ""
+    email: str = ""
+    external_id: str = ""
+    wechat_openid: str = ""
+    channel: str = ""
+    referrer: Member | None = None
+    consents: dict[str, bool] = field(default_factory=dict)
+
+
+def phone_normalize(raw: str) -> str:
+    """E.164, or InvalidPhoneError (an ApplicationError) with the raw value in its details."""
+    try:
+        return normalize_phone(raw)
+    except InvalidPhone:
+        raise InvalidPhoneError(details={"phone": raw}) from None
+
+
+def _record_consents(*, shop: Shop, member: Member, consents: dict[str, bool], source: str) -> None:
+    ConsentChange.objects.bulk_create(
+        ConsentChange(shop=shop, member=member, channel=channel, granted=granted, source=source)
+        for channel, granted in consents.items()
+    )
+
+
+@transaction.atomic
+def member_enroll(*, shop: Shop, data: Enrolment, source: str = "api") -> tuple[Member, bool]:
+    """Enrol a shopper. Returns (member, created); a phone that is already a member returns that member and
+    changes nothing. Raises InvalidPhoneError, ExternalIdTaken."""
+    phone = phone_normalize(data.phone)
+    existing = Member.objects.filter(shop=shop, phone=phone).exclude(status=MemberStatus.ERASED).first()
+    if existing:
+        return existing, False
+    if data.external_id and Member.objects.filter(shop=shop, external_id=data.external_id).exists():
+        raise ExternalIdTaken(details={"external_id": data.external_id})
+    consents = {c: bool(g) for c, g in data.consents.items() if c in CONSENT_FIELDS}
+    member = Member(
+        shop=shop,
+        phone=phone,
+        **{f: getattr(data, f) for f in PROFILE_FIELDS},
+        external_id=data.external_id,
+        wechat_openid=data.wechat_openid,
+        join_channel=data.channel,
+        referrer=data.referrer,
+        **{CONSENT_FIELDS[c]: g for c, g in consents.items()},
+    )
+    try:
+        with transaction.atomic():
+            member.save()
+    except IntegrityError:
+        # A concurrent enrolment of the same phone won: answer as a replay would.
+        winner = Member.objects.filter(shop=shop, phone=phone).exclude(status=MemberStatus.ERASED).first()
+        if winner is None:
+            raise ExternalIdTaken(details={"external_id": data.external_id}) from None
+        return winner, False
+    _record_consents(shop=shop, member=member, consents=consents, source=source)
+    return member, True
+
+
+@transaction.atomic
+def member_update(*, shop: Shop, member: Member, actor: Actor = SYSTEM, source: str = "api", **changes) -> Member:
+    """Change profile fields, identities (phone, external_id, wechat_openid) and consents (`consents={"sms": True}`).
+
+    Raises InvalidPhoneError, PhoneTaken, ExternalIdTaken, MemberErased. Consent changes are recorded."""
+    assert member.shop_id == shop.pk
+    member = Member.objects.select_for_update().get(shop=shop, pk=member.pk)
+    if member.status == MemberStatus.ERASED:
+        raise MemberErased()
+    consents = changes.pop("consents", None) or {}
+    if "phone" in changes:
+        changes["phone"] = phone_normalize(changes["phone"])
+        clash = Member.objects.filter(shop=shop, phone=changes["phone"]).exclude(pk=member.pk)
+        if clash.exclude(status=MemberStatus.ERASED).exists():
+            raise PhoneTaken(details={"phone": changes["phone"]})
+    external_id = changes.get("external_id")
+    if external_id and Member.objects.filter(shop=shop, external_id=external_id).exclude(pk=member.pk).exists():
+        raise ExternalIdTaken(details={"external_id": changes["external_id"]})
+    before = {f: getattr(member, f) for f in changes}
+    for name, value in changes.items():
+        setattr(member, name, value)
+    consent_changes = {c: bool(g) for c, g in consents.items() if getattr(member, CONSENT_FIELDS[c]) != bool(g)}
+    for channel, granted in consent_changes.items():
+        setattr(member, CONSENT_FIELDS[channel], granted)
+    member.save()
+    _record_consents(shop=shop, member=member, consents=consent_changes, source=source)
+    diff = {
+        f: [str(before[f] or ""), str(getattr(member, f) or "")] for f in changes if before[f] != getattr(member, f)
+    }
+    diff.update({CONSENT_FIELDS[c]: [str(not g), str(g)] for c, g in consent_changes.items()})
+    if diff:
+        if "phone" in diff:  # phone numbers stay out of the audit log, which roles without the right can read
+            diff["phone"] = ["…", "…"]
+        audit_record(shop=shop, actor=actor, action="member.update", obj=member, changes=diff)
+    return member
+
+
+@transaction.atomic
+def member_set_frozen(*, shop: Shop, member: Member, actor: Actor, frozen: bool) -> Member:
+    """Freeze (no benefits, no messages) or unfreeze a member. Erased members stay erased."""
+    target = MemberStatus.FROZEN if frozen else MemberStatus.ACTIVE
+    source = MemberStatus.ACTIVE if frozen else MemberStatus.FROZEN
+    if Member.objects.filter(shop=shop, pk=member.pk, status=source).update(status=target, updated_at=timezone.now()):
+        member.status = target
+        audit_record(shop=shop, actor=actor, action="member.freeze" if frozen else "member.unfreeze", obj=member)
+    return member
+
+
+@transaction.atomic
+def member_erase(*, shop: Shop, member: Member, actor: Actor) -> Member:
+    """Erase a member's personal data (PIPL/GDPR). Orders, ledgers and aggregates stay; consents are withdrawn."""
+    member = Member.objects.select_for_update().get(shop=shop, pk=member.pk)
+    if member.status == MemberStatus.ERASED:
+        return member
+    withdrawn = {c: False for c, f in CONSENT_FIELDS.items() if getattr(member, f)}
+    member.status = MemberStatus.ERASED
+    member.phone = ""
+    member.name = ""
+    member.email = ""
+    member.region = ""
+    member.external_id = ""
+    member.wechat_openid = ""
+    member.birthday_month = member.birthday_day = member.birth_year = None
+    for channel in withdrawn:
+        setattr(member, CONSENT_FIELDS[channel], False)
+    member.save()
+    _record_consents(shop=shop, member=member, consents=withdrawn, source="erasure")
+    audit_record(shop=shop, actor=actor, action="member.erase", obj=member)
+    return member
+
+
+@dataclass
+class SpendDelta:
+    """A change to one member's order aggregates. first_at/last_at widen the order-time range when given."""
+
+    spend: Decimal
+    count: int
+    first_at: datetime | None = None
+    last_at: datetime | None = None
+
+    def merge(self, other: "SpendDelta") -> "SpendDelta":
+        firsts = [t for t in (self.first_at, other.first_at) if t]
+        lasts = [t for t in (self.last_at, other.last_at) if t]
+        return SpendDelta(
+            self.spend + other.spend, self.count + other.count, min(firsts, default=None), max(lasts, default=None)
+        )
+
+
+def member_aggregates_apply(*, shop: Shop, deltas: dict[int, SpendDelta]) -> None:
+    """Add order deltas to members' lifetime spend, order count and first/last order time, in one UPDATE.
+
+    Must run inside the transaction that records the orders. Rows are locked in primary-key order first, so two
+    batches touching the same members cannot deadlock."""
+    if not deltas:
+        return
+    ids = sorted(deltas)
+    list(Member.objects.select_for_update().filter(shop=shop, pk__in=ids).order_by("pk").values_list("pk"))
+    columns = [("id", "int"), ("spend", "decimal"), ("cnt", "int"), ("first_at", "datetime"), ("last_at", "datetime")]
+    rows = [(pk, deltas[pk].spend, deltas[pk].count, deltas[pk].first_at, deltas[pk].last_at) for pk in ids]
+    cte, params = values_cte("v", columns, rows)
+    sql = f"""{cte}
+        UPDATE members_member AS m SET
+            lifetime_spend = m.lifetime_spend + v.spend,
+            order_count = m.order_count + v.cnt,
+            first_order_at = CASE
+                WHEN v.first_at IS NOT NULL AND (m.first_order_at IS NULL OR v.first_at < m.first_order_at)
+                THEN v.first_at ELSE m.first_order_at END,
+            last_order_at = CASE
+                WHEN v.last_at IS NOT NULL AND (m.last_order_at IS NULL OR v.last_at > m.last_order_at)
+                THEN v.last_at ELSE m.last_order_at END,
+            updated_at = %s
+        FROM v WHERE m.id = v.id AND m.shop_id = %s"""  # noqa: S608 - the CTE is built from constants
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*params, adapt(timezone.now(), "datetime"), shop.pk])
+
+
+def members_for_orders(
+    *, shop: Shop, member_ids: set[int], phones: set[str], join_on_purchase: bool
+) -> tuple[dict[int, Member], dict[str, Member]]:
+    """Resolve the buyers of a batch of orders in two queries: by member id and by phone. With join_on_purchase,
+    phones that are not members yet are enrolled (channel "purchase") in one insert."""
+    live = Member.objects.filter(shop=shop).exclude(status=MemberStatus.ERASED)
+    by_id = {m.pk: m for m in live.filter(pk__in=member_ids)} if member_ids else {}
+    by_phone = {m.phone: m for m in live.filter(phone__in=phones)} if phones else {}
+    missing = phones - by_phone.keys()
+    if join_on_purchase and missing:
+        Member.objects.bulk_create(
+            [Member(shop=shop, phone=phone, join_channel="purchase") for phone in sorted(missing)],
+            ignore_conflicts=True,  # a concurrent batch may enrol the same buyer: theirs stands
+        )
+        by_phone.update({m.phone: m for m in live.filter(phone__in=missing)})
+    return by_id, by_phone

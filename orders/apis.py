@@ -1,0 +1,229 @@
+from decimal import Decimal
+
+from drf_spectacular.utils import OpenApiExample, extend_schema
+from rest_framework import serializers, status
+from rest_framework.response import Response
+
+from members.services import phone_normalize
+from shops.errors import ApplicationError
+from shops.rest.serializers import StrictSerializer
+from shops.rest.views import ShopAPIView
+
+from . import selectors, services
+from .models import OrderStatus
+
+MONEY = {"max_digits": 12, "decimal_places": 2}
+
+
+class ItemInput(StrictSerializer):
+    sku = serializers.CharField(max_length=64)
+    name = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+    category = serializers.CharField(max_length=64, required=False, allow_blank=True, default="")
+    quantity = serializers.IntegerField(min_value=1, max_value=100_000)
+    unit_price = serializers.DecimalField(min_value=0, **MONEY)
+
+
+class OrderInput(StrictSerializer):
+    external_id = serializers.CharField(max_length=64)
+    member_id = serializers.IntegerField(required=False, min_value=1)
+    phone = serializers.CharField(max_length=32, required=False, allow_blank=True)
+    amount = serializers.DecimalField(min_value=0, **MONEY)
+    paid_at = serializers.DateTimeField()
+    status = serializers.ChoiceField(
+        [OrderStatus.PAID, OrderStatus.COMPLETED, OrderStatus.CANCELLED], required=False, default=OrderStatus.PAID
+    )
+    items = ItemInput(many=True, required=False, default=list)
+
+    class Meta:
+        ref_name = "OrderInput"
+
+    def validate_phone(self, value):
+        return phone_normalize(value) if value else ""
+
+    def validate(self, attrs):
+        if attrs.get("member_id") and attrs.get("phone"):
+            raise serializers.ValidationError("Give member_id or phone, not both.")
+        return attrs
+
+    def to_order(self) -> services.OrderInput:
+        data = dict(self.validated_data)
+        data["items"] = tuple(services.ItemInput(**item) for item in data.get("items", []))
+        return services.OrderInput(**data)
+
+
+class ItemOutput(serializers.Serializer):
+    sku = serializers.CharField()
+    name = serializers.CharField()
+    category = serializers.CharField()
+    quantity = serializers.IntegerField()
+    unit_price = serializers.DecimalField(**MONEY)
+
+
+class OrderOutput(serializers.Serializer):
+    external_id = serializers.CharField()
+    member_id = serializers.IntegerField(allow_null=True)
+    amount = serializers.DecimalField(**MONEY)
+    refunded_amount = serializers.DecimalField(**MONEY)
+    status = serializers.CharField()
+    paid_at = serializers.DateTimeField()
+    completed_at = serializers.DateTimeField(allow_null=True)
+    points_earned = serializers.IntegerField()
+    items = ItemOutput(many=True, source="items.all")
+
+    class Meta:
+        ref_name = "Order"
+
+
+EXAMPLE = {
+    "external_id": "TB20261123001",
+    "phone": "13800138000",
+    "amount": "268.00",
+    "paid_at": "2026-11-23T10:15:00+08:00",
+    "items": [{"sku": "MB-001", "name": "婴儿湿巾", "category": "母婴", "quantity": 2, "unit_price": "134.00"}],
+}
+
+
+def _parse_error(exc: ApplicationError | serializers.ValidationError) -> tuple[str, str]:
+    if isinstance(exc, ApplicationError):
+        return exc.code, str(exc.message)
+    return "invalid", "; ".join(f"{field}: {messages}" for field, messages in exc.detail.items())
+
+
+class OrderCreateApi(ShopAPIView):
+    @extend_schema(
+        operation_id="orders_record",
+        request=OrderInput,
+        responses={201: OrderOutput, 200: OrderOutput},
+        examples=[OpenApiExample("order", value=EXAMPLE, request_only=True)],
+        tags=["orders"],
+        description="201 when recorded; a replay of the same external_id returns 200 with the first result and "
+        "records nothing; the same external_id with a different body is 409 order_conflict.",
+    )
+    def post(self, request):
+        serializer = OrderInput(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        recorded = services.order_record(shop=self.shop, data=serializer.to_order())
+        return Response(
+            OrderOutput(recorded.order).data, status=status.HTTP_201_CREATED if recorded.created else status.HTTP_200_OK
+        )
+
+
+class OrderBulkApi(ShopAPIView):
+    class InputSerializer(StrictSerializer):
+        orders = serializers.ListField(child=serializers.DictField(), max_length=services.MAX_BATCH, allow_empty=False)
+
+        class Meta:
+            ref_name = "OrderBulkInput"
+
+    class OutputSerializer(serializers.Serializer):
+        class ErrorSerializer(serializers.Serializer):
+            index = serializers.IntegerField()
+            external_id = serializers.CharField(allow_null=True)
+            code = serializers.CharField()
+            message = serializers.CharField()
+
+        created = serializers.IntegerField()
+        duplicates = serializers.IntegerField()
+        errors = ErrorSerializer(many=True)
+
+        class Meta:
+            ref_name = "OrderBulkResult"
+
+    @extend_schema(
+        operation_id="orders_record_bulk",
+        request=InputSerializer,
+        responses=OutputSerializer,
+        examples=[OpenApiExample("bulk", value={"orders": [EXAMPLE]}, request_only=True)],
+        tags=["orders"],
+        description="Up to 1,000 orders (more is refused whole with 400). Good orders are recorded; each bad one is "
+        "named by its index with a code and message; replays of recorded orders are counted as duplicates.",
+    )
+    def post(self, request):
+        envelope = self.InputSerializer(data=request.data)
+        envelope.is_valid(raise_exception=True)
+        rows = envelope.validated_data["orders"]
+        parsed, errors = {}, []
+        for index, row in enumerate(rows):
+            serializer = OrderInput(data=row)
+            try:
+                serializer.is_valid(raise_exception=True)
+            except (serializers.ValidationError, ApplicationError) as exc:
+                code, message = _parse_error(exc)
+                errors.append({"index": index, "external_id": row.get("external_id"), "code": code, "message": message})
+                continue
+            parsed[index] = serializer.to_order()
+        results = services.orders_record(shop=self.shop, orders=list(parsed.values())) if parsed else []
+        created = duplicates = 0
+        for index, result in zip(parsed, results, strict=True):
+            if isinstance(result, ApplicationError):
+                code, message = _parse_error(result)
+                errors.append(
+                    {"index": index, "external_id": parsed[index].external_id, "code": code, "message": message}
+                )
+            elif result.created:
+                created += 1
+            else:
+                duplicates += 1
+        errors.sort(key=lambda e: e["index"])
+        return Response({"created": created, "duplicates": duplicates, "errors": errors})
+
+
+class OrderDetailApi(ShopAPIView):
+    class InputSerializer(StrictSerializer):
+        status = serializers.ChoiceField([OrderStatus.COMPLETED, OrderStatus.CANCELLED])
+
+        class Meta:
+            ref_name = "OrderStatusChange"
+
+    @extend_schema(operation_id="orders_retrieve", responses=OrderOutput, tags=["orders"])
+    def get(self, request, external_id: str):
+        return Response(OrderOutput(selectors.order_get_by_external_id(shop=self.shop, external_id=external_id)).data)
+
+    @extend_schema(operation_id="orders_change_status", request=InputSerializer, responses=OrderOutput, tags=["orders"])
+    def patch(self, request, external_id: str):
+        order = selectors.order_get_by_external_id(shop=self.shop, external_id=external_id)
+        serializer = self.InputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        order = services.order_change_status(shop=self.shop, order=order, **serializer.validated_data)
+        return Response(OrderOutput(order).data)
+
+
+class RefundCreateApi(ShopAPIView):
+    class InputSerializer(StrictSerializer):
+        external_id = serializers.CharField(max_length=64)
+        amount = serializers.DecimalField(min_value=Decimal("0.01"), **MONEY)
+        refunded_at = serializers.DateTimeField(required=False)
+
+        class Meta:
+            ref_name = "RefundInput"
+
+    class OutputSerializer(serializers.Serializer):
+        external_id = serializers.CharField()
+        order_external_id = serializers.CharField(source="order.external_id")
+        amount = serializers.DecimalField(**MONEY)
+        refunded_at = serializers.DateTimeField()
+        order_status = serializers.CharField(source="order.status")
+        order_refunded_amount = serializers.DecimalField(source="order.refunded_amount", **MONEY)
+
+        class Meta:
+            ref_name = "Refund"
+
+    @extend_schema(
+        operation_id="orders_refund",
+        request=InputSerializer,
+        responses={201: OutputSerializer, 200: OutputSerializer},
+        tags=["orders"],
+        description="Idempotent by the refund's external_id: a replay returns 200 with the first refund. A refund "
+        "above what is left to refund is 400 refund_exceeds_order.",
+    )
+    def post(self, request, external_id: str):
+        order = selectors.order_get_by_external_id(shop=self.shop, external_id=external_id)
+        serializer = self.InputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        recorded = services.refund_record(
+            shop=self.shop, order=order, data=services.RefundInput(**serializer.validated_data)
+        )
+        return Response(
+            self.OutputSerializer(recorded.refund).data,
+            status=status.HTTP_201_CREATED if recorded.created else status.HTTP_200_OK,
+        )

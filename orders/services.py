@@ -1,0 +1,252 @@
+"""Writes on orders: recording (single and bulk, set-based), status changes and refunds.
+
+Invariants: an order, and a refund, is recorded once per external id and shop; a replay returns the first result
+and records nothing; the same id with a different body is a conflict, never an overwrite. A member's aggregates
+(spend = paid minus refunded over counted orders, count of counted orders, first/last order time) change in the
+same transaction as the facts they summarise.
+"""
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+from django.db import transaction
+from django.utils import timezone
+
+from members.services import SpendDelta, member_aggregates_apply, members_for_orders
+from shops.bulk import insert_returning
+from shops.errors import ApplicationError
+from shops.models import Shop
+
+from .errors import InvalidOrder, InvalidStatusChange, OrderConflict, RefundConflict, RefundExceedsOrder, UnknownMember
+from .models import COUNTED_STATUSES, Order, OrderItem, OrderStatus, Refund
+
+# Tills and platforms clocks drift: an order may be stamped a little in the future, not more.
+FUTURE_TOLERANCE = timedelta(minutes=10)
+INITIAL_STATUSES = (OrderStatus.PAID, OrderStatus.COMPLETED, OrderStatus.CANCELLED)
+MAX_BATCH = 1000
+
+
+@dataclass(frozen=True)
+class ItemInput:
+    sku: str
+    quantity: int
+    unit_price: Decimal
+    name: str = ""
+    category: str = ""
+
+
+@dataclass(frozen=True)
+class OrderInput:
+    """A validated order as received (phone already E.164). `body_hash` identifies its content for replays."""
+
+    external_id: str
+    amount: Decimal
+    paid_at: datetime
+    status: str = OrderStatus.PAID
+    member_id: int | None = None
+    phone: str = ""
+    items: tuple[ItemInput, ...] = field(default_factory=tuple)
+
+    @property
+    def body_hash(self) -> str:
+        body = asdict(self)
+        body["paid_at"] = self.paid_at.astimezone(UTC).isoformat()
+        return hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()
+
+
+@dataclass
+class Recorded:
+    order: Order
+    created: bool
+
+
+def order_check(data: OrderInput, *, now: datetime) -> None:
+    """Rules a serializer cannot state alone. Raises InvalidOrder."""
+    if data.paid_at > now + FUTURE_TOLERANCE:
+        raise InvalidOrder(
+            "paid_at is in the future.", code="paid_at_in_future", details={"paid_at": str(data.paid_at)}
+        )
+    if data.status not in INITIAL_STATUSES:
+        raise InvalidOrder(
+            "A new order is paid, completed or cancelled; refunds are recorded through the refunds endpoint.",
+            code="invalid_status",
+            details={"status": data.status},
+        )
+
+
+def _counts(status: str) -> bool:
+    return status in COUNTED_STATUSES
+
+
+@transaction.atomic
+def orders_record(*, shop: Shop, orders: list[OrderInput]) -> list[Recorded | ApplicationError]:
+    """Record a batch of orders set-based: a few queries whatever the batch size. Returns, for each input in order,
+    what happened to it (created, or a replay of an earlier identical order) or the error that refused it.
+
+    Safe to retry and to run concurrently: rows that a concurrent writer inserted first are treated as replays."""
+    assert len(orders) <= MAX_BATCH
+    now = timezone.now()
+    outcome: list[Recorded | ApplicationError | None] = [None] * len(orders)
+    first_index: dict[str, int] = {}
+    for i, data in enumerate(orders):
+        try:
+            order_check(data, now=now)
+        except ApplicationError as exc:
+            outcome[i] = exc
+            continue
+        first_index.setdefault(data.external_id, i)
+
+    existing = {o.external_id: o for o in Order.objects.filter(shop=shop, external_id__in=list(first_index)).order_by()}
+    new = [i for ext, i in first_index.items() if ext not in existing]
+    by_id, by_phone = members_for_orders(
+        shop=shop,
+        member_ids={orders[i].member_id for i in new if orders[i].member_id},
+        phones={orders[i].phone for i in new if orders[i].phone and not orders[i].member_id},
+        join_on_purchase=shop.join_on_purchase,
+    )
+    rows, buyers = [], {}
+    for i in sorted(new, key=lambda i: orders[i].external_id):  # one lock order for concurrent batches
+        data = orders[i]
+        member = by_id.get(data.member_id) if data.member_id else by_phone.get(data.phone)
+        if data.member_id and member is None:
+            outcome[i] = UnknownMember(details={"member_id": data.member_id})
+            continue
+        buyers[data.external_id] = member
+        completed_at = data.paid_at if data.status == OrderStatus.COMPLETED else None
+        rows.append(
+            (shop.pk, data.external_id, member.pk if member else None, data.amount, 0, data.paid_at, completed_at,
+             data.status, 0, data.body_hash, now)
+        )  # fmt: skip
+    inserted = insert_returning(
+        "orders_order",
+        [("shop_id", "int"), ("external_id", "text"), ("member_id", "int"), ("amount", "decimal"),
+         ("refunded_amount", "decimal"), ("paid_at", "datetime"), ("completed_at", "datetime"), ("status", "text"),
+         ("points_earned", "int"), ("body_hash", "text"), ("created_at", "datetime")],
+        rows,
+        conflict=("shop_id", "external_id"),
+        returning=("id", "external_id"),
+    )  # fmt: skip
+    created_ids = dict((ext, pk) for pk, ext in inserted)
+    lost_races = [ext for ext in buyers if ext not in created_ids]
+    existing.update({o.external_id: o for o in Order.objects.filter(shop=shop, external_id__in=lost_races)})
+
+    items, deltas = [], {}
+    for ext, i in first_index.items():
+        if outcome[i] is not None:
+            continue
+        data = orders[i]
+        if ext in created_ids:
+            order = Order(
+                pk=created_ids[ext], shop=shop, external_id=ext, member=buyers[ext], amount=data.amount,
+                paid_at=data.paid_at, status=data.status, body_hash=data.body_hash, created_at=now,
+            )  # fmt: skip
+            outcome[i] = Recorded(order, created=True)
+            items += [OrderItem(shop=shop, order_id=order.pk, **asdict(item)) for item in data.items]
+            if order.member_id and _counts(data.status):
+                delta = SpendDelta(data.amount, 1, data.paid_at, data.paid_at)
+                deltas[order.member_id] = deltas[order.member_id].merge(delta) if order.member_id in deltas else delta
+        elif existing[ext].body_hash == data.body_hash:
+            outcome[i] = Recorded(existing[ext], created=False)
+        else:
+            outcome[i] = OrderConflict(details={"external_id": ext})
+    OrderItem.objects.bulk_create(items, batch_size=1000)
+    member_aggregates_apply(shop=shop, deltas=deltas)
+
+    for i, data in enumerate(orders):  # later copies of an id within the batch repeat its first occurrence
+        if outcome[i] is None:
+            first = outcome[first_index[data.external_id]]
+            if isinstance(first, Recorded) and first.order.body_hash == data.body_hash:
+                outcome[i] = Recorded(first.order, created=False)
+            else:
+                outcome[i] = OrderConflict(details={"external_id": data.external_id})
+    return outcome
+
+
+def order_record(*, shop: Shop, data: OrderInput) -> Recorded:
+    """Record one order. A replay returns the first result (created=False) and records nothing.
+
+    Raises InvalidOrder, UnknownMember, OrderConflict."""
+    [result] = orders_record(shop=shop, orders=[data])
+    if isinstance(result, ApplicationError):
+        raise result
+    return result
+
+
+def _member_delta(order: Order, spend: Decimal, count: int) -> dict[int, SpendDelta]:
+    return {order.member_id: SpendDelta(spend, count)} if order.member_id else {}
+
+
+@transaction.atomic
+def order_change_status(*, shop: Shop, order: Order, status: str) -> Order:
+    """Complete or cancel an order. Completing a completed order (or cancelling a cancelled one) changes nothing.
+
+    Raises InvalidStatusChange."""
+    order = Order.objects.select_for_update().get(shop=shop, pk=order.pk)
+    if order.status == status:
+        return order
+    allowed = {
+        OrderStatus.COMPLETED: (OrderStatus.PAID, OrderStatus.PARTIALLY_REFUNDED),
+        OrderStatus.CANCELLED: (OrderStatus.PAID,),
+    }
+    if order.status not in allowed.get(status, ()):
+        raise InvalidStatusChange(details={"from": order.status, "to": status})
+    if status == OrderStatus.CANCELLED:
+        member_aggregates_apply(shop=shop, deltas=_member_delta(order, -order.amount, -1))
+    else:
+        order.completed_at = timezone.now()
+    order.status = status
+    order.save(update_fields=["status", "completed_at"])
+    return order
+
+
+@dataclass(frozen=True)
+class RefundInput:
+    external_id: str
+    amount: Decimal
+    refunded_at: datetime | None = None
+
+    def body_hash(self, order: Order) -> str:
+        body = f"{order.external_id}|{self.external_id}|{self.amount}"
+        return hashlib.sha256(body.encode()).hexdigest()
+
+
+@dataclass
+class RefundRecorded:
+    refund: Refund
+    created: bool
+
+
+@transaction.atomic
+def refund_record(*, shop: Shop, order: Order, data: RefundInput) -> RefundRecorded:
+    """Record a full or partial refund of `order`. A replay returns the first refund and records nothing.
+
+    Raises RefundConflict (same refund id, other content), RefundExceedsOrder, InvalidStatusChange (cancelled)."""
+    order = Order.objects.select_for_update().get(shop=shop, pk=order.pk)
+    body_hash = data.body_hash(order)
+    earlier = Refund.objects.filter(shop=shop, external_id=data.external_id).first()
+    if earlier:
+        if earlier.body_hash != body_hash:
+            raise RefundConflict(details={"external_id": data.external_id})
+        return RefundRecorded(earlier, created=False)
+    if order.status == OrderStatus.CANCELLED:
+        raise InvalidStatusChange("A cancelled order cannot be refunded.", details={"status": order.status})
+    left = order.amount - order.refunded_amount
+    if data.amount <= 0 or data.amount > left:
+        raise RefundExceedsOrder(details={"amount": str(data.amount), "refundable": str(left)})
+    refund = Refund.objects.create(
+        shop=shop,
+        order=order,
+        external_id=data.external_id,
+        amount=data.amount,
+        refunded_at=data.refunded_at or timezone.now(),
+        body_hash=body_hash,
+    )
+    order.refunded_amount += data.amount
+    fully = order.refunded_amount == order.amount
+    order.status = OrderStatus.REFUNDED if fully else OrderStatus.PARTIALLY_REFUNDED
+    order.save(update_fields=["refunded_amount", "status"])
+    member_aggregates_apply(shop=shop, deltas=_member_delta(order, -data.amount, -1 if fully else 0))
+    return RefundRecorded(refund, created=True)

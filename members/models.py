@@ -52,6 +52,10 @@ class Member(ShopOwned):
     order_count = models.IntegerField(_("orders"), default=0)
     first_order_at = models.DateTimeField(_("first order"), null=True, blank=True)
     last_order_at = models.DateTimeField(_("last order"), null=True, blank=True)
+    # Rolling 12-month figures, recomputed set-based (members.services.member_windows_refresh) nightly and after
+    # each order, so filters and tiers read a column instead of aggregating orders.
+    spend_12m = models.DecimalField(_("spend, last 12 months"), max_digits=14, decimal_places=2, default=0)
+    orders_12m = models.IntegerField(_("orders, last 12 months"), default=0)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -80,6 +84,7 @@ class Member(ShopOwned):
             models.Index(fields=["shop", "-lifetime_spend", "-id"], name="member_shop_spend"),
             models.Index(fields=["shop", "birthday_month", "birthday_day"], name="member_shop_birthday"),
             models.Index(fields=["shop", "name"], name="member_shop_name"),
+            models.Index(fields=["shop", "-spend_12m", "-id"], name="member_shop_spend_12m"),
         ]
 
     def __str__(self):
@@ -101,3 +106,100 @@ class ConsentChange(ShopOwned):
         verbose_name_plural = _("consent changes")
         ordering = ["-changed_at", "-pk"]
         indexes = [models.Index(fields=["shop", "member", "-changed_at"], name="consent_member_time")]
+
+
+class TagKind(models.TextChoices):
+    MANUAL = "manual", _("Manual")
+    RULE = "rule", _("Rule")
+
+
+class Tag(ShopOwned):
+    """A label on members. Manual tags are set by staff or imports; rule tags hold the members matching `rule`
+    (a member filter, see members.filters) and are refreshed in bulk."""
+
+    name = models.CharField(_("name"), max_length=50)
+    kind = models.CharField(_("kind"), max_length=8, choices=TagKind.choices, default=TagKind.MANUAL)
+    rule = models.JSONField(_("rule"), default=dict, blank=True)
+    member_count = models.IntegerField(_("members"), default=0)
+    refreshed_at = models.DateTimeField(_("refreshed"), null=True, blank=True)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("tag")
+        verbose_name_plural = _("tags")
+        ordering = ["name"]
+        constraints = [models.UniqueConstraint(fields=["shop", "name"], name="tag_unique_name_per_shop")]
+
+    def __str__(self):
+        return self.name
+
+
+class MemberTag(ShopOwned):
+    tag = models.ForeignKey(Tag, on_delete=models.CASCADE, related_name="+")
+    member = models.ForeignKey(Member, on_delete=models.CASCADE, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["shop", "tag", "member"], name="member_tag_unique")]
+        indexes = [models.Index(fields=["shop", "member"], name="member_tag_member")]
+
+
+class Segment(ShopOwned):
+    """A saved member filter (members.filters), compiled to one SQL query; feeds coupons and campaigns."""
+
+    name = models.CharField(_("name"), max_length=100)
+    definition = models.JSONField(_("filter"), default=dict)
+    last_count = models.IntegerField(_("members at last count"), null=True, blank=True)
+    counted_at = models.DateTimeField(_("counted"), null=True, blank=True)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("segment")
+        verbose_name_plural = _("segments")
+        ordering = ["name"]
+        constraints = [models.UniqueConstraint(fields=["shop", "name"], name="segment_unique_name_per_shop")]
+
+    def __str__(self):
+        return self.name
+
+
+class ImportKind(models.TextChoices):
+    MEMBERS = "members", _("Members")
+    ORDERS = "orders", _("Orders")
+
+
+class ImportStatus(models.TextChoices):
+    PENDING = "pending", _("Waiting")
+    RUNNING = "running", _("Running")
+    DONE = "done", _("Done")
+    FAILED = "failed", _("Failed")
+
+
+class ImportJob(ShopOwned):
+    """An uploaded CSV/XLSX file of members or historical orders, processed by a Celery task in chunks.
+    Good rows are kept; every bad row is named in the error report with its reason."""
+
+    kind = models.CharField(_("kind"), max_length=8, choices=ImportKind.choices)
+    file = models.FileField(_("file"), upload_to="imports/%Y/%m/")
+    original_name = models.CharField(_("file name"), max_length=255)
+    status = models.CharField(_("status"), max_length=8, choices=ImportStatus.choices, default=ImportStatus.PENDING)
+    total_rows = models.IntegerField(_("rows"), default=0)
+    processed_rows = models.IntegerField(_("processed"), default=0)
+    created_rows = models.IntegerField(_("created"), default=0)
+    duplicate_rows = models.IntegerField(_("duplicates"), default=0)
+    error_rows = models.IntegerField(_("errors"), default=0)
+    # [{"row": 7, "reason": "..."}], the row-by-row report (also downloadable as CSV)
+    errors = models.JSONField(_("error report"), default=list, blank=True)
+    message = models.TextField(_("message"), blank=True)
+    created_by = models.ForeignKey("shops.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(_("uploaded"), auto_now_add=True)
+    finished_at = models.DateTimeField(_("finished"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("import")
+        verbose_name_plural = _("imports")
+        ordering = ["-pk"]
+
+    def __str__(self):
+        return f"{self.get_kind_display()} {self.original_name}"

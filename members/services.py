@@ -168,18 +168,26 @@ def member_erase(*, shop: Shop, member: Member, actor: Actor) -> Member:
 
 @dataclass
 class SpendDelta:
-    """A change to one member's order aggregates. first_at/last_at widen the order-time range when given."""
+    """A change to one member's order aggregates: lifetime spend and count, the part of them inside the rolling
+    12-month window, and (when given) the order times that widen the first/last order range."""
 
     spend: Decimal
     count: int
+    recent_spend: Decimal = Decimal(0)
+    recent_count: int = 0
     first_at: datetime | None = None
     last_at: datetime | None = None
 
-    def merge(self, other: "SpendDelta") -> "SpendDelta":
+    def __add__(self, other: "SpendDelta") -> "SpendDelta":
         firsts = [t for t in (self.first_at, other.first_at) if t]
         lasts = [t for t in (self.last_at, other.last_at) if t]
         return SpendDelta(
-            self.spend + other.spend, self.count + other.count, min(firsts, default=None), max(lasts, default=None)
+            self.spend + other.spend,
+            self.count + other.count,
+            self.recent_spend + other.recent_spend,
+            self.recent_count + other.recent_count,
+            min(firsts, default=None),
+            max(lasts, default=None),
         )
 
 
@@ -192,13 +200,26 @@ def member_aggregates_apply(*, shop: Shop, deltas: dict[int, SpendDelta]) -> Non
         return
     ids = sorted(deltas)
     list(Member.objects.select_for_update().filter(shop=shop, pk__in=ids).order_by("pk").values_list("pk"))
-    columns = [("id", "int"), ("spend", "decimal"), ("cnt", "int"), ("first_at", "datetime"), ("last_at", "datetime")]
-    rows = [(pk, deltas[pk].spend, deltas[pk].count, deltas[pk].first_at, deltas[pk].last_at) for pk in ids]
+    columns = [
+        ("id", "int"),
+        ("spend", "decimal"),
+        ("cnt", "int"),
+        ("recent_spend", "decimal"),
+        ("recent_cnt", "int"),
+        ("first_at", "datetime"),
+        ("last_at", "datetime"),
+    ]
+    rows = [
+        (pk, d.spend, d.count, d.recent_spend, d.recent_count, d.first_at, d.last_at)
+        for pk, d in sorted(deltas.items())
+    ]
     cte, params = values_cte("v", columns, rows)
     sql = f"""{cte}
         UPDATE members_member AS m SET
             lifetime_spend = m.lifetime_spend + v.spend,
             order_count = m.order_count + v.cnt,
+            spend_12m = m.spend_12m + v.recent_spend,
+            orders_12m = m.orders_12m + v.recent_cnt,
             first_order_at = CASE
                 WHEN v.first_at IS NOT NULL AND (m.first_order_at IS NULL OR v.first_at < m.first_order_at)
                 THEN v.first_at ELSE m.first_order_at END,

@@ -12,11 +12,11 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from members.services import SpendDelta, member_aggregates_apply, members_for_orders
-from shops.bulk import insert_returning
+from shops.bulk import adapt, insert_returning, rows_affected
 from shops.errors import ApplicationError
 from shops.models import Shop
 
@@ -27,6 +27,7 @@ from .models import COUNTED_STATUSES, Order, OrderItem, OrderStatus, Refund
 FUTURE_TOLERANCE = timedelta(minutes=10)
 INITIAL_STATUSES = (OrderStatus.PAID, OrderStatus.COMPLETED, OrderStatus.CANCELLED)
 MAX_BATCH = 1000
+WINDOW_12M = timedelta(days=365)
 
 
 @dataclass(frozen=True)
@@ -146,8 +147,8 @@ def orders_record(*, shop: Shop, orders: list[OrderInput]) -> list[Recorded | Ap
             outcome[i] = Recorded(order, created=True)
             items += [OrderItem(shop=shop, order_id=order.pk, **asdict(item)) for item in data.items]
             if order.member_id and _counts(data.status):
-                delta = SpendDelta(data.amount, 1, data.paid_at, data.paid_at)
-                deltas[order.member_id] = deltas[order.member_id].merge(delta) if order.member_id in deltas else delta
+                delta = _spend_delta(data.amount, 1, paid_at=data.paid_at, now=now, widen=True)
+                deltas[order.member_id] = deltas[order.member_id] + delta if order.member_id in deltas else delta
         elif existing[ext].body_hash == data.body_hash:
             outcome[i] = Recorded(existing[ext], created=False)
         else:
@@ -175,8 +176,23 @@ def order_record(*, shop: Shop, data: OrderInput) -> Recorded:
     return result
 
 
+def _spend_delta(spend: Decimal, count: int, *, paid_at: datetime, now: datetime, widen: bool = False) -> SpendDelta:
+    """The aggregate change for an order paid at `paid_at`: inside the 12-month window it counts there too."""
+    recent = paid_at >= now - WINDOW_12M
+    return SpendDelta(
+        spend,
+        count,
+        spend if recent else Decimal(0),
+        count if recent else 0,
+        paid_at if widen else None,
+        paid_at if widen else None,
+    )
+
+
 def _member_delta(order: Order, spend: Decimal, count: int) -> dict[int, SpendDelta]:
-    return {order.member_id: SpendDelta(spend, count)} if order.member_id else {}
+    if not order.member_id:
+        return {}
+    return {order.member_id: _spend_delta(spend, count, paid_at=order.paid_at, now=timezone.now())}
 
 
 @transaction.atomic
@@ -250,3 +266,31 @@ def refund_record(*, shop: Shop, order: Order, data: RefundInput) -> RefundRecor
     order.save(update_fields=["refunded_amount", "status"])
     member_aggregates_apply(shop=shop, deltas=_member_delta(order, -data.amount, -1 if fully else 0))
     return RefundRecorded(refund, created=True)
+
+
+def member_windows_refresh(*, shop: Shop, now: datetime | None = None) -> int:
+    """Recompute every member's rolling 12-month spend and order count from the orders, in two set-based
+    statements that only touch members whose figures changed. Orders keep the figures current between runs; this
+    ages out what left the window. Returns the number of members updated."""
+    now = now or timezone.now()
+    since = adapt(now - WINDOW_12M, "datetime")
+    counted = list(COUNTED_STATUSES)
+    status_in = ", ".join(["%s"] * len(counted))
+    window = f"o.shop_id = %s AND o.paid_at >= %s AND o.status IN ({status_in})"
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(
+            f"""WITH w AS (
+                    SELECT o.member_id, SUM(o.amount - o.refunded_amount) AS spend, COUNT(*) AS cnt
+                    FROM orders_order o WHERE {window} AND o.member_id IS NOT NULL GROUP BY o.member_id)
+                UPDATE members_member AS m SET spend_12m = w.spend, orders_12m = w.cnt
+                FROM w WHERE m.id = w.member_id AND (m.spend_12m <> w.spend OR m.orders_12m <> w.cnt)""",  # noqa: S608
+            [shop.pk, since, *counted],
+        )
+        updated = rows_affected(cursor)
+        cursor.execute(
+            f"""UPDATE members_member AS m SET spend_12m = 0, orders_12m = 0
+                WHERE m.shop_id = %s AND (m.spend_12m <> 0 OR m.orders_12m <> 0)
+                AND NOT EXISTS (SELECT 1 FROM orders_order o WHERE o.member_id = m.id AND {window})""",  # noqa: S608
+            [shop.pk, shop.pk, since, *counted],
+        )
+        return updated + cursor.rowcount

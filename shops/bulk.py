@@ -56,3 +56,12 @@ def insert_returning(
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return cursor.fetchall()
+
+
+def rows_affected(cursor) -> int:
+    """Rows changed by the cursor's last statement. Python's sqlite3 reports -1 for statements that start with
+    WITH, so SQLite is asked directly."""
+    if connection.vendor == "sqlite":
+        cursor.execute("SELECT changes()")
+        return cursor.fetchone()[0]
+    return cursor.rowcount

@@ -26,6 +26,11 @@ def shop_by_slug(*, slug: str) -> Shop:
     return Shop.objects.get(slug=slug)
 
 
+def shop_ids_active() -> list[int]:
+    """Every active shop: for the nightly fan-out of per-shop tasks (cross-shop by nature)."""
+    return list(Shop.objects.filter(is_active=True).order_by("pk").values_list("pk", flat=True))
+
+
 def user_exists(*, email: str) -> bool:
     return User.objects.filter(email__iexact=email).exists()
 

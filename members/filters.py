@@ -1,0 +1,182 @@
+"""Member filters: one definition (a JSON-able dict) compiled to one SQL query. The member list, rule tags and
+segments all use it, so "spent over 2000 in 12 months" means the same everywhere.
+
+A definition holds any of these keys (absent keys do not filter):
+
+    q                 search text: a phone (any format, exact), a name prefix, or a platform buyer id
+    tags_any          [tag id, ...]  has at least one of these tags
+    tags_all          [tag id, ...]  has all of these tags
+    tags_none         [tag id, ...]  has none of these tags
+    spend_min/max     lifetime spend (money, inclusive)
+    spend_12m_min/max spend in the last 12 months
+    orders_min/max    lifetime order count
+    orders_12m_min    orders in the last 12 months
+    last_order_within_days   bought in the last N days
+    last_order_before_days   has not bought for N days (members who never bought included)
+    never_ordered     true: no order yet
+    birthday_month    [1-12, ...]
+    regions           [region, ...] (prefix match: "广东" matches "广东省 深圳市")
+    genders           [female|male|unknown, ...]
+    age_min/max       in whole years (members with a birth year only)
+    join_channels     [channel, ...]
+    consent           [sms|push|email, ...]  has opted in to each
+    statuses          [active|frozen, ...]  (default: active and frozen; erased members are never listed)
+    joined_after/joined_before   ISO dates, in the shop's time zone
+"""
+
+import datetime
+import zoneinfo
+from decimal import Decimal, InvalidOperation
+
+from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from shops.errors import ApplicationError
+from shops.models import Shop
+
+from .models import ConsentChannel, Gender, Member, MemberStatus, MemberTag
+from .phones import InvalidPhone, normalize_phone
+
+SORTS = {
+    "-last_order_at": ("-last_order_at", "-id"),
+    "last_order_at": ("last_order_at", "id"),
+    "-joined_at": ("-joined_at", "-id"),
+    "joined_at": ("joined_at", "id"),
+    "-lifetime_spend": ("-lifetime_spend", "-id"),
+    "-spend_12m": ("-spend_12m", "-id"),
+    "-order_count": ("-order_count", "-id"),
+    "name": ("name", "id"),
+}
+DEFAULT_SORT = "-joined_at"
+
+
+class InvalidFilter(ApplicationError):
+    code = "invalid_filter"
+
+
+def _ints(definition: dict, key: str) -> list[int]:
+    values = definition.get(key) or []
+    try:
+        return [int(v) for v in values]
+    except (TypeError, ValueError):
+        raise InvalidFilter(_("%(key)s must be a list of numbers.") % {"key": key}, details={key: values}) from None
+
+
+def _decimal(definition: dict, key: str) -> Decimal | None:
+    value = definition.get(key)
+    if value in (None, ""):
+        return None
+    try:
+        return Decimal(str(value))
+    except InvalidOperation:
+        raise InvalidFilter(_("%(key)s must be an amount.") % {"key": key}, details={key: value}) from None
+
+
+def _int(definition: dict, key: str) -> int | None:
+    value = definition.get(key)
+    if value in (None, ""):
+        return None
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        raise InvalidFilter(_("%(key)s must be a whole number.") % {"key": key}, details={key: value}) from None
+
+
+def _date(definition: dict, key: str) -> datetime.date | None:
+    value = definition.get(key)
+    if not value:
+        return None
+    try:
+        return datetime.date.fromisoformat(str(value))
+    except ValueError:
+        raise InvalidFilter(_("%(key)s must be a date (YYYY-MM-DD).") % {"key": key}, details={key: value}) from None
+
+
+def _choices(definition: dict, key: str, allowed) -> list[str]:
+    values = [str(v) for v in definition.get(key) or []]
+    unknown = sorted(set(values) - set(allowed))
+    if unknown:
+        raise InvalidFilter(_("Unknown %(key)s: %(values)s") % {"key": key, "values": ", ".join(unknown)})
+    return values
+
+
+def _has_tag(shop: Shop, tag_ids) -> Exists:
+    return Exists(MemberTag.objects.filter(shop=shop, member=OuterRef("pk"), tag_id__in=tag_ids))
+
+
+def _search(q: str) -> Q:
+    q = q.strip()
+    try:
+        return Q(phone=normalize_phone(q))
+    except InvalidPhone:
+        return Q(name__startswith=q) | Q(external_id=q)
+
+
+def member_filter(*, shop: Shop, definition: dict, now: datetime.datetime | None = None) -> QuerySet[Member]:
+    """The members of `shop` matching `definition` (see the module docstring). Raises InvalidFilter."""
+    if not isinstance(definition, dict):
+        raise InvalidFilter(_("A filter is an object of conditions."))
+    now = now or timezone.now()
+    tz = zoneinfo.ZoneInfo(shop.time_zone)
+    statuses = _choices(definition, "statuses", [MemberStatus.ACTIVE, MemberStatus.FROZEN]) or [
+        MemberStatus.ACTIVE,
+        MemberStatus.FROZEN,
+    ]
+    qs = Member.objects.filter(shop=shop, status__in=statuses)
+    if definition.get("q"):
+        qs = qs.filter(_search(str(definition["q"])))
+    if tags := _ints(definition, "tags_any"):
+        qs = qs.filter(_has_tag(shop, tags))
+    for tag in _ints(definition, "tags_all"):
+        qs = qs.filter(_has_tag(shop, [tag]))
+    if tags := _ints(definition, "tags_none"):
+        qs = qs.exclude(_has_tag(shop, tags))
+    for key, field, op in (
+        ("spend_min", "lifetime_spend", "gte"),
+        ("spend_max", "lifetime_spend", "lte"),
+        ("spend_12m_min", "spend_12m", "gte"),
+        ("spend_12m_max", "spend_12m", "lte"),
+    ):
+        if (value := _decimal(definition, key)) is not None:
+            qs = qs.filter(**{f"{field}__{op}": value})
+    for key, field, op in (
+        ("orders_min", "order_count", "gte"),
+        ("orders_max", "order_count", "lte"),
+        ("orders_12m_min", "orders_12m", "gte"),
+    ):
+        if (value := _int(definition, key)) is not None:
+            qs = qs.filter(**{f"{field}__{op}": value})
+    if (days := _int(definition, "last_order_within_days")) is not None:
+        qs = qs.filter(last_order_at__gte=now - datetime.timedelta(days=days))
+    if (days := _int(definition, "last_order_before_days")) is not None:
+        qs = qs.filter(Q(last_order_at__lt=now - datetime.timedelta(days=days)) | Q(last_order_at__isnull=True))
+    if definition.get("never_ordered"):
+        qs = qs.filter(order_count=0)
+    if months := _ints(definition, "birthday_month"):
+        qs = qs.filter(birthday_month__in=months)
+    if regions := [str(r) for r in definition.get("regions") or [] if str(r).strip()]:
+        region_q = Q()
+        for region in regions:
+            region_q |= Q(region__startswith=region.strip())
+        qs = qs.filter(region_q)
+    if genders := _choices(definition, "genders", Gender.values):
+        qs = qs.filter(gender__in=genders)
+    today = now.astimezone(tz).date()
+    if (age := _int(definition, "age_min")) is not None:
+        qs = qs.filter(birth_year__lte=today.year - age)
+    if (age := _int(definition, "age_max")) is not None:
+        qs = qs.filter(birth_year__gte=today.year - age)
+    if channels := [str(c) for c in definition.get("join_channels") or []]:
+        qs = qs.filter(join_channel__in=channels)
+    for channel in _choices(definition, "consent", ConsentChannel.values):
+        qs = qs.filter(**{f"consent_{channel}": True})
+    if day := _date(definition, "joined_after"):
+        qs = qs.filter(joined_at__gte=datetime.datetime.combine(day, datetime.time(), tz))
+    if day := _date(definition, "joined_before"):
+        qs = qs.filter(joined_at__lt=datetime.datetime.combine(day, datetime.time(), tz))
+    return qs
+
+
+def member_sort(qs: QuerySet[Member], sort: str) -> QuerySet[Member]:
+    return qs.order_by(*SORTS.get(sort, SORTS[DEFAULT_SORT]))

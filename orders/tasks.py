@@ -1,0 +1,22 @@
+from celery import shared_task
+
+from shops.selectors import shop_ids_active
+from shops.tenancy import task_shop_scope
+
+from .services import member_windows_refresh
+
+
+@shared_task(acks_late=True, reject_on_worker_lost=True)
+def member_windows_refresh_shop(shop_id: int) -> int:
+    """Age rolling 12-month figures for one shop (idempotent: a re-run changes nothing)."""
+    with task_shop_scope(shop_id) as shop:
+        return member_windows_refresh(shop=shop)
+
+
+@shared_task
+def member_windows_refresh_all_shops() -> int:
+    """Nightly: one task per shop, so a large shop does not hold back the others."""
+    shop_ids = shop_ids_active()
+    for shop_id in shop_ids:
+        member_windows_refresh_shop.delay(shop_id)
+    return len(shop_ids)

@@ -1,0 +1,34 @@
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from django.utils import timezone
+
+from members.models import Member
+from members.services import Enrolment, member_enroll
+from orders.services import OrderInput, RefundInput, member_windows_refresh, order_record, refund_record
+
+pytestmark = pytest.mark.django_db
+
+
+def test_aggregates_follow_orders_refunds_and_the_12_month_window(shop):
+    # given: a member with an old order and a recent one
+    member, _ = member_enroll(shop=shop, data=Enrolment(phone="13800138000"))
+    now = timezone.now()
+    old = now - timedelta(days=400)
+    order_record(shop=shop, data=OrderInput(external_id="A", member_id=member.pk, amount=Decimal("300.00"), paid_at=old))
+    recent = order_record(
+        shop=shop, data=OrderInput(external_id="B", member_id=member.pk, amount=Decimal("100.50"), paid_at=now)
+    ).order
+    # when: part of the recent one is refunded
+    refund_record(shop=shop, order=recent, data=RefundInput(external_id="R1", amount=Decimal("20.50")))
+    # then
+    m = Member.objects.get(pk=member.pk)
+    assert (m.lifetime_spend, m.order_count, m.spend_12m, m.orders_12m) == (Decimal("380.00"), 2, Decimal("80.00"), 1)
+    assert (m.first_order_at, m.last_order_at) == (old, now)
+    # and the nightly refresh agrees with the running figures, so it changes nothing
+    assert member_windows_refresh(shop=shop, now=now) == 0
+    # a year later the recent order ages out
+    assert member_windows_refresh(shop=shop, now=now + timedelta(days=366)) == 1
+    m.refresh_from_db()
+    assert (m.spend_12m, m.orders_12m, m.lifetime_spend) == (Decimal("0.00"), 0, Decimal("380.00"))

@@ -1,0 +1,109 @@
+"""Tags on members: manual tags set by staff, imports or the API, and rule tags that hold exactly the members
+matching their rule (a members.filters definition). Every bulk change is one INSERT ... SELECT or one DELETE,
+never a loop over members."""
+
+from django.db import connection, transaction
+from django.db.models import QuerySet
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from shops.bulk import adapt
+from shops.errors import Conflict
+from shops.models import Shop
+from shops.services import Actor, audit_record
+
+from .filters import member_filter
+from .models import Member, MemberTag, Tag, TagKind
+
+
+class TagNameTaken(Conflict):
+    code = "tag_name_taken"
+
+
+def tag_list(*, shop: Shop) -> QuerySet[Tag]:
+    return Tag.objects.filter(shop=shop).order_by("name")
+
+
+def tag_get(*, shop: Shop, pk: int) -> Tag:
+    return Tag.objects.get(shop=shop, pk=pk)
+
+
+def tag_find(*, shop: Shop, name_or_id: str) -> Tag:
+    """A tag by its id or its exact name. Raises Tag.DoesNotExist."""
+    tags = Tag.objects.filter(shop=shop)
+    return tags.get(pk=int(name_or_id)) if name_or_id.isdigit() else tags.get(name=name_or_id)
+
+
+def tags_of_members(*, shop: Shop, member_ids: list[int]) -> dict[int, list[str]]:
+    """Tag names per member, in one query."""
+    result: dict[int, list[str]] = {pk: [] for pk in member_ids}
+    rows = MemberTag.objects.filter(shop=shop, member_id__in=member_ids).values_list("member_id", "tag__name")
+    for member_id, name in rows.order_by("tag__name"):
+        result[member_id].append(name)
+    return result
+
+
+@transaction.atomic
+def tag_create(*, shop: Shop, actor: Actor, name: str, rule: dict | None = None) -> Tag:
+    """A manual tag, or a rule tag when `rule` is given (validated by compiling it). Raises TagNameTaken,
+    InvalidFilter."""
+    name = name.strip()
+    if rule is not None:
+        member_filter(shop=shop, definition=rule)  # raises InvalidFilter for a bad rule
+    if Tag.objects.filter(shop=shop, name=name).exists():
+        raise TagNameTaken(_("A tag named %(name)s already exists.") % {"name": name})
+    tag = Tag.objects.create(
+        shop=shop, name=name, kind=TagKind.RULE if rule is not None else TagKind.MANUAL, rule=rule or {}
+    )
+    audit_record(shop=shop, actor=actor, action="tag.create", obj=tag, changes={"rule": ["", str(rule or "")]})
+    return tag
+
+
+def _insert_tag_rows(*, shop: Shop, tag: Tag, members: QuerySet[Member]) -> int:
+    """Tag every member of `members` not tagged yet, in one INSERT ... SELECT. Returns how many were added."""
+    select_sql, params = members.order_by().values_list("pk").query.sql_with_params()
+    sql = f"""INSERT INTO members_membertag (shop_id, tag_id, member_id, created_at)
+              SELECT %s, %s, q.id, %s FROM ({select_sql}) AS q
+              ON CONFLICT (shop_id, tag_id, member_id) DO NOTHING"""  # noqa: S608 - the ORM wrote the SELECT
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [shop.pk, tag.pk, adapt(timezone.now(), "datetime"), *params])
+        return cursor.rowcount
+
+
+def _recount(tag: Tag) -> None:
+    Tag.objects.filter(pk=tag.pk).update(
+        member_count=MemberTag.objects.filter(shop_id=tag.shop_id, tag=tag).count(), refreshed_at=timezone.now()
+    )
+
+
+@transaction.atomic
+def tag_apply(*, shop: Shop, tag: Tag, actor: Actor, definition: dict, remove: bool = False) -> int:
+    """Add the manual `tag` to (or with remove=True, take it from) every member matching `definition`.
+    Returns the number of members changed."""
+    assert tag.shop_id == shop.pk and tag.kind == TagKind.MANUAL
+    members = member_filter(shop=shop, definition=definition)
+    if remove:
+        changed, _by_model = MemberTag.objects.filter(shop=shop, tag=tag, member__in=members.values("pk")).delete()
+    else:
+        changed = _insert_tag_rows(shop=shop, tag=tag, members=members)
+    _recount(tag)
+    action = "tag.remove" if remove else "tag.add"
+    audit_record(shop=shop, actor=actor, action=action, obj=tag, changes={"members": ["", str(changed)]})
+    return changed
+
+
+@transaction.atomic
+def tag_refresh(*, shop: Shop, tag: Tag) -> tuple[int, int]:
+    """Make a rule tag hold exactly the members its rule matches now: one INSERT ... SELECT for the newcomers, one
+    DELETE for the leavers. Idempotent. Returns (added, removed)."""
+    assert tag.shop_id == shop.pk and tag.kind == TagKind.RULE
+    members = member_filter(shop=shop, definition=tag.rule)
+    added = _insert_tag_rows(shop=shop, tag=tag, members=members)
+    removed, _by_model = MemberTag.objects.filter(shop=shop, tag=tag).exclude(member__in=members.values("pk")).delete()
+    _recount(tag)
+    return added, removed
+
+
+def tags_refresh_all(*, shop: Shop) -> dict[str, tuple[int, int]]:
+    """Refresh every rule tag of the shop (the nightly job and the dashboard's "refresh now")."""
+    return {tag.name: tag_refresh(shop=shop, tag=tag) for tag in Tag.objects.filter(shop=shop, kind=TagKind.RULE)}

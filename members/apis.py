@@ -9,7 +9,9 @@ from shops.rest.serializers import StrictSerializer
 from shops.rest.views import ShopAPIView
 
 from . import selectors, services
-from .models import ConsentChannel, Gender
+from .errors import UnknownTag, UnknownTier
+from .models import ConsentChannel, Gender, Tag
+from .tags import tag_find, tags_of_members
 
 
 @extend_schema_field({"type": "string", "pattern": "^([0-9]{4}-)?[0-9]{2}-[0-9]{2}$", "example": "05-20"})
@@ -63,9 +65,13 @@ class MemberOutput(serializers.Serializer):
     first_order_at = serializers.DateTimeField()
     last_order_at = serializers.DateTimeField()
     consents = serializers.SerializerMethodField()
+    tags = serializers.SerializerMethodField()
 
     class Meta:
         ref_name = "Member"
+
+    def get_tags(self, member) -> list[str]:
+        return self.context["tags"].get(member.pk, [])
 
     @extend_schema_field(
         {
@@ -85,6 +91,13 @@ class MemberOutput(serializers.Serializer):
 
     def get_consents(self, member) -> dict[str, bool]:
         return {"sms": member.consent_sms, "push": member.consent_push, "email": member.consent_email}
+
+
+def member_output(members, *, shop, many: bool = False):
+    """Serialized member(s), their tags read in one query."""
+    rows = list(members) if many else [members]
+    context = {"tags": tags_of_members(shop=shop, member_ids=[m.pk for m in rows])}
+    return MemberOutput(rows if many else members, many=many, context=context).data
 
 
 class MemberFields(StrictSerializer):
@@ -120,13 +133,29 @@ class MemberListCreateApi(ShopAPIView, ListAPIView):
         phone = params.get("phone", "")
         if phone:
             phone = services.phone_normalize(phone)
-        return selectors.member_search(shop=self.shop, phone=phone, external_id=params.get("external_id", ""))
+        tag = None
+        if params.get("tag"):
+            try:
+                tag = tag_find(shop=self.shop, name_or_id=params["tag"])
+            except Tag.DoesNotExist:
+                raise UnknownTag(details={"tag": params["tag"]}) from None
+        if params.get("tier"):
+            # Tiers arrive with the tier engine; until then every tier is unknown, and saying so beats
+            # ignoring the filter and answering with every member.
+            raise UnknownTier(details={"tier": params["tier"]})
+        return selectors.member_search(shop=self.shop, phone=phone, external_id=params.get("external_id", ""), tag=tag)
+
+    def list(self, request, *args, **kwargs):
+        page = self.paginate_queryset(self.get_queryset())
+        return self.get_paginated_response(member_output(page, shop=self.shop, many=True))
 
     @extend_schema(
         operation_id="members_list",
         parameters=[
             OpenApiParameter("phone", description="Any common format; matched as E.164"),
             OpenApiParameter("external_id", description="Platform buyer id"),
+            OpenApiParameter("tag", description="A tag's id or exact name"),
+            OpenApiParameter("tier", description="A tier's id or exact name"),
         ],
         tags=["members"],
     )
@@ -153,7 +182,9 @@ class MemberListCreateApi(ShopAPIView, ListAPIView):
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_changes()
         member, created = services.member_enroll(shop=self.shop, data=services.Enrolment(**data))
-        return Response(MemberOutput(member).data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
+        return Response(
+            member_output(member, shop=self.shop), status=status.HTTP_201_CREATED if created else status.HTTP_200_OK
+        )
 
 
 class MemberDetailApi(ShopAPIView):
@@ -165,7 +196,7 @@ class MemberDetailApi(ShopAPIView):
 
     @extend_schema(operation_id="members_retrieve", responses=MemberOutput, tags=["members"])
     def get(self, request, pk: int):
-        return Response(MemberOutput(selectors.member_get(shop=self.shop, pk=pk)).data)
+        return Response(member_output(selectors.member_get(shop=self.shop, pk=pk), shop=self.shop))
 
     @extend_schema(operation_id="members_update", request=InputSerializer, responses=MemberOutput, tags=["members"])
     def patch(self, request, pk: int):
@@ -175,4 +206,4 @@ class MemberDetailApi(ShopAPIView):
         member = services.member_update(
             shop=self.shop, member=member, actor=self.actor, **serializer.validated_changes()
         )
-        return Response(MemberOutput(member).data)
+        return Response(member_output(member, shop=self.shop))

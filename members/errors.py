@@ -21,3 +21,13 @@ class PhoneTaken(Conflict):
 class MemberErased(Conflict):
     code = "member_erased"
     default_message = _("This member's data has been erased.")
+
+
+class UnknownTag(ApplicationError):
+    code = "unknown_tag"
+    default_message = _("No tag with this id or name in your shop.")
+
+
+class UnknownTier(ApplicationError):
+    code = "unknown_tier"
+    default_message = _("No tier with this id or name in your shop.")

@@ -1,7 +1,12 @@
 """The operations admin: looks across shops (no shop scope), searchable, ledger-like models read-only."""
 
-import pytest
+from decimal import Decimal
 
+import pytest
+from django.utils import timezone
+
+from members.services import Enrolment, member_enroll
+from orders.services import OrderInput, RefundInput, order_record, refund_record
 from shops.models import AuditLogEntry, Shop
 from tests.factories import UserFactory, make_api_key
 
@@ -14,12 +19,35 @@ def ops_client(client):
     return client
 
 
-@pytest.mark.parametrize("model", ["shop", "user", "staffmembership", "invitation", "apikey", "auditlogentry"])
-def test_every_changelist_shows_all_shops_and_searches(ops_client, shop, other_shop, model):
-    make_api_key(shop, "甲 POS")
-    make_api_key(other_shop, "乙 POS")
-    response = ops_client.get(f"/admin/shops/{model}/", {"q": "shop"})
-    assert response.status_code == 200
+@pytest.mark.parametrize(
+    "path",
+    [
+        "shops/shop",
+        "shops/user",
+        "shops/staffmembership",
+        "shops/invitation",
+        "shops/apikey",
+        "shops/auditlogentry",
+        "members/member",
+        "members/consentchange",
+        "members/tag",
+        "members/segment",
+        "members/importjob",
+        "orders/order",
+        "orders/refund",
+    ],
+)
+def test_every_changelist_shows_all_shops_and_searches(ops_client, shop, other_shop, path):
+    for s in (shop, other_shop):
+        make_api_key(s, "POS")
+        member, _ = member_enroll(shop=s, data=Enrolment(phone="13800138000", name="张三", consents={"sms": True}))
+        paid_at = timezone.now()
+        order = order_record(
+            shop=s, data=OrderInput(external_id="T1", member_id=member.pk, amount=Decimal(9), paid_at=paid_at)
+        )
+        refund_record(shop=s, order=order.order, data=RefundInput(external_id="R1", amount=Decimal(1)))
+    for query in ({}, {"q": "shop"}, {"q": "13800138000"}):
+        assert ops_client.get(f"/admin/{path}/", query).status_code == 200
 
 
 def test_the_audit_log_shows_every_shop_and_cannot_be_changed(ops_client, shop, other_shop):

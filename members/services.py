@@ -44,6 +44,7 @@ class Enrolment:
     channel: str = ""
     referrer: Member | None = None
     consents: dict[str, bool] = field(default_factory=dict)
+    joined_at: datetime | None = None  # when history is imported; new enrolments join now
 
 
 def phone_normalize(raw: str) -> str:
@@ -80,6 +81,7 @@ def member_enroll(*, shop: Shop, data: Enrolment, source: str = "api") -> tuple[
         wechat_openid=data.wechat_openid,
         join_channel=data.channel,
         referrer=data.referrer,
+        joined_at=data.joined_at or timezone.now(),
         **{CONSENT_FIELDS[c]: g for c, g in consents.items()},
     )
     try:
@@ -248,3 +250,42 @@ def members_for_orders(
         )
         by_phone.update({m.phone: m for m in live.filter(phone__in=missing)})
     return by_id, by_phone
+
+
+@transaction.atomic
+def members_bulk_enroll(*, shop: Shop, enrolments: list[Enrolment], source: str) -> int:
+    """Enrol many shoppers in a few statements (phones already normalised by the caller); phones that are already
+    members are skipped. Returns how many were enrolled. For imports and demo data; a single shopper goes through
+    member_enroll."""
+    now = timezone.now()
+    live = Member.objects.filter(shop=shop).exclude(status=MemberStatus.ERASED)
+    existing = set(live.filter(phone__in=[e.phone for e in enrolments]).values_list("phone", flat=True))
+    new = {e.phone: e for e in enrolments if e.phone not in existing}  # the first row of a repeated phone wins
+    Member.objects.bulk_create(
+        [
+            Member(
+                shop=shop,
+                phone=e.phone,
+                **{f: getattr(e, f) for f in PROFILE_FIELDS},
+                external_id=e.external_id,
+                wechat_openid=e.wechat_openid,
+                join_channel=e.channel,
+                joined_at=e.joined_at or now,
+                **{CONSENT_FIELDS[c]: bool(g) for c, g in e.consents.items() if c in CONSENT_FIELDS},
+            )
+            for e in new.values()
+        ],
+        batch_size=1000,
+        ignore_conflicts=True,  # a concurrent enrolment of the same phone wins
+    )
+    consenting = [phone for phone, e in new.items() if any(e.consents.values())]
+    ConsentChange.objects.bulk_create(
+        [
+            ConsentChange(shop=shop, member_id=pk, channel=channel, granted=True, source=source)
+            for pk, phone in live.filter(phone__in=consenting).values_list("pk", "phone")
+            for channel, granted in new[phone].consents.items()
+            if granted and channel in CONSENT_FIELDS
+        ],
+        batch_size=1000,
+    )
+    return len(new)

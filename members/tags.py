@@ -61,9 +61,10 @@ def tag_create(*, shop: Shop, actor: Actor, name: str, rule: dict | None = None)
 
 def _insert_tag_rows(*, shop: Shop, tag: Tag, members: QuerySet[Member]) -> int:
     """Tag every member of `members` not tagged yet, in one INSERT ... SELECT. Returns how many were added."""
-    select_sql, params = members.order_by().values_list("pk").query.sql_with_params()
+    select_sql, params = members.order_by().values_list("id").query.sql_with_params()
     sql = f"""INSERT INTO members_membertag (shop_id, tag_id, member_id, created_at)
               SELECT %s, %s, q.id, %s FROM ({select_sql}) AS q
+              WHERE true  -- SQLite needs a WHERE to tell the upsert's ON from a join's
               ON CONFLICT (shop_id, tag_id, member_id) DO NOTHING"""  # noqa: S608 - the ORM wrote the SELECT
     with connection.cursor() as cursor:
         cursor.execute(sql, [shop.pk, tag.pk, adapt(timezone.now(), "datetime"), *params])

@@ -120,6 +120,10 @@ CELERY_BEAT_SCHEDULE = {
     },
 }
 
+# Apps above members that hold data about a member: each module has `timeline()` and `export()` (members.timeline),
+# so the profile's one timeline and the privacy export include them without members importing those apps.
+MEMBER_DATA_PROVIDERS = ["orders.member_data"]
+
 AUTH_USER_MODEL = "shops.User"
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -157,6 +161,9 @@ vars().update(env.email_url("EMAIL_URL", default="consolemail://"))
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="Huiyuan <noreply@huiyuan.local>")
 # Where links in emails point (password reset, staff invitations).
 SITE_URL = env("SITE_URL", default="http://127.0.0.1:8000")
+
+# `manage.py seed_demo` calls these in order, each seeding its app's demo data (lower apps first).
+DEMO_SEEDERS = ["members.demo.seed_members", "orders.demo.seed_orders", "members.demo.seed_tags"]
 
 # --- SMS: console | locmem | file | http (SPEC section 10).
 SMS_BACKEND = env("SMS_BACKEND", default="console")

@@ -16,7 +16,9 @@ def test_aggregates_follow_orders_refunds_and_the_12_month_window(shop):
     member, _ = member_enroll(shop=shop, data=Enrolment(phone="13800138000"))
     now = timezone.now()
     old = now - timedelta(days=400)
-    order_record(shop=shop, data=OrderInput(external_id="A", member_id=member.pk, amount=Decimal("300.00"), paid_at=old))
+    order_record(
+        shop=shop, data=OrderInput(external_id="A", member_id=member.pk, amount=Decimal("300.00"), paid_at=old)
+    )
     recent = order_record(
         shop=shop, data=OrderInput(external_id="B", member_id=member.pk, amount=Decimal("100.50"), paid_at=now)
     ).order

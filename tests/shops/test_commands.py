@@ -1,7 +1,10 @@
 import pytest
 from django.core.management import CommandError, call_command
+from django.db.models import Sum
 from django.utils import translation
 
+from members.models import Member
+from orders.models import COUNTED_STATUSES, Order
 from shops.models import ApiKey, Shop, StaffMembership, User
 from shops.roles import Role
 from shops.services import apikey_authenticate
@@ -45,11 +48,18 @@ def test_create_api_key_for_an_unknown_shop_is_a_clear_error():
 
 
 def test_seed_demo_creates_a_shop_one_can_log_in_to_and_is_safe_to_rerun(client, capsys):
-    call_command("seed_demo")
-    call_command("seed_demo")
+    call_command("seed_demo", members=40)
+    call_command("seed_demo", members=40)
     out = capsys.readouterr().out
     assert Shop.objects.filter(slug="demo").count() == 1
     assert StaffMembership.objects.filter(shop__slug="demo").count() == 4
     assert client.login(username="owner@demo.huiyuan.local", password="huiyuan-demo-2026")
     assert "owner@demo.huiyuan.local" in out and "huiyuan-demo-2026" in out
     assert client.get("/dashboard/demo/").status_code == 200
+    # members and a year of orders, recorded through the services: aggregates agree with the orders
+    shop = Shop.objects.get(slug="demo")
+    assert Member.objects.filter(shop=shop).count() == 40
+    assert Order.objects.filter(shop=shop).count() == 160
+    member_orders = Order.objects.filter(shop=shop, member__isnull=False, status__in=COUNTED_STATUSES)
+    assert Member.objects.filter(shop=shop).aggregate(n=Sum("order_count"))["n"] == member_orders.count()
+    assert "members: kept" in out and "orders: kept" in out

@@ -1,4 +1,8 @@
+import random
+
+from django.conf import settings
 from django.core.management.base import BaseCommand
+from django.utils.module_loading import import_string
 
 from shops.models import Shop
 from shops.roles import Role
@@ -17,9 +21,16 @@ DEMO_STAFF = [
 
 
 class Command(BaseCommand):
-    help = "Create the demo shop with its owner and staff. Safe to run again: an existing demo shop is kept."
+    help = (
+        "Create the demo shop with its owner, staff and, through the seeders of settings.DEMO_SEEDERS, members, "
+        "orders and the rest. Safe to run again: what exists is kept."
+    )
 
-    def handle(self, *args, **options):
+    def add_arguments(self, parser):
+        parser.add_argument("--members", type=int, default=2000, help="How many demo members (default 2000).")
+        parser.add_argument("--seed", type=int, default=2026, help="Random seed, for repeatable data.")
+
+    def handle(self, *args, members, seed, **options):
         email, name = DEMO_OWNER
         try:
             shop = shop_by_slug(slug=DEMO_SLUG)
@@ -30,5 +41,10 @@ class Command(BaseCommand):
                 for staff_email, staff_name, role in DEMO_STAFF:
                     user = user_ensure(email=staff_email, password=DEMO_PASSWORD, name=staff_name)
                     staff_add(shop=shop, actor=SYSTEM, user=user, role=role)
+        rng = random.Random(seed)
+        with shop_scope(shop):
+            # Each app seeds its own data; settings list them in dependency order, so this app imports none.
+            for path in settings.DEMO_SEEDERS:
+                self.stdout.write(import_string(path)(shop=shop, rng=rng, members=members))
         self.stdout.write(self.style.SUCCESS(f"Demo shop ready: {shop.name} (/dashboard/{shop.slug}/)"))
         self.stdout.write(f"Log in as {email} with password {DEMO_PASSWORD} (staff: marketer@, analyst@, clerk@…)")

@@ -4,6 +4,10 @@ Invariants: an order, and a refund, is recorded once per external id and shop; a
 and records nothing; the same id with a different body is a conflict, never an overwrite. A member's aggregates
 (spend = paid minus refunded over counted orders, count of counted orders, first/last order time) change in the
 same transaction as the facts they summarise.
+
+Points and tiers build on this without orders knowing them (apps depend downwards only): their orchestrating
+service calls `orders_record` / `order_record` / `refund_record` / `order_change_status` in its own transaction
+and acts on what these return (the orders created, the refund recorded), so a replay awards nothing twice.
 """
 
 import hashlib

@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from members.services import SpendDelta, member_aggregates_apply, members_for_orders
@@ -256,14 +256,18 @@ def refund_record(*, shop: Shop, order: Order, data: RefundInput) -> RefundRecor
     left = order.amount - order.refunded_amount
     if data.amount <= 0 or data.amount > left:
         raise RefundExceedsOrder(details={"amount": str(data.amount), "refundable": str(left)})
-    refund = Refund.objects.create(
-        shop=shop,
-        order=order,
-        external_id=data.external_id,
-        amount=data.amount,
-        refunded_at=data.refunded_at or timezone.now(),
-        body_hash=body_hash,
-    )
+    try:
+        with transaction.atomic():
+            refund = Refund.objects.create(
+                shop=shop,
+                order=order,
+                external_id=data.external_id,
+                amount=data.amount,
+                refunded_at=data.refunded_at or timezone.now(),
+                body_hash=body_hash,
+            )
+    except IntegrityError:  # the same refund id, recorded meanwhile against another order
+        raise RefundConflict(details={"external_id": data.external_id}) from None
     order.refunded_amount += data.amount
     fully = order.refunded_amount == order.amount
     order.status = OrderStatus.REFUNDED if fully else OrderStatus.PARTIALLY_REFUNDED

@@ -15,6 +15,8 @@ from shops.rest.errors import json_not_found, json_server_error
 dashboard_patterns = [
     path("", shop_views.DashboardEntryView.as_view(), name="entry"),
     path("<slug:shop_slug>/", include(shop_urls.dashboard_patterns)),
+    path("<slug:shop_slug>/members/", include(member_urls.dashboard_patterns)),
+    path("<slug:shop_slug>/orders/", include(order_urls.dashboard_patterns)),
 ]
 
 api_patterns = [

@@ -18,8 +18,8 @@ class NavItem:
 
 NAVIGATION = [
     NavItem(_("Overview"), "home"),
-    NavItem(_("Members"), None, Perm.MEMBERS_VIEW),
-    NavItem(_("Orders"), None, Perm.ORDERS_VIEW),
+    NavItem(_("Members"), "members", Perm.MEMBERS_VIEW),
+    NavItem(_("Orders"), "orders", Perm.ORDERS_VIEW),
     NavItem(_("Tiers"), None, Perm.RULES_CHANGE),
     NavItem(_("Points"), None, Perm.RULES_CHANGE),
     NavItem(_("Coupons"), None, Perm.COUPONS_REDEEM),

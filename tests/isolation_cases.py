@@ -79,3 +79,76 @@ CASES: dict[str, Case] = {
         _api_key, lambda kw: list(ApiKey.objects.filter(pk=kw["pk"]).values("revoked_at", "name"))
     ),
 }
+
+
+# --- Members and orders dashboard ------------------------------------------------------------------------------
+
+
+def _member_with_tag(shop: Shop) -> dict:
+    from members.tags import tag_apply, tag_create
+
+    member, _created = member_enroll(shop=shop, data=Enrolment(phone="13900139002", name="隔离标签"))
+    tag = tag_create(shop=shop, actor=SYSTEM, name="隔离")
+    tag_apply(shop=shop, tag=tag, actor=SYSTEM, definition={"q": member.phone})
+    return {"pk": member.pk, "tag_pk": tag.pk}
+
+
+def _member_with_tag_state(kwargs: dict):
+    from members.models import MemberTag, Tag
+
+    return (
+        _member_state(kwargs),
+        list(MemberTag.objects.filter(member_id=kwargs["pk"]).values("tag_id")),
+        list(Tag.objects.filter(pk=kwargs["tag_pk"]).values("member_count", "name")),
+    )
+
+
+def _segment(shop: Shop) -> dict:
+    from members.segments import segment_save
+
+    return {"pk": segment_save(shop=shop, actor=SYSTEM, name="隔离", definition={"spend_min": "100"}).pk}
+
+
+def _segment_state(kwargs: dict):
+    from members.models import Segment
+
+    return list(Segment.objects.filter(pk=kwargs["pk"]).values())
+
+
+def _order_pk(shop: Shop) -> dict:
+    recorded = order_record(
+        shop=shop,
+        data=OrderInput(external_id="ISO-2", phone="+8613900139003", amount=Decimal("80.00"), paid_at=timezone.now()),
+    )
+    return {"pk": recorded.order.pk}
+
+
+def _order_pk_state(kwargs: dict):
+    return list(Order.objects.filter(pk=kwargs["pk"]).values())
+
+
+for _name in ("member", "member_edit", "member_phone", "member_freeze", "member_erase", "member_export"):
+    CASES[f"dashboard:{_name}"] = Case(_member, _member_state)
+CASES["dashboard:member_tag_add"] = Case(_member, _member_state)
+CASES["dashboard:member_tag_remove"] = Case(_member_with_tag, _member_with_tag_state)
+CASES["dashboard:segment_edit"] = Case(_segment, _segment_state)
+CASES["dashboard:segment_delete"] = Case(_segment, _segment_state)
+CASES["dashboard:order"] = Case(_order_pk, _order_pk_state)
+
+
+def _import_job(shop: Shop) -> dict:
+    from django.core.files.base import ContentFile
+
+    from members.imports import import_create
+
+    upload = ContentFile("手机号,姓名\n12345,坏号码\n".encode(), name="members.csv")
+    return {"pk": import_create(shop=shop, kind="members", upload=upload, actor=SYSTEM, dispatch=False).pk}
+
+
+def _import_job_state(kwargs: dict):
+    from members.models import ImportJob
+
+    return list(ImportJob.objects.filter(pk=kwargs["pk"]).values("status", "processed_rows", "errors", "message"))
+
+
+CASES["dashboard:import_errors"] = Case(_import_job, _import_job_state)

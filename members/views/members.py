@@ -9,6 +9,7 @@ import hashlib
 import json
 import secrets
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 import phonenumbers
 from django.contrib import messages
@@ -192,6 +193,7 @@ class MemberListView(ShopStaffMixin, TemplateView):
             has_search="q" in (definition or {}),
             open_filters=bool(self.filter.form.errors) or self.filter.form.active_count() > 0,
             current_url=list_url(self.shop, query, sort=sort_param, after=after, before=before),
+            export_query=urlsplit(list_url(self.shop, query, sort=sort_param)).query,
             next_url=list_url(self.shop, query, sort=sort_param, after=page.next_after)
             if page and page.next_after
             else "",

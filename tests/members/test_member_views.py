@@ -736,3 +736,4 @@ def test_members_never_imports_the_apps_above_it():
 def test_timeline_events_are_plain_values():
     event = TimelineEvent(at=NOW, kind="order", title="t")
     assert (event.detail, event.url) == ("", "")
+

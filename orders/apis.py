@@ -25,7 +25,7 @@ class ItemInput(StrictSerializer):
 
 class OrderInput(StrictSerializer):
     external_id = serializers.CharField(max_length=64)
-    member_id = serializers.IntegerField(required=False, min_value=1)
+    member_id = serializers.IntegerField(required=False, min_value=1, max_value=2**63 - 1)
     phone = serializers.CharField(max_length=32, required=False, allow_blank=True)
     amount = serializers.DecimalField(min_value=0, **MONEY)
     paid_at = serializers.DateTimeField()
@@ -83,10 +83,25 @@ EXAMPLE = {
 }
 
 
+def _messages(detail, path: str = "") -> list[str]:
+    """DRF's nested error details as flat human text, e.g. "items.0.quantity: Ensure this value is ..."."""
+    if isinstance(detail, dict):
+        return [text for key, value in detail.items() for text in _messages(value, f"{path}{key}.")]
+    if isinstance(detail, list):
+        nested = any(isinstance(item, dict | list) for item in detail)
+        return [text for i, item in enumerate(detail) for text in _messages(item, f"{path}{i}." if nested else path)]
+    return [f"{path.rstrip('.')}: {detail}" if path else str(detail)]
+
+
 def _parse_error(exc: ApplicationError | serializers.ValidationError) -> tuple[str, str]:
     if isinstance(exc, ApplicationError):
         return exc.code, str(exc.message)
-    return "invalid", "; ".join(f"{field}: {messages}" for field, messages in exc.detail.items())
+    return "invalid", "; ".join(_messages(exc.detail))
+
+
+def _external_id(row) -> str | None:
+    value = row.get("external_id") if isinstance(row, dict) else None
+    return None if value is None else str(value)
 
 
 class OrderCreateApi(ShopAPIView):
@@ -149,7 +164,7 @@ class OrderBulkApi(ShopAPIView):
                 serializer.is_valid(raise_exception=True)
             except (serializers.ValidationError, ApplicationError) as exc:
                 code, message = _parse_error(exc)
-                errors.append({"index": index, "external_id": row.get("external_id"), "code": code, "message": message})
+                errors.append({"index": index, "external_id": _external_id(row), "code": code, "message": message})
                 continue
             parsed[index] = serializer.to_order()
         results = services.orders_record(shop=self.shop, orders=list(parsed.values())) if parsed else []

@@ -147,6 +147,7 @@ def orders_record(*, shop: Shop, orders: list[OrderInput]) -> list[Recorded | Ap
             order = Order(
                 pk=created_ids[ext], shop=shop, external_id=ext, member=buyers[ext], amount=data.amount,
                 paid_at=data.paid_at, status=data.status, body_hash=data.body_hash, created_at=now,
+                completed_at=data.paid_at if data.status == OrderStatus.COMPLETED else None,
             )  # fmt: skip
             outcome[i] = Recorded(order, created=True)
             items += [OrderItem(shop=shop, order_id=order.pk, **asdict(item)) for item in data.items]
@@ -165,6 +166,8 @@ def orders_record(*, shop: Shop, orders: list[OrderInput]) -> list[Recorded | Ap
             first = outcome[first_index[data.external_id]]
             if isinstance(first, Recorded) and first.order.body_hash == data.body_hash:
                 outcome[i] = Recorded(first.order, created=False)
+            elif not isinstance(first, Recorded) and orders[first_index[data.external_id]].body_hash == data.body_hash:
+                outcome[i] = first  # the same refused order again: the same refusal
             else:
                 outcome[i] = OrderConflict(details={"external_id": data.external_id})
     return outcome

@@ -183,12 +183,6 @@ def test_a_replay_may_spell_the_same_values_differently(api_client, member, paid
     assert _tables() == before
 
 
-@pytest.mark.xfail(
-    raises=AssertionError,
-    strict=True,
-    reason="BUG: orders/services.py orders_record returns an in-memory Order without completed_at for a new "
-    "completed order: the 201 says completed_at=null, the stored row and the 200 replay say paid_at",
-)
 def test_a_replay_of_a_completed_order_answers_the_first_result(api_client, paid_at):
     first = api_client.post("/api/v1/orders/", _order(paid_at, status="completed"), format="json")
     again = api_client.post("/api/v1/orders/", _order(paid_at, status="completed"), format="json")
@@ -317,13 +311,6 @@ def test_a_json_body_that_is_not_an_object_is_400(api_client, body):
     assert Order.objects.count() == 0
 
 
-@pytest.mark.xfail(
-    connection.vendor == "sqlite",
-    raises=OverflowError,
-    strict=True,
-    reason="BUG: orders/apis.py OrderInput.member_id has no max_value: member_id 2**63 reaches "
-    "members_for_orders' pk__in and SQLite raises OverflowError, a 500 (PostgreSQL answers 400 unknown_member)",
-)
 def test_an_out_of_range_member_id_is_a_400_not_a_500(api_client, paid_at):
     response = api_client.post("/api/v1/orders/", _order(paid_at, member_id=2**63), format="json")
     assert response.status_code == 400
@@ -486,12 +473,6 @@ def test_bulk_refuses_a_body_that_is_not_json(api_client):
     _error(response, 400, "parse_error")
 
 
-@pytest.mark.xfail(
-    raises=AssertionError,
-    strict=True,
-    reason="BUG: orders/apis.py _parse_error joins the DRF error lists with their Python repr, so bulk error messages "
-    "read \"amount: [ErrorDetail(string='...', code='min_value')]\" instead of human text",
-)
 def test_bulk_error_messages_are_human_text(api_client, paid_at):
     body = api_client.post("/api/v1/orders/bulk/", {"orders": [_order(paid_at, amount="-1")]}, format="json").json()
     [error] = body["errors"]
@@ -499,12 +480,6 @@ def test_bulk_error_messages_are_human_text(api_client, paid_at):
     assert "[" not in error["message"]
 
 
-@pytest.mark.xfail(
-    raises=AssertionError,
-    strict=True,
-    reason="BUG: orders/apis.py OrderBulkApi copies a bad row's raw external_id into errors[].external_id, so a "
-    "number or list comes back where the schema (OrderBulkResult) promises a string or null",
-)
 def test_bulk_errors_name_the_external_id_as_a_string_or_null(api_client, paid_at):
     orders = [_order(paid_at, external_id=123, amount="-1"), _order(paid_at, external_id=["a"])]
     body = api_client.post("/api/v1/orders/bulk/", {"orders": orders}, format="json").json()

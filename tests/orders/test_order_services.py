@@ -289,13 +289,6 @@ def test_a_new_completed_order_is_completed_when_paid(shop, member, now):
     assert recorded.order.status == "completed"
 
 
-@pytest.mark.xfail(
-    raises=AssertionError,
-    strict=True,
-    reason="BUG: orders/services.py orders_record builds the created Order in memory without completed_at, so the "
-    "first answer for a new completed order says completed_at=None while the stored row (and every replay) has "
-    "completed_at=paid_at",
-)
 def test_the_first_result_of_a_completed_order_carries_its_completion_time(shop, now):
     recorded = order_record(shop=shop, data=_order(paid_at=now, status=OrderStatus.COMPLETED))
     assert recorded.order.completed_at == now
@@ -583,13 +576,6 @@ def test_fully_refunding_the_latest_order_moves_last_order_at_back(shop, member,
     assert _aggregates(member) == _recomputed(member)
 
 
-@pytest.mark.xfail(
-    raises=AssertionError,
-    strict=True,
-    reason="BUG: orders/services.py orders_record answers a second identical copy of a refused order (here: unknown "
-    "member) with order_conflict ('already recorded with different content') although nothing was recorded; it "
-    "should repeat the first copy's error",
-)
 def test_a_repeated_refused_order_in_a_batch_repeats_its_error(shop, now):
     bad = _order("C", paid_at=now, member_id=424242)
     results = orders_record(shop=shop, orders=[bad, bad])

@@ -3,6 +3,7 @@ from celery import shared_task
 from shops.selectors import shop_ids_active
 from shops.tenancy import task_shop_scope
 
+from .imports import import_job_shop_id_all_shops, import_process
 from .tags import tags_refresh_all
 
 
@@ -20,3 +21,15 @@ def rule_tags_refresh_all_shops() -> int:
     for shop_id in shop_ids:
         rule_tags_refresh_shop.delay(shop_id)
     return len(shop_ids)
+
+
+@shared_task(acks_late=True, reject_on_worker_lost=True)
+def import_run(job_id: int) -> None:
+    """Process one uploaded import file in chunks. Idempotent: a re-delivered task resumes after the last chunk
+    written, and a finished job is left as it is."""
+    # The task receives only the job id; the job's shop must be read across shops before its scope can be entered.
+    shop_id = import_job_shop_id_all_shops(job_id=job_id)
+    if shop_id is None:
+        return  # the job was deleted before the worker got to it
+    with task_shop_scope(shop_id) as shop:
+        import_process(shop=shop, job_id=job_id)

@@ -598,6 +598,7 @@ def test_upload_imports_in_the_background_lists_the_job_and_serves_its_error_rep
     assert page.status_code == 200
     assert "会员.csv" in html and reverse("dashboard:import_errors", args=[shop.slug, job.pk]) in html
     assert "location.reload" not in html  # nothing left running
+    assert f'href="{url}" aria-current="page"' in html  # the Imports tab of the members area
     report = owner_client.get(reverse("dashboard:import_errors", args=[shop.slug, job.pk]))
     assert report.status_code == 200 and report["Content-Type"] == "text/csv; charset=utf-8"
     assert report.content.decode("utf-8") == (

@@ -5,6 +5,7 @@ from django.views import defaults, static
 from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from members import import_urls as member_import_urls
 from members import urls as member_urls
 from orders import urls as order_urls
 from shops import urls as shop_urls
@@ -17,6 +18,7 @@ dashboard_patterns = [
     path("<slug:shop_slug>/", include(shop_urls.dashboard_patterns)),
     path("<slug:shop_slug>/members/", include(member_urls.dashboard_patterns)),
     path("<slug:shop_slug>/orders/", include(order_urls.dashboard_patterns)),
+    path("<slug:shop_slug>/", include(member_import_urls.dashboard_patterns)),
 ]
 
 api_patterns = [

@@ -32,6 +32,8 @@ FUTURE_TOLERANCE = timedelta(minutes=10)
 INITIAL_STATUSES = (OrderStatus.PAID, OrderStatus.COMPLETED, OrderStatus.CANCELLED)
 MAX_BATCH = 1000
 WINDOW_12M = timedelta(days=365)
+# Older dates are typing mistakes, not sales (and before 1901 time zones render as local mean time).
+EARLIEST_PAID_AT = datetime(2000, 1, 1, tzinfo=UTC)
 
 
 @dataclass(frozen=True)
@@ -70,6 +72,8 @@ class Recorded:
 
 def order_check(data: OrderInput, *, now: datetime) -> None:
     """Rules a serializer cannot state alone. Raises InvalidOrder."""
+    if data.paid_at < EARLIEST_PAID_AT:
+        raise InvalidOrder("paid_at is before 2000.", code="paid_at_too_old", details={"paid_at": str(data.paid_at)})
     if data.paid_at > now + FUTURE_TOLERANCE:
         raise InvalidOrder(
             "paid_at is in the future.", code="paid_at_in_future", details={"paid_at": str(data.paid_at)}
@@ -256,6 +260,12 @@ def refund_record(*, shop: Shop, order: Order, data: RefundInput) -> RefundRecor
         return RefundRecorded(earlier, created=False)
     if order.status == OrderStatus.CANCELLED:
         raise InvalidStatusChange("A cancelled order cannot be refunded.", details={"status": order.status})
+    if data.refunded_at and data.refunded_at < order.paid_at:
+        raise InvalidOrder(
+            "A refund cannot precede the payment it returns.",
+            code="refund_before_payment",
+            details={"refunded_at": str(data.refunded_at), "paid_at": str(order.paid_at)},
+        )
     left = order.amount - order.refunded_amount
     if data.amount <= 0 or data.amount > left:
         raise RefundExceedsOrder(details={"amount": str(data.amount), "refundable": str(left)})

@@ -183,6 +183,19 @@ AUDIT_ACTION_LABELS = {
     "staff.remove": _("Staff removed"),
     "apikey.create": _("API key created"),
     "apikey.revoke": _("API key revoked"),
+    "member.update": _("Member edited"),
+    "member.freeze": _("Member frozen"),
+    "member.unfreeze": _("Member unfrozen"),
+    "member.erase": _("Member data erased"),
+    "member.phone_view": _("Phone number shown"),
+    "member.data_export": _("Member data exported"),
+    "member.export": _("Member list exported"),
+    "import.create": _("File imported"),
+    "tag.create": _("Tag created"),
+    "tag.add": _("Tag added to members"),
+    "tag.remove": _("Tag removed from members"),
+    "segment.save": _("Segment saved"),
+    "segment.delete": _("Segment deleted"),
 }
 
 

@@ -162,6 +162,9 @@ DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="Huiyuan <noreply@huiyuan
 # Where links in emails point (password reset, staff invitations).
 SITE_URL = env("SITE_URL", default="http://127.0.0.1:8000")
 
+# What the imports page can load: members (members.imports) and, from the orders app above it, orders.
+IMPORT_KINDS = {"orders": "orders.imports.ORDER_IMPORT"}
+
 # `manage.py seed_demo` calls these in order, each seeding its app's demo data (lower apps first).
 DEMO_SEEDERS = ["members.demo.seed_members", "orders.demo.seed_orders", "members.demo.seed_tags"]
 

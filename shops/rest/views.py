@@ -1,5 +1,6 @@
 from contextlib import ExitStack
 
+from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.views import APIView
 
 from shops.services import Actor
@@ -19,6 +20,13 @@ class ShopAPIView(APIView):
     """
 
     def initial(self, request, *args, **kwargs):
+        # A NUL byte can be stored in no text column (PostgreSQL refuses it with an error): no such object can
+        # exist, and no such search can match. Bodies are covered by DRF's CharField validator.
+        if "\x00" in request.path:
+            raise NotFound()
+        for name, value in request.query_params.items():
+            if "\x00" in value:
+                raise ValidationError({name: ["Null characters are not allowed."]})
         super().initial(request, *args, **kwargs)
         self.shop = request.auth.shop
         self.actor = Actor.for_api_key(request.auth, client_ip(request))

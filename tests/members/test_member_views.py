@@ -737,3 +737,12 @@ def test_timeline_events_are_plain_values():
     event = TimelineEvent(at=NOW, kind="order", title="t")
     assert (event.detail, event.url) == ("", "")
 
+
+def test_the_list_offers_its_csv_export_with_the_same_filter_to_roles_that_may_export(client, owner, shop, people):
+    client.force_login(owner)
+    searched = client.get(client.post(url("members", shop), {"q": "Ali", "sort": "name"})["Location"])
+    link = re.search(r'href="([^"]+)" data-testid="members-export"', searched.content.decode()).group(1)
+    query = parse_qs(urlsplit(link.replace("&amp;", "&")).query)
+    assert query == {"f": [parse_qs(urlsplit(searched.wsgi_request.get_full_path()).query)["f"][0]], "sort": ["name"]}
+    staff_client(client, shop, Role.MARKETER)
+    assert 'data-testid="members-export"' not in client.get(url("members", shop)).content.decode()

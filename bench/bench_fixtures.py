@@ -18,3 +18,148 @@ def bench_shop_with_key() -> tuple[Shop, str]:
     with shop_scope(shop):
         _api_key, secret = apikey_create(shop=shop, actor=SYSTEM, name="bench")
     return shop, secret
+
+
+INGEST_SLUG = "bench-ingest"
+
+
+def ingest_shop(*, members: int = 200_000, orders: int = 1_000_000, seed: int = 2) -> Shop:
+    """The shop the ingestion benchmarks write orders into: an established shop of `members` members and `orders`
+    orders of history (bench/generate.py, made once), so that its statistics and indexes are those of a shop in
+    use. Each call removes the orders the benchmarks added (their external ids have a "-", generated ones never)
+    and recomputes the figures of the members who had them, so each run starts from the same state. (bench-big
+    stays untouched for the list benchmark; the indexes written into are the tables' own, with every shop's
+    rows.)"""
+    import psycopg
+    from generate import conninfo, generate, session
+
+    call_command("migrate", verbosity=0)
+    try:
+        shop = shop_by_slug(slug=INGEST_SLUG)
+    except Shop.DoesNotExist:
+        shop = None
+    with psycopg.connect(**conninfo(), autocommit=True) as conn:
+        session(conn)
+        have = (
+            conn.execute(
+                "SELECT (SELECT count(*) FROM members_member WHERE shop_id = %s), "
+                "(SELECT count(*) FROM orders_order WHERE shop_id = %s AND external_id NOT LIKE '%%-%%')",
+                [shop.pk, shop.pk],
+            ).fetchone()
+            if shop
+            else None
+        )
+        if have != (members, orders):
+            generate(slug=INGEST_SLUG, members=members, orders=orders, seed=seed)
+            return shop_by_slug(slug=INGEST_SLUG)
+        with conn.transaction():
+            touched = conn.execute(
+                """WITH gone AS (DELETE FROM orders_order WHERE shop_id = %s AND external_id LIKE '%%-%%'
+                                 RETURNING id, member_id),
+                        items AS (DELETE FROM orders_orderitem WHERE order_id IN (SELECT id FROM gone))
+                   SELECT DISTINCT member_id FROM gone WHERE member_id IS NOT NULL""",
+                [shop.pk],
+            ).fetchall()
+            # The members' figures again from their remaining orders, as generate.py computes them.
+            conn.execute(
+                """UPDATE members_member AS m SET lifetime_spend = coalesce(a.spend, 0),
+                       order_count = coalesce(a.cnt, 0), first_order_at = a.first_at, last_order_at = a.last_at,
+                       spend_12m = coalesce(a.spend_12m, 0), orders_12m = coalesce(a.cnt_12m, 0)
+                   FROM unnest(%s::bigint[]) AS t(id) LEFT JOIN LATERAL (
+                       SELECT sum(o.amount - o.refunded_amount) FILTER (WHERE o.status <> ALL (%s)) AS spend,
+                           count(*) FILTER (WHERE o.status <> ALL (%s)) AS cnt,
+                           min(o.paid_at) FILTER (WHERE o.status <> 'cancelled') AS first_at,
+                           max(o.paid_at) FILTER (WHERE o.status <> 'cancelled') AS last_at,
+                           sum(o.amount - o.refunded_amount) FILTER (WHERE o.status <> ALL (%s)
+                               AND o.paid_at >= now() - interval '365 days') AS spend_12m,
+                           count(*) FILTER (WHERE o.status <> ALL (%s)
+                               AND o.paid_at >= now() - interval '365 days') AS cnt_12m
+                       FROM orders_order o WHERE o.shop_id = %s AND o.member_id = t.id) AS a ON true
+                   WHERE m.id = t.id""",
+                [[r[0] for r in touched], *[["cancelled", "refunded"]] * 4, shop.pk],
+            )
+    return shop
+
+
+def ingest_buyers(shop: Shop, *, sample: int = 20_000, seed: int = 3) -> list[tuple[int, str]]:
+    """(member id, E.164 phone) of a random sample of the shop's members."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT setseed(%s)", [1 / (seed + 1)])
+        cursor.execute(
+            "SELECT id, phone FROM members_member WHERE shop_id = %s AND status = 'active' ORDER BY random() LIMIT %s",
+            [shop.pk, sample],
+        )
+        return cursor.fetchall()
+
+
+def order_payloads(
+    buyers: list[tuple[int, str]], *, count: int, prefix: str, seed: int = 4, catalogue_seed: int = 1
+) -> list[dict]:
+    """`count` new orders as an integration sends them to the API (JSON-ready): 60% name a member by phone
+    (written as shoppers give it: national, spaced or +86), 15% by member id, 10% a phone that is not a member's,
+    15% no buyer; paid in the last 30 days, 1-4 items from the benchmark catalogue, the amount their total."""
+    import random
+    from datetime import timedelta
+
+    from django.utils import timezone
+    from pools import MOBILE_PREFIXES, catalogue
+
+    rng = random.Random(seed)
+    products = catalogue(catalogue_seed)
+    weights = [1 / (i + 1) ** 0.6 for i in range(len(products))]
+    now = timezone.now()
+    orders = []
+    for n in range(count):
+        items = []
+        for sku, name, category, fen in rng.choices(products, weights, k=rng.choice((1, 1, 1, 2, 2, 3, 4))):
+            quantity = rng.choice((1, 1, 1, 1, 2, 2, 3))
+            items.append({"sku": sku, "name": name, "category": category, "quantity": quantity, "fen": fen})
+        order = {
+            "external_id": f"{prefix}{n:09d}",
+            "amount": f"{sum(i['quantity'] * i['fen'] for i in items) / 100:.2f}",
+            "paid_at": (now - timedelta(seconds=rng.randrange(30 * 86400))).isoformat(),
+            "status": rng.choice(("paid", "paid", "paid", "completed")),
+            "items": [
+                {"sku": i["sku"], "name": i["name"], "category": i["category"], "quantity": i["quantity"],
+                 "unit_price": f"{i['fen'] / 100:.2f}"}
+                for i in items
+            ],
+        }  # fmt: skip
+        u = rng.random()
+        member_id, phone = rng.choice(buyers)
+        if u < 0.60:
+            national = phone.removeprefix("+86")
+            order["phone"] = rng.choice((national, f"{national[:3]} {national[3:7]} {national[7:]}", phone))
+        elif u < 0.75:
+            order["member_id"] = member_id
+        elif u < 0.85:
+            order["phone"] = f"{rng.choice(MOBILE_PREFIXES)}{rng.randrange(10**8):08d}"  # most likely nobody's
+        orders.append(order)
+    return orders
+
+
+def order_input(payload: dict):
+    """The services.OrderInput the API's serializer makes of `payload` (phone normalised to E.164)."""
+    from datetime import datetime
+    from decimal import Decimal
+
+    from members.services import phone_normalize
+    from orders import services
+
+    return services.OrderInput(
+        external_id=payload["external_id"],
+        amount=Decimal(payload["amount"]),
+        paid_at=datetime.fromisoformat(payload["paid_at"]),
+        status=payload["status"],
+        member_id=payload.get("member_id"),
+        phone=phone_normalize(payload["phone"]) if payload.get("phone") else "",
+        items=tuple(
+            services.ItemInput(
+                sku=i["sku"], quantity=i["quantity"], unit_price=Decimal(i["unit_price"]), name=i["name"],
+                category=i["category"],
+            )
+            for i in payload["items"]
+        ),
+    )  # fmt: skip

@@ -1,0 +1,157 @@
+"""Bulk order ingestion at 1,000 orders per batch, on one process.
+
+Scenario: orders.services.orders_record (the service behind POST /api/v1/orders/bulk/) on batches of 1,000 new
+orders (1-4 items each; 60% of buyers named by phone, 15% by member id, 10% by a phone that is no member's, 15%
+anonymous), into bench/bench_fixtures.ingest_shop (200,000 generated members; the tables also hold bench-big's
+million members and five million orders when it was generated). Each batch is one call: validation, buyer
+resolution, the orders and items, the members' aggregates, in one transaction.
+Baseline: the same rows (buyers resolved beforehand, body hashes computed beforehand) written with raw SQL: ids
+from the sequence, COPY of the orders, COPY of the items, one transaction per batch: the floor of any recorder.
+Also: the whole API path, POST /api/v1/orders/bulk/ with 1,000 orders through Django's test client (key auth,
+throttle lifted, JSON parsing, per-order serializers, the service, the response), against the same baseline.
+
+Rounds are interleaved (ours, raw, API, three times) and each figure is its best round, so that a busy machine
+affects them alike.
+
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/huiyuan_bench REDIS_URL=redis://127.0.0.1:6379/14 \\
+        .venv/bin/python bench/ingest_bulk.py [--batches 5] [--api-batches 3] [--rounds 3]
+"""
+
+import argparse
+import json
+import os
+import time
+
+from harness import report, setup_django
+
+BATCH = 1000
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--batches", type=int, default=5, help="batches of 1,000 per round (service and raw SQL)")
+    parser.add_argument("--api-batches", type=int, default=3, help="batches of 1,000 per round through the API")
+    parser.add_argument("--rounds", type=int, default=3)
+    args = parser.parse_args()
+
+    setup_django()
+    from bench_fixtures import ingest_buyers, ingest_shop, order_input, order_payloads
+    from django.db import connection, transaction
+    from django.test import Client, override_settings
+    from django.utils import timezone
+
+    from orders.services import orders_record
+    from shops.errors import ApplicationError
+    from shops.services import SYSTEM, apikey_create
+    from shops.tenancy import shop_scope
+
+    shop = ingest_shop()
+    buyers = ingest_buyers(shop)
+    member_by_phone = {phone: pk for pk, phone in buyers}
+    with shop_scope(shop):
+        _key, secret = apikey_create(shop=shop, actor=SYSTEM, name="bench ingest")
+    client = Client(HTTP_AUTHORIZATION=f"Bearer {secret}")
+    run = f"{int(time.time()) % 10**8:08d}"
+
+    def batches(kind: str, n: int, r: int) -> list[list[dict]]:
+        payloads = order_payloads(buyers, count=n * BATCH, prefix=f"{kind}{run}{r}-", seed=hash((kind, r)) % 1000)
+        return [payloads[i : i + BATCH] for i in range(0, len(payloads), BATCH)]
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_get_serial_sequence('orders_order', 'id')")
+        order_seq = cursor.fetchone()[0]
+
+    def raw_rows(batch: list[dict]) -> tuple[list[tuple], list[list[tuple]]]:
+        """The rows the baseline writes, prepared outside the timing (member ids and hashes resolved)."""
+        now = timezone.now()
+        orders, items = [], []
+        for payload in batch:
+            data = order_input(payload)
+            member = data.member_id or member_by_phone.get(data.phone)
+            completed = data.paid_at if data.status == "completed" else None
+            orders.append(
+                (shop.pk, data.external_id, member, data.amount, 0, data.paid_at, completed, data.status, 0,
+                 data.body_hash, now)
+            )  # fmt: skip
+            items.append([(shop.pk, i.sku, i.name, i.category, i.quantity, i.unit_price) for i in data.items])
+        return orders, items
+
+    def raw_write(orders: list[tuple], items: list[list[tuple]]) -> None:
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute("SELECT nextval(%s) FROM generate_series(1, %s)", [order_seq, len(orders)])
+            ids = [row[0] for row in cursor.fetchall()]
+            pg = cursor.cursor
+            with pg.copy(
+                "COPY orders_order (id, shop_id, external_id, member_id, amount, refunded_amount, paid_at, "
+                "completed_at, status, points_earned, body_hash, created_at) FROM STDIN"
+            ) as copy:
+                for pk, row in zip(ids, orders, strict=True):
+                    copy.write_row((pk, *row))
+            with pg.copy(
+                "COPY orders_orderitem (order_id, shop_id, sku, name, category, quantity, unit_price) FROM STDIN"
+            ) as copy:
+                for pk, order_items in zip(ids, items, strict=True):
+                    for item in order_items:
+                        copy.write_row((pk, *item))
+
+    best = {"service": 0.0, "raw": 0.0, "api": 0.0}
+    outcome = {"created": 0, "replays": 0, "errors": 0}
+    rounds = []
+    with override_settings(API_THROTTLE_RATE=1e9, API_THROTTLE_BURST=10**9, ALLOWED_HOSTS=["*"]):
+        for r in range(args.rounds):
+            # Everything a batch needs is built before its timing starts.
+            ours = [[order_input(p) for p in batch] for batch in batches("S", args.batches, r)]
+            raw = [raw_rows(batch) for batch in batches("R", args.batches, r)]
+            api = [json.dumps({"orders": batch}) for batch in batches("A", args.api_batches, r)]
+            timing = {}
+
+            started = time.perf_counter()
+            with shop_scope(shop):
+                for batch in ours:
+                    for result in orders_record(shop=shop, orders=batch):
+                        if isinstance(result, ApplicationError):
+                            outcome["errors"] += 1
+                        elif result.created:
+                            outcome["created"] += 1
+                        else:
+                            outcome["replays"] += 1
+            timing["service"] = len(ours) * BATCH / (time.perf_counter() - started)
+
+            started = time.perf_counter()
+            for orders, items in raw:
+                raw_write(orders, items)
+            timing["raw"] = len(raw) * BATCH / (time.perf_counter() - started)
+
+            started = time.perf_counter()
+            for body in api:
+                response = client.post("/api/v1/orders/bulk/", data=body, content_type="application/json")
+                assert response.status_code == 200, response.content[:500]
+                result = response.json()
+                assert result["created"] == BATCH, (result["created"], result["errors"][:3])
+            timing["api"] = len(api) * BATCH / (time.perf_counter() - started)
+
+            rounds.append({k: round(v) for k, v in timing.items()})
+            best = {k: max(best[k], timing[k]) for k in best}
+
+    common = {"batch": BATCH, "rounds": rounds, "load_avg": [round(x, 2) for x in os.getloadavg()]}
+    report(
+        "orders_bulk_service",
+        figure=best["service"],
+        baseline=best["raw"],
+        unit="orders/s",
+        outcome=outcome,
+        batches_per_round=args.batches,
+        **common,
+    )
+    report(
+        "orders_bulk_api",
+        figure=best["api"],
+        baseline=best["raw"],
+        unit="orders/s",
+        batches_per_round=args.api_batches,
+        **common,
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -19,7 +19,7 @@ each row's number, so a run is reproducible and needs no round trips:
 - member aggregates (lifetime spend and count, first/last order, spend and orders in the last 365 days) in the
   same INSERT ... SELECT as the members, aggregated from the orders as orders.services keeps them: spend and count
   over paid, completed and partially refunded orders, spend = amount - refunded_amount, first/last order over the
-  orders that counted when recorded (every status but cancelled: a refund does not move them);
+  same counted orders;
 - tags: manual "VIP候选" (20% of members) and "门店活动" (5%), rule tags "高消费" and "沉睡会员" filled by
   members.tags.tag_refresh (the app's own set-based refresh).
 
@@ -315,8 +315,8 @@ class Plan:
             SELECT o.member_id,
                 sum(o.amount - o.refunded_amount) FILTER (WHERE {counted}) AS spend,
                 count(*) FILTER (WHERE {counted}) AS cnt,
-                min(o.paid_at) FILTER (WHERE o.status <> 'cancelled') AS first_at,
-                max(o.paid_at) FILTER (WHERE o.status <> 'cancelled') AS last_at,
+                min(o.paid_at) FILTER (WHERE {counted}) AS first_at,
+                max(o.paid_at) FILTER (WHERE {counted}) AS last_at,
                 sum(o.amount - o.refunded_amount) FILTER (WHERE {counted} AND o.paid_at >= {window}) AS spend_12m,
                 count(*) FILTER (WHERE {counted} AND o.paid_at >= {window}) AS cnt_12m
             FROM orders_order o WHERE o.shop_id = {self.shop_id} AND o.member_id IS NOT NULL

@@ -5,6 +5,7 @@ from rest_framework import serializers, status
 from rest_framework.generics import ListAPIView
 from rest_framework.response import Response
 
+from shops.rest.schema import CONFLICT
 from shops.rest.serializers import StrictSerializer
 from shops.rest.views import ShopAPIView
 
@@ -62,8 +63,8 @@ class MemberOutput(serializers.Serializer):
     joined_at = serializers.DateTimeField()
     lifetime_spend = serializers.DecimalField(max_digits=14, decimal_places=2)
     order_count = serializers.IntegerField()
-    first_order_at = serializers.DateTimeField()
-    last_order_at = serializers.DateTimeField()
+    first_order_at = serializers.DateTimeField(allow_null=True)
+    last_order_at = serializers.DateTimeField(allow_null=True)
     consents = serializers.SerializerMethodField()
     tags = serializers.SerializerMethodField()
 
@@ -165,7 +166,7 @@ class MemberListCreateApi(ShopAPIView, ListAPIView):
     @extend_schema(
         operation_id="members_enrol",
         request=InputSerializer,
-        responses={201: MemberOutput, 200: MemberOutput},
+        responses={201: MemberOutput, 200: MemberOutput, 409: CONFLICT},
         examples=[
             OpenApiExample(
                 "enrol",
@@ -198,7 +199,12 @@ class MemberDetailApi(ShopAPIView):
     def get(self, request, pk: int):
         return Response(member_output(selectors.member_get(shop=self.shop, pk=pk), shop=self.shop))
 
-    @extend_schema(operation_id="members_update", request=InputSerializer, responses=MemberOutput, tags=["members"])
+    @extend_schema(
+        operation_id="members_update",
+        request=InputSerializer,
+        responses={200: MemberOutput, 409: CONFLICT},
+        tags=["members"],
+    )
     def patch(self, request, pk: int):
         member = selectors.member_get(shop=self.shop, pk=pk)
         serializer = self.InputSerializer(data=request.data)

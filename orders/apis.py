@@ -6,6 +6,7 @@ from rest_framework.response import Response
 
 from members.services import phone_normalize
 from shops.errors import ApplicationError
+from shops.rest.schema import CONFLICT
 from shops.rest.serializers import StrictSerializer
 from shops.rest.views import ShopAPIView
 
@@ -108,7 +109,7 @@ class OrderCreateApi(ShopAPIView):
     @extend_schema(
         operation_id="orders_record",
         request=OrderInput,
-        responses={201: OrderOutput, 200: OrderOutput},
+        responses={201: OrderOutput, 200: OrderOutput, 409: CONFLICT},
         examples=[OpenApiExample("order", value=EXAMPLE, request_only=True)],
         tags=["orders"],
         description="201 when recorded; a replay of the same external_id returns 200 with the first result and "
@@ -123,9 +124,19 @@ class OrderCreateApi(ShopAPIView):
         )
 
 
+NOT_AN_OBJECT = "An order is a JSON object."
+
+
 class OrderBulkApi(ShopAPIView):
     class InputSerializer(StrictSerializer):
-        orders = serializers.ListField(child=serializers.DictField(), max_length=services.MAX_BATCH, allow_empty=False)
+        # Rows are any JSON here and validated one by one below, so that a bad row (even one that is not an object)
+        # is named in the report instead of refusing the batch.
+        orders = serializers.ListField(child=serializers.JSONField(), max_length=services.MAX_BATCH, allow_empty=False)
+
+    class DocumentedInput(StrictSerializer):
+        """What the schema shows: the rows as they should be."""
+
+        orders = OrderInput(many=True)
 
         class Meta:
             ref_name = "OrderBulkInput"
@@ -137,6 +148,9 @@ class OrderBulkApi(ShopAPIView):
             code = serializers.CharField()
             message = serializers.CharField()
 
+            class Meta:
+                ref_name = "OrderBulkError"
+
         created = serializers.IntegerField()
         duplicates = serializers.IntegerField()
         errors = ErrorSerializer(many=True)
@@ -146,7 +160,7 @@ class OrderBulkApi(ShopAPIView):
 
     @extend_schema(
         operation_id="orders_record_bulk",
-        request=InputSerializer,
+        request=DocumentedInput,
         responses=OutputSerializer,
         examples=[OpenApiExample("bulk", value={"orders": [EXAMPLE]}, request_only=True)],
         tags=["orders"],
@@ -159,6 +173,9 @@ class OrderBulkApi(ShopAPIView):
         rows = envelope.validated_data["orders"]
         parsed, errors = {}, []
         for index, row in enumerate(rows):
+            if not isinstance(row, dict):
+                errors.append({"index": index, "external_id": None, "code": "invalid", "message": NOT_AN_OBJECT})
+                continue
             serializer = OrderInput(data=row)
             try:
                 serializer.is_valid(raise_exception=True)
@@ -194,7 +211,12 @@ class OrderDetailApi(ShopAPIView):
     def get(self, request, external_id: str):
         return Response(OrderOutput(selectors.order_get_by_external_id(shop=self.shop, external_id=external_id)).data)
 
-    @extend_schema(operation_id="orders_change_status", request=InputSerializer, responses=OrderOutput, tags=["orders"])
+    @extend_schema(
+        operation_id="orders_change_status",
+        request=InputSerializer,
+        responses={200: OrderOutput, 409: CONFLICT},
+        tags=["orders"],
+    )
     def patch(self, request, external_id: str):
         order = selectors.order_get_by_external_id(shop=self.shop, external_id=external_id)
         serializer = self.InputSerializer(data=request.data)
@@ -226,7 +248,7 @@ class RefundCreateApi(ShopAPIView):
     @extend_schema(
         operation_id="orders_refund",
         request=InputSerializer,
-        responses={201: OutputSerializer, 200: OutputSerializer},
+        responses={201: OutputSerializer, 200: OutputSerializer, 409: CONFLICT},
         tags=["orders"],
         description="Idempotent by the refund's external_id: a replay returns 200 with the first refund. A refund "
         "above what is left to refund is 400 refund_exceeds_order.",

@@ -17,9 +17,10 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from django.db import IntegrityError, connection, transaction
+from django.db.models import Max, Min
 from django.utils import timezone
 
-from members.services import SpendDelta, member_aggregates_apply, members_for_orders
+from members.services import SpendDelta, member_aggregates_apply, member_order_span_set, members_for_orders
 from shops.bulk import adapt, insert_returning, rows_affected
 from shops.errors import ApplicationError
 from shops.models import Shop
@@ -70,8 +71,21 @@ class Recorded:
     created: bool
 
 
+# An order's external id is a segment of its API address (/orders/{external_id}/): it must survive as one.
+UNSAFE_ID_CHARS = frozenset("/\\?#%")
+RESERVED_IDS = frozenset({"bulk", ".", ".."})  # "bulk" is the batch endpoint; dot segments are rewritten by clients
+
+
 def order_check(data: OrderInput, *, now: datetime) -> None:
     """Rules a serializer cannot state alone. Raises InvalidOrder."""
+    ext = data.external_id
+    if ext in RESERVED_IDS or not ext.isprintable() or ext != ext.strip() or UNSAFE_ID_CHARS & set(ext):
+        raise InvalidOrder(
+            "external_id must be usable in an address: no spaces at either end, no control characters, none of "
+            "/ \\ ? # %, and not 'bulk', '.' or '..'.",
+            code="invalid_external_id",
+            details={"external_id": ext},
+        )
     if data.paid_at < EARLIEST_PAID_AT:
         raise InvalidOrder("paid_at is before 2000.", code="paid_at_too_old", details={"paid_at": str(data.paid_at)})
     if data.paid_at > now + FUTURE_TOLERANCE:
@@ -206,6 +220,19 @@ def _member_delta(order: Order, spend: Decimal, count: int) -> dict[int, SpendDe
     return {order.member_id: _spend_delta(spend, count, paid_at=order.paid_at, now=timezone.now())}
 
 
+def _order_leaves_aggregates(*, shop: Shop, order: Order, spend: Decimal) -> None:
+    """A counted order stopped counting (cancelled or fully refunded): take what it still counted for (`spend`) and
+    its place in the count out of its buyer's aggregates, and move first/last order time to the buyer's remaining
+    counted orders (a delta can widen that range but not narrow it)."""
+    if not order.member_id:
+        return
+    member_aggregates_apply(shop=shop, deltas=_member_delta(order, -spend, -1))
+    span = Order.objects.filter(shop=shop, member_id=order.member_id, status__in=COUNTED_STATUSES).aggregate(
+        first=Min("paid_at"), last=Max("paid_at")
+    )
+    member_order_span_set(shop=shop, member_id=order.member_id, first_at=span["first"], last_at=span["last"])
+
+
 @transaction.atomic
 def order_change_status(*, shop: Shop, order: Order, status: str) -> Order:
     """Complete or cancel an order. Completing a completed order (or cancelling a cancelled one) changes nothing.
@@ -220,12 +247,13 @@ def order_change_status(*, shop: Shop, order: Order, status: str) -> Order:
     }
     if order.status not in allowed.get(status, ()):
         raise InvalidStatusChange(details={"from": order.status, "to": status})
+    order.status = status
     if status == OrderStatus.CANCELLED:
-        member_aggregates_apply(shop=shop, deltas=_member_delta(order, -order.amount, -1))
+        order.save(update_fields=["status"])
+        _order_leaves_aggregates(shop=shop, order=order, spend=order.amount)  # only paid orders are cancelled
     else:
         order.completed_at = timezone.now()
-    order.status = status
-    order.save(update_fields=["status", "completed_at"])
+        order.save(update_fields=["status", "completed_at"])
     return order
 
 
@@ -285,7 +313,10 @@ def refund_record(*, shop: Shop, order: Order, data: RefundInput) -> RefundRecor
     fully = order.refunded_amount == order.amount
     order.status = OrderStatus.REFUNDED if fully else OrderStatus.PARTIALLY_REFUNDED
     order.save(update_fields=["refunded_amount", "status"])
-    member_aggregates_apply(shop=shop, deltas=_member_delta(order, -data.amount, -1 if fully else 0))
+    if fully:
+        _order_leaves_aggregates(shop=shop, order=order, spend=data.amount)
+    else:
+        member_aggregates_apply(shop=shop, deltas=_member_delta(order, -data.amount, 0))
     return RefundRecorded(refund, created=True)
 
 

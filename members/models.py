@@ -85,6 +85,9 @@ class Member(ShopOwned):
             models.Index(fields=["shop", "birthday_month", "birthday_day"], name="member_shop_birthday"),
             models.Index(fields=["shop", "name"], name="member_shop_name"),
             models.Index(fields=["shop", "-spend_12m", "-id"], name="member_shop_spend_12m"),
+            models.Index(fields=["shop", "-order_count", "-id"], name="member_shop_order_count"),
+            # The live members' ids alone: segment counts join it to tags and other conditions without the heap.
+            models.Index(fields=["shop", "id"], condition=~models.Q(status="erased"), name="member_shop_live"),
         ]
 
     def __str__(self):

@@ -234,9 +234,7 @@ def member_aggregates_apply(*, shop: Shop, deltas: dict[int, SpendDelta]) -> Non
         cursor.execute(sql, [*params, adapt(timezone.now(), "datetime"), shop.pk])
 
 
-def member_order_span_set(
-    *, shop: Shop, member_id: int, first_at: datetime | None, last_at: datetime | None
-) -> None:
+def member_order_span_set(*, shop: Shop, member_id: int, first_at: datetime | None, last_at: datetime | None) -> None:
     """Set a member's first/last order time outright: when an order stops counting, the orders app recomputes the
     range from the orders that still count (the member row is already locked by member_aggregates_apply)."""
     Member.objects.filter(shop=shop, pk=member_id).update(

@@ -247,7 +247,8 @@ def members_for_orders(
 ) -> tuple[dict[int, Member], dict[str, Member]]:
     """Resolve the buyers of a batch of orders in two queries: by member id and by phone. With join_on_purchase,
     phones that are not members yet are enrolled (channel "purchase") in one insert."""
-    live = Member.objects.filter(shop=shop).exclude(status=MemberStatus.ERASED)
+    # The orders need only the buyer's id: the rest of the row is not loaded.
+    live = Member.objects.filter(shop=shop).exclude(status=MemberStatus.ERASED).only("id", "shop_id", "phone")
     by_id = {m.pk: m for m in live.filter(pk__in=member_ids)} if member_ids else {}
     by_phone = {m.phone: m for m in live.filter(phone__in=phones)} if phones else {}
     missing = phones - by_phone.keys()
@@ -266,7 +267,8 @@ def members_bulk_enroll(*, shop: Shop, enrolments: list[Enrolment], source: str)
     members are skipped. Returns how many were enrolled. For imports and demo data; a single shopper goes through
     member_enroll."""
     now = timezone.now()
-    live = Member.objects.filter(shop=shop).exclude(status=MemberStatus.ERASED)
+    # The orders need only the buyer's id: the rest of the row is not loaded.
+    live = Member.objects.filter(shop=shop).exclude(status=MemberStatus.ERASED).only("id", "shop_id", "phone")
     existing = set(live.filter(phone__in=[e.phone for e in enrolments]).values_list("phone", flat=True))
     new = {e.phone: e for e in enrolments if e.phone not in existing}  # the first row of a repeated phone wins
     Member.objects.bulk_create(

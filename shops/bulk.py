@@ -21,41 +21,60 @@ def adapt(value, kind: str):
     return value
 
 
-def values_cte(name: str, columns: Sequence[tuple[str, str]], rows: Iterable[Sequence]) -> tuple[str, list]:
-    """`WITH name(col, ...) AS (VALUES (...), ...)` and its parameters. `columns` are (name, kind) pairs."""
-    postgres = connection.vendor == "postgresql"
-    placeholder = (
-        "(" + ", ".join(f"CAST(%s AS {_PG_TYPES[kind]})" if postgres else "%s" for _name, kind in columns) + ")"
-    )
+def _columns_of(columns: Sequence[tuple[str, str]], rows: Iterable[Sequence]) -> list[list]:
+    """Rows turned into one list per column, for PostgreSQL: psycopg takes Python values as they are (adapt() is
+    the identity there), so this is a transposition."""
+    values = [list(column) for column in zip(*rows, strict=True)]
+    return values or [[] for _ in columns]
+
+
+def _rows_source(columns: Sequence[tuple[str, str]], rows: Iterable[Sequence]) -> tuple[str, list]:
+    """A query producing `rows` in order (columns as in `columns`) and its parameters, to follow INSERT INTO t (...)
+    or to define a CTE. On PostgreSQL it is one UNNEST of one typed array per column: a handful of parameters
+    whatever the row count, so neither the driver nor the server parses thousands of placeholders. SQLite gets a
+    VALUES list."""
+    if connection.vendor == "postgresql":
+        names = ", ".join(col for col, _kind in columns)
+        arrays = ", ".join(f"%s::{_PG_TYPES[kind]}[]" for _name, kind in columns)
+        sql = f"SELECT {names} FROM unnest({arrays}) WITH ORDINALITY AS r({names}, ord) ORDER BY ord"  # noqa: S608
+        return sql, _columns_of(columns, rows)
+    placeholder = "(" + ", ".join(["%s"] * len(columns)) + ")"
     params, tuples = [], []
     for row in rows:
         tuples.append(placeholder)
         params.extend(adapt(value, kind) for value, (_name, kind) in zip(row, columns, strict=True))
-    column_list = ", ".join(col for col, _kind in columns)
-    return f"WITH {name}({column_list}) AS (VALUES {', '.join(tuples)})", params
+    return f"VALUES {', '.join(tuples)}", params
 
 
-def insert_returning(
+def values_cte(name: str, columns: Sequence[tuple[str, str]], rows: Iterable[Sequence]) -> tuple[str, list]:
+    """`WITH name(col, ...) AS (<the rows>)` and its parameters. `columns` are (name, kind) pairs."""
+    source, params = _rows_source(columns, rows)
+    return f"WITH {name}({', '.join(col for col, _kind in columns)}) AS ({source})", params
+
+
+def insert_rows(
     table: str,
     columns: Sequence[tuple[str, str]],
     rows: Sequence[Sequence],
     *,
-    conflict: Sequence[str],
-    returning: Sequence[str],
+    conflict: Sequence[str] = (),
+    returning: Sequence[str] = (),
 ) -> list[tuple]:
-    """INSERT rows, skipping those that clash on the `conflict` unique columns (a concurrent writer's or an
-    earlier one's), and return `returning` for the rows actually inserted. Callers sort rows by the conflict key so
-    that concurrent batches take their locks in one order."""
+    """INSERT rows in one statement, in the order given. With `conflict`, rows that clash on those unique columns
+    (a concurrent writer's or an earlier one's) are skipped; with `returning`, those columns of the rows actually
+    inserted are returned. Callers sort rows by the conflict key so that concurrent batches lock in one order."""
     if not rows:
         return []
-    placeholder = "(" + ", ".join(["%s"] * len(columns)) + ")"
-    params = [adapt(value, kind) for row in rows for value, (_name, kind) in zip(row, columns, strict=True)]
+    source, params = _rows_source(columns, rows)
     # Table and column names come from code; every value is a parameter.
-    insert = f"INSERT INTO {table} ({', '.join(c for c, _k in columns)}) VALUES {', '.join([placeholder] * len(rows))}"  # noqa: S608
-    sql = f"{insert} ON CONFLICT ({', '.join(conflict)}) DO NOTHING RETURNING {', '.join(returning)}"
+    sql = f"INSERT INTO {table} ({', '.join(c for c, _k in columns)}) {source}"  # noqa: S608
+    if conflict:
+        sql += f" ON CONFLICT ({', '.join(conflict)}) DO NOTHING"
+    if returning:
+        sql += f" RETURNING {', '.join(returning)}"
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
-        return cursor.fetchall()
+        return cursor.fetchall() if returning else []
 
 
 def rows_affected(cursor) -> int:

@@ -3,7 +3,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from shops.models import ShopOwned
+from shops.models import ShopOwned, unindexed_shop_field
 
 
 class Gender(models.TextChoices):
@@ -28,6 +28,7 @@ class Member(ShopOwned):
     """A shopper enrolled in a shop's program. Phone numbers are E.164 and unique per shop among members that are
     not erased; erasure blanks personal fields but keeps the row, its orders and its aggregates."""
 
+    shop = unindexed_shop_field()
     phone = models.CharField(_("phone"), max_length=20)
     name = models.CharField(_("name"), max_length=50, blank=True)
     gender = models.CharField(_("gender"), max_length=8, choices=Gender.choices, default=Gender.UNKNOWN)
@@ -41,7 +42,13 @@ class Member(ShopOwned):
     status = models.CharField(_("status"), max_length=8, choices=MemberStatus.choices, default=MemberStatus.ACTIVE)
     join_channel = models.CharField(_("join channel"), max_length=32, blank=True)
     referrer = models.ForeignKey(
-        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+", verbose_name=_("referrer")
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_index=False,  # the partial index member_referrer holds only members who were referred
+        verbose_name=_("referrer"),
     )
     joined_at = models.DateTimeField(_("joined"), default=timezone.now)
     consent_sms = models.BooleanField(_("SMS marketing"), default=False)
@@ -86,6 +93,7 @@ class Member(ShopOwned):
             models.Index(fields=["shop", "name"], name="member_shop_name"),
             models.Index(fields=["shop", "-spend_12m", "-id"], name="member_shop_spend_12m"),
             models.Index(fields=["shop", "-order_count", "-id"], name="member_shop_order_count"),
+            models.Index(fields=["referrer"], condition=Q(referrer__isnull=False), name="member_referrer"),
             # The live members' ids alone: segment counts join it to tags and other conditions without the heap.
             models.Index(fields=["shop", "id"], condition=~models.Q(status="erased"), name="member_shop_live"),
         ]

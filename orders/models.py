@@ -3,7 +3,7 @@ from django.db.models import F, Q
 from django.utils.translation import gettext_lazy as _
 
 from members.models import Member
-from shops.models import ShopOwned
+from shops.models import ShopOwned, unindexed_shop_field
 
 
 class OrderStatus(models.TextChoices):
@@ -21,6 +21,7 @@ COUNTED_STATUSES = (OrderStatus.PAID, OrderStatus.COMPLETED, OrderStatus.PARTIAL
 class Order(ShopOwned):
     """A purchase fact from the merchant's systems, idempotent by external id. Members' aggregates derive from it."""
 
+    shop = unindexed_shop_field()
     external_id = models.CharField(_("order number"), max_length=64)
     member = models.ForeignKey(
         Member, null=True, blank=True, on_delete=models.PROTECT, related_name="orders", verbose_name=_("member")
@@ -55,6 +56,7 @@ class Order(ShopOwned):
 
 
 class OrderItem(ShopOwned):
+    shop = unindexed_shop_field()
     order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="items")
     sku = models.CharField(_("SKU"), max_length=64)
     name = models.CharField(_("name"), max_length=200, blank=True)

@@ -12,10 +12,11 @@ and acts on what these return (the orders created, the refund recorded), so a re
 
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime, timedelta
-from functools import cached_property
 from decimal import Decimal
+from functools import cached_property, partial
 
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Max, Min
@@ -74,10 +75,28 @@ ITEM_COLUMNS = [("shop_id", "int"), ("order_id", "int"), ("sku", "text"), ("name
                 ("quantity", "int"), ("unit_price", "decimal")]  # fmt: skip
 
 
-@dataclass
 class Recorded:
-    order: Order
-    created: bool
+    """What recording one order did: created it, or found it recorded already (a replay). The Order instance is
+    built on first use of `order`: a batch of a thousand is usually answered from `created` alone."""
+
+    def __init__(self, order: Order | Callable[[], Order], *, created: bool):
+        self.created = created
+        self._order = order
+
+    @cached_property
+    def order(self) -> Order:
+        return self._order if isinstance(self._order, Order) else self._order()
+
+    def replayed(self) -> "Recorded":
+        return Recorded(self._order, created=False)
+
+
+def _new_order(shop: Shop, pk: int, member, data: OrderInput, now: datetime) -> Order:
+    return Order(
+        pk=pk, shop=shop, external_id=data.external_id, member=member, amount=data.amount, paid_at=data.paid_at,
+        status=data.status, body_hash=data.body_hash, created_at=now,
+        completed_at=data.paid_at if data.status == OrderStatus.COMPLETED else None,
+    )  # fmt: skip
 
 
 # An order's external id is a segment of its API address (/orders/{external_id}/): it must survive as one.
@@ -171,19 +190,14 @@ def orders_record(*, shop: Shop, orders: list[OrderInput]) -> list[Recorded | Ap
             continue
         data = orders[i]
         if ext in created_ids:
-            order = Order(
-                pk=created_ids[ext], shop=shop, external_id=ext, member=buyers[ext], amount=data.amount,
-                paid_at=data.paid_at, status=data.status, body_hash=data.body_hash, created_at=now,
-                completed_at=data.paid_at if data.status == OrderStatus.COMPLETED else None,
-            )  # fmt: skip
-            outcome[i] = Recorded(order, created=True)
+            pk, buyer = created_ids[ext], buyers[ext]
+            outcome[i] = Recorded(partial(_new_order, shop, pk, buyer, data, now), created=True)
             items += [
-                (shop.pk, order.pk, item.sku, item.name, item.category, item.quantity, item.unit_price)
-                for item in data.items
+                (shop.pk, pk, item.sku, item.name, item.category, item.quantity, item.unit_price) for item in data.items
             ]
-            if order.member_id and _counts(data.status):
+            if buyer and _counts(data.status):
                 delta = _spend_delta(data.amount, 1, paid_at=data.paid_at, now=now, widen=True)
-                deltas[order.member_id] = deltas[order.member_id] + delta if order.member_id in deltas else delta
+                deltas[buyer.pk] = deltas[buyer.pk] + delta if buyer.pk in deltas else delta
         elif existing[ext].body_hash == data.body_hash:
             outcome[i] = Recorded(existing[ext], created=False)
         else:
@@ -194,10 +208,9 @@ def orders_record(*, shop: Shop, orders: list[OrderInput]) -> list[Recorded | Ap
     for i, data in enumerate(orders):  # later copies of an id within the batch repeat its first occurrence
         if outcome[i] is None:
             first = outcome[first_index[data.external_id]]
-            if isinstance(first, Recorded) and first.order.body_hash == data.body_hash:
-                outcome[i] = Recorded(first.order, created=False)
-            elif not isinstance(first, Recorded) and orders[first_index[data.external_id]].body_hash == data.body_hash:
-                outcome[i] = first  # the same refused order again: the same refusal
+            if orders[first_index[data.external_id]].body_hash == data.body_hash:
+                # the same order again: a replay of the first, or the same refusal
+                outcome[i] = first.replayed() if isinstance(first, Recorded) else first
             else:
                 outcome[i] = OrderConflict(details={"external_id": data.external_id})
     return outcome

@@ -98,6 +98,12 @@ class ShopOwned(models.Model):
         abstract = True
 
 
+def unindexed_shop_field() -> models.ForeignKey:
+    """ShopOwned's shop key without its own one-column index, for the big write-heavy tables whose indexes and
+    unique constraints all start with shop already: every index costs each insert and each non-HOT update."""
+    return models.ForeignKey(Shop, on_delete=models.PROTECT, db_index=False, verbose_name=_("shop"))
+
+
 class StaffMembership(ShopOwned):
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
     role = models.CharField(_("role"), max_length=16, choices=Role.choices)

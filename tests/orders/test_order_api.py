@@ -111,6 +111,17 @@ def test_record_answers_201_with_the_order(api_client, shop, member, paid_at):
     }
 
 
+@pytest.mark.parametrize("status", ["paid", "completed"])
+def test_the_recorded_order_answer_is_the_order_as_the_detail_endpoint_renders_it(api_client, member, paid_at, status):
+    # the record endpoint renders from the input (no items query); it must say exactly what GET says
+    body = _order(paid_at, member_id=member.pk, status=status, amount="300.5")
+    body["items"] = [ITEM, {"sku": "B-2", "name": "奶粉", "category": "母婴", "quantity": 3, "unit_price": "10.5"}]
+    created = api_client.post("/api/v1/orders/", body, format="json")
+    replay = api_client.post("/api/v1/orders/", body, format="json")
+    detail = api_client.get("/api/v1/orders/TB001/")
+    assert created.json() == replay.json() == detail.json()
+
+
 @pytest.mark.parametrize("phone", ["13800138000", "138 0013 8000", "+86 13800138000", "8613800138000"])
 def test_record_resolves_the_member_by_phone_in_any_format(api_client, member, paid_at, phone):
     response = api_client.post("/api/v1/orders/", _order(paid_at, phone=phone), format="json")
@@ -595,7 +606,10 @@ def test_an_order_id_that_cannot_be_an_address_segment_is_refused(api_client, pa
 
 
 def test_an_order_id_with_dots_dashes_and_chinese_is_reachable(api_client, paid_at):
-    assert api_client.post("/api/v1/orders/", _order(paid_at, external_id="店1-TB.2026_1"), format="json").status_code == 201
+    assert (
+        api_client.post("/api/v1/orders/", _order(paid_at, external_id="店1-TB.2026_1"), format="json").status_code
+        == 201
+    )
     response = api_client.patch("/api/v1/orders/店1-TB.2026_1/", {"status": "completed"}, format="json")
     assert response.status_code == 200, response.content
 

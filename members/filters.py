@@ -68,9 +68,12 @@ def _decimal(definition: dict, key: str) -> Decimal | None:
     if value in (None, ""):
         return None
     try:
-        return Decimal(str(value))
+        amount = Decimal(str(value))
     except InvalidOperation:
-        raise InvalidFilter(_("%(key)s must be an amount.") % {"key": key}, details={key: value}) from None
+        amount = None
+    if amount is None or not amount.is_finite():  # "NaN" and "Infinity" parse, but compare with nothing
+        raise InvalidFilter(_("%(key)s must be an amount.") % {"key": key}, details={key: value})
+    return amount
 
 
 def _int(definition: dict, key: str) -> int | None:

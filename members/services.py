@@ -267,8 +267,7 @@ def members_bulk_enroll(*, shop: Shop, enrolments: list[Enrolment], source: str)
     members are skipped. Returns how many were enrolled. For imports and demo data; a single shopper goes through
     member_enroll."""
     now = timezone.now()
-    # The orders need only the buyer's id: the rest of the row is not loaded.
-    live = Member.objects.filter(shop=shop).exclude(status=MemberStatus.ERASED).only("id", "shop_id", "phone")
+    live = Member.objects.filter(shop=shop).exclude(status=MemberStatus.ERASED)
     existing = set(live.filter(phone__in=[e.phone for e in enrolments]).values_list("phone", flat=True))
     new = {e.phone: e for e in enrolments if e.phone not in existing}  # the first row of a repeated phone wins
     Member.objects.bulk_create(

@@ -694,6 +694,10 @@ def test_the_count_preview_answers_the_count_or_a_clear_error(client, shop, peop
         assert response.status_code == 400 and response.json()["error"], body
     good_json = client.post(count_url, {"definition": {"genders": ["female"]}}, content_type="application/json")
     assert good_json.json()["count"] == 2
+    for amount in ("NaN", "Infinity", "-inf"):  # they parse as decimals but compare with nothing
+        body = {"definition": {"spend_min": amount}}
+        response = client.post(count_url, body, content_type="application/json")
+        assert response.status_code == 400 and response.json() == {"error": "spend_min must be an amount."}, amount
 
 
 def test_a_segment_with_a_bad_or_taken_name_is_refused_and_nothing_is_stored(owner_client, shop, people):

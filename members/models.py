@@ -63,6 +63,11 @@ class Member(ShopOwned):
     # each order, so filters and tiers read a column instead of aggregating orders.
     spend_12m = models.DecimalField(_("spend, last 12 months"), max_digits=14, decimal_places=2, default=0)
     orders_12m = models.IntegerField(_("orders, last 12 months"), default=0)
+    # Cached balances of the points app's ledgers, written only by points.services in the transaction that writes
+    # the entry (points.selectors reconciles them); here so that lists, filters and tiers read a column.
+    points_balance = models.BigIntegerField(_("points"), default=0)
+    points_pending = models.BigIntegerField(_("pending points"), default=0)
+    growth_value = models.BigIntegerField(_("growth value"), default=0)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -74,6 +79,10 @@ class Member(ShopOwned):
             ),
             models.UniqueConstraint(
                 fields=["shop", "external_id"], condition=~Q(external_id=""), name="member_unique_external_id"
+            ),
+            models.CheckConstraint(
+                condition=Q(points_balance__gte=0, points_pending__gte=0, growth_value__gte=0),
+                name="member_points_never_negative",
             ),
             models.CheckConstraint(
                 condition=Q(birthday_month__isnull=True) | Q(birthday_month__gte=1, birthday_month__lte=12),

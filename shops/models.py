@@ -194,6 +194,7 @@ AUDIT_ACTION_LABELS = {
     "member.unfreeze": _("Member unfrozen"),
     "member.erase": _("Member data erased"),
     "member.phone_view": _("Phone number shown"),
+    "points.adjust": _("Points adjusted"),
     "member.data_export": _("Member data exported"),
     "member.export": _("Member list exported"),
     "import.create": _("File imported"),

@@ -2,12 +2,10 @@
 once, members' aggregates equal to a recomputation from the orders table, and no deadlock or database error."""
 
 import random
-import threading
 from datetime import timedelta
 from decimal import Decimal
 
 import pytest
-from django.db import connection
 from django.db.models import Max, Min
 from django.utils import timezone
 from rest_framework.test import APIClient
@@ -30,32 +28,11 @@ from orders.services import (
 from shops.errors import ApplicationError
 from shops.models import Shop
 from shops.tenancy import shop_scope
+from tests.concurrency import race
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
 AGGREGATES = ("lifetime_spend", "order_count", "first_order_at", "last_order_at", "spend_12m", "orders_12m")
-
-
-def _race(workers: list) -> list:
-    """Start every worker at the same moment; return what each returned or raised."""
-    barrier = threading.Barrier(len(workers))
-    results: list = [None] * len(workers)
-
-    def run(i, work):
-        try:
-            barrier.wait()
-            results[i] = work()
-        except Exception as exc:  # noqa: BLE001 - the race's outcome is what we assert on
-            results[i] = exc
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run, args=(i, w)) for i, w in enumerate(workers)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    return results
 
 
 def _in_shop(shop, work):
@@ -112,7 +89,7 @@ def test_32_threads_recording_the_same_new_order_record_it_once(shop, member, no
         items=(ItemInput(sku="MB-001", quantity=2, unit_price=Decimal("134.00")),),
     )
 
-    results = _race([_in_shop(shop, lambda: order_record(shop=shop, data=data)) for _ in range(32)])
+    results = race([_in_shop(shop, lambda: order_record(shop=shop, data=data)) for _ in range(32)])
 
     assert _errors(results) == []
     assert [r.created for r in results].count(True) == 1
@@ -145,7 +122,7 @@ def test_16_api_clients_posting_the_same_order_get_one_201_and_the_same_body(sho
         response = client.post("/api/v1/orders/", body, format="json")
         return response.status_code, response.json()
 
-    results = _race([post for _ in range(16)])
+    results = race([post for _ in range(16)])
 
     assert _errors(results) == []
     statuses = sorted(status for status, _body in results)
@@ -163,7 +140,7 @@ def test_concurrent_different_orders_of_one_member_all_count(shop, member, now):
         )
         return order_record(shop=shop, data=data)
 
-    results = _race([_in_shop(shop, lambda i=i: record(i)) for i in range(24)])
+    results = race([_in_shop(shop, lambda i=i: record(i)) for i in range(24)])
 
     assert _errors(results) == []
     assert all(r.created for r in results)
@@ -177,7 +154,7 @@ def test_16_threads_refunding_the_same_refund_id_record_one_refund(shop, member,
     ).order
     data = RefundInput(external_id="R1", amount=Decimal("40.00"))
 
-    results = _race([_in_shop(shop, lambda: refund_record(shop=shop, order=order, data=data)) for _ in range(16)])
+    results = race([_in_shop(shop, lambda: refund_record(shop=shop, order=order, data=data)) for _ in range(16)])
 
     assert _errors(results) == []
     assert all(isinstance(r, RefundRecorded) for r in results)
@@ -199,7 +176,7 @@ def test_one_refund_id_raced_across_two_orders_is_one_refund_and_clear_conflicts
     ]
     data = RefundInput(external_id="R1", amount=Decimal("5.00"))
 
-    results = _race([_in_shop(shop, lambda o=o: refund_record(shop=shop, order=o, data=data)) for o in orders * 8])
+    results = race([_in_shop(shop, lambda o=o: refund_record(shop=shop, order=o, data=data)) for o in orders * 8])
 
     refund = Refund.objects.get(shop=shop)
     assert all(isinstance(e, ApplicationError) and e.code == "refund_conflict" for e in _errors(results)), _errors(
@@ -221,7 +198,7 @@ def test_concurrent_distinct_refunds_never_refund_more_than_the_order(shop, memb
         shop=shop, data=OrderInput(external_id="TB001", member_id=member.pk, amount=Decimal("100.00"), paid_at=now)
     ).order
 
-    results = _race(
+    results = race(
         [
             _in_shop(
                 shop,
@@ -254,7 +231,7 @@ def test_cancel_racing_full_refunds_leaves_one_consistent_outcome(shop, member, 
         return refund_record(shop=shop, order=order, data=RefundInput(external_id=f"R{i}", amount=Decimal("50.00")))
 
     workers = [_in_shop(shop, cancel) for _ in range(6)] + [_in_shop(shop, lambda i=i: refund(i)) for i in range(6)]
-    results = _race(workers)
+    results = race(workers)
 
     assert all(isinstance(e, InvalidStatusChange | RefundExceedsOrder) for e in _errors(results)), _errors(results)
     order.refresh_from_db()
@@ -298,7 +275,7 @@ def test_8_overlapping_bulk_batches_record_every_order_once_without_deadlock(sho
     distinct = {o.external_id for batch in batches for o in batch}
 
     # when
-    results = _race([_in_shop(shop, lambda b=b: orders_record(shop=shop, orders=b)) for b in batches])
+    results = race([_in_shop(shop, lambda b=b: orders_record(shop=shop, orders=b)) for b in batches])
 
     # then: no batch failed, every result is a recorded order, and each distinct id was created exactly once
     assert _errors(results) == []
@@ -330,7 +307,7 @@ def test_overlapping_batches_with_join_on_purchase_enrol_each_buyer_once(shop, n
     batches = [rng.sample(pool, 60) for _ in range(8)]
     distinct = {o.external_id for batch in batches for o in batch}
 
-    results = _race([_in_shop(shop, lambda b=b: orders_record(shop=shop, orders=b)) for b in batches])
+    results = race([_in_shop(shop, lambda b=b: orders_record(shop=shop, orders=b)) for b in batches])
 
     assert _errors(results) == []
     outcomes = [r for batch in results for r in batch]
@@ -352,7 +329,7 @@ def test_concurrent_enrolment_of_one_phone_makes_one_member(shop, threads):
         data = Enrolment(phone=formats[i % len(formats)], name=f"客{i}", consents={"sms": True})
         return member_enroll(shop=shop, data=data)
 
-    results = _race([_in_shop(shop, lambda i=i: enrol(i)) for i in range(threads)])
+    results = race([_in_shop(shop, lambda i=i: enrol(i)) for i in range(threads)])
 
     assert _errors(results) == []
     member = Member.objects.get(shop=shop)
@@ -374,7 +351,7 @@ def test_concurrent_api_enrolment_of_one_phone_answers_one_201(shop, api_key):
         response = client.post("/api/v1/members/", {"phone": "+86 138 0013 8000"}, format="json")
         return response.status_code, response.json()["id"]
 
-    results = _race([post for _ in range(16)])
+    results = race([post for _ in range(16)])
 
     assert _errors(results) == []
     assert sorted(status for status, _id in results) == [200] * 15 + [201]
@@ -401,7 +378,7 @@ def test_a_race_never_leaks_an_application_error_as_a_database_error(shop, membe
 
     workers = [_in_shop(shop, lambda i=i: new_order(i)) for i in range(12)]
     workers += [_in_shop(shop, lambda i=i: refund(i)) for i in range(12)]
-    results = _race(workers)
+    results = race(workers)
 
     errors = _errors(results)
     assert all(isinstance(e, ApplicationError) for e in errors), errors

@@ -1,40 +1,16 @@
 """Races on real PostgreSQL connections: each thread has its own connection and transaction."""
 
-import threading
-
 import pytest
-from django.db import connection
 
 from shops.errors import ApplicationError
 from shops.models import AuditLogEntry, Shop, StaffMembership, User
 from shops.roles import Role
 from shops.services import SYSTEM, Actor, staff_add, staff_change_role, user_sign_up
 from shops.tenancy import shop_scope
+from tests.concurrency import race
 from tests.factories import ShopFactory, UserFactory
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
-
-
-def _race(workers: list) -> list:
-    """Start every worker at the same moment; return what each returned or raised."""
-    barrier = threading.Barrier(len(workers))
-    results: list = [None] * len(workers)
-
-    def run(i, work):
-        try:
-            barrier.wait()
-            results[i] = work()
-        except Exception as exc:  # noqa: BLE001 - the race's outcome is what we assert on
-            results[i] = exc
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run, args=(i, w)) for i, w in enumerate(workers)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    return results
 
 
 def test_two_owners_demoting_each_other_at_once_leave_one_owner():
@@ -51,7 +27,7 @@ def test_two_owners_demoting_each_other_at_once_leave_one_owner():
         with shop_scope(shop):  # as the dashboard view would: a new thread starts with no scope
             return staff_change_role(shop=shop, actor=actor, membership=membership, role=Role.ADMIN)
 
-    results = _race([(lambda m=m, a=a: demote(m, a)) for m, a in zip(memberships * 4, actors * 4, strict=True)])
+    results = race([(lambda m=m, a=a: demote(m, a)) for m, a in zip(memberships * 4, actors * 4, strict=True)])
 
     # then: one demotion won; the rest were refused for a domain reason (the demoted person is no longer an
     # owner, or the other is the last one) or found nothing left to do, never a deadlock or database error
@@ -62,7 +38,7 @@ def test_two_owners_demoting_each_other_at_once_leave_one_owner():
 
 
 def test_concurrent_sign_ups_for_one_slug_make_one_shop_and_clear_errors():
-    results = _race(
+    results = race(
         [
             (
                 lambda i=i: user_sign_up(

@@ -94,7 +94,7 @@ def test_enrol_answers_201_with_the_full_member_object(api_client, shop):
     raises=AssertionError,
     strict=True,
     reason="GAP: SPEC 10 says the member object includes tier {id, name, rank}, points_balance, points_pending and "
-    "growth_value; members/apis.py MemberOutput has none of them yet (the points columns exist on Member; tiers do not)",
+    "growth_value; members/apis.py MemberOutput has none of them yet (points columns exist on Member; tiers do not)",
 )
 def test_the_member_object_carries_every_field_the_contract_names(api_client):
     body = api_client.post("/api/v1/members/", {"phone": "13800138000"}, format="json").json()

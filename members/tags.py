@@ -77,12 +77,8 @@ def _recount(tag: Tag) -> None:
     )
 
 
-@transaction.atomic
-def tag_apply(*, shop: Shop, tag: Tag, actor: Actor, definition: dict, remove: bool = False) -> int:
-    """Add the manual `tag` to (or with remove=True, take it from) every member matching `definition`.
-    Returns the number of members changed."""
+def _tag_members(*, shop: Shop, tag: Tag, actor: Actor, members: QuerySet[Member], remove: bool) -> int:
     assert tag.shop_id == shop.pk and tag.kind == TagKind.MANUAL
-    members = member_filter(shop=shop, definition=definition)
     if remove:
         changed, _by_model = MemberTag.objects.filter(shop=shop, tag=tag, member__in=members.values("pk")).delete()
     else:
@@ -91,6 +87,21 @@ def tag_apply(*, shop: Shop, tag: Tag, actor: Actor, definition: dict, remove: b
     action = "tag.remove" if remove else "tag.add"
     audit_record(shop=shop, actor=actor, action=action, obj=tag, changes={"members": ["", str(changed)]})
     return changed
+
+
+@transaction.atomic
+def tag_apply(*, shop: Shop, tag: Tag, actor: Actor, definition: dict, remove: bool = False) -> int:
+    """Add the manual `tag` to (or with remove=True, take it from) every member matching `definition`.
+    Returns the number of members changed."""
+    members = member_filter(shop=shop, definition=definition)
+    return _tag_members(shop=shop, tag=tag, actor=actor, members=members, remove=remove)
+
+
+@transaction.atomic
+def member_tag_change(*, shop: Shop, tag: Tag, member: Member, actor: Actor, remove: bool = False) -> bool:
+    """Add the manual `tag` to one member (or take it away). Returns whether anything changed."""
+    members = Member.objects.filter(shop=shop, pk=member.pk)
+    return bool(_tag_members(shop=shop, tag=tag, actor=actor, members=members, remove=remove))
 
 
 @transaction.atomic

@@ -34,7 +34,7 @@ from ..filters import DEFAULT_SORT, InvalidFilter
 from ..forms import FILTER_FIELDS, SORT_CHOICES, BulkTagForm, MemberEditForm, MemberSearchForm, MemberTagForm
 from ..models import ConsentChannel, Member, MemberStatus, TagKind
 from ..phones import mask_phone
-from ..tags import tag_apply, tag_get, tags_of_members
+from ..tags import member_tag_change, tag_apply, tag_get, tags_of_members
 from ..timeline import member_data_export, member_timeline
 
 FILTERS_SESSION_KEY = "member_filters"
@@ -387,11 +387,6 @@ class MemberExportView(MemberMixin, View):
         return response
 
 
-def _just(member: Member) -> dict:
-    """A filter matching exactly this member (a live member's phone is unique in the shop), for tag_apply."""
-    return {"q": member.phone, "statuses": [member.status]}
-
-
 class MemberTagAddView(MemberMixin, View):
     permission = Perm.MEMBERS_CHANGE
     http_method_names = ["post"]
@@ -403,7 +398,7 @@ class MemberTagAddView(MemberMixin, View):
             messages.error(request, _("Choose a manual tag."))
             return redirect(self.profile_url())
         tag = tag_get(shop=self.shop, pk=form.cleaned_data["tag"])
-        tag_apply(shop=self.shop, tag=tag, actor=self.actor, definition=_just(member))
+        member_tag_change(shop=self.shop, tag=tag, member=member, actor=self.actor)
         messages.success(request, _("Tagged %(tag)s.") % {"tag": tag.name})
         return redirect(self.profile_url())
 
@@ -418,6 +413,6 @@ class MemberTagRemoveView(MemberMixin, View):
         if tag.kind != TagKind.MANUAL:
             messages.error(request, _("A rule tag follows its rule; it cannot be removed by hand."))
         else:
-            tag_apply(shop=self.shop, tag=tag, actor=self.actor, definition=_just(member), remove=True)
+            member_tag_change(shop=self.shop, tag=tag, member=member, actor=self.actor, remove=True)
             messages.success(request, _("Removed the tag %(tag)s.") % {"tag": tag.name})
         return redirect(self.profile_url())

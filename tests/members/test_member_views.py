@@ -618,6 +618,17 @@ def test_a_manual_tag_is_added_and_removed_on_the_profile(owner_client, shop, pe
     assert not MemberTag.objects.filter(tag=tag).exists()
 
 
+def test_tagging_one_member_tags_that_member_only(owner_client, shop, people):
+    # a member whose name holds Alice's phone number: a search for the number would find both
+    namesake = enrol(shop, "13900139000", "+8613800138001")
+    tag = tag_create(shop=shop, actor=SYSTEM, name="回头客")
+    owner_client.post(url("member_tag_add", shop, people.a.pk), {"tag": tag.pk})
+    assert list(MemberTag.objects.filter(tag=tag).values_list("member_id", flat=True)) == [people.a.pk]
+    MemberTag.objects.create(shop=shop, tag=tag, member=namesake)
+    owner_client.post(url("member_tag_remove", shop, people.a.pk, tag.pk))
+    assert list(MemberTag.objects.filter(tag=tag).values_list("member_id", flat=True)) == [namesake.pk]
+
+
 def test_the_tags_page_lists_counts_and_creates_manual_and_rule_tags(owner_client, shop, people):
     response = owner_client.post(url("member_tags", shop), {"name": "  门店 "})
     assert response.status_code == 302

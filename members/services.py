@@ -134,6 +134,12 @@ def member_update(*, shop: Shop, member: Member, actor: Actor = SYSTEM, source: 
     return member
 
 
+def member_phone_reveal(*, shop: Shop, member: Member, actor: Actor) -> str:
+    """The member's full phone number for a staff member allowed to see it; every reveal is audited."""
+    audit_record(shop=shop, actor=actor, action="member.phone_view", obj=member)
+    return member.phone
+
+
 @transaction.atomic
 def member_set_frozen(*, shop: Shop, member: Member, actor: Actor, frozen: bool) -> Member:
     """Freeze (no benefits, no messages) or unfreeze a member. Erased members stay erased."""

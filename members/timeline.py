@@ -95,6 +95,9 @@ def member_data_export(*, shop: Shop, member: Member) -> dict:
             "last_order_at": member.last_order_at,
             "spend_12m": member.spend_12m,
             "orders_12m": member.orders_12m,
+            "points_balance": member.points_balance,
+            "points_pending": member.points_pending,
+            "growth_value": member.growth_value,
         },
         "consent_changes": [
             {"channel": c.channel, "granted": c.granted, "source": c.source, "changed_at": c.changed_at}

@@ -297,9 +297,9 @@ class MemberPhoneView(MemberMixin, View):
 
     def post(self, request, *args, **kwargs):
         member = self.get_member()
-        audit_record(shop=self.shop, actor=self.actor, action="member.phone_view", obj=member)
+        phone = services.member_phone_reveal(shop=self.shop, member=member, actor=self.actor)
         if request.headers.get("Accept", "").startswith("application/json"):
-            response = JsonResponse({"phone": phone_display(member.phone)})
+            response = JsonResponse({"phone": phone_display(phone)})
         else:
             request.session[REVEALED_SESSION_KEY] = member.pk
             target = request.POST.get("next", "")

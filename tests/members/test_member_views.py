@@ -440,6 +440,11 @@ def test_the_timeline_and_export_take_data_from_every_configured_provider(owner_
     assert "Earned 500 points" in response.content.decode()
     data = json.loads(owner_client.post(url("member_export", shop, people.b.pk)).content)
     assert data["points"] == {"balance": 500} and [o["external_id"] for o in data["orders"]] == ["B1"]
+    assert {k: data["member"][k] for k in ("points_balance", "points_pending", "growth_value")} == {
+        "points_balance": 0,
+        "points_pending": 0,
+        "growth_value": 0,
+    }
 
 
 def test_an_erased_member_keeps_a_page_without_actions(owner_client, shop, people):

@@ -7,8 +7,8 @@ from shops.models import Shop
 from .models import PointsEntry, PointsLot
 
 
-def _member_sum(model, field: str):
-    rows = model.objects.filter(member=OuterRef("pk")).order_by().values("member").annotate(total=Sum(field))
+def _member_sum(shop: Shop, model, field: str):
+    rows = model.objects.filter(shop=shop, member=OuterRef("pk")).order_by().values("member").annotate(total=Sum(field))
     return Coalesce(Subquery(rows.values("total")), Value(0))
 
 
@@ -19,7 +19,7 @@ def points_reconcile(*, shop: Shop, member_ids: list[int] | None = None) -> list
     if member_ids is not None:
         members = members.filter(pk__in=member_ids)
     drifted = members.annotate(
-        ledger=_member_sum(PointsEntry, "points"), lots=_member_sum(PointsLot, "remaining")
+        ledger=_member_sum(shop, PointsEntry, "points"), lots=_member_sum(shop, PointsLot, "remaining")
     ).filter(~Q(points_balance=F("ledger")) | ~Q(points_balance=F("lots")))
     return [
         {"member_id": pk, "cached": cached, "ledger": ledger, "lots": lots}

@@ -35,8 +35,10 @@ def _body_hash(**content) -> str:
     return hashlib.sha256(json.dumps(content, sort_keys=True, default=str).encode()).hexdigest()
 
 
-def _check(points: int) -> None:
-    if isinstance(points, bool) or not isinstance(points, int) or not 0 < points <= MAX_POINTS:
+def _check(points: int, *, signed: bool = False) -> None:
+    """A whole number above zero (with signed=True: any whole number but zero), within MAX_POINTS."""
+    whole = isinstance(points, int) and not isinstance(points, bool)
+    if not whole or not 0 < (abs(points) if signed else points) <= MAX_POINTS:
         raise InvalidPoints(details={"points": points})
 
 
@@ -154,7 +156,7 @@ def points_adjust(
     """A staff correction: positive points are credited as a lot (expiring by the shop's rule), negative ones are
     taken like a redemption. Audited. Raises InvalidPoints (zero, or no reason), InsufficientPoints,
     IdempotencyConflict."""
-    _check(abs(points) if isinstance(points, int) and not isinstance(points, bool) else points)
+    _check(points, signed=True)
     if not reason.strip():
         raise InvalidPoints("An adjustment needs a reason.", code="reason_required")
     now = timezone.now()

@@ -71,7 +71,13 @@ def _insert_tag_rows(*, shop: Shop, tag: Tag, members: QuerySet[Member]) -> int:
         return cursor.rowcount
 
 
+def _lock(tag: Tag) -> None:
+    list(Tag.objects.select_for_update().filter(pk=tag.pk).values_list("pk"))
+
+
 def _recount(tag: Tag) -> None:
+    """Store the tag's member count. Callers hold the tag's row lock (_lock) from before they change its members, so
+    writers of one tag take turns and each count sees the previous writer's rows."""
     Tag.objects.filter(pk=tag.pk).update(
         member_count=MemberTag.objects.filter(shop_id=tag.shop_id, tag=tag).count(), refreshed_at=timezone.now()
     )
@@ -79,6 +85,7 @@ def _recount(tag: Tag) -> None:
 
 def _tag_members(*, shop: Shop, tag: Tag, actor: Actor, members: QuerySet[Member], remove: bool) -> int:
     assert tag.shop_id == shop.pk and tag.kind == TagKind.MANUAL
+    _lock(tag)
     if remove:
         changed, _by_model = MemberTag.objects.filter(shop=shop, tag=tag, member__in=members.values("pk")).delete()
     else:
@@ -109,6 +116,7 @@ def tag_refresh(*, shop: Shop, tag: Tag) -> tuple[int, int]:
     """Make a rule tag hold exactly the members its rule matches now: one INSERT ... SELECT for the newcomers, one
     DELETE for the leavers. Idempotent. Returns (added, removed)."""
     assert tag.shop_id == shop.pk and tag.kind == TagKind.RULE
+    _lock(tag)
     members = member_filter(shop=shop, definition=tag.rule)
     added = _insert_tag_rows(shop=shop, tag=tag, members=members)
     removed, _by_model = MemberTag.objects.filter(shop=shop, tag=tag).exclude(member__in=members.values("pk")).delete()

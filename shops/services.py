@@ -344,9 +344,14 @@ def apikey_authenticate(*, secret: str) -> ApiKey | None:
         last_used_at = shop.key_last_used_at
         if last_used_at is not None and timezone.is_naive(last_used_at):  # SQLite: raw extra columns stay naive UTC
             last_used_at = timezone.make_aware(last_used_at, UTC)
-        api_key = ApiKey(
-            pk=shop.key_id, shop=shop, name=shop.key_name, prefix=shop.key_prefix, last_used_at=last_used_at
+        # As the ORM builds a partly loaded row: the other fields are deferred (read on access), so a save()
+        # could never blank them.
+        api_key = ApiKey.from_db(
+            "default",
+            ["id", "shop_id", "name", "prefix", "last_used_at"],
+            [shop.key_id, shop.pk, shop.key_name, shop.key_prefix, last_used_at],
         )
+        api_key.shop = shop
         now = timezone.now()
         # Most requests find a fresh last_used_at and write nothing; the conditional UPDATE keeps concurrent
         # requests from all writing when it goes stale.

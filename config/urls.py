@@ -8,16 +8,19 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from members import import_urls as member_import_urls
 from members import urls as member_urls
 from orders import urls as order_urls
+from points import urls as points_urls
 from shops import urls as shop_urls
 from shops import views as shop_views
 from shops.health import healthz
 from shops.rest.errors import json_not_found, json_server_error
+from tiers import urls as tier_urls
 
 dashboard_patterns = [
     path("", shop_views.DashboardEntryView.as_view(), name="entry"),
     path("<slug:shop_slug>/", include(shop_urls.dashboard_patterns)),
     path("<slug:shop_slug>/members/", include(member_urls.dashboard_patterns)),
     path("<slug:shop_slug>/orders/", include(order_urls.dashboard_patterns)),
+    path("<slug:shop_slug>/points/", include(points_urls.dashboard_patterns)),
     path("<slug:shop_slug>/", include(member_import_urls.dashboard_patterns)),
 ]
 
@@ -27,6 +30,8 @@ api_patterns = [
     *shop_urls.api_patterns,
     *member_urls.api_patterns,
     *order_urls.api_patterns,
+    *points_urls.api_patterns,
+    *tier_urls.api_patterns,
 ]
 
 urlpatterns = [

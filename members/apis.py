@@ -1,5 +1,6 @@
 import datetime
 
+from django.core.exceptions import ObjectDoesNotExist
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema, extend_schema_field
 from rest_framework import serializers, status
 from rest_framework.generics import ListAPIView
@@ -67,12 +68,26 @@ class MemberOutput(serializers.Serializer):
     last_order_at = serializers.DateTimeField(allow_null=True)
     consents = serializers.SerializerMethodField()
     tags = serializers.SerializerMethodField()
+    tier = serializers.SerializerMethodField()
+    points_balance = serializers.IntegerField()
+    points_pending = serializers.IntegerField()
+    growth_value = serializers.IntegerField()
 
     class Meta:
         ref_name = "Member"
 
     def get_tags(self, member) -> list[str]:
         return self.context["tags"].get(member.pk, [])
+
+    @extend_schema_field(
+        {
+            "type": "object",
+            "properties": {"id": {"type": "integer"}, "name": {"type": "string"}, "rank": {"type": "integer"}},
+        }
+    )
+    def get_tier(self, member):
+        tier = member.tier or self.context["base_tier"]  # NULL: the rank-0 tier
+        return {"id": tier.pk, "name": tier.name, "rank": tier.rank}
 
     @extend_schema_field(
         {
@@ -97,7 +112,10 @@ class MemberOutput(serializers.Serializer):
 def member_output(members, *, shop, many: bool = False):
     """Serialized member(s), their tags read in one query."""
     rows = list(members) if many else [members]
-    context = {"tags": tags_of_members(shop=shop, member_ids=[m.pk for m in rows])}
+    context = {
+        "tags": tags_of_members(shop=shop, member_ids=[m.pk for m in rows]),
+        "base_tier": selectors.base_tier_of(shop=shop),
+    }
     return MemberOutput(rows if many else members, many=many, context=context).data
 
 
@@ -140,11 +158,15 @@ class MemberListCreateApi(ShopAPIView, ListAPIView):
                 tag = tag_find(shop=self.shop, name_or_id=params["tag"])
             except Tag.DoesNotExist:
                 raise UnknownTag(details={"tag": params["tag"]}) from None
+        tier = None
         if params.get("tier"):
-            # Tiers arrive with the tier engine; until then every tier is unknown, and saying so beats
-            # ignoring the filter and answering with every member.
-            raise UnknownTier(details={"tier": params["tier"]})
-        return selectors.member_search(shop=self.shop, phone=phone, external_id=params.get("external_id", ""), tag=tag)
+            try:
+                tier = selectors.tier_find(shop=self.shop, name_or_id=params["tier"])
+            except ObjectDoesNotExist:
+                raise UnknownTier(details={"tier": params["tier"]}) from None
+        return selectors.member_search(
+            shop=self.shop, phone=phone, external_id=params.get("external_id", ""), tag=tag, tier=tier
+        )
 
     def list(self, request, *args, **kwargs):
         page = self.paginate_queryset(self.get_queryset())

@@ -68,6 +68,13 @@ class Member(ShopOwned):
     points_balance = models.BigIntegerField(_("points"), default=0)
     points_pending = models.BigIntegerField(_("pending points"), default=0)
     growth_value = models.BigIntegerField(_("growth value"), default=0)
+    # The member's tier, written by tiers.services (NULL: the shop's rank-0 tier, so joining writes nothing), and
+    # the end of its retention period, before which it is never lowered (NULL: never lowered).
+    tier = models.ForeignKey(
+        "tiers.Tier", null=True, blank=True, on_delete=models.PROTECT, related_name="+", db_index=False,
+        verbose_name=_("tier"),
+    )  # fmt: skip
+    tier_until = models.DateTimeField(_("tier kept until"), null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -102,6 +109,7 @@ class Member(ShopOwned):
             models.Index(fields=["shop", "name"], name="member_shop_name"),
             models.Index(fields=["shop", "-spend_12m", "-id"], name="member_shop_spend_12m"),
             models.Index(fields=["shop", "-order_count", "-id"], name="member_shop_order_count"),
+            models.Index(fields=["shop", "tier"], name="member_shop_tier"),
             models.Index(fields=["referrer"], condition=Q(referrer__isnull=False), name="member_referrer"),
             # The live members' ids alone: segment counts join it to tags and other conditions without the heap.
             models.Index(fields=["shop", "id"], condition=~models.Q(status="erased"), name="member_shop_live"),
@@ -110,6 +118,11 @@ class Member(ShopOwned):
     def __str__(self):
         # Never the phone: this string reaches audit logs and admin lists read by roles that may not see phones.
         return f"{self.name or _('Member')} #{self.pk}"
+
+    @property
+    def profile_complete(self) -> bool:
+        """Name, gender, birthday and region all given: what the profile-completion task reward asks for."""
+        return bool(self.name and self.gender != Gender.UNKNOWN and self.birthday_month and self.region)
 
 
 class ConsentChange(ShopOwned):

@@ -19,9 +19,31 @@ def member_get_live(*, shop: Shop, pk: int) -> Member:
     return Member.objects.exclude(status=MemberStatus.ERASED).get(shop=shop, pk=pk)
 
 
-def member_search(*, shop: Shop, phone: str = "", external_id: str = "", tag: Tag | None = None) -> QuerySet[Member]:
-    """Exact lookups an integration makes: by E.164 phone, platform buyer id and tag."""
-    qs = Member.objects.filter(shop=shop)
+def _tier_model():
+    # The tiers app sits above members (its models import Member), so Tier is reached through Member.tier.
+    return Member._meta.get_field("tier").related_model
+
+
+def tier_find(*, shop: Shop, name_or_id: str):
+    """A tier of the shop by id or exact name. Raises Tier.DoesNotExist."""
+    tiers = _tier_model().objects.filter(shop=shop)
+    if name_or_id.isdigit() and (by_id := tiers.filter(pk=int(name_or_id)).first()):
+        return by_id
+    return tiers.get(name=name_or_id)
+
+
+def base_tier_of(*, shop: Shop):
+    """The tier members hold on joining (rank 0): the one a NULL Member.tier means."""
+    return _tier_model().objects.filter(shop=shop, rank=0).first()
+
+
+def member_search(
+    *, shop: Shop, phone: str = "", external_id: str = "", tag: Tag | None = None, tier=None
+) -> QuerySet[Member]:
+    """Exact lookups an integration makes: by E.164 phone, platform buyer id, tag and tier."""
+    qs = Member.objects.filter(shop=shop).select_related("tier")
+    if tier is not None:
+        qs = qs.filter(tier__isnull=True) if tier.rank == 0 else qs.filter(tier=tier)
     if phone:
         qs = qs.filter(phone=phone)
     if external_id:

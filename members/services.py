@@ -8,7 +8,10 @@ personal fields but keeps the row, so orders, ledgers and aggregates stay consis
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
+from functools import cache
+from importlib import import_module
 
+from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
@@ -62,6 +65,18 @@ def _record_consents(*, shop: Shop, member: Member, consents: dict[str, bool], s
     )
 
 
+@cache
+def _member_effects() -> list:
+    """The modules that act on a member's profile (settings.MEMBER_EFFECTS), each with `profile_saved(shop=,
+    member=)`, called in the transaction of an enrolment or a profile change (task rewards)."""
+    return [import_module(name) for name in settings.MEMBER_EFFECTS]
+
+
+def _profile_saved(*, shop: Shop, member: Member) -> None:
+    for effects in _member_effects():
+        effects.profile_saved(shop=shop, member=member)
+
+
 @transaction.atomic
 def member_enroll(*, shop: Shop, data: Enrolment, source: str = "api") -> tuple[Member, bool]:
     """Enrol a shopper. Returns (member, created); a phone that is already a member returns that member and
@@ -94,6 +109,7 @@ def member_enroll(*, shop: Shop, data: Enrolment, source: str = "api") -> tuple[
             raise ExternalIdTaken(details={"external_id": data.external_id}) from None
         return winner, False
     _record_consents(shop=shop, member=member, consents=consents, source=source)
+    _profile_saved(shop=shop, member=member)
     return member, True
 
 
@@ -131,6 +147,7 @@ def member_update(*, shop: Shop, member: Member, actor: Actor = SYSTEM, source: 
         if "phone" in diff:  # phone numbers stay out of the audit log, which roles without the right can read
             diff["phone"] = ["…", "…"]
         audit_record(shop=shop, actor=actor, action="member.update", obj=member, changes=diff)
+        _profile_saved(shop=shop, member=member)
     return member
 
 
@@ -196,6 +213,28 @@ class SpendDelta:
             self.recent_count + other.recent_count,
             min(firsts, default=None),
             max(lasts, default=None),
+        )
+
+
+# The members' cached ledger balances, each written only by the app that owns the ledger (points, tiers).
+COUNTER_COLUMNS = frozenset({"growth_value", "points_balance", "points_pending"})
+
+
+def member_counters_add(*, shop: Shop, column: str, deltas: dict[int, int]) -> None:
+    """Add deltas to one cached ledger balance of members (COUNTER_COLUMNS), in one UPDATE after locking the rows
+    in primary-key order. Must run inside the transaction that writes the ledger entries; the balances'
+    CheckConstraint refuses a result below zero."""
+    deltas = {pk: delta for pk, delta in deltas.items() if delta}
+    if not deltas:
+        return
+    assert column in COUNTER_COLUMNS
+    list(Member.objects.select_for_update().filter(shop=shop, pk__in=sorted(deltas)).order_by("pk").values_list("pk"))
+    cte, params = values_cte("v", [("id", "int"), ("delta", "int")], sorted(deltas.items()))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""{cte} UPDATE members_member AS m SET {column} = m.{column} + v.delta, updated_at = %s
+                FROM v WHERE m.id = v.id AND m.shop_id = %s""",  # noqa: S608 - the column is one of COUNTER_COLUMNS
+            [*params, adapt(timezone.now(), "datetime"), shop.pk],
         )
 
 

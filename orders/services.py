@@ -5,9 +5,10 @@ and records nothing; the same id with a different body is a conflict, never an o
 (spend = paid minus refunded over counted orders, count of counted orders, first/last order time) change in the
 same transaction as the facts they summarise.
 
-Points and tiers build on this without orders knowing them (apps depend downwards only): their orchestrating
-service calls `orders_record` / `order_record` / `refund_record` / `order_change_status` in its own transaction
-and acts on what these return (the orders created, the refund recorded), so a replay awards nothing twice.
+Points and tiers build on this without orders importing them (apps depend downwards only): every write calls the
+order-effects modules listed in settings.ORDER_EFFECTS (points.order_effects) explicitly, in the same transaction,
+with what it created (orders, a refund, a status change), so every path that records orders (API, bulk, imports,
+demo) awards points and moves tiers, and a replay, which creates nothing, awards nothing twice.
 """
 
 import hashlib
@@ -16,8 +17,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from functools import cached_property, partial
+from functools import cache, cached_property, partial
+from importlib import import_module
 
+from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Max, Min
 from django.utils import timezone
@@ -75,6 +78,23 @@ ITEM_COLUMNS = [("shop_id", "int"), ("order_id", "int"), ("sku", "text"), ("name
                 ("quantity", "int"), ("unit_price", "decimal")]  # fmt: skip
 
 
+@dataclass(frozen=True)
+class CreatedOrder:
+    """An order that a call created, as order effects receive it."""
+
+    pk: int
+    member_id: int | None
+    data: OrderInput
+
+
+@cache
+def _order_effects() -> list:
+    """The modules that act on order facts (settings.ORDER_EFFECTS), each with `orders_created(shop=, created=,
+    now=) -> {external_id: points}`, `refund_created(shop=, order=, refund=)` and `order_status_changed(shop=,
+    order=, previous=)`."""
+    return [import_module(name) for name in settings.ORDER_EFFECTS]
+
+
 class Recorded:
     """What recording one order did: created it, or found it recorded already (a replay). The Order instance is
     built on first use of `order`: a batch of a thousand is usually answered from `created` alone."""
@@ -91,10 +111,10 @@ class Recorded:
         return Recorded(self._order, created=False)
 
 
-def _new_order(shop: Shop, pk: int, member, data: OrderInput, now: datetime) -> Order:
+def _new_order(shop: Shop, pk: int, member, data: OrderInput, now: datetime, points: int) -> Order:
     return Order(
         pk=pk, shop=shop, external_id=data.external_id, member=member, amount=data.amount, paid_at=data.paid_at,
-        status=data.status, body_hash=data.body_hash, created_at=now,
+        status=data.status, body_hash=data.body_hash, created_at=now, points_earned=points,
         completed_at=data.paid_at if data.status == OrderStatus.COMPLETED else None,
     )  # fmt: skip
 
@@ -184,14 +204,14 @@ def orders_record(*, shop: Shop, orders: list[OrderInput]) -> list[Recorded | Ap
     lost_races = [ext for ext in buyers if ext not in created_ids]
     existing.update({o.external_id: o for o in Order.objects.filter(shop=shop, external_id__in=lost_races)})
 
-    items, deltas = [], {}
+    items, deltas, created = [], {}, []
     for ext, i in first_index.items():
         if outcome[i] is not None:
             continue
         data = orders[i]
         if ext in created_ids:
             pk, buyer = created_ids[ext], buyers[ext]
-            outcome[i] = Recorded(partial(_new_order, shop, pk, buyer, data, now), created=True)
+            created.append((i, CreatedOrder(pk, buyer.pk if buyer else None, data), buyer))
             items += [
                 (shop.pk, pk, item.sku, item.name, item.category, item.quantity, item.unit_price) for item in data.items
             ]
@@ -204,6 +224,12 @@ def orders_record(*, shop: Shop, orders: list[OrderInput]) -> list[Recorded | Ap
             outcome[i] = OrderConflict(details={"external_id": ext})
     insert_rows("orders_orderitem", ITEM_COLUMNS, items)
     member_aggregates_apply(shop=shop, deltas=deltas)
+    points: dict[str, int] = {}
+    for effects in _order_effects():
+        points.update(effects.orders_created(shop=shop, created=[c for _i, c, _b in created], now=now))
+    for i, order, buyer in created:
+        earned = points.get(order.data.external_id, 0)
+        outcome[i] = Recorded(partial(_new_order, shop, order.pk, buyer, order.data, now, earned), created=True)
 
     for i, data in enumerate(orders):  # later copies of an id within the batch repeat its first occurrence
         if outcome[i] is None:
@@ -272,13 +298,15 @@ def order_change_status(*, shop: Shop, order: Order, status: str) -> Order:
     }
     if order.status not in allowed.get(status, ()):
         raise InvalidStatusChange(details={"from": order.status, "to": status})
-    order.status = status
+    previous, order.status = order.status, status
     if status == OrderStatus.CANCELLED:
         order.save(update_fields=["status"])
         _order_leaves_aggregates(shop=shop, order=order, spend=order.amount)  # only paid orders are cancelled
     else:
         order.completed_at = timezone.now()
         order.save(update_fields=["status", "completed_at"])
+    for effects in _order_effects():
+        effects.order_status_changed(shop=shop, order=order, previous=previous)
     return order
 
 
@@ -342,6 +370,8 @@ def refund_record(*, shop: Shop, order: Order, data: RefundInput) -> RefundRecor
         _order_leaves_aggregates(shop=shop, order=order, spend=data.amount)
     else:
         member_aggregates_apply(shop=shop, deltas=_member_delta(order, -data.amount, 0))
+    for effects in _order_effects():
+        effects.refund_created(shop=shop, order=order, refund=refund)
     return RefundRecorded(refund, created=True)
 
 

@@ -5,11 +5,13 @@ import datetime
 import zoneinfo
 
 from django import forms
+from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import ObjectDoesNotExist
 from django.http import QueryDict
 from django.shortcuts import redirect
 from django.urls import reverse
+from django.utils.module_loading import import_string
 from django.utils.translation import gettext_lazy as _
 from django.views.generic import TemplateView
 
@@ -41,6 +43,13 @@ def _int(value) -> int | None:
         return int(value) if value else None
     except (TypeError, ValueError):
         return None
+
+
+def order_page_sections(*, shop, order) -> list[dict]:
+    """The sections that apps above orders add to the order page (settings.ORDER_PAGE_SECTIONS), in that order: each
+    module's `section(shop=, order=)` gives {"title", "template", "context"}, or None for nothing to show."""
+    sections = (import_string(f"{path}.section")(shop=shop, order=order) for path in settings.ORDER_PAGE_SECTIONS)
+    return [section for section in sections if section]
 
 
 def _with_masked_phones(orders):
@@ -116,5 +125,6 @@ class OrderDetailView(ShopStaffMixin, TemplateView):
             items=items,
             refunds=selectors.order_refunds(shop=self.shop, order=order),
             net=order.amount - order.refunded_amount,
+            sections=order_page_sections(shop=self.shop, order=order),
         )
         return context

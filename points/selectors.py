@@ -1,10 +1,14 @@
-from django.db.models import F, OuterRef, Q, Subquery, Sum, Value
-from django.db.models.functions import Coalesce
+from collections.abc import Iterator
+from datetime import datetime, timedelta
 
-from members.models import Member
+from django.db.models import F, Min, OuterRef, Q, QuerySet, Subquery, Sum, Value
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+
+from members.models import Member, MemberStatus
 from shops.models import Shop
 
-from .models import PointsEntry, PointsLot
+from .models import BonusRule, PointsEntry, PointsLot, PointsProgram
 
 
 def _member_sum(shop: Shop, model, field: str):
@@ -25,3 +29,57 @@ def points_reconcile(*, shop: Shop, member_ids: list[int] | None = None) -> list
         {"member_id": pk, "cached": cached, "ledger": ledger, "lots": lots}
         for pk, cached, ledger, lots in drifted.values_list("pk", "points_balance", "ledger", "lots")
     ]
+
+
+def points_program_of(*, shop: Shop) -> PointsProgram:
+    """The shop's points rules; every shop has them (created with the shop, see points.defaults)."""
+    return PointsProgram.objects.get(shop=shop)
+
+
+def bonus_rules_of(*, shop: Shop, active: bool | None = None) -> list[BonusRule]:
+    rules = BonusRule.objects.filter(shop=shop).order_by("pk")
+    return list(rules if active is None else rules.filter(active=active))
+
+
+def points_summary(*, shop: Shop, member: Member, now: datetime, entries: int = 20) -> dict:
+    """A member's balances, the points expiring within the shop's reminder period (grouped by expiry time) and
+    their latest entries."""
+    horizon = now + timedelta(days=points_program_of(shop=shop).reminder_days)
+    expiring = (
+        PointsLot.objects.filter(shop=shop, member=member, remaining__gt=0, expires_at__gt=now, expires_at__lte=horizon)
+        .values("expires_at")
+        .annotate(points=Sum("remaining"))
+        .order_by("expires_at")
+    )
+    return {
+        "points_balance": member.points_balance,
+        "points_pending": member.points_pending,
+        "expiring_soon": list(expiring),
+        "entries": list(PointsEntry.objects.filter(shop=shop, member=member).order_by("-created_at", "-id")[:entries]),
+    }
+
+
+def points_reconcile_batches(*, shop: Shop, batch_size: int = 5000) -> Iterator[tuple[int, list[dict]]]:
+    """points_reconcile over every member of the shop, `batch_size` members (by id) per query, so that a shop of
+    millions is checked in bounded queries: yields (members checked, drifted ones) per batch."""
+    after = 0
+    while ids := list(
+        Member.objects.filter(shop=shop, pk__gt=after).order_by("pk").values_list("pk", flat=True)[:batch_size]
+    ):
+        yield len(ids), points_reconcile(shop=shop, member_ids=ids)
+        after = ids[-1]
+
+
+def points_expiring(*, shop: Shop, within_days: int, now: datetime | None = None) -> QuerySet:
+    """Per member (not erased) with open points expiring after `now` and at most `within_days` days later: rows
+    {"member_id", "points" (their sum), "earliest_expiry"}, by member id; one GROUP BY query."""
+    now = now or timezone.now()
+    return (
+        PointsLot.objects.filter(
+            shop=shop, remaining__gt=0, expires_at__gt=now, expires_at__lte=now + timedelta(days=within_days)
+        )
+        .exclude(member__status=MemberStatus.ERASED)
+        .values("member_id")
+        .annotate(points=Sum("remaining"), earliest_expiry=Min("expires_at"))
+        .order_by("member_id")
+    )

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db.models import Case, F, When
 from django.utils import timezone
 
 from members.models import Member, MemberStatus
@@ -20,7 +20,8 @@ from shops.services import SYSTEM, Actor, audit_record
 
 from .errors import IdempotencyConflict, InsufficientPoints, InvalidPoints
 from .models import EntryKind, PointsEntry, PointsLot
-from .rules import default_expiry
+from .rules import expiry_for
+from .selectors import points_program_of
 
 MAX_POINTS = 10**12  # far above any real balance; keeps sums inside a bigint
 
@@ -40,6 +41,10 @@ def _check(points: int, *, signed: bool = False) -> None:
     whole = isinstance(points, int) and not isinstance(points, bool)
     if not whole or not 0 < (abs(points) if signed else points) <= MAX_POINTS:
         raise InvalidPoints(details={"points": points})
+
+
+def _expiry(shop: Shop, earned_at: datetime) -> datetime | None:
+    return expiry_for(program=points_program_of(shop=shop), time_zone=shop.time_zone, earned_at=earned_at)
 
 
 def _earlier(*, shop: Shop, key: str, body_hash: str) -> PointsEntry | None:
@@ -75,7 +80,7 @@ def _credit(
 ) -> PointsEntry:  # fmt: skip
     entry = PointsEntry.objects.create(
         shop=shop, member=member, kind=kind, points=points, reason=reason, order_external_id=order_external_id,
-        idempotency_key=key, body_hash=body_hash, actor=str(actor), created_at=now,
+        idempotency_key=key, body_hash=body_hash, actor=actor.label, created_at=now,
     )  # fmt: skip
     PointsLot.objects.create(
         shop=shop, entry=entry, member=member, remaining=points, earned_at=now, expires_at=expires_at
@@ -86,14 +91,16 @@ def _credit(
 
 def _debit(
     *, shop: Shop, member: Member, kind: str, points: int, key: str, body_hash: str, reason: str,
-    order_external_id: str, actor: Actor, now: datetime,
+    order_external_id: str, actor: Actor, now: datetime, reverses: PointsEntry | None = None,
 ) -> PointsEntry:  # fmt: skip
-    """Take `points` from the member's open lots, the soonest to expire first (then the oldest earned)."""
+    """Take `points` from the member's open lots, the soonest to expire first (then the oldest earned); a reversal
+    takes from the lot of the entry it reverses first."""
     if member.points_balance < points:
         raise InsufficientPoints(details={"points": points, "balance": member.points_balance})
-    lots = PointsLot.objects.filter(shop=shop, member=member, remaining__gt=0).order_by(
-        F("expires_at").asc(nulls_last=True), "earned_at", "id"
-    )
+    order = [F("expires_at").asc(nulls_last=True), "earned_at", "id"]
+    if reverses is not None:
+        order.insert(0, Case(When(entry_id=reverses.pk, then=0), default=1))
+    lots = PointsLot.objects.filter(shop=shop, member=member, remaining__gt=0).order_by(*order)
     left = points
     for lot in lots.select_for_update():  # a member's open lots: a handful of rows
         take = min(left, lot.remaining)
@@ -105,7 +112,7 @@ def _debit(
         raise InsufficientPoints(details={"points": points, "balance": points - left})
     entry = PointsEntry.objects.create(
         shop=shop, member=member, kind=kind, points=-points, reason=reason, order_external_id=order_external_id,
-        idempotency_key=key, body_hash=body_hash, actor=str(actor), created_at=now,
+        idempotency_key=key, body_hash=body_hash, actor=actor.label, created_at=now, reverses=reverses,
     )  # fmt: skip
     Member.objects.filter(shop=shop, pk=member.pk).update(points_balance=F("points_balance") - points)
     return entry
@@ -116,8 +123,8 @@ def points_earn(
     *, shop: Shop, member: Member, points: int, idempotency_key: str, reason: str = "", order_external_id: str = "",
     expires_at: datetime | None = None, actor: Actor = SYSTEM, now: datetime | None = None,
 ) -> Posted:  # fmt: skip
-    """Credit earned points as a new lot, expiring at `expires_at` (by default the shop's rule: the end of the
-    following calendar year). Raises InvalidPoints, IdempotencyConflict."""
+    """Credit earned points as a new lot, expiring at `expires_at` (by default as the shop's rules say).
+    Raises InvalidPoints, IdempotencyConflict."""
     _check(points)
     now = now or timezone.now()
     body = _body_hash(kind="earn", member=member.pk, points=points, reason=reason, order=order_external_id)
@@ -126,7 +133,7 @@ def points_earn(
         write=lambda m: _credit(
             shop=shop, member=m, kind=EntryKind.EARN, points=points, key=idempotency_key, body_hash=body,
             reason=reason, order_external_id=order_external_id,
-            expires_at=expires_at or default_expiry(shop=shop, earned_at=now), actor=actor, now=now,
+            expires_at=expires_at or _expiry(shop, now), actor=actor, now=now,
         ),
     )  # fmt: skip
 
@@ -166,7 +173,7 @@ def points_adjust(
 
     def write(locked: Member) -> PointsEntry:
         if points > 0:
-            entry = _credit(member=locked, points=points, expires_at=default_expiry(shop=shop, earned_at=now), **common)
+            entry = _credit(member=locked, points=points, expires_at=_expiry(shop, now), **common)
         else:
             entry = _debit(member=locked, points=-points, **common)
         audit_record(
@@ -176,3 +183,33 @@ def points_adjust(
         return entry
 
     return _post(shop=shop, member=member, key=idempotency_key, body_hash=body, write=write)
+
+
+@transaction.atomic
+def points_reverse(
+    *, shop: Shop, entry: PointsEntry, points: int, idempotency_key: str, reason: str = "", actor: Actor = SYSTEM
+) -> Posted | None:
+    """Take back up to `points` of an earlier credit (a refund's clawback): as many as the member still has,
+    from that credit's own lot first. Points already spent stay spent: a balance is never overdrawn, and the
+    entry's details record the shortfall. None when the member has no points left (nothing is written).
+    Raises InvalidPoints, IdempotencyConflict."""
+    _check(points)
+    assert entry.shop_id == shop.pk and entry.points > 0
+    body = _body_hash(kind="reverse", entry=entry.pk, points=points, reason=reason)
+
+    def write(locked: Member) -> PointsEntry | None:
+        taken = min(points, locked.points_balance)
+        if taken == 0:
+            return None
+        reversal = _debit(
+            shop=shop, member=locked, kind=EntryKind.REVERSE, points=taken, key=idempotency_key, body_hash=body,
+            reason=reason, order_external_id=entry.order_external_id, actor=actor, now=timezone.now(), reverses=entry,
+        )  # fmt: skip
+        if taken < points:
+            reversal.details = {"asked": points, "taken": taken}
+            reversal.save(update_fields=["details"])
+        return reversal
+
+    member = Member(pk=entry.member_id, shop=shop)
+    posted = _post(shop=shop, member=member, key=idempotency_key, body_hash=body, write=write)
+    return posted if posted.entry is not None else None

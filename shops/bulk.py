@@ -1,13 +1,16 @@
 """Set-based SQL helpers shared by the apps' services: one statement over many rows, on PostgreSQL (the real
 store) and SQLite (the embedded default) alike."""
 
+import json
 from collections.abc import Iterable, Sequence
 
 from django.db import connection
+from psycopg.types.json import Jsonb
 
 # PostgreSQL needs the type of a VALUES column spelled out when the driver sends untyped literals; SQLite has no
 # such types and compares Django's stored text/numbers as they are.
-_PG_TYPES = {"int": "bigint", "decimal": "numeric", "datetime": "timestamptz", "text": "text", "bool": "boolean"}
+_PG_TYPES = {"int": "bigint", "decimal": "numeric", "datetime": "timestamptz", "text": "text", "bool": "boolean",
+             "json": "jsonb"}  # fmt: skip
 
 
 def adapt(value, kind: str):
@@ -18,13 +21,18 @@ def adapt(value, kind: str):
         return connection.ops.adapt_datetimefield_value(value)
     if kind == "decimal":
         return connection.ops.adapt_decimalfield_value(value)
+    if kind == "json":
+        return Jsonb(value) if connection.vendor == "postgresql" else json.dumps(value)
     return value
 
 
 def _columns_of(columns: Sequence[tuple[str, str]], rows: Iterable[Sequence]) -> list[list]:
     """Rows turned into one list per column, for PostgreSQL: psycopg takes Python values as they are (adapt() is
-    the identity there), so this is a transposition."""
+    the identity there but for JSON), so this is a transposition."""
     values = [list(column) for column in zip(*rows, strict=True)]
+    for i, (_name, kind) in enumerate(columns):
+        if kind == "json" and values:
+            values[i] = [adapt(value, kind) for value in values[i]]
     return values or [[] for _ in columns]
 
 

@@ -21,7 +21,7 @@ NAVIGATION = [
     NavItem(_("Members"), "members", Perm.MEMBERS_VIEW),
     NavItem(_("Orders"), "orders", Perm.ORDERS_VIEW),
     NavItem(_("Tiers"), None, Perm.RULES_CHANGE),
-    NavItem(_("Points"), None, Perm.RULES_CHANGE),
+    NavItem(_("Points"), "points_rules", Perm.RULES_CHANGE),
     NavItem(_("Coupons"), None, Perm.COUPONS_REDEEM),
     NavItem(_("Recruitment"), None, Perm.RECRUITMENT_MANAGE),
     NavItem(_("Campaigns"), None, Perm.CAMPAIGNS_MANAGE),

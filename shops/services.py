@@ -8,6 +8,7 @@ import hashlib
 import secrets
 from dataclasses import asdict, dataclass
 from datetime import UTC, timedelta
+from importlib import import_module
 
 from django.conf import settings
 from django.core.mail import send_mail
@@ -93,6 +94,8 @@ def shop_create(*, name: str, slug: str, owner: User, actor: Actor = SYSTEM, **f
     except IntegrityError:  # lost a race for the same slug
         raise Conflict(_("The link name %(slug)s is already taken.") % {"slug": slug}, code="slug_taken") from None
     StaffMembership.objects.create(shop=shop, user=owner, role=Role.OWNER)
+    for module in settings.SHOP_DEFAULT_PROGRAM:
+        import_module(module).create_defaults(shop=shop)
     audit_record(shop=shop, actor=actor, action="shop.create", obj=shop)
     return shop
 

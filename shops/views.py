@@ -31,15 +31,27 @@ class FormServiceMixin:
     def perform(self, form):
         raise NotImplementedError
 
+    def error_field(self, form, exc: ApplicationError) -> str | None:
+        """The field an error is shown at (None: the whole form)."""
+        return None
+
     def form_valid(self, form):
         try:
             response = self.perform(form)
         except ApplicationError as exc:
-            form.add_error(None, exc.message)
+            form.add_error(self.error_field(form, exc), exc.message)
             return self.form_invalid(form)
         if self.success_message:
             messages.success(self.request, self.success_message)
         return response or redirect(self.get_success_url())
+
+
+class FieldErrorMixin(FormServiceMixin):
+    """As FormServiceMixin, but an ApplicationError that names a field of the form in its `details` is shown at
+    that field."""
+
+    def error_field(self, form, exc: ApplicationError) -> str | None:
+        return next((name for name in exc.details if name in form.fields), None)
 
 
 # --- Accounts ---------------------------------------------------------------------------------------------------

@@ -152,3 +152,51 @@ def _import_job_state(kwargs: dict):
 
 
 CASES["dashboard:import_errors"] = Case(_import_job, _import_job_state)
+
+
+# --- Points and tiers --------------------------------------------------------------------------------------------
+
+
+def _member_with_points(shop: Shop) -> dict:
+    from points.services import points_earn
+
+    member, _created = member_enroll(shop=shop, data=Enrolment(phone="13900139004", name="隔离积分"))
+    points_earn(shop=shop, member=member, points=500, idempotency_key="iso-earn")
+    return {"pk": member.pk}
+
+
+def _member_points_state(kwargs: dict):
+    from points.models import PointsEntry, PointsLot
+
+    return (
+        _member_state(kwargs),
+        list(PointsEntry.objects.filter(member_id=kwargs["pk"]).values()),
+        list(PointsLot.objects.filter(member_id=kwargs["pk"]).values()),
+    )
+
+
+for _name in ("member_points", "member_points_redeem", "member_points_adjust"):
+    CASES[f"api:{_name}"] = Case(_member_with_points, _member_points_state)
+
+
+# --- Points dashboard ----------------------------------------------------------------------------------------------
+
+
+def _bonus_rule(shop: Shop) -> dict:
+    from points.program import bonus_rule_save
+
+    rule = bonus_rule_save(shop=shop, actor=SYSTEM, name="隔离双倍", kind="date_range", multiplier=Decimal(2),
+                           starts_on=timezone.localdate(), ends_on=timezone.localdate())  # fmt: skip
+    return {"pk": rule.pk}
+
+
+def _bonus_rule_state(kwargs: dict):
+    from points.models import BonusRule
+
+    return list(BonusRule.objects.filter(pk=kwargs["pk"]).values())
+
+
+for _name in ("points_bonus_edit", "points_bonus_delete", "points_bonus_active"):
+    CASES[f"dashboard:{_name}"] = Case(_bonus_rule, _bonus_rule_state)
+for _name in ("points_ledger", "points_adjust"):
+    CASES[f"dashboard:{_name}"] = Case(_member_with_points, _member_points_state)

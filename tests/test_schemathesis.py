@@ -39,6 +39,10 @@ OPERATIONS = [
     ("GET", "/api/v1/orders/{external_id}/"),
     ("PATCH", "/api/v1/orders/{external_id}/"),
     ("POST", "/api/v1/orders/{external_id}/refunds/"),
+    ("GET", "/api/v1/members/{id}/points/"),
+    ("POST", "/api/v1/members/{id}/points/redeem/"),
+    ("POST", "/api/v1/members/{id}/points/adjust/"),
+    ("GET", "/api/v1/tiers/"),
 ]
 # The error answers each operation gives by the contract (SPEC 10: 400 bad input, 401, 403 frozen shop, 404 missing
 # or another shop's, 409 conflict, 429 throttled), all in the one error format.
@@ -52,6 +56,10 @@ ERRORS = {
     ("GET", "/api/v1/orders/{external_id}/"): {"404"},
     ("PATCH", "/api/v1/orders/{external_id}/"): {"400", "404", "409"},
     ("POST", "/api/v1/orders/{external_id}/refunds/"): {"400", "404", "409"},
+    ("GET", "/api/v1/members/{id}/points/"): {"404"},
+    ("POST", "/api/v1/members/{id}/points/redeem/"): {"400", "404", "409"},
+    ("POST", "/api/v1/members/{id}/points/adjust/"): {"400", "404", "409"},
+    ("GET", "/api/v1/tiers/"): set(),
 }
 ALWAYS = {"401", "403", "429"}
 ERROR_BODY = {
@@ -136,11 +144,11 @@ def seeded(shop):
     return {"id": newcomer.pk, "external_id": "TB001"}
 
 
-def test_the_schema_lists_exactly_the_member_and_order_operations_fuzzed_here(served_schema):
+def test_the_schema_lists_exactly_the_operations_fuzzed_here(served_schema):
     served = {
         (method.upper(), path)
         for path, item in served_schema.raw_schema["paths"].items()
-        if path.startswith(("/api/v1/members/", "/api/v1/orders/"))
+        if path.startswith(("/api/v1/members/", "/api/v1/orders/", "/api/v1/tiers/"))
         for method in item
         if method in {"get", "post", "put", "patch", "delete"}
     }

@@ -118,11 +118,58 @@ CELERY_BEAT_SCHEDULE = {
         "task": "members.tasks.rule_tags_refresh_all_shops",
         "schedule": crontab(hour=19, minute=40),
     },
+    # 04:10 in China: due tier changes apply, then the incremental tier evaluation (upgrades happen with orders;
+    # this lowers tiers whose retention ended and catches what refunds and the 12-month window changed).
+    "tiers-daily": {
+        "task": "tiers.tasks.tiers_daily_all_shops",
+        "schedule": crontab(hour=20, minute=10),
+    },
+    # Hourly: pending points whose return window ended become available.
+    "points-release": {
+        "task": "points.tasks.points_release_all_shops",
+        "schedule": crontab(minute=25),
+    },
+    # 00:05 in China: lots expire at local midnight (the default rule: the first instant of a year).
+    "points-expire": {
+        "task": "points.tasks.points_expire_all_shops",
+        "schedule": crontab(hour=16, minute=5),
+    },
+    # 10:00 in China: reminders go out at a decent hour (handlers: POINTS_EXPIRY_REMINDER_HANDLERS).
+    "points-expiry-reminders": {
+        "task": "points.tasks.points_expiry_reminders_all_shops",
+        "schedule": crontab(hour=2, minute=0),
+    },
+    # 05:10 in China, after the night's expiry: cached balances checked against entries and lots.
+    "points-reconcile": {
+        "task": "points.tasks.points_reconcile_all_shops",
+        "schedule": crontab(hour=21, minute=10),
+    },
 }
 
 # Apps above members that hold data about a member: each module has `timeline()` and `export()` (members.timeline),
 # so the profile's one timeline and the privacy export include them without members importing those apps.
-MEMBER_DATA_PROVIDERS = ["orders.member_data"]
+MEMBER_DATA_PROVIDERS = ["orders.member_data", "points.member_data", "tiers.member_data"]
+
+# Apps above orders that add a section to the order page (the points it earned and why): each module has
+# `section(*, shop, order) -> dict | None` ({"title", "template", "context"}), rendered by orders.views in order.
+ORDER_PAGE_SECTIONS = ["points.order_page"]
+
+# Apps above orders that act on order facts (points earned and taken back, growth value, tier upgrades): each
+# module has the functions orders.services._order_effects names, called in the transaction that records the fact.
+ORDER_EFFECTS = ["points.order_effects"]
+
+# Apps above members that act on a member's profile (task rewards for a completed profile): each module has
+# `profile_saved(*, shop, member)`, called by members.services in the transaction of an enrolment or an update.
+MEMBER_EFFECTS = ["points.member_effects"]
+
+# Apps above shops that give a new shop its default program (SPEC 3): each module has `create_defaults(shop=)`,
+# called by shops.services.shop_create in the shop's transaction.
+SHOP_DEFAULT_PROGRAM = ["tiers.defaults", "points.defaults"]
+
+# Who is told about points about to expire (points.expiry, whose docstring describes the hook): dotted paths of
+# callables handler(*, shop, reminders), called daily per shop with the members whose points expire within the
+# program's reminder_days; each reminder has a dedup_key so that a handler sends once.
+POINTS_EXPIRY_REMINDER_HANDLERS = []
 
 AUTH_USER_MODEL = "shops.User"
 AUTH_PASSWORD_VALIDATORS = [

@@ -404,7 +404,8 @@ def test_no_page_puts_a_phone_number_in_a_url(owner_client, shop, people):
 # --- the profile -----------------------------------------------------------------------------------------------
 
 
-def test_the_profile_shows_figures_tags_consents_and_one_timeline(owner_client, shop, people):
+def test_the_profile_shows_figures_tags_consents_and_one_timeline(owner_client, shop, people, settings):
+    settings.MEMBER_DATA_PROVIDERS = ["orders.member_data"]  # points and tiers add their events: tests/points
     member = people.c
     refund_record(
         shop=shop,
@@ -440,10 +441,11 @@ def test_the_timeline_and_export_take_data_from_every_configured_provider(owner_
     assert "Earned 500 points" in response.content.decode()
     data = json.loads(owner_client.post(url("member_export", shop, people.b.pk)).content)
     assert data["points"] == {"balance": 500} and [o["external_id"] for o in data["orders"]] == ["B1"]
+    # the cached balances: B1 (¥500.00) earned 500 points and 500 growth value
     assert {k: data["member"][k] for k in ("points_balance", "points_pending", "growth_value")} == {
-        "points_balance": 0,
+        "points_balance": 500,
         "points_pending": 0,
-        "growth_value": 0,
+        "growth_value": 500,
     }
 
 

@@ -91,7 +91,7 @@ def test_record_answers_201_with_the_order(api_client, shop, member, paid_at):
         "status": "paid",
         "paid_at": _iso(paid_at),
         "completed_at": None,
-        "points_earned": 0,
+        "points_earned": 268,  # one point per whole yuan (the default program)
         "items": [ITEM],
     }
     order = Order.objects.get()

@@ -1,0 +1,262 @@
+"""What order facts do to points, growth value and tiers (settings.ORDER_EFFECTS): called by orders.services in
+the transaction that records each fact, only for facts it created, so replays award nothing twice.
+
+- An order with a member earns points by the shop's rules (points.rules), credited at once or held pending
+  until `pending_days` after the order completes, and growth value; then the buyer's tier is upgraded at once if
+  the order qualifies.
+- A refund or cancellation takes back in proportion: the order keeps floor(points x amount still paid / amount)
+  points; pending points are cut, credited ones reversed (as many as the member still has: spent points stay
+  spent). Growth value likewise.
+System idempotency keys contain "#", which the API refuses in client keys, so the two can never collide.
+"""
+
+from collections import Counter
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import ROUND_DOWN, Decimal
+
+from django.db import connection, transaction
+from django.db.models import Sum
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from members.models import Member
+from members.services import member_counters_add
+from orders.models import Order, OrderStatus, Refund
+from orders.services import CreatedOrder
+from shops.bulk import insert_rows, values_cte
+from shops.models import Shop
+from tiers.evaluation import tiers_upgrade_members
+from tiers.growth import GrowthRow, growth_of_order, growth_post_many
+from tiers.models import GrowthKind
+from tiers.selectors import tiers_of_shop
+
+from .models import EntryKind, PendingAward, PendingState, PointsEntry, PointsProgram
+from .rules import Award, ItemFacts, OrderFacts, expiry_for, points_for_order
+from .selectors import bonus_rules_of, points_program_of
+from .services import points_reverse
+
+EARNING_STATUSES = (OrderStatus.PAID, OrderStatus.COMPLETED)
+
+
+def earn_key(order_external_id: str) -> str:
+    return f"order#{order_external_id}"
+
+
+@dataclass(frozen=True)
+class Credit:
+    member_id: int
+    points: int
+    key: str
+    order_external_id: str
+    earned_at: datetime
+    details: dict
+
+
+def _credit_many(*, shop: Shop, program: PointsProgram, credits: list[Credit], now: datetime) -> None:
+    """Earn entries, their lots and the members' balances, set-based (a few statements for any number)."""
+    credits = sorted((c for c in credits if c.points > 0), key=lambda c: c.key)
+    if not credits:
+        return
+    entries = insert_rows(
+        "points_pointsentry",
+        [("shop_id", "int"), ("member_id", "int"), ("kind", "text"), ("points", "int"), ("reason", "text"),
+         ("order_external_id", "text"), ("idempotency_key", "text"), ("body_hash", "text"), ("actor", "text"),
+         ("created_at", "datetime"), ("details", "json")],
+        [(shop.pk, c.member_id, EntryKind.EARN, c.points, "", c.order_external_id, c.key, "", "system", now,
+          c.details) for c in credits],
+        returning=("id",),
+    )  # fmt: skip
+    insert_rows(
+        "points_pointslot",
+        [("shop_id", "int"), ("entry_id", "int"), ("member_id", "int"), ("remaining", "int"),
+         ("earned_at", "datetime"), ("expires_at", "datetime")],
+        [(shop.pk, entry_id, c.member_id, c.points, c.earned_at,
+          expiry_for(program=program, time_zone=shop.time_zone, earned_at=c.earned_at))
+         for (entry_id,), c in zip(entries, credits, strict=True)],
+    )  # fmt: skip
+    totals = Counter()
+    for c in credits:
+        totals[c.member_id] += c.points
+    member_counters_add(shop=shop, column="points_balance", deltas=totals)
+
+
+def _facts(created: list[CreatedOrder]) -> tuple[dict[str, OrderFacts], dict[int, dict]]:
+    """Each earning order's facts (with its buyer's birthday month and whether it is their first order), and the
+    buyers' rows (their tier)."""
+    members = {
+        m["pk"]: m
+        for m in Member.objects.filter(pk__in={c.member_id for c in created}).values(
+            "pk", "tier_id", "birthday_month", "order_count"
+        )
+    }
+    in_batch = Counter(c.member_id for c in created)
+    earliest = {}
+    for c in sorted(created, key=lambda c: (c.data.paid_at, c.data.external_id)):
+        earliest.setdefault(c.member_id, c.data.external_id)
+    return {
+        c.data.external_id: OrderFacts(
+            amount=c.data.amount,
+            paid_at=c.data.paid_at,
+            items=tuple(ItemFacts(i.sku, i.category, i.quantity, i.unit_price) for i in c.data.items),
+            # order_count already includes this batch's counted orders
+            first_purchase=members[c.member_id]["order_count"] == in_batch[c.member_id]
+            and earliest[c.member_id] == c.data.external_id,
+            birthday_month=members[c.member_id]["birthday_month"],
+        )
+        for c in created
+    }, members
+
+
+def orders_created(*, shop: Shop, created: list[CreatedOrder], now: datetime) -> dict[str, int]:
+    """Award the points and growth value of newly recorded orders and upgrade their buyers. Returns the points
+    each order earned (pending ones included)."""
+    earning = [c for c in created if c.member_id and c.data.status in EARNING_STATUSES]
+    if not earning:
+        return {}
+    program, rules = points_program_of(shop=shop), bonus_rules_of(shop=shop, active=True)
+    tiers = list(tiers_of_shop(shop=shop))
+    by_id, base = {t.pk: t for t in tiers}, tiers[0]
+    facts, members = _facts(earning)
+    awards: dict[str, tuple[CreatedOrder, Award]] = {}
+    for c in earning:
+        tier = by_id.get(members[c.member_id]["tier_id"], base)
+        order_facts = facts[c.data.external_id]
+        order_facts = OrderFacts(**{**vars(order_facts), "tier_name": tier.name,
+                                    "tier_multiplier": tier.points_multiplier})  # fmt: skip
+        awards[c.data.external_id] = (c, points_for_order(program=program, bonus_rules=rules, facts=order_facts,
+                                                          time_zone=shop.time_zone))  # fmt: skip
+    if program.pending_days:
+        _hold_pending(shop=shop, awards=list(awards.values()), days=program.pending_days, now=now)
+    else:
+        _credit_many(
+            shop=shop,
+            program=program,
+            credits=[Credit(c.member_id, a.points, earn_key(ext), ext, c.data.paid_at, a.as_details())
+                     for ext, (c, a) in awards.items()],
+            now=now,
+        )  # fmt: skip
+    growth_post_many(
+        shop=shop,
+        rows=[GrowthRow(c.member_id, a.growth, earn_key(ext), order_external_id=ext) for ext, (c, a) in awards.items()],
+        now=now,
+    )
+    points = {ext: a.points for ext, (_c, a) in awards.items() if a.points}
+    _orders_points_set(shop=shop, points=points)
+    tiers_upgrade_members(shop=shop, member_ids=sorted({c.member_id for c in earning}), now=now)
+    return points
+
+
+def _hold_pending(*, shop: Shop, awards: list[tuple[CreatedOrder, Award]], days: int, now: datetime) -> None:
+    rows = [
+        (shop.pk, c.member_id, c.data.external_id, a.points,
+         c.data.paid_at + timedelta(days=days) if c.data.status == OrderStatus.COMPLETED else None,
+         PendingState.PENDING, now, a.as_details())
+        for c, a in sorted(awards, key=lambda ca: ca[0].data.external_id) if a.points
+    ]  # fmt: skip
+    insert_rows(
+        "points_pendingaward",
+        [("shop_id", "int"), ("member_id", "int"), ("order_external_id", "text"), ("points", "int"),
+         ("available_at", "datetime"), ("state", "text"), ("created_at", "datetime"), ("details", "json")],
+        rows,
+    )  # fmt: skip
+    totals = Counter()
+    for row in rows:
+        totals[row[1]] += row[3]
+    member_counters_add(shop=shop, column="points_pending", deltas=totals)
+
+
+def _orders_points_set(*, shop: Shop, points: dict[str, int]) -> None:
+    if not points:
+        return
+    cte, params = values_cte("v", [("external_id", "text"), ("points", "int")], sorted(points.items()))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""{cte} UPDATE orders_order AS o SET points_earned = v.points
+                FROM v WHERE o.shop_id = %s AND o.external_id = v.external_id""",  # noqa: S608 - constants
+            [*params, shop.pk],
+        )
+
+
+def _kept(order: Order, value: int) -> int:
+    """What an order keeps of `value` after its refunds: in proportion to the amount still paid, rounded down."""
+    if order.status == OrderStatus.CANCELLED or order.amount <= 0:
+        return 0
+    share = (order.amount - order.refunded_amount) / order.amount
+    return int((value * share).quantize(Decimal(1), rounding=ROUND_DOWN))
+
+
+def _take_back(*, shop: Shop, order: Order, key: str, reason: str) -> None:
+    """Bring the order's points and growth value down to what it keeps (see _kept)."""
+    if not order.member_id:
+        return
+    pending = PendingAward.objects.select_for_update().filter(shop=shop, order_external_id=order.external_id).first()
+    keep = _kept(order, order.points_earned)
+    if pending is not None and pending.state == PendingState.PENDING:
+        cut = pending.points - keep
+        if cut > 0:
+            pending.points = keep
+            pending.state = PendingState.PENDING if keep else PendingState.CANCELLED
+            pending.save(update_fields=["points", "state"])
+            member_counters_add(shop=shop, column="points_pending", deltas={order.member_id: -cut})
+    elif earned := PointsEntry.objects.filter(shop=shop, idempotency_key=earn_key(order.external_id)).first():
+        taken = -(PointsEntry.objects.filter(shop=shop, reverses=earned).aggregate(total=Sum("points"))["total"] or 0)
+        if (due := earned.points - _kept(order, earned.points) - taken) > 0:
+            points_reverse(shop=shop, entry=earned, points=due, idempotency_key=key, reason=reason)
+    growth, growth_reversed = growth_of_order(shop=shop, order_external_id=order.external_id)
+    due = growth - _kept(order, growth) - growth_reversed
+    if due > 0:
+        available = Member.objects.filter(shop=shop, pk=order.member_id).values_list("growth_value", flat=True)[0]
+        if taken := min(due, available):
+            row = GrowthRow(order.member_id, -taken, key, kind=GrowthKind.REVERSE, reason=reason,
+                            order_external_id=order.external_id)  # fmt: skip
+            growth_post_many(shop=shop, rows=[row], now=timezone.now())
+
+
+def refund_created(*, shop: Shop, order: Order, refund: Refund) -> None:
+    _take_back(
+        shop=shop, order=order, key=f"refund#{refund.external_id}",
+        reason=_("Refund %(refund)s of order %(order)s") % {"refund": refund.external_id, "order": order.external_id},
+    )  # fmt: skip
+
+
+def order_status_changed(*, shop: Shop, order: Order, previous: str) -> None:
+    if order.status == OrderStatus.CANCELLED:
+        _take_back(
+            shop=shop, order=order, key=f"cancel#{order.external_id}",
+            reason=_("Order %(order)s cancelled") % {"order": order.external_id},
+        )  # fmt: skip
+    elif order.status == OrderStatus.COMPLETED:
+        days = points_program_of(shop=shop).pending_days
+        PendingAward.objects.filter(
+            shop=shop, order_external_id=order.external_id, state=PendingState.PENDING, available_at__isnull=True
+        ).update(available_at=order.completed_at + timedelta(days=days))
+
+
+@transaction.atomic
+def points_pending_release(*, shop: Shop, now: datetime) -> int:
+    """Credit every pending award whose return window has passed, set-based. Safe to re-run and to run beside
+    refunds: an award is taken by one UPDATE ... WHERE state = pending, which a concurrent refund's row lock
+    orders. Returns the number released."""
+    due = PendingAward.objects.filter(shop=shop, state=PendingState.PENDING, available_at__lte=now)
+    released = list(
+        PendingAward.objects.filter(pk__in=list(due.order_by("pk").values_list("pk", flat=True)), state="pending")
+        .select_for_update()
+        .order_by("pk")
+        .values("pk", "member_id", "points", "order_external_id", "available_at", "details")
+    )
+    if not released:
+        return 0
+    PendingAward.objects.filter(pk__in=[r["pk"] for r in released]).update(state=PendingState.RELEASED)
+    pending = Counter()
+    for r in released:
+        pending[r["member_id"]] -= r["points"]
+    member_counters_add(shop=shop, column="points_pending", deltas=pending)
+    _credit_many(
+        shop=shop,
+        program=points_program_of(shop=shop),
+        credits=[Credit(r["member_id"], r["points"], earn_key(r["order_external_id"]), r["order_external_id"],
+                        r["available_at"], r["details"]) for r in released if r["points"]],
+        now=now,
+    )  # fmt: skip
+    return len(released)

@@ -1,0 +1,34 @@
+from celery import shared_task
+from django.utils import timezone
+
+from shops.selectors import shop_ids_active
+from shops.tenancy import task_shop_scope
+
+from .models import EvaluationMode
+from .rules import shop_zone
+from .services import tier_schedules_apply_due, tiers_evaluate
+
+
+@shared_task(acks_late=True, reject_on_worker_lost=True)
+def tiers_evaluate_shop(shop_id: int, mode: str = EvaluationMode.FULL) -> int:
+    """Evaluate one shop's members (idempotent: a re-run at once changes nothing). Returns the evaluation's id."""
+    with task_shop_scope(shop_id) as shop:
+        return tiers_evaluate(shop=shop, mode=mode).pk
+
+
+@shared_task(acks_late=True, reject_on_worker_lost=True)
+def tiers_daily_shop(shop_id: int) -> int:
+    """Apply the shop's tier changes due today (in its time zone), then the incremental evaluation. Idempotent:
+    applied changes are not applied again. Returns the evaluation's id."""
+    with task_shop_scope(shop_id) as shop:
+        tier_schedules_apply_due(shop=shop, today=timezone.now().astimezone(shop_zone(shop)).date())
+        return tiers_evaluate(shop=shop, mode=EvaluationMode.INCREMENTAL).pk
+
+
+@shared_task
+def tiers_daily_all_shops() -> int:
+    """Nightly, after the 12-month figures and rule tags: one task per shop."""
+    shop_ids = shop_ids_active()
+    for shop_id in shop_ids:
+        tiers_daily_shop.delay(shop_id)
+    return len(shop_ids)

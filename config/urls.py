@@ -21,6 +21,7 @@ dashboard_patterns = [
     path("<slug:shop_slug>/members/", include(member_urls.dashboard_patterns)),
     path("<slug:shop_slug>/orders/", include(order_urls.dashboard_patterns)),
     path("<slug:shop_slug>/points/", include(points_urls.dashboard_patterns)),
+    path("<slug:shop_slug>/tiers/", include(tier_urls.dashboard_patterns)),
     path("<slug:shop_slug>/", include(member_import_urls.dashboard_patterns)),
 ]
 

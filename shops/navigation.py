@@ -20,7 +20,8 @@ NAVIGATION = [
     NavItem(_("Overview"), "home"),
     NavItem(_("Members"), "members", Perm.MEMBERS_VIEW),
     NavItem(_("Orders"), "orders", Perm.ORDERS_VIEW),
-    NavItem(_("Tiers"), None, Perm.RULES_CHANGE),
+    # Every role may read the tiers (tiers.views.TiersView); changing them needs RULES_CHANGE.
+    NavItem(_("Tiers"), "tiers", Perm.MEMBERS_VIEW),
     NavItem(_("Points"), "points_rules", Perm.RULES_CHANGE),
     NavItem(_("Coupons"), None, Perm.COUPONS_REDEEM),
     NavItem(_("Recruitment"), None, Perm.RECRUITMENT_MANAGE),

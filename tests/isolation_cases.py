@@ -200,3 +200,42 @@ for _name in ("points_bonus_edit", "points_bonus_delete", "points_bonus_active")
     CASES[f"dashboard:{_name}"] = Case(_bonus_rule, _bonus_rule_state)
 for _name in ("points_ledger", "points_adjust"):
     CASES[f"dashboard:{_name}"] = Case(_member_with_points, _member_points_state)
+
+
+# --- Tiers dashboard -----------------------------------------------------------------------------------------------
+
+
+def _member_with_tier(shop: Shop) -> dict:
+    from tiers.selectors import tiers_of_shop
+    from tiers.services import tier_assign
+
+    member, _created = member_enroll(shop=shop, data=Enrolment(phone="13900139005", name="隔离等级"))
+    tier_assign(shop=shop, member=member, tier=tiers_of_shop(shop=shop).get(rank=2), note="隔离", actor=SYSTEM)
+    return {"pk": member.pk}
+
+
+def _member_tier_state(kwargs: dict):
+    from tiers.models import TierChange
+
+    return _member_state(kwargs), list(TierChange.objects.filter(member_id=kwargs["pk"]).values())
+
+
+def _tier_schedule(shop: Shop) -> dict:
+    from datetime import timedelta
+
+    from tiers.services import tier_ladder_schedule
+
+    ladder = [{"rank": 0, "name": "普通会员"}, {"rank": 1, "name": "隔离", "min_spend": "1"}]
+    effective_on = timezone.localdate() + timedelta(days=30)
+    return {"pk": tier_ladder_schedule(shop=shop, ladder=ladder, effective_on=effective_on, actor=SYSTEM).pk}
+
+
+def _tier_schedule_state(kwargs: dict):
+    from tiers.models import TierSchedule
+
+    return list(TierSchedule.objects.filter(pk=kwargs["pk"]).values())
+
+
+for _name in ("tier_member", "tier_assign"):
+    CASES[f"dashboard:{_name}"] = Case(_member_with_tier, _member_tier_state)
+CASES["dashboard:tier_schedule_cancel"] = Case(_tier_schedule, _tier_schedule_state)

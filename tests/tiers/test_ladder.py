@@ -141,7 +141,7 @@ def test_the_preview_counts_what_applying_then_does(shop, other_shop):
     assert preview["down"] == sum(1 for n in members if after[n] < before[n]) == 4
     assert preview["members"] == len(members)
     assert [(t["rank"], t["before"], t["after"]) for t in preview["tiers"]] == [(0, 2, 4), (1, 4, 2), (2, 1, 4)]
-    assert preview["removed"] == [{"rank": 3, "name": "至尊VIP", "members": 3}]
+    assert preview["removed"] == [{"rank": 3, "name": "至尊VIP", "members": 3, "points_before": 12000}]
     assert [(t.name, n) for t, n in tier_distribution(shop=shop)] == [(t["name"], t["after"]) for t in preview["tiers"]]
     assert applied.moved == 3
     assert (applied.evaluation.upgraded, applied.evaluation.downgraded) == (1, 1)

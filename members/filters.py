@@ -4,6 +4,7 @@ segments all use it, so "spent over 2000 in 12 months" means the same everywhere
 A definition holds any of these keys (absent keys do not filter):
 
     q                 search text: a phone (any format, exact), a name prefix, or a platform buyer id
+    tiers             [tier id, ...] holds one of these tiers
     tags_any          [tag id, ...]  has at least one of these tags
     tags_all          [tag id, ...]  has all of these tags
     tags_none         [tag id, ...]  has none of these tags
@@ -104,6 +105,14 @@ def _choices(definition: dict, key: str, allowed) -> list[str]:
     return values
 
 
+def _in_tiers(shop: Shop, tier_ids: list[int]) -> Q:
+    # Members on the joining tier (rank 0) hold no tier row: Member.tier is NULL for them.
+    tier_model = Member._meta.get_field("tier").related_model
+    base = set(tier_model.objects.filter(shop=shop, rank=0, pk__in=tier_ids).values_list("pk", flat=True))
+    held = Q(tier_id__in=[pk for pk in tier_ids if pk not in base])
+    return held | Q(tier__isnull=True) if base else held
+
+
 def _has_tag(shop: Shop, tag_ids) -> Exists:
     return Exists(MemberTag.objects.filter(shop=shop, member=OuterRef("pk"), tag_id__in=tag_ids))
 
@@ -133,6 +142,8 @@ def member_filter(*, shop: Shop, definition: dict, now: datetime.datetime | None
         qs = Member.objects.filter(shop=shop, status__in=statuses)
     if definition.get("q"):
         qs = qs.filter(_search(str(definition["q"])))
+    if tier_ids := _ints(definition, "tiers"):
+        qs = qs.filter(_in_tiers(shop, tier_ids))
     if tags := _ints(definition, "tags_any"):
         qs = qs.filter(_has_tag(shop, tags))
     for tag in _ints(definition, "tags_all"):

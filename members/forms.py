@@ -13,6 +13,7 @@ from django.utils.translation import pgettext_lazy
 from shops.models import Shop
 
 from .models import ConsentChannel, Gender, MemberStatus, TagKind
+from .selectors import ladder_tiers_of
 from .tags import tag_list
 
 SORT_CHOICES = [
@@ -31,7 +32,7 @@ _LIST_SEPARATORS = re.compile(r"[,，、;；\n]+")
 
 # The filter form's fields, grouped as the page shows them. Each name is a members.filters definition key.
 FILTER_GROUPS = [
-    (_("Tags"), ["tags_any", "tags_all", "tags_none"]),
+    (_("Tier and tags"), ["tiers", "tags_any", "tags_all", "tags_none"]),
     (
         _("Spend and orders"),
         ["spend_min", "spend_max", "spend_12m_min", "spend_12m_max", "orders_min", "orders_max", "orders_12m_min"],
@@ -44,7 +45,7 @@ FILTER_GROUPS = [
     (_("Consent and status"), ["consent", "statuses"]),
 ]
 FILTER_FIELDS = [name for _label, names in FILTER_GROUPS for name in names]
-LIST_FIELDS = ("tags_any", "tags_all", "tags_none", "birthday_month", "genders", "consent", "statuses")
+LIST_FIELDS = ("tiers", "tags_any", "tags_all", "tags_none", "birthday_month", "genders", "consent", "statuses")
 TEXT_LIST_FIELDS = ("regions", "join_channels")
 
 
@@ -73,6 +74,7 @@ class MemberFilterForm(forms.Form):
     """The conditions of a member filter. `definition()` gives the members.filters definition of a valid form;
     `data_for(definition)` turns a definition back into form data (to bind, or to put in a link)."""
 
+    tiers = _checkboxes(_("Holds one of these tiers"), coerce=int)
     tags_any = _checkboxes(_("Has any of these tags"), coerce=int)
     tags_all = _checkboxes(_("Has all of these tags"), coerce=int)
     tags_none = _checkboxes(_("Has none of these tags"), coerce=int)
@@ -115,6 +117,7 @@ class MemberFilterForm(forms.Form):
 
     def __init__(self, *args, shop: Shop, **kwargs):
         super().__init__(*args, **kwargs)
+        self.fields["tiers"].choices = [(tier.pk, tier.name) for tier in ladder_tiers_of(shop=shop)]
         tags = [(tag.pk, tag.name) for tag in tag_list(shop=shop)]
         for name in ("tags_any", "tags_all", "tags_none"):
             if tags:

@@ -32,6 +32,12 @@ def tier_find(*, shop: Shop, name_or_id: str):
     return tiers.get(name=name_or_id)
 
 
+def ladder_tiers_of(*, shop: Shop) -> list:
+    """The shop's tiers on its ladder, by rank (tiers a ladder change retired are left out)."""
+    tier_model = _tier_model()
+    return list(tier_model.objects.filter(shop=shop, rank__lt=tier_model.RETIRED_RANK).order_by("rank"))
+
+
 def base_tier_of(*, shop: Shop):
     """The tier members hold on joining (rank 0): the one a NULL Member.tier means."""
     return _tier_model().objects.filter(shop=shop, rank=0).first()

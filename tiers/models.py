@@ -25,6 +25,10 @@ class Combine(models.TextChoices):
 
 
 class Tier(ShopOwned):
+    # Tiers removed from a ladder whose history still names them are kept out of it at ranks from here on (the
+    # history's foreign keys protect them); a ladder's own ranks stay below.
+    RETIRED_RANK = 1000
+
     name = models.CharField(_("name"), max_length=40)
     rank = models.PositiveSmallIntegerField(_("rank"), help_text=_("0 is the tier members hold on joining."))
     # Qualification: the thresholds that are set, combined with AND (all) or OR (any), over the window.

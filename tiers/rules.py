@@ -15,7 +15,7 @@ from django.utils.translation import gettext as _
 from orders.services import WINDOW_12M
 
 from .errors import InvalidLadder
-from .models import Combine, Window
+from .models import Combine, Tier, Window
 
 EDITABLE_FIELDS = (
     "rank", "name", "min_spend", "min_orders", "min_growth", "combine", "window", "retention_months",
@@ -24,9 +24,7 @@ EDITABLE_FIELDS = (
 THRESHOLDS = ("min_spend", "min_orders", "min_growth")
 BENEFIT_FLAGS = ("free_shipping", "priority_shipping", "dedicated_service")
 MAX_TIERS = 50
-# Tiers removed from a ladder whose history still names them are kept out of it at ranks from here on (the
-# history's foreign keys protect them); a ladder's own ranks stay below.
-RETIRED_RANK = 1000
+RETIRED_RANK = Tier.RETIRED_RANK
 MAX_MONEY = Decimal("9999999999.99")  # max_digits=12, decimal_places=2
 MAX_ORDERS = 2**31 - 1
 MAX_GROWTH = 2**63 - 1

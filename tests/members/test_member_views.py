@@ -265,6 +265,20 @@ def test_tag_filters_give_exactly_their_members(owner_client, shop, people):
     assert get(f"tags_any={new.pk}&tags_none={new.pk}") == []
 
 
+def test_the_tier_filter_gives_the_holders_and_the_joining_tier_means_no_higher_one(owner_client, shop, people):
+    from tiers.models import Tier
+
+    base, silver = (Tier.objects.get(shop=shop, rank=rank) for rank in (0, 1))  # Bob spent 500 in 12 months
+    get = lambda q: sorted(listed(owner_client.get(url("members", shop) + "?" + q)))  # noqa: E731
+    assert get(f"tiers={silver.pk}") == ["Bob"]
+    assert get(f"tiers={base.pk}") == ["Alice", "Carol", "Dan", "Eve"]
+    assert get(f"tiers={base.pk}&tiers={silver.pk}") == ["Alice", "Bob", "Carol", "Dan", "Eve"]
+    page = owner_client.get(url("members", shop)).content.decode()
+    assert [name for _pk, name in owner_client.get(url("members", shop)).context["form"].fields["tiers"]
+            .choices] == ["普通会员", "高级会员", "VIP会员", "至尊VIP"]  # fmt: skip
+    assert "Holds one of these tiers" in page
+
+
 @pytest.mark.parametrize(
     ("sort", "expected"),
     [

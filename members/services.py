@@ -15,7 +15,7 @@ from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
-from shops.bulk import adapt, values_cte
+from shops.bulk import adapt, in_condition, values_cte
 from shops.models import Shop
 from shops.services import SYSTEM, Actor, audit_record
 
@@ -216,8 +216,49 @@ class SpendDelta:
         )
 
 
-# The members' cached ledger balances, each written only by the app that owns the ledger (points, tiers).
+# The members' cached ledger balances, each changed only in the transaction that writes the ledger's entries, by
+# the app that owns the ledger (points, tiers) or, for new orders, handed by it to member_aggregates_apply.
 COUNTER_COLUMNS = frozenset({"growth_value", "points_balance", "points_pending"})
+
+
+def _lock(*, shop: Shop, ids: list[int]) -> None:
+    """Lock members' rows in primary-key order, so that writers of several members cannot deadlock. One row needs
+    no statement of its own: the UPDATE that follows locks it."""
+    if len(ids) > 1:
+        list(Member.objects.select_for_update().filter(shop=shop, pk__in=ids).order_by("pk").values_list("pk"))
+
+
+# The members' figures that the effects of new orders read (points rules, the instant tier upgrade).
+ORDER_FACTS = ("tier_id", "birthday_month", "order_count", "lifetime_spend", "spend_12m", "orders_12m",
+               "growth_value")  # fmt: skip
+
+
+def members_lock_for_orders(*, shop: Shop, ids: set[int]) -> dict[int, dict]:
+    """Lock the buyers of new orders (in primary-key order) and read their ORDER_FACTS as they stand before the
+    orders' aggregates are applied: {member id: {fact: value}}. Must run inside the recording transaction. Written
+    out (one statement, no ORM compilation): it runs on every order."""
+    if not ids:
+        return {}
+    ids = sorted(ids)
+    if connection.vendor == "postgresql":
+        where, params, lock = "id = ANY(%s)", [ids], " FOR UPDATE"
+    else:  # SQLite: no row locks (writers are serialised), no arrays
+        where, params, lock = f"id IN ({', '.join(['%s'] * len(ids))})", ids, ""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT id, {', '.join(ORDER_FACTS)} FROM members_member "  # noqa: S608 - columns from code
+            f"WHERE shop_id = %s AND {where} ORDER BY id{lock}",
+            [shop.pk, *params],
+        )
+        rows = cursor.fetchall()
+    decimal = {"lifetime_spend", "spend_12m"}
+    return {
+        row[0]: {
+            name: Decimal(str(value)) if name in decimal else value
+            for name, value in zip(ORDER_FACTS, row[1:], strict=True)
+        }
+        for row in rows
+    }
 
 
 def member_counters_add(*, shop: Shop, column: str, deltas: dict[int, int]) -> None:
@@ -228,7 +269,7 @@ def member_counters_add(*, shop: Shop, column: str, deltas: dict[int, int]) -> N
     if not deltas:
         return
     assert column in COUNTER_COLUMNS
-    list(Member.objects.select_for_update().filter(shop=shop, pk__in=sorted(deltas)).order_by("pk").values_list("pk"))
+    _lock(shop=shop, ids=sorted(deltas))
     cte, params = values_cte("v", [("id", "int"), ("delta", "int")], sorted(deltas.items()))
     with connection.cursor() as cursor:
         cursor.execute(
@@ -238,15 +279,25 @@ def member_counters_add(*, shop: Shop, column: str, deltas: dict[int, int]) -> N
         )
 
 
-def member_aggregates_apply(*, shop: Shop, deltas: dict[int, SpendDelta]) -> None:
-    """Add order deltas to members' lifetime spend, order count and first/last order time, in one UPDATE.
+_NO_SPEND = SpendDelta(Decimal(0), 0)
+
+
+def member_aggregates_apply(
+    *, shop: Shop, deltas: dict[int, SpendDelta], counters: dict[str, dict[int, int]] | None = None
+) -> None:
+    """Add order deltas to members' lifetime spend, order count and first/last order time, in one UPDATE; with
+    `counters` ({column of COUNTER_COLUMNS: {member id: delta}}), the ledger balances that the orders' effects
+    changed too, in the same statement (the effects wrote their ledger entries in this transaction and hand the
+    balances over, so that a new order updates its buyer's row once).
 
     Must run inside the transaction that records the orders. Rows are locked in primary-key order first, so two
     batches touching the same members cannot deadlock."""
-    if not deltas:
+    counters = {column: {pk: d for pk, d in by_member.items() if d} for column, by_member in (counters or {}).items()}
+    assert set(counters) <= COUNTER_COLUMNS
+    ids = sorted(set(deltas).union(*counters.values()))
+    if not ids:
         return
-    ids = sorted(deltas)
-    list(Member.objects.select_for_update().filter(shop=shop, pk__in=ids).order_by("pk").values_list("pk"))
+    _lock(shop=shop, ids=ids)
     columns = [
         ("id", "int"),
         ("spend", "decimal"),
@@ -255,12 +306,17 @@ def member_aggregates_apply(*, shop: Shop, deltas: dict[int, SpendDelta]) -> Non
         ("recent_cnt", "int"),
         ("first_at", "datetime"),
         ("last_at", "datetime"),
+        *((column, "int") for column in sorted(counters)),
     ]
-    rows = [
-        (pk, d.spend, d.count, d.recent_spend, d.recent_count, d.first_at, d.last_at)
-        for pk, d in sorted(deltas.items())
-    ]
+    rows = []
+    for pk in ids:
+        d = deltas.get(pk, _NO_SPEND)
+        rows.append(
+            (pk, d.spend, d.count, d.recent_spend, d.recent_count, d.first_at, d.last_at,
+             *(counters[column].get(pk, 0) for column in sorted(counters)))
+        )  # fmt: skip
     cte, params = values_cte("v", columns, rows)
+    balances = "".join(f"{column} = m.{column} + v.{column}, " for column in sorted(counters))
     sql = f"""{cte}
         UPDATE members_member AS m SET
             lifetime_spend = m.lifetime_spend + v.spend,
@@ -273,8 +329,8 @@ def member_aggregates_apply(*, shop: Shop, deltas: dict[int, SpendDelta]) -> Non
             last_order_at = CASE
                 WHEN v.last_at IS NOT NULL AND (m.last_order_at IS NULL OR v.last_at > m.last_order_at)
                 THEN v.last_at ELSE m.last_order_at END,
-            updated_at = %s
-        FROM v WHERE m.id = v.id AND m.shop_id = %s"""  # noqa: S608 - the CTE is built from constants
+            {balances}updated_at = %s
+        FROM v WHERE m.id = v.id AND m.shop_id = %s"""  # noqa: S608 - the CTE and columns are built from constants
     with connection.cursor() as cursor:
         cursor.execute(sql, [*params, adapt(timezone.now(), "datetime"), shop.pk])
 
@@ -292,17 +348,30 @@ def members_for_orders(
 ) -> tuple[dict[int, Member], dict[str, Member]]:
     """Resolve the buyers of a batch of orders in two queries: by member id and by phone. With join_on_purchase,
     phones that are not members yet are enrolled (channel "purchase") in one insert."""
-    # The orders need only the buyer's id: the rest of the row is not loaded.
-    live = Member.objects.filter(shop=shop).exclude(status=MemberStatus.ERASED).only("id", "shop_id", "phone")
-    by_id = {m.pk: m for m in live.filter(pk__in=member_ids)} if member_ids else {}
-    by_phone = {m.phone: m for m in live.filter(phone__in=phones)} if phones else {}
+
+    def live(column: str, values: set) -> list[Member]:
+        # The orders need only the buyer's id: the rest of the row is not loaded (as .only() would build it). The
+        # query is written out: it runs on every order.
+        condition, params = in_condition(column, values)
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT id, phone FROM members_member WHERE shop_id = %s AND status <> %s AND {condition}",  # noqa: S608
+                [shop.pk, MemberStatus.ERASED.value, *params],
+            )
+            rows = cursor.fetchall()
+        return [
+            Member.from_db(connection.alias, ["id", "shop_id", "phone"], [pk, shop.pk, phone]) for pk, phone in rows
+        ]
+
+    by_id = {m.pk: m for m in live("id", member_ids)} if member_ids else {}
+    by_phone = {m.phone: m for m in live("phone", phones)} if phones else {}
     missing = phones - by_phone.keys()
     if join_on_purchase and missing:
         Member.objects.bulk_create(
             [Member(shop=shop, phone=phone, join_channel="purchase") for phone in sorted(missing)],
             ignore_conflicts=True,  # a concurrent batch may enrol the same buyer: theirs stands
         )
-        by_phone.update({m.phone: m for m in live.filter(phone__in=missing)})
+        by_phone.update({m.phone: m for m in live("phone", missing)})
     return by_id, by_phone
 
 

@@ -13,6 +13,7 @@ demo) awards points and moves tiers, and a replay, which creates nothing, awards
 
 import hashlib
 import json
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime, timedelta
@@ -25,8 +26,14 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import Max, Min
 from django.utils import timezone
 
-from members.services import SpendDelta, member_aggregates_apply, member_order_span_set, members_for_orders
-from shops.bulk import adapt, insert_rows, rows_affected
+from members.services import (
+    SpendDelta,
+    member_aggregates_apply,
+    member_order_span_set,
+    members_for_orders,
+    members_lock_for_orders,
+)
+from shops.bulk import adapt, in_condition, insert_rows, models_select, rows_affected
 from shops.errors import ApplicationError
 from shops.models import Shop
 
@@ -90,8 +97,8 @@ class CreatedOrder:
 @cache
 def _order_effects() -> list:
     """The modules that act on order facts (settings.ORDER_EFFECTS), each with `orders_created(shop=, created=,
-    now=) -> {external_id: points}`, `refund_created(shop=, order=, refund=)` and `order_status_changed(shop=,
-    order=, previous=)`."""
+    members=, now=) -> ({external_id: points}, {balance column: {member id: delta}})`, `refund_created(shop=,
+    order=, refund=)` and `order_status_changed(shop=, order=, previous=)`."""
     return [import_module(name) for name in settings.ORDER_EFFECTS]
 
 
@@ -148,6 +155,14 @@ def order_check(data: OrderInput, *, now: datetime) -> None:
         )
 
 
+def _orders_by_external_id(shop: Shop, external_ids: list[str]) -> dict[str, Order]:
+    """The shop's orders of these ids. Written out: the replay check runs on every order."""
+    if not external_ids:
+        return {}
+    condition, params = in_condition("external_id", external_ids)
+    return {o.external_id: o for o in models_select(Order, f"shop_id = %s AND {condition}", [shop.pk, *params])}
+
+
 def _counts(status: str) -> bool:
     return status in COUNTED_STATUSES
 
@@ -170,7 +185,7 @@ def orders_record(*, shop: Shop, orders: list[OrderInput]) -> list[Recorded | Ap
             continue
         first_index.setdefault(data.external_id, i)
 
-    existing = {o.external_id: o for o in Order.objects.filter(shop=shop, external_id__in=list(first_index)).order_by()}
+    existing = _orders_by_external_id(shop, list(first_index))
     new = [i for ext, i in first_index.items() if ext not in existing]
     by_id, by_phone = members_for_orders(
         shop=shop,
@@ -202,7 +217,7 @@ def orders_record(*, shop: Shop, orders: list[OrderInput]) -> list[Recorded | Ap
     )  # fmt: skip
     created_ids = dict((ext, pk) for pk, ext in inserted)
     lost_races = [ext for ext in buyers if ext not in created_ids]
-    existing.update({o.external_id: o for o in Order.objects.filter(shop=shop, external_id__in=lost_races)})
+    existing.update(_orders_by_external_id(shop, lost_races))
 
     items, deltas, created = [], {}, []
     for ext, i in first_index.items():
@@ -223,10 +238,19 @@ def orders_record(*, shop: Shop, orders: list[OrderInput]) -> list[Recorded | Ap
         else:
             outcome[i] = OrderConflict(details={"external_id": ext})
     insert_rows("orders_orderitem", ITEM_COLUMNS, items)
-    member_aggregates_apply(shop=shop, deltas=deltas)
+    # Each buyer's row is locked and read once, before anything changes it: the effects award on these figures and
+    # hand back the ledger balances they changed, which go into the one update that applies the aggregates.
+    buyers_before = members_lock_for_orders(shop=shop, ids=set(deltas))
     points: dict[str, int] = {}
+    balances: dict[str, Counter] = {}
     for effects in _order_effects():
-        points.update(effects.orders_created(shop=shop, created=[c for _i, c, _b in created], now=now))
+        earned, changed = effects.orders_created(
+            shop=shop, created=[c for _i, c, _b in created], members=buyers_before, now=now
+        )
+        points.update(earned)
+        for column, by_member in changed.items():
+            balances.setdefault(column, Counter()).update(by_member)
+    member_aggregates_apply(shop=shop, deltas=deltas, counters=balances)
     for i, order, buyer in created:
         earned = points.get(order.data.external_id, 0)
         outcome[i] = Recorded(partial(_new_order, shop, order.pk, buyer, order.data, now, earned), created=True)

@@ -26,10 +26,9 @@ from orders.models import Order, OrderStatus, Refund
 from orders.services import CreatedOrder
 from shops.bulk import insert_rows, values_cte
 from shops.models import Shop
-from tiers.evaluation import tiers_upgrade_members
-from tiers.growth import GrowthRow, growth_of_order, growth_post_many
+from tiers.evaluation import ladder_for_orders, tiers_upgrade_members
+from tiers.growth import GrowthRow, growth_entries_insert, growth_of_order, growth_post_many, growth_totals
 from tiers.models import GrowthKind
-from tiers.selectors import tiers_of_shop
 
 from .models import EntryKind, PendingAward, PendingState, PointsEntry, PointsProgram
 from .rules import Award, ItemFacts, OrderFacts, expiry_for, points_for_order
@@ -53,11 +52,12 @@ class Credit:
     details: dict
 
 
-def _credit_many(*, shop: Shop, program: PointsProgram, credits: list[Credit], now: datetime) -> None:
-    """Earn entries, their lots and the members' balances, set-based (a few statements for any number)."""
+def _credit_many(*, shop: Shop, program: PointsProgram, credits: list[Credit], now: datetime) -> Counter:
+    """Earn entries and their lots, set-based (two statements for any number). Returns the points credited to
+    each member, which the caller adds to their balances in the same transaction."""
     credits = sorted((c for c in credits if c.points > 0), key=lambda c: c.key)
     if not credits:
-        return
+        return Counter()
     entries = insert_rows(
         "points_pointsentry",
         [("shop_id", "int"), ("member_id", "int"), ("kind", "text"), ("points", "int"), ("reason", "text"),
@@ -78,19 +78,11 @@ def _credit_many(*, shop: Shop, program: PointsProgram, credits: list[Credit], n
     totals = Counter()
     for c in credits:
         totals[c.member_id] += c.points
-    member_counters_add(shop=shop, column="points_balance", deltas=totals)
+    return totals
 
 
-def _facts(created: list[CreatedOrder]) -> tuple[dict[str, OrderFacts], dict[int, dict]]:
-    """Each earning order's facts (with its buyer's birthday month and whether it is their first order), and the
-    buyers' rows (their tier)."""
-    members = {
-        m["pk"]: m
-        for m in Member.objects.filter(pk__in={c.member_id for c in created}).values(
-            "pk", "tier_id", "birthday_month", "order_count"
-        )
-    }
-    in_batch = Counter(c.member_id for c in created)
+def _facts(created: list[CreatedOrder], members: dict[int, dict]) -> dict[str, OrderFacts]:
+    """Each earning order's facts, with its buyer's birthday month and whether it is their first order."""
     earliest = {}
     for c in sorted(created, key=lambda c: (c.data.paid_at, c.data.external_id)):
         earliest.setdefault(c.member_id, c.data.external_id)
@@ -99,25 +91,44 @@ def _facts(created: list[CreatedOrder]) -> tuple[dict[str, OrderFacts], dict[int
             amount=c.data.amount,
             paid_at=c.data.paid_at,
             items=tuple(ItemFacts(i.sku, i.category, i.quantity, i.unit_price) for i in c.data.items),
-            # order_count already includes this batch's counted orders
-            first_purchase=members[c.member_id]["order_count"] == in_batch[c.member_id]
-            and earliest[c.member_id] == c.data.external_id,
+            # the figures are from before this batch, whose earning orders all count
+            first_purchase=members[c.member_id]["order_count"] == 0 and earliest[c.member_id] == c.data.external_id,
             birthday_month=members[c.member_id]["birthday_month"],
         )
         for c in created
-    }, members
+    }
 
 
-def orders_created(*, shop: Shop, created: list[CreatedOrder], now: datetime) -> dict[str, int]:
-    """Award the points and growth value of newly recorded orders and upgrade their buyers. Returns the points
-    each order earned (pending ones included)."""
+def _bounds(members: dict[int, dict], awards: dict[str, tuple[CreatedOrder, Award]]) -> dict[int, dict]:
+    """Upper bounds of the buyers' figures after this batch, for tiers_upgrade_members to skip those who cannot
+    move up: every order's amount and growth are added to every window (whether it falls inside or not)."""
+    bounds = {pk: dict(facts) for pk, facts in members.items()}
+    for c, award in awards.values():
+        figures = bounds[c.member_id]
+        for spend in ("lifetime_spend", "spend_12m"):
+            figures[spend] += c.data.amount
+        for count in ("order_count", "orders_12m"):
+            figures[count] += 1
+        figures["growth_value"] += max(award.growth, 0)
+    return bounds
+
+
+def orders_created(
+    *, shop: Shop, created: list[CreatedOrder], members: dict[int, dict], now: datetime
+) -> tuple[dict[str, int], dict[str, dict[int, int]]]:
+    """Award the points and growth value of newly recorded orders and upgrade their buyers. `members` holds the
+    buyers' figures before these orders (members.services.members_lock_for_orders; their rows are locked).
+
+    Returns the points each order earned (pending ones included) and what the entries written add to the buyers'
+    cached balances ({column: {member id: delta}}): the caller adds those in this transaction, in the one update of
+    each buyer's row that also applies the orders' aggregates."""
     earning = [c for c in created if c.member_id and c.data.status in EARNING_STATUSES]
     if not earning:
-        return {}
+        return {}, {}
     program, rules = points_program_of(shop=shop), bonus_rules_of(shop=shop, active=True)
-    tiers = list(tiers_of_shop(shop=shop))
+    tiers = ladder_for_orders(shop=shop)
     by_id, base = {t.pk: t for t in tiers}, tiers[0]
-    facts, members = _facts(earning)
+    facts = _facts(earning, members)
     awards: dict[str, tuple[CreatedOrder, Award]] = {}
     for c in earning:
         tier = by_id.get(members[c.member_id]["tier_id"], base)
@@ -126,28 +137,40 @@ def orders_created(*, shop: Shop, created: list[CreatedOrder], now: datetime) ->
                                     "tier_multiplier": tier.points_multiplier})  # fmt: skip
         awards[c.data.external_id] = (c, points_for_order(program=program, bonus_rules=rules, facts=order_facts,
                                                           time_zone=shop.time_zone))  # fmt: skip
+    counters = {}
     if program.pending_days:
-        _hold_pending(shop=shop, awards=list(awards.values()), days=program.pending_days, now=now)
+        counters["points_pending"] = _hold_pending(
+            shop=shop, awards=list(awards.values()), days=program.pending_days, now=now
+        )
     else:
-        _credit_many(
+        counters["points_balance"] = _credit_many(
             shop=shop,
             program=program,
             credits=[Credit(c.member_id, a.points, earn_key(ext), ext, c.data.paid_at, a.as_details())
                      for ext, (c, a) in awards.items()],
             now=now,
         )  # fmt: skip
-    growth_post_many(
-        shop=shop,
-        rows=[GrowthRow(c.member_id, a.growth, earn_key(ext), order_external_id=ext) for ext, (c, a) in awards.items()],
-        now=now,
-    )
+    counters["growth_value"] = growth_totals(
+        growth_entries_insert(
+            shop=shop,
+            rows=[GrowthRow(c.member_id, a.growth, earn_key(ext), order_external_id=ext)
+                  for ext, (c, a) in awards.items()],
+            now=now,
+        )
+    )  # fmt: skip
     points = {ext: a.points for ext, (_c, a) in awards.items() if a.points}
     _orders_points_set(shop=shop, points=points)
-    tiers_upgrade_members(shop=shop, member_ids=sorted({c.member_id for c in earning}), now=now)
-    return points
+    # The tiers qualify on the orders and growth entries written above, which the upgrade reads from their tables.
+    tiers_upgrade_members(
+        shop=shop, member_ids=sorted({c.member_id for c in earning}), now=now, tiers=tiers,
+        bounds=_bounds(members, awards),
+    )  # fmt: skip
+    return points, counters
 
 
-def _hold_pending(*, shop: Shop, awards: list[tuple[CreatedOrder, Award]], days: int, now: datetime) -> None:
+def _hold_pending(*, shop: Shop, awards: list[tuple[CreatedOrder, Award]], days: int, now: datetime) -> Counter:
+    """Pending awards, set-based. Returns the points each member has pending now, which the caller adds to their
+    cached pending balance in the same transaction."""
     rows = [
         (shop.pk, c.member_id, c.data.external_id, a.points,
          c.data.paid_at + timedelta(days=days) if c.data.status == OrderStatus.COMPLETED else None,
@@ -163,7 +186,7 @@ def _hold_pending(*, shop: Shop, awards: list[tuple[CreatedOrder, Award]], days:
     totals = Counter()
     for row in rows:
         totals[row[1]] += row[3]
-    member_counters_add(shop=shop, column="points_pending", deltas=totals)
+    return totals
 
 
 def _orders_points_set(*, shop: Shop, points: dict[str, int]) -> None:
@@ -252,11 +275,12 @@ def points_pending_release(*, shop: Shop, now: datetime) -> int:
     for r in released:
         pending[r["member_id"]] -= r["points"]
     member_counters_add(shop=shop, column="points_pending", deltas=pending)
-    _credit_many(
+    credited = _credit_many(
         shop=shop,
         program=points_program_of(shop=shop),
         credits=[Credit(r["member_id"], r["points"], earn_key(r["order_external_id"]), r["order_external_id"],
                         r["available_at"], r["details"]) for r in released if r["points"]],
         now=now,
     )  # fmt: skip
+    member_counters_add(shop=shop, column="points_balance", deltas=credited)
     return len(released)

@@ -6,6 +6,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from members.models import Member, MemberStatus
+from shops.bulk import models_select
 from shops.models import Shop
 
 from .models import BonusRule, PointsEntry, PointsLot, PointsProgram
@@ -31,14 +32,21 @@ def points_reconcile(*, shop: Shop, member_ids: list[int] | None = None) -> list
     ]
 
 
+# These two are read on every order with a buyer: written out (shops.bulk.models_select), not compiled by the ORM.
+
+
 def points_program_of(*, shop: Shop) -> PointsProgram:
     """The shop's points rules; every shop has them (created with the shop, see points.defaults)."""
-    return PointsProgram.objects.get(shop=shop)
+    programs = models_select(PointsProgram, "shop_id = %s", [shop.pk])
+    if not programs:
+        raise PointsProgram.DoesNotExist
+    return programs[0]
 
 
 def bonus_rules_of(*, shop: Shop, active: bool | None = None) -> list[BonusRule]:
-    rules = BonusRule.objects.filter(shop=shop).order_by("pk")
-    return list(rules if active is None else rules.filter(active=active))
+    if active is None:
+        return models_select(BonusRule, "shop_id = %s", [shop.pk], order_by="id")
+    return models_select(BonusRule, "shop_id = %s AND active = %s", [shop.pk, active], order_by="id")
 
 
 def points_summary(*, shop: Shop, member: Member, now: datetime, entries: int = 20) -> dict:

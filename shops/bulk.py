@@ -3,6 +3,7 @@ store) and SQLite (the embedded default) alike."""
 
 import json
 from collections.abc import Iterable, Sequence
+from functools import cache
 
 from django.db import connection
 from psycopg.types.json import Jsonb
@@ -92,3 +93,47 @@ def rows_affected(cursor) -> int:
         cursor.execute("SELECT changes()")
         return cursor.fetchone()[0]
     return cursor.rowcount
+
+
+@cache
+def _model_select(model, vendor: str) -> tuple[str, list[str], list[tuple[list, object]]]:
+    """SELECT list, attribute names and per-column value converters of `model`'s concrete fields (as the ORM's
+    compiler would apply them), computed once per model."""
+    fields = model._meta.concrete_fields
+    table = model._meta.db_table
+    columns = ", ".join(f"{connection.ops.quote_name(table)}.{connection.ops.quote_name(f.column)}" for f in fields)
+    converters = []
+    for f in fields:
+        col = f.get_col(table)
+        converters.append((connection.ops.get_db_converters(col) + col.get_db_converters(connection), col))
+    select = f"SELECT {columns} FROM {connection.ops.quote_name(table)}"  # noqa: S608 - names from the model
+    return select, [f.attname for f in fields], converters
+
+
+def models_select(model, where: str, params: Sequence, *, order_by: str = "") -> list:
+    """Instances of `model` read by a written-out WHERE (columns of the model's table, values as parameters) and
+    ORDER BY: for reads on every request, where the ORM spends about a millisecond of CPU compiling the query.
+    The instances are what the ORM would build (same conversions, no deferred fields). `where` must name the shop
+    (shop_id = %s): the shop scope's guard does not see this query."""
+    select, attnames, converters = _model_select(model, connection.vendor)
+    sql = f"{select} WHERE {where}" + (f" ORDER BY {order_by}" if order_by else "")
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    instances = []
+    for row in rows:
+        values = list(row)
+        for i, (column_converters, col) in enumerate(converters):
+            for converter in column_converters:
+                values[i] = converter(values[i], col, connection)
+        instances.append(model.from_db(connection.alias, attnames, values))
+    return instances
+
+
+def in_condition(column: str, values: Iterable) -> tuple[str, list]:
+    """`column` is one of `values`, as one parameter whatever their number (an array on PostgreSQL, JSON on
+    SQLite), for written-out queries: the condition and its parameters."""
+    values = list(values)
+    if connection.vendor == "postgresql":
+        return f"{column} = ANY(%s)", [values]
+    return f"{column} IN (SELECT value FROM json_each(%s))", [json.dumps(values)]  # noqa: S608 - a placeholder

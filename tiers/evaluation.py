@@ -26,7 +26,7 @@ from django.utils import timezone
 
 from members.models import Member, MemberStatus
 from orders.models import COUNTED_STATUSES
-from shops.bulk import adapt
+from shops.bulk import adapt, models_select
 from shops.models import Shop
 
 from .models import ChangeReason, Combine, EvaluationMode, Tier, TierEvaluation, Window
@@ -415,16 +415,58 @@ def tiers_evaluate(*, shop: Shop, mode: str = EvaluationMode.FULL, now: datetime
     return evaluation
 
 
+def ladder_for_orders(*, shop: Shop) -> list[Tier]:
+    """ladder_tiers (without lock), written out: recording an order reads the ladder for the points multiplier
+    and hands it to tiers_upgrade_members, and the ORM compiling the query was a millisecond of CPU per order."""
+    return models_select(Tier, 'shop_id = %s AND "rank" < %s', [shop.pk, RETIRED_RANK], order_by='"rank"')
+
+
+def _may_rise(specs: list[TierSpec], current: dict[int, int], bounds: dict) -> bool:
+    """Whether a member whose figures are at most `bounds` (tier_id, lifetime_spend, order_count, spend_12m,
+    orders_12m, growth_value) could qualify above the rank they hold. Every threshold is a lower bound on a figure
+    (the rank is monotone in the figures), so a tier out of reach at the bounds is out of reach.
+
+    The cached figures bound the windows' sums: an order's amount less refunds is never negative, so lifetime
+    spend and count bound every window; spend_12m/orders_12m were computed (orders.services) with the window
+    that rolling_12m uses and only lose orders when member_windows_refresh ages them out, so they bound it; a
+    growth window's sum is growth_value less the entries before it, whose sum is the (never negative) cached value
+    at that time."""
+    held = current.get(bounds["tier_id"], 0)
+    for spec in specs:
+        if spec.rank <= held or not spec.qualifies_automatically:
+            continue
+        recent = spec.window == Window.ROLLING_12M
+        spend = bounds["spend_12m"] if recent else bounds["lifetime_spend"]
+        orders = bounds["orders_12m"] if recent else bounds["order_count"]
+        tests = [
+            figure >= threshold
+            for figure, threshold in (
+                (spend, spec.min_spend), (orders, spec.min_orders), (bounds["growth_value"], spec.min_growth)
+            )
+            if threshold is not None
+        ]  # fmt: skip
+        if all(tests) if spec.combine == Combine.ALL else any(tests):
+            return True
+    return False
+
+
 @transaction.atomic(savepoint=False)
-def tiers_upgrade_members(*, shop: Shop, member_ids: Iterable[int], now: datetime | None = None) -> int:
+def tiers_upgrade_members(
+    *, shop: Shop, member_ids: Iterable[int], now: datetime | None = None, tiers: list[Tier] | None = None,
+    bounds: dict[int, dict] | None = None,
+) -> int:  # fmt: skip
     """Upgrade at once the given members who now qualify for a higher tier (never lowers one). Called by the
-    service that records an order, in its transaction, after the member's aggregates changed: it reads the
-    members' orders through the (shop, member, paid_at) index. Returns the number of members upgraded."""
+    service that records an order, in its transaction, once the orders and their growth entries are written: it
+    reads the members' orders through the (shop, member, paid_at) index. `tiers` is the ladder when the caller has it
+    (ladder_tiers); with `bounds` ({member id: upper bounds of their figures, see _may_rise}), members who cannot
+    reach a higher tier are left out before any query. Returns the number of members upgraded."""
     member_ids = list(member_ids)
     if not member_ids:
         return 0
-    specs, current = _specs(ladder_tiers(shop=shop))
-    if not any(spec.qualifies_automatically for spec in specs):
+    specs, current = _specs(ladder_tiers(shop=shop) if tiers is None else tiers)
+    if bounds is not None:
+        member_ids = [pk for pk in member_ids if pk not in bounds or _may_rise(specs, current, bounds[pk])]
+    if not member_ids or not any(spec.qualifies_automatically for spec in specs):
         return 0
     moved = _move(
         shop=shop, specs=specs, current_ranks=current, now=now or timezone.now(), decide="upgrade",

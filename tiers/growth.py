@@ -27,9 +27,12 @@ class GrowthRow:
     order_external_id: str = ""
 
 
-def growth_post_many(*, shop: Shop, rows: list[GrowthRow], actor: Actor = SYSTEM, now: datetime) -> int:
-    """Write growth entries set-based and add them to the members' cached values. Rows whose key exists already
-    are skipped (a replay); returns the number written. Must run inside the caller's transaction."""
+def growth_entries_insert(
+    *, shop: Shop, rows: list[GrowthRow], actor: Actor = SYSTEM, now: datetime
+) -> list[tuple[int, int]]:
+    """Write growth entries set-based, skipping rows whose key exists already (a replay). Returns (member id,
+    value) of the entries written, which the caller adds to the members' cached values in the same transaction
+    (growth_post_many; the order effects hand them to the orders' one update of the buyer's row)."""
     rows = sorted((row for row in rows if row.value), key=lambda row: row.idempotency_key)
     inserted = insert_rows(
         "tiers_growthentry",
@@ -40,10 +43,21 @@ def growth_post_many(*, shop: Shop, rows: list[GrowthRow], actor: Actor = SYSTEM
         conflict=("shop_id", "idempotency_key"),
         returning=("member_id", "value"),
     )  # fmt: skip
+    return inserted
+
+
+def growth_totals(inserted: list[tuple[int, int]]) -> dict[int, int]:
     totals: dict[int, int] = {}
     for member_id, value in inserted:
         totals[member_id] = totals.get(member_id, 0) + value
-    member_counters_add(shop=shop, column="growth_value", deltas=totals)
+    return totals
+
+
+def growth_post_many(*, shop: Shop, rows: list[GrowthRow], actor: Actor = SYSTEM, now: datetime) -> int:
+    """Write growth entries set-based and add them to the members' cached values. Rows whose key exists already
+    are skipped (a replay); returns the number written. Must run inside the caller's transaction."""
+    inserted = growth_entries_insert(shop=shop, rows=rows, actor=actor, now=now)
+    member_counters_add(shop=shop, column="growth_value", deltas=growth_totals(inserted))
     return len(inserted)
 
 

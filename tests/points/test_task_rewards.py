@@ -16,6 +16,11 @@ COMPLETE = {"name": "王芳", "gender": "female", "birthday_month": 5, "birthday
 
 
 @pytest.fixture(autouse=True)
+def _english(settings):
+    settings.LANGUAGE_CODE = "en"
+
+
+@pytest.fixture(autouse=True)
 def rewarded(shop):
     program = points_program_of(shop=shop)
     program.profile_completion_points = 50

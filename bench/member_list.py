@@ -4,7 +4,8 @@ Scenario, per filter: members.selectors.member_page (members.filters.member_filt
 keyset pages of 50) for the first page, the next page and a deep page (anchored about 20,000 rows in), and the
 count preview members.selectors.member_count (the filter's .count(), uncached, as the segment preview runs it), on
 the bench-big shop of bench/generate.py. Filters: none, a tag (VIP候选, 20% of members), spend_12m_min, a region
-prefix, a birthday month, and a combination of them.
+prefix, a birthday month, a combination of them, and two tiers (VIP会员, and the joining tier: members without a
+higher one), after a full tier evaluation (the generator assigns no tiers) in a transaction rolled back at the end.
 Baseline: the same queries written by hand in raw SQL (row-value keyset condition, EXISTS for the tag), run in
 the same process. Figures are the 95th percentile over `--runs` runs (after two warm-up runs), in ms; for these
 the ratio (ours / baseline) above 1 means slower than the hand-written SQL.
@@ -53,13 +54,15 @@ def main() -> None:
     args = parser.parse_args()
 
     setup_django()
-    from django.db import connection
+    from django.db import connection, transaction
     from django.utils import timezone
 
     from members.models import Member, Tag
     from members.selectors import member_count, member_page
     from shops.selectors import shop_by_slug
     from shops.tenancy import shop_scope
+    from tiers.evaluation import tiers_evaluate
+    from tiers.models import EvaluationMode, Tier
 
     shop = shop_by_slug(slug=args.shop)
     with shop_scope(shop):
@@ -82,8 +85,15 @@ def main() -> None:
             [vip, "广东%"],
         ),
     }
+    with shop_scope(shop):
+        vip_tier, base_tier = (Tier.objects.get(shop=shop, name=name).pk for name in ("VIP会员", "普通会员"))
+    tier_cases = {
+        "tier_vip": ({"tiers": [vip_tier]}, "m.tier_id = %s", [vip_tier]),
+        "tier_joining": ({"tiers": [base_tier]}, "m.tier_id IS NULL", []),
+    }
     if args.only:
         cases = {k: v for k, v in cases.items() if k in args.only.split(",")}
+        tier_cases = {k: v for k, v in tier_cases.items() if k in args.only.split(",")}
 
     def raw(sql: str, params: list) -> list:
         with connection.cursor() as cursor:
@@ -91,7 +101,8 @@ def main() -> None:
             return cursor.fetchall()
 
     base = "FROM members_member m WHERE m.shop_id = %s AND m.status IN ('active', 'frozen') AND "
-    for name, (definition, condition, cparams) in cases.items():
+
+    def run(name: str, definition: dict, condition: str, cparams: list) -> None:
         where, params = base + condition, [shop.pk, *cparams]
 
         def raw_page(after: tuple | None = None, where=where, params=params) -> list:
@@ -168,6 +179,20 @@ def main() -> None:
         )
         if args.explain and not all(met.values()):
             explain(shop, definition, second_after, deep_after, missed=[k for k, v in met.items() if not v])
+
+    for name, case in cases.items():
+        run(name, *case)
+    if not tier_cases:
+        return
+    # bench-big's members hold no tier as generated: a full evaluation gives them the default ladder's tiers, in a
+    # transaction rolled back at the end, so the tier filters are timed right after it (before any vacuum).
+    with transaction.atomic():
+        with shop_scope(shop):
+            if not Member.objects.filter(shop=shop, tier__isnull=False).exists():
+                tiers_evaluate(shop=shop, mode=EvaluationMode.FULL)
+        for name, case in tier_cases.items():
+            run(name, *case)
+        transaction.set_rollback(True)
 
 
 def explain(shop, definition: dict, second_after: int, deep_after: int, *, missed: list[str]) -> None:

@@ -110,6 +110,13 @@ class Member(ShopOwned):
             models.Index(fields=["shop", "-spend_12m", "-id"], name="member_shop_spend_12m"),
             models.Index(fields=["shop", "-order_count", "-id"], name="member_shop_order_count"),
             models.Index(fields=["shop", "tier"], name="member_shop_tier"),
+            # The daily incremental tier evaluation (tiers.evaluation.changed_members) finds the rows changed since
+            # its last run and the retention periods ending, instead of reading every member. Writes that change
+            # updated_at already change indexed aggregates (no HOT update to lose), but for points-only updates.
+            models.Index(fields=["shop", "updated_at"], name="member_shop_updated"),
+            models.Index(
+                fields=["shop", "tier_until"], condition=Q(tier_until__isnull=False), name="member_shop_tier_until"
+            ),
             models.Index(fields=["referrer"], condition=Q(referrer__isnull=False), name="member_referrer"),
             # The live members' ids alone: segment counts join it to tags and other conditions without the heap.
             models.Index(fields=["shop", "id"], condition=~models.Q(status="erased"), name="member_shop_live"),

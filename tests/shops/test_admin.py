@@ -35,6 +35,16 @@ def ops_client(client):
         "members/importjob",
         "orders/order",
         "orders/refund",
+        "points/pointsentry",
+        "points/pointslot",
+        "points/pendingaward",
+        "points/pointsprogram",
+        "points/bonusrule",
+        "tiers/tier",
+        "tiers/tierchange",
+        "tiers/tierevaluation",
+        "tiers/tierschedule",
+        "tiers/growthentry",
     ],
 )
 def test_every_changelist_shows_all_shops_and_searches(ops_client, shop, other_shop, path):
@@ -77,3 +87,10 @@ def test_revoking_a_key_from_the_admin_is_audited(ops_client, shop, api_key):
 def test_merchant_staff_cannot_enter_the_admin(client, owner):
     client.force_login(owner)
     assert client.get("/admin/shops/shop/")["Location"].startswith("/admin/login/")
+
+
+@pytest.mark.parametrize(
+    "path", ["points/pointsentry", "points/pointsprogram", "points/bonusrule", "tiers/growthentry"]
+)
+def test_ledgers_and_rules_cannot_be_added_in_the_admin(ops_client, path):
+    assert ops_client.get(f"/admin/{path}/add/").status_code == 403

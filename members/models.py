@@ -109,7 +109,8 @@ class Member(ShopOwned):
             models.Index(fields=["shop", "name"], name="member_shop_name"),
             models.Index(fields=["shop", "-spend_12m", "-id"], name="member_shop_spend_12m"),
             models.Index(fields=["shop", "-order_count", "-id"], name="member_shop_order_count"),
-            models.Index(fields=["shop", "tier"], name="member_shop_tier"),
+            # A tier's members newest buyers first (the list's default sort), as member_shop_last_order is for all.
+            models.Index(fields=["shop", "tier", "-last_order_at", "-id"], name="member_shop_tier_last_order"),
             # The daily incremental tier evaluation (tiers.evaluation.changed_members) finds the rows changed since
             # its last run and the retention periods ending, instead of reading every member. Writes that change
             # updated_at already change indexed aggregates (no HOT update to lose), but for points-only updates.

@@ -60,7 +60,8 @@ def _order_of(validated: dict) -> services.OrderInput:
 
 # Field-level validation through one long-lived OrderInput's fields (DRF copies every declared field for each
 # serializer it builds: about a millisecond of CPU per order). Fields keep no state while they validate.
-_ORDER_FIELDS = {name: f for name, f in OrderInput().fields.items() if name != "items"}
+_ORDER = OrderInput()
+_ORDER_FIELDS = {name: f for name, f in _ORDER.fields.items() if name != "items"}
 _ITEM_FIELDS = dict(ItemInput().fields)
 
 
@@ -100,11 +101,9 @@ def _valid_order_fast(data) -> dict | None:
         return None
     values = _fields_validated(_ORDER_FIELDS, data)
     values["items"] = [_fields_validated(_ITEM_FIELDS, item) for item in items]
-    if values.get("member_id") and values.get("phone"):
-        return None
     if "phone" in values:
-        values["phone"] = phone_normalize(values["phone"]) if values["phone"] else ""  # as validate_phone
-    return values
+        values["phone"] = _ORDER.validate_phone(values["phone"])
+    return _ORDER.validate(values)  # OrderInput's own checks, so the two paths cannot drift apart
 
 
 class ItemOutput(serializers.Serializer):

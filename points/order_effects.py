@@ -224,7 +224,9 @@ def _take_back(*, shop: Shop, order: Order, key: str, reason: str) -> None:
             member_counters_add(shop=shop, column="points_pending", deltas={order.member_id: -cut})
     elif earned := PointsEntry.objects.filter(shop=shop, idempotency_key=earn_key(order.external_id)).first():
         taken = -(PointsEntry.objects.filter(shop=shop, reverses=earned).aggregate(total=Sum("points"))["total"] or 0)
-        if (due := earned.points - _kept(order, earned.points) - taken) > 0:
+        # `keep` is of the points the order earned, not of the credit: a refund inside the window already cut
+        # the pending points that were released, so the credit may be less than points_earned.
+        if (due := earned.points - keep - taken) > 0:
             points_reverse(shop=shop, entry=earned, points=due, idempotency_key=key, reason=reason)
     growth, growth_reversed = growth_of_order(shop=shop, order_external_id=order.external_id)
     due = growth - _kept(order, growth) - growth_reversed

@@ -228,6 +228,22 @@ def test_a_refund_inside_the_window_cuts_the_pending_points_and_a_cancellation_c
     assert PointsEntry.objects.count() == 0
 
 
+def test_a_refund_after_release_takes_back_only_what_the_earlier_cut_left_over(shop, member, pending_week):
+    order = order_record(shop=shop, data=_order("P1", amount="100")).order
+    refund_record(shop=shop, order=order, data=RefundInput(external_id="R1", amount=Decimal("50")))
+    with time_machine.travel(datetime(2026, 11, 1, tzinfo=UTC)):
+        order_change_status(shop=shop, order=Order.objects.get(pk=order.pk), status="completed")
+    points_pending_release(shop=shop, now=datetime(2026, 11, 9, tzinfo=UTC))
+    assert _member(member) == (50, 0, 50)
+
+    refund_record(
+        shop=shop, order=Order.objects.get(pk=order.pk), data=RefundInput(external_id="R2", amount=Decimal("25"))
+    )
+
+    assert _member(member) == (25, 0, 25)  # 25% of the order still paid keeps 25 of its 100 points
+    assert Order.objects.get(pk=order.pk).points_earned == 100
+
+
 def test_another_shops_orders_leave_this_shops_books_alone(shop, other_shop, member):
     other = member_enroll(shop=other_shop, data=Enrolment(phone=PHONE))[0]
     order_record(shop=other_shop, data=_order(amount="300"))

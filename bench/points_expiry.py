@@ -165,7 +165,7 @@ def main() -> None:
                     """INSERT INTO points_pointsentry (shop_id, member_id, kind, points, reason, order_external_id,
                             idempotency_key, body_hash, actor, created_at, details)
                        SELECT l.shop_id, l.member_id, 'expire', -l.remaining, 'Points expired', '',
-                            'expire:lot:' || l.id, encode(sha256(convert_to('{"kind": "expire", "lot": ' || l.id
+                            'expire#lot#' || l.id, encode(sha256(convert_to('{"kind": "expire", "lot": ' || l.id
                             || ', "member": ' || l.member_id || ', "points": ' || -l.remaining || '}', 'UTF8')), 'hex'),
                             'system', %s, '{}'
                        FROM points_pointslot l WHERE l.shop_id = %s AND l.remaining > 0 AND l.expires_at <= %s""",

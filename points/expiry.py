@@ -1,7 +1,7 @@
 """Expiry of earned points (SPEC 6): the nightly expiry of due lots, and the reminder hook before it.
 
 Invariant, as in points.services: a lot expires once, as one `expire` entry for its whole remainder (idempotency
-key `expire:lot:<lot id>`), written in the same transaction as the lot's remainder going to 0 and the member's
+key `expire#lot#<lot id>`), written in the same transaction as the lot's remainder going to 0 and the member's
 cached balance going down by as much. A re-run finds no open due lot and changes nothing.
 
 Reminder hook: settings.POINTS_EXPIRY_REMINDER_HANDLERS lists dotted paths of callables
@@ -32,7 +32,7 @@ from shops.services import SYSTEM
 from .models import EntryKind, PointsEntry, PointsLot
 from .selectors import points_expiring, points_program_of
 
-EXPIRE_KEY_PREFIX = "expire:lot:"
+EXPIRE_KEY_PREFIX = "expire#lot#"
 # Stored untranslated (the msgid), so that whoever shows the entry translates it into the reader's language.
 EXPIRE_REASON = gettext_noop("Points expired")
 REMINDER_BATCH = 1000

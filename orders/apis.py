@@ -1,9 +1,7 @@
-from contextlib import suppress
 from decimal import Decimal
 
 from drf_spectacular.utils import OpenApiExample, extend_schema
 from rest_framework import serializers, status
-from rest_framework.fields import SkipField, empty
 from rest_framework.response import Response
 
 from members.services import phone_normalize
@@ -58,52 +56,15 @@ def _order_of(validated: dict) -> services.OrderInput:
     return services.OrderInput(**data)
 
 
-# Field-level validation through one long-lived OrderInput's fields (DRF copies every declared field for each
-# serializer it builds: about a millisecond of CPU per order). Fields keep no state while they validate.
+# One long-lived OrderInput validates every order: DRF copies every declared field for each serializer it builds
+# (about a millisecond of CPU per order), and a serializer's run_validation keeps no state between calls.
 _ORDER = OrderInput()
-_ORDER_FIELDS = {name: f for name, f in _ORDER.fields.items() if name != "items"}
-_ITEM_FIELDS = dict(ItemInput().fields)
-
-
-def _fields_validated(fields: dict, data: dict) -> dict:
-    """DRF's Serializer.to_internal_value for a mapping, stopping at the first error (ValidationError)."""
-    values = {}
-    for name, f in fields.items():
-        with suppress(SkipField):  # absent, optional, without a default
-            values[name] = f.run_validation(data.get(name, empty))
-    return values
 
 
 def order_input_of(data) -> services.OrderInput:
     """One order of the API validated exactly as OrderInput(data=data).is_valid(raise_exception=True) validates it
-    (the same values; the same ValidationError or InvalidPhoneError), and converted. A valid order is validated
-    field by field without building serializers; anything invalid goes through OrderInput, which names every
-    error as the API always has."""
-    try:
-        values = _valid_order_fast(data)
-    except serializers.ValidationError:
-        values = None
-    if values is None:
-        serializer = OrderInput(data=data)
-        serializer.is_valid(raise_exception=True)
-        return serializer.to_order()
-    return _order_of(values)
-
-
-def _valid_order_fast(data) -> dict | None:
-    """OrderInput's validated data for a valid order; None, or a ValidationError, when it is not."""
-    if not isinstance(data, dict) or not data.keys() <= OrderInput._declared_fields.keys():
-        return None
-    items = data.get("items", [])
-    if not isinstance(items, list):
-        return None
-    if not all(isinstance(item, dict) and item.keys() <= _ITEM_FIELDS.keys() for item in items):
-        return None
-    values = _fields_validated(_ORDER_FIELDS, data)
-    values["items"] = [_fields_validated(_ITEM_FIELDS, item) for item in items]
-    if "phone" in values:
-        values["phone"] = _ORDER.validate_phone(values["phone"])
-    return _ORDER.validate(values)  # OrderInput's own checks, so the two paths cannot drift apart
+    (the same values; the same ValidationError or InvalidPhoneError), and converted."""
+    return _order_of(_ORDER.run_validation(data))
 
 
 class ItemOutput(serializers.Serializer):

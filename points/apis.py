@@ -10,8 +10,6 @@ from shops.rest.serializers import StrictSerializer
 from shops.rest.views import ShopAPIView
 
 from . import selectors, services
-from .errors import InvalidPoints
-from .rules import CashQuote, points_cash_quote
 from .services import MAX_POINTS
 
 # Client keys never contain "#": the system's own keys (points.order_effects) do, so the two cannot collide.
@@ -43,9 +41,10 @@ class PostedOutput(serializers.Serializer):
         ref_name = "PointsPosted"
 
 
-def _posted(posted, *, member, cash=None) -> Response:
+def _posted(posted, *, member) -> Response:
     member.refresh_from_db(fields=["points_balance"])
-    body = {"entry": posted.entry, "points_balance": member.points_balance, "cash_value": cash}
+    body = {"entry": posted.entry, "points_balance": member.points_balance,
+            "cash_value": posted.entry.details.get("cash_value")}  # fmt: skip
     return Response(PostedOutput(body).data, status=status.HTTP_201_CREATED if posted.created else status.HTTP_200_OK)
 
 
@@ -108,27 +107,12 @@ class RedeemApi(ShopAPIView):
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
-        cash = None
-        if "order_amount" in data:
-            quote = points_cash_quote(
-                program=selectors.points_program_of(shop=self.shop), points=data["points"],
-                order_amount=data["order_amount"],
-            )  # fmt: skip
-            if not isinstance(quote, CashQuote):
-                raise InvalidPoints(CASH_REFUSALS[quote], code=quote, details={"points": data["points"]})
-            cash = quote.cash
         posted = services.points_redeem(
             shop=self.shop, member=member, points=data["points"], idempotency_key=data["idempotency_key"],
-            reason=data.get("reason", ""), order_external_id=data.get("order_external_id", ""), actor=self.actor,
+            reason=data.get("reason", ""), order_external_id=data.get("order_external_id", ""),
+            order_amount=data.get("order_amount"), actor=self.actor,
         )  # fmt: skip
-        return _posted(posted, member=member, cash=cash)
-
-
-CASH_REFUSALS = {
-    "cash_disabled": "This shop does not take points as cash.",
-    "below_minimum": "Fewer points than the minimum for paying with points.",
-    "above_cap": "These points would pay more of the order than the shop allows.",
-}
+        return _posted(posted, member=member)
 
 
 class AdjustApi(ShopAPIView):

@@ -9,10 +9,12 @@ import hashlib
 import json
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 
 from django.db import IntegrityError, transaction
 from django.db.models import Case, F, When
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from members.models import Member, MemberStatus
 from shops.models import Shop
@@ -20,7 +22,7 @@ from shops.services import SYSTEM, Actor, audit_record
 
 from .errors import IdempotencyConflict, InsufficientPoints, InvalidPoints
 from .models import EntryKind, PointsEntry, PointsLot
-from .rules import expiry_for
+from .rules import CashQuote, expiry_for, points_cash_quote
 from .selectors import points_program_of
 
 MAX_POINTS = 10**12  # far above any real balance; keeps sums inside a bigint
@@ -92,6 +94,7 @@ def _credit(
 def _debit(
     *, shop: Shop, member: Member, kind: str, points: int, key: str, body_hash: str, reason: str,
     order_external_id: str, actor: Actor, now: datetime, reverses: PointsEntry | None = None,
+    details: dict | None = None,
 ) -> PointsEntry:  # fmt: skip
     """Take `points` from the member's open lots, the soonest to expire first (then the oldest earned); a reversal
     takes from the lot of the entry it reverses first."""
@@ -113,6 +116,7 @@ def _debit(
     entry = PointsEntry.objects.create(
         shop=shop, member=member, kind=kind, points=-points, reason=reason, order_external_id=order_external_id,
         idempotency_key=key, body_hash=body_hash, actor=actor.label, created_at=now, reverses=reverses,
+        details=details or {},
     )  # fmt: skip
     Member.objects.filter(shop=shop, pk=member.pk).update(points_balance=F("points_balance") - points)
     return entry
@@ -138,20 +142,39 @@ def points_earn(
     )  # fmt: skip
 
 
+CASH_REFUSALS = {
+    "cash_disabled": _("This shop does not take points as cash."),
+    "below_minimum": _("Fewer points than the minimum for paying with points."),
+    "above_cap": _("These points would pay more of the order than the shop allows."),
+}
+
+
+def _cash_details(*, shop: Shop, points: int, order_amount: Decimal) -> dict:
+    """What the points pay of an order of `order_amount`, as the redemption entry's details. Raises InvalidPoints."""
+    quote = points_cash_quote(program=points_program_of(shop=shop), points=points, order_amount=order_amount)
+    if not isinstance(quote, CashQuote):
+        raise InvalidPoints(CASH_REFUSALS[quote], code=quote, details={"points": points})
+    return {"order_amount": str(order_amount), "cash_value": str(quote.cash)}
+
+
 @transaction.atomic
 def points_redeem(
     *, shop: Shop, member: Member, points: int, idempotency_key: str, reason: str = "", order_external_id: str = "",
-    actor: Actor = SYSTEM,
+    order_amount: Decimal | None = None, actor: Actor = SYSTEM,
 ) -> Posted:  # fmt: skip
-    """Spend available points (pending points are not available). Raises InvalidPoints, InsufficientPoints,
-    IdempotencyConflict."""
+    """Spend available points (pending points are not available). With `order_amount`, the points pay part of that
+    order as the shop's points-as-cash settings allow; the entry's details keep the order amount and the cash value,
+    so a replay answers with the first price even if the settings changed since. Raises InvalidPoints (also the
+    cash refusals: cash_disabled, below_minimum, above_cap), InsufficientPoints, IdempotencyConflict."""
     _check(points)
-    body = _body_hash(kind="redeem", member=member.pk, points=points, reason=reason, order=order_external_id)
+    cash = {} if order_amount is None else {"order_amount": str(order_amount)}
+    body = _body_hash(kind="redeem", member=member.pk, points=points, reason=reason, order=order_external_id, **cash)
     return _post(
         shop=shop, member=member, key=idempotency_key, body_hash=body,
         write=lambda m: _debit(
             shop=shop, member=m, kind=EntryKind.REDEEM, points=points, key=idempotency_key, body_hash=body,
             reason=reason, order_external_id=order_external_id, actor=actor, now=timezone.now(),
+            details=cash and _cash_details(shop=shop, points=points, order_amount=order_amount),
         ),
     )  # fmt: skip
 

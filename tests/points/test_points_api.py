@@ -113,6 +113,25 @@ def test_points_as_cash_are_priced_and_held_to_the_shops_settings(api_client, sh
     assert _balance(member) == 500
 
 
+def test_a_cash_redemption_replays_its_first_price_and_refuses_another_order_amount(api_client, shop, member):
+    program = points_program_of(shop=shop)
+    program.cash_enabled, program.cash_max_share = True, 10
+    program.save()
+    body = {"points": 500, "idempotency_key": "c3", "order_amount": "50"}
+    first = api_client.post(_url(member, "redeem"), body, format="json")
+    program.cash_enabled = False
+    program.save()
+
+    replay = api_client.post(_url(member, "redeem"), body, format="json")
+    other = api_client.post(_url(member, "redeem"), {**body, "order_amount": "80"}, format="json")
+
+    assert (first.status_code, replay.status_code) == (201, 200)
+    assert replay.json() == first.json() and replay.json()["cash_value"] == "5.00"
+    assert (other.status_code, other.json()["code"]) == (409, "idempotency_conflict")
+    assert _balance(member) == 500
+    assert PointsEntry.objects.filter(shop=shop, idempotency_key="c3").count() == 1
+
+
 def test_an_adjustment_needs_a_reason_and_is_audited(api_client, shop, member):
     missing = api_client.post(_url(member, "adjust"), {"points": 50, "idempotency_key": "a1"}, format="json")
     zero = api_client.post(_url(member, "adjust"), {"points": 0, "reason": "x", "idempotency_key": "a1"}, format="json")

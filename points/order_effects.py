@@ -263,10 +263,9 @@ def points_pending_release(*, shop: Shop, now: datetime) -> int:
     """Credit every pending award whose return window has passed, set-based. Safe to re-run and to run beside
     refunds: an award is taken by one UPDATE ... WHERE state = pending, which a concurrent refund's row lock
     orders. Returns the number released."""
-    due = PendingAward.objects.filter(shop=shop, state=PendingState.PENDING, available_at__lte=now)
     released = list(
-        PendingAward.objects.filter(pk__in=list(due.order_by("pk").values_list("pk", flat=True)), state="pending")
-        .select_for_update()
+        PendingAward.objects.filter(shop=shop, state=PendingState.PENDING, available_at__lte=now)
+        .select_for_update()  # a row a concurrent refund cancelled is re-checked after its lock and left out
         .order_by("pk")
         .values("pk", "member_id", "points", "order_external_id", "available_at", "details")
     )

@@ -192,11 +192,12 @@ def test_evaluating_a_shop_leaves_other_shops_alone(shop, other_shop):
         ours, theirs = enrol(shop), enrol(other_shop)
         buy(shop, ours, 600, T0)
         buy(other_shop, theirs, 600, T0)
-        # a foreign member id passed to the upgrade is ignored
+        their_tiers = list(Tier.objects.filter(shop=other_shop).values())
+        their_member = Member.objects.filter(pk=theirs.pk).values("tier_id", "tier_until", "updated_at").get()
+        # a foreign member id passed to the upgrade is ignored (their row, stamped by their order, stays as it is)
         tier_ladder_apply(shop=shop, ladder=ladder({"name": "银卡", "min_spend": "100"}), actor=SYSTEM)
         assert tiers_upgrade_members(shop=shop, member_ids=[theirs.pk]) == 0
-    their_tiers = list(Tier.objects.filter(shop=other_shop).values())
-    their_member = Member.objects.filter(pk=theirs.pk).values("tier_id", "tier_until", "updated_at").get()
+        assert Member.objects.filter(pk=theirs.pk).values("tier_id", "tier_until", "updated_at").get() == their_member
     with time_machine.travel(YEAR_LATER, tick=False):
         evaluation = tiers_evaluate(shop=shop)
     assert (evaluation.members_checked, evaluation.downgraded) == (1, 1)

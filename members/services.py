@@ -8,14 +8,12 @@ personal fields but keeps the row, so orders, ledgers and aggregates stay consis
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
-from functools import cache
-from importlib import import_module
 
-from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from shops.bulk import adapt, in_condition, values_cte
+from shops.hooks import hook_modules
 from shops.models import Shop
 from shops.services import SYSTEM, Actor, audit_record
 
@@ -65,11 +63,10 @@ def _record_consents(*, shop: Shop, member: Member, consents: dict[str, bool], s
     )
 
 
-@cache
 def _member_effects() -> list:
     """The modules that act on a member's profile (settings.MEMBER_EFFECTS), each with `profile_saved(shop=,
     member=)`, called in the transaction of an enrolment or a profile change (task rewards)."""
-    return [import_module(name) for name in settings.MEMBER_EFFECTS]
+    return hook_modules("MEMBER_EFFECTS")
 
 
 def _profile_saved(*, shop: Shop, member: Member) -> None:

@@ -18,10 +18,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from functools import cache, cached_property, partial
-from importlib import import_module
+from functools import cached_property, partial
 
-from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Max, Min
 from django.utils import timezone
@@ -35,6 +33,7 @@ from members.services import (
 )
 from shops.bulk import adapt, in_condition, insert_rows, models_select, rows_affected
 from shops.errors import ApplicationError
+from shops.hooks import hook_modules
 from shops.models import Shop
 
 from .errors import InvalidOrder, InvalidStatusChange, OrderConflict, RefundConflict, RefundExceedsOrder, UnknownMember
@@ -94,12 +93,11 @@ class CreatedOrder:
     data: OrderInput
 
 
-@cache
 def _order_effects() -> list:
     """The modules that act on order facts (settings.ORDER_EFFECTS), each with `orders_created(shop=, created=,
     members=, now=) -> ({external_id: points}, {balance column: {member id: delta}})`, `refund_created(shop=,
     order=, refund=)` and `order_status_changed(shop=, order=, previous=)`."""
-    return [import_module(name) for name in settings.ORDER_EFFECTS]
+    return hook_modules("ORDER_EFFECTS")
 
 
 class Recorded:

@@ -8,7 +8,6 @@ import hashlib
 import secrets
 from dataclasses import asdict, dataclass
 from datetime import UTC, timedelta
-from importlib import import_module
 
 from django.conf import settings
 from django.core.mail import send_mail
@@ -21,6 +20,7 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from .errors import ApplicationError, Conflict, Forbidden
+from .hooks import hook_modules
 from .models import ApiKey, AuditLogEntry, Invitation, Shop, StaffMembership, User
 from .roles import Role
 from .sms import SmsMessage
@@ -94,8 +94,8 @@ def shop_create(*, name: str, slug: str, owner: User, actor: Actor = SYSTEM, **f
     except IntegrityError:  # lost a race for the same slug
         raise Conflict(_("The link name %(slug)s is already taken.") % {"slug": slug}, code="slug_taken") from None
     StaffMembership.objects.create(shop=shop, user=owner, role=Role.OWNER)
-    for module in settings.SHOP_DEFAULT_PROGRAM:
-        import_module(module).create_defaults(shop=shop)
+    for module in hook_modules("SHOP_DEFAULT_PROGRAM"):
+        module.create_defaults(shop=shop)
     audit_record(shop=shop, actor=actor, action="shop.create", obj=shop)
     return shop
 

@@ -17,8 +17,6 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import ROUND_DOWN, ROUND_HALF_UP, ROUND_UP, Decimal
 
-from shops.models import Shop
-
 from .models import BonusKind, BonusRule, ExpiryMode, ExpiryRounding, PointsProgram, Rounding
 
 _ROUNDING = {Rounding.DOWN: ROUND_DOWN, Rounding.HALF_UP: ROUND_HALF_UP, Rounding.UP: ROUND_UP}
@@ -173,12 +171,6 @@ def expiry_for(*, program: PointsProgram, time_zone: str, earned_at: datetime) -
     else:
         moment = _add_months(local, program.expiry_period)
     return _round_up_to(moment, program.expiry_rounding)
-
-
-def default_expiry(*, shop: Shop, earned_at: datetime) -> datetime:
-    """The default program's expiry (SPEC 3): valid until the end of the following calendar year in the shop's time
-    zone, i.e. expiring at the first instant of the year after that."""
-    return expiry_for(program=PointsProgram(), time_zone=shop.time_zone, earned_at=earned_at)
 
 
 @dataclass(frozen=True)

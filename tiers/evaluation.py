@@ -233,7 +233,7 @@ def _decision(p: _Params, decide: str, *, now: datetime) -> str:
 
 def _move(
     *, shop: Shop, specs: list[TierSpec], current_ranks: dict[int, int], now: datetime, decide: str,
-    member_filter: Callable | None = None, note: str = "", actor: str = SYSTEM_ACTOR,
+    member_filter: Callable | None = None, actor: str = SYSTEM_ACTOR,
 ) -> Counter:  # fmt: skip
     """Decide and write the selected members' tiers (decide: "full", "upgrade" or "policy": move to q) and their
     history rows. Returns the number of history rows per reason."""
@@ -267,7 +267,7 @@ def _move(
             FROM r WHERE r.reason IS NOT NULL),
         chg AS (
             SELECT * FROM ch WHERE ch.new_tier {distinct} ch.old_tier OR ch.new_until {distinct} ch.old_until)"""  # noqa: S608
-    at, shop_id, note_p, actor_p = p(now, "datetime"), p(shop.pk), p(note[:200]), p(actor[:200])
+    at, shop_id, note_p, actor_p = p(now, "datetime"), p(shop.pk), p(""), p(actor[:200])
     history_columns = "shop_id, member_id, from_tier_id, to_tier_id, reason, note, actor, changed_at"
     with connection.cursor() as cursor:
         if _postgres():

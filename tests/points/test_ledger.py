@@ -9,8 +9,8 @@ from django.forms.models import model_to_dict
 from members.models import Member
 from members.services import Enrolment, member_enroll, member_erase
 from points.errors import IdempotencyConflict, InsufficientPoints, InvalidPoints
-from points.models import EntryKind, PointsEntry, PointsLot
-from points.rules import default_expiry
+from points.models import EntryKind, PointsEntry, PointsLot, PointsProgram
+from points.rules import expiry_for
 from points.selectors import points_reconcile
 from points.services import points_adjust, points_earn, points_redeem
 from shops.models import AuditLogEntry
@@ -54,7 +54,8 @@ def test_earning_credits_a_lot_that_expires_at_the_end_of_the_following_year(sho
 
 def test_default_expiry_follows_the_shops_time_zone(shop):
     shop.time_zone = "America/New_York"
-    assert default_expiry(shop=shop, earned_at=datetime(2027, 1, 1, 3, 0, tzinfo=UTC)) == datetime(
+    earned_at = datetime(2027, 1, 1, 3, 0, tzinfo=UTC)
+    assert expiry_for(program=PointsProgram(), time_zone=shop.time_zone, earned_at=earned_at) == datetime(
         2028, 1, 1, 5, 0, tzinfo=UTC
     )  # still 2026 in New York: valid until the end of 2027 there
 

@@ -144,6 +144,21 @@ CELERY_BEAT_SCHEDULE = {
         "task": "points.tasks.points_reconcile_all_shops",
         "schedule": crontab(hour=21, minute=10),
     },
+    # Hourly: tier gifts (upgrades of the last hours; birthdays and monthly packs once each local day / month).
+    "coupons-tier-gifts": {
+        "task": "coupons.tasks.tier_gifts_all_shops",
+        "schedule": crontab(minute=15),
+    },
+    # 00:07 in China: coupons whose window ended yesterday are marked expired.
+    "coupons-expire": {
+        "task": "coupons.tasks.coupons_expire_all_shops",
+        "schedule": crontab(hour=16, minute=7),
+    },
+    # 10:05 in China: coupon expiry reminders (handlers: COUPON_EXPIRY_REMINDER_HANDLERS).
+    "coupons-expiry-reminders": {
+        "task": "coupons.tasks.coupons_expiry_reminders_all_shops",
+        "schedule": crontab(hour=2, minute=5),
+    },
 }
 
 # Apps above members that hold data about a member: each module has `timeline()` and `export()` (members.timeline),
@@ -156,7 +171,7 @@ ORDER_PAGE_SECTIONS = ["points.order_page"]
 
 # Apps above orders that act on order facts (points earned and taken back, growth value, tier upgrades): each
 # module has the functions orders.services._order_effects names, called in the transaction that records the fact.
-ORDER_EFFECTS = ["points.order_effects"]
+ORDER_EFFECTS = ["points.order_effects", "coupons.order_effects"]
 
 # Apps above members that act on a member's profile (task rewards for a completed profile): each module has
 # `profile_saved(*, shop, member)`, called by members.services in the transaction of an enrolment or an update.
@@ -170,6 +185,11 @@ SHOP_DEFAULT_PROGRAM = ["tiers.defaults", "points.defaults"]
 # callables handler(*, shop, reminders), called daily per shop with the members whose points expire within the
 # program's reminder_days; each reminder has a dedup_key so that a handler sends once.
 POINTS_EXPIRY_REMINDER_HANDLERS = []
+
+# Who is told about coupons about to expire (coupons.redemption.coupons_expiry_reminders): dotted paths of
+# callables handler(*, shop, coupons), called daily per shop with the members' coupons expiring within the days.
+COUPON_EXPIRY_REMINDER_HANDLERS = []
+COUPON_EXPIRY_REMINDER_DAYS = 3
 
 AUTH_USER_MODEL = "shops.User"
 AUTH_PASSWORD_VALIDATORS = [

@@ -1,0 +1,72 @@
+"""Periodic coupon work, one task per shop: tier gifts (hourly, so each shop's local day and month are met within
+the hour), expiry (nightly) and expiry reminders (daily), and the segment grant jobs. Every task is idempotent
+(keys, GiftRun, conditional updates), hence acks_late with reject_on_worker_lost."""
+
+import logging
+
+from celery import shared_task
+
+from shops.selectors import shop_ids_active
+from shops.tenancy import task_shop_scope
+
+from .errors import NotIssuable
+from .grants import grant_fail, grant_run_chunk
+from .models import GrantJob
+from .redemption import coupons_expire, coupons_expiry_reminders
+from .tier_gifts import tier_gifts_issue
+
+logger = logging.getLogger(__name__)
+
+
+def _fan_out(task) -> int:
+    shop_ids = shop_ids_active()
+    for shop_id in shop_ids:
+        task.delay(shop_id)
+    return len(shop_ids)
+
+
+@shared_task(acks_late=True, reject_on_worker_lost=True)
+def grant_run(shop_id: int, job_id: int) -> int:
+    """Run a segment grant to the end, chunk by chunk. Returns the coupons issued so far."""
+    with task_shop_scope(shop_id) as shop:
+        job = GrantJob.objects.get(shop=shop, pk=job_id)
+        try:
+            while not grant_run_chunk(shop=shop, job=job):
+                pass
+        except NotIssuable as exc:  # paused or ended meanwhile: stop, keep what was granted
+            grant_fail(shop=shop, job=job, error=str(exc.message))
+        job.refresh_from_db()
+        return job.issued
+
+
+@shared_task(acks_late=True, reject_on_worker_lost=True)
+def tier_gifts_shop(shop_id: int) -> dict:
+    with task_shop_scope(shop_id) as shop:
+        return tier_gifts_issue(shop=shop)
+
+
+@shared_task
+def tier_gifts_all_shops() -> int:
+    return _fan_out(tier_gifts_shop)
+
+
+@shared_task(acks_late=True, reject_on_worker_lost=True)
+def coupons_expire_shop(shop_id: int) -> int:
+    with task_shop_scope(shop_id) as shop:
+        return coupons_expire(shop=shop)
+
+
+@shared_task
+def coupons_expire_all_shops() -> int:
+    return _fan_out(coupons_expire_shop)
+
+
+@shared_task(acks_late=True, reject_on_worker_lost=True)
+def coupons_expiry_reminders_shop(shop_id: int) -> int:
+    with task_shop_scope(shop_id) as shop:
+        return coupons_expiry_reminders(shop=shop)
+
+
+@shared_task
+def coupons_expiry_reminders_all_shops() -> int:
+    return _fan_out(coupons_expiry_reminders_shop)

@@ -3,10 +3,9 @@
 import datetime
 from decimal import Decimal
 
+from coupons.services import template_create
 from members.services import Enrolment, member_enroll
 from shops.services import SYSTEM
-
-from coupons.services import template_create
 
 
 def make_template(shop, **fields):

@@ -7,7 +7,7 @@ import pytest
 from django.utils import timezone
 
 from coupons.errors import IdempotencyConflict, LimitReached, NotIssuable, OutOfStock
-from coupons.issuance import coupons_issue_bulk, coupon_issue
+from coupons.issuance import coupon_issue, coupons_issue_bulk
 from coupons.models import Coupon, CouponTemplate, Source
 from coupons.services import template_set_status
 from members.services import member_set_frozen

@@ -5,6 +5,7 @@ from django.views import defaults, static
 from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from coupons import urls as coupon_urls
 from members import import_urls as member_import_urls
 from members import urls as member_urls
 from orders import urls as order_urls
@@ -22,6 +23,7 @@ dashboard_patterns = [
     path("<slug:shop_slug>/orders/", include(order_urls.dashboard_patterns)),
     path("<slug:shop_slug>/points/", include(points_urls.dashboard_patterns)),
     path("<slug:shop_slug>/tiers/", include(tier_urls.dashboard_patterns)),
+    path("<slug:shop_slug>/coupons/", include(coupon_urls.dashboard_patterns)),
     path("<slug:shop_slug>/", include(member_import_urls.dashboard_patterns)),
 ]
 
@@ -33,6 +35,7 @@ api_patterns = [
     *order_urls.api_patterns,
     *points_urls.api_patterns,
     *tier_urls.api_patterns,
+    *coupon_urls.api_patterns,
 ]
 
 urlpatterns = [

@@ -1,0 +1,1 @@
+"""Dashboard forms of the coupons app, one module per area (as coupons.views)."""

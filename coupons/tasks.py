@@ -11,8 +11,8 @@ from shops.tenancy import task_shop_scope
 
 from .errors import NotIssuable
 from .grants import grant_fail, grant_run_chunk
-from .models import GrantJob
 from .redemption import coupons_expire, coupons_expiry_reminders
+from .selectors import grant_get
 from .tier_gifts import tier_gifts_issue
 
 logger = logging.getLogger(__name__)
@@ -29,7 +29,7 @@ def _fan_out(task) -> int:
 def grant_run(shop_id: int, job_id: int) -> int:
     """Run a segment grant to the end, chunk by chunk. Returns the coupons issued so far."""
     with task_shop_scope(shop_id) as shop:
-        job = GrantJob.objects.get(shop=shop, pk=job_id)
+        job = grant_get(shop=shop, pk=job_id)
         try:
             while not grant_run_chunk(shop=shop, job=job):
                 pass

@@ -1,9 +1,5 @@
-from django.urls import path
-
 # Under /api/v1/, in the "api" namespace.
-api_patterns = [
-]
+api_patterns = []
 
 # Under /dashboard/<shop_slug>/coupons/, in the "dashboard" namespace.
-dashboard_patterns = [
-]
+dashboard_patterns = []

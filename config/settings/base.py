@@ -233,7 +233,9 @@ SITE_URL = env("SITE_URL", default="http://127.0.0.1:8000")
 IMPORT_KINDS = {"orders": "orders.imports.ORDER_IMPORT"}
 
 # `manage.py seed_demo` calls these in order, each seeding its app's demo data (lower apps first).
-DEMO_SEEDERS = ["members.demo.seed_members", "orders.demo.seed_orders", "members.demo.seed_tags"]
+DEMO_SEEDERS = [
+    "members.demo.seed_members", "orders.demo.seed_orders", "members.demo.seed_tags", "coupons.demo.seed_coupons"
+]
 
 # --- SMS: console | locmem | file | http (SPEC section 10).
 SMS_BACKEND = env("SMS_BACKEND", default="console")

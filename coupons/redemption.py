@@ -127,9 +127,9 @@ def coupon_redeem(
     others = Redemption.objects.filter(shop=shop, order_external_id=order_external_id, reversed_at__isnull=True)
     if others.exists() and (not coupon.template.stackable or others.filter(template__stackable=False).exists()):
         raise CouponNotUsable(REASONS["not_stackable"], details={"reason": "not_stackable"})
-    if coupon.member_id is None:
-        coupon.member = member
+    if coupon.member_id is None:  # the window first: _window starts it only while the code has no member
         coupon.valid_from, coupon.valid_until = _window(shop, coupon, now)
+        coupon.member = member
     coupon.status, coupon.status_changed_at = CouponStatus.REDEEMED, now
     coupon.save(update_fields=["member", "valid_from", "valid_until", "status", "status_changed_at"])
     redemption = Redemption.objects.create(

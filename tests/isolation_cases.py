@@ -239,3 +239,47 @@ def _tier_schedule_state(kwargs: dict):
 for _name in ("tier_member", "tier_assign"):
     CASES[f"dashboard:{_name}"] = Case(_member_with_tier, _member_tier_state)
 CASES["dashboard:tier_schedule_cancel"] = Case(_tier_schedule, _tier_schedule_state)
+
+
+# --- Coupon grants dashboard ---------------------------------------------------------------------------------------
+
+
+def _grant_template(shop: Shop):
+    from coupons.services import template_create
+
+    data = {"name": "隔离发券", "kind": "no_threshold", "value": Decimal("5"), "stock": 10, "valid_days": 30}
+    return template_create(shop=shop, actor=SYSTEM, data=data)
+
+
+def _grant_job(shop: Shop) -> dict:
+    from coupons.grants import grant_create
+    from members.segments import segment_save
+
+    member_enroll(shop=shop, data=Enrolment(phone="13900139010", name="隔离发券", region="隔离市"))
+    segment = segment_save(shop=shop, actor=SYSTEM, name="隔离发券", definition={"regions": ["隔离市"]})
+    job = grant_create(shop=shop, actor=SYSTEM, template=_grant_template(shop), segment=segment,
+                       idempotency_key="iso-grant", dispatch=False)  # fmt: skip
+    return {"pk": job.pk}
+
+
+def _grant_job_state(kwargs: dict):
+    from coupons.models import Coupon, GrantJob
+
+    jobs = GrantJob.objects.filter(pk=kwargs["pk"])
+    return list(jobs.values()), list(Coupon.objects.filter(template_id__in=jobs.values("template_id")).values())
+
+
+def _grant_member(shop: Shop) -> dict:
+    _grant_template(shop)
+    member, _created = member_enroll(shop=shop, data=Enrolment(phone="13900139011", name="隔离单发"))
+    return {"pk": member.pk}
+
+
+def _grant_member_state(kwargs: dict):
+    from coupons.models import Coupon
+
+    return _member_state(kwargs), list(Coupon.objects.filter(member_id=kwargs["pk"]).values())
+
+
+CASES["dashboard:coupon_grant"] = Case(_grant_job, _grant_job_state)
+CASES["dashboard:coupon_grant_member"] = Case(_grant_member, _grant_member_state)

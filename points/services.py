@@ -17,6 +17,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from members.models import Member, MemberStatus
+from shops.errors import Conflict
 from shops.models import Shop
 from shops.services import SYSTEM, Actor, audit_record
 
@@ -79,10 +80,11 @@ def _post(*, shop: Shop, member: Member, key: str, body_hash: str, write) -> Pos
 def _credit(
     *, shop: Shop, member: Member, kind: str, points: int, key: str, body_hash: str, reason: str,
     order_external_id: str, expires_at: datetime | None, actor: Actor, now: datetime,
+    reverses: PointsEntry | None = None,
 ) -> PointsEntry:  # fmt: skip
     entry = PointsEntry.objects.create(
         shop=shop, member=member, kind=kind, points=points, reason=reason, order_external_id=order_external_id,
-        idempotency_key=key, body_hash=body_hash, actor=actor.label, created_at=now,
+        idempotency_key=key, body_hash=body_hash, actor=actor.label, created_at=now, reverses=reverses,
     )  # fmt: skip
     PointsLot.objects.create(
         shop=shop, entry=entry, member=member, remaining=points, earned_at=now, expires_at=expires_at
@@ -236,3 +238,33 @@ def points_reverse(
     member = Member(pk=entry.member_id, shop=shop)
     posted = _post(shop=shop, member=member, key=idempotency_key, body_hash=body, write=write)
     return posted if posted.entry is not None else None
+
+
+class RefundRefused(Conflict):
+    code = "already_refunded"
+    default_message = _("These points were already given back.")
+
+
+@transaction.atomic
+def points_refund(
+    *, shop: Shop, entry: PointsEntry, idempotency_key: str, reason: str = "", actor: Actor = SYSTEM
+) -> Posted:
+    """Give back in full what the redemption `entry` took (a cancelled points mall exchange): a new entry of kind
+    reverse with the positive points, naming `entry`, credited as a new lot that expires as the shop's rules say
+    from now. A redemption is refunded once: a second refund of it under another key is RefundRefused.
+    Raises IdempotencyConflict, RefundRefused."""
+    assert entry.shop_id == shop.pk and entry.kind == EntryKind.REDEEM and entry.points < 0
+    points, now = -entry.points, timezone.now()
+    body = _body_hash(kind="refund", entry=entry.pk, points=points, reason=reason)
+
+    def write(locked: Member) -> PointsEntry:
+        if PointsEntry.objects.filter(shop=shop, reverses=entry, points__gt=0).exists():
+            raise RefundRefused(details={"entry": entry.pk})
+        return _credit(
+            shop=shop, member=locked, kind=EntryKind.REVERSE, points=points, key=idempotency_key, body_hash=body,
+            reason=reason, order_external_id=entry.order_external_id, expires_at=_expiry(shop, now), actor=actor,
+            now=now, reverses=entry,
+        )  # fmt: skip
+
+    return _post(shop=shop, member=Member(pk=entry.member_id, shop=shop), key=idempotency_key, body_hash=body,
+                 write=write)  # fmt: skip

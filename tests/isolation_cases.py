@@ -241,6 +241,48 @@ for _name in ("tier_member", "tier_assign"):
 CASES["dashboard:tier_schedule_cancel"] = Case(_tier_schedule, _tier_schedule_state)
 
 
+# --- Points mall dashboard -----------------------------------------------------------------------------------------
+
+
+def _mall_gift(shop: Shop) -> dict:
+    from coupons.mall import gift_save
+
+    return {"pk": gift_save(shop=shop, actor=SYSTEM, name="隔离礼品", points_price=100, stock=3).pk}
+
+
+def _mall_gift_state(kwargs: dict):
+    from coupons.models import Gift
+
+    return list(Gift.objects.filter(pk=kwargs["pk"]).values())
+
+
+def _mall_exchange(shop: Shop) -> dict:
+    from coupons.mall import gift_save, mall_exchange
+    from points.services import points_earn
+
+    gift = gift_save(shop=shop, actor=SYSTEM, name="隔离礼品", points_price=100, stock=3)
+    member, _created = member_enroll(shop=shop, data=Enrolment(phone="13900139006", name="隔离商城"))
+    points_earn(shop=shop, member=member, points=300, idempotency_key="isolation-mall")
+    exchange, _created = mall_exchange(shop=shop, member=member, gift=gift, idempotency_key="isolation-mall",
+                                       address="隔离路1号")  # fmt: skip
+    return {"pk": exchange.pk}
+
+
+def _mall_exchange_state(kwargs: dict):
+    from coupons.models import Exchange, Gift
+
+    exchanges = Exchange.objects.filter(pk=kwargs["pk"])
+    members = Member.objects.filter(pk__in=exchanges.values("member_id"))
+    gifts = Gift.objects.filter(pk__in=exchanges.values("gift_id"))
+    return list(exchanges.values()), list(members.values("points_balance")), list(gifts.values("issued"))
+
+
+for _name in ("coupon_mall_gift_edit", "coupon_mall_gift_active"):
+    CASES[f"dashboard:{_name}"] = Case(_mall_gift, _mall_gift_state)
+for _name in ("coupon_mall_ship", "coupon_mall_deliver", "coupon_mall_cancel"):
+    CASES[f"dashboard:{_name}"] = Case(_mall_exchange, _mall_exchange_state)
+
+
 # --- Coupon grants dashboard ---------------------------------------------------------------------------------------
 
 

@@ -1,0 +1,39 @@
+"""Dashboard forms of the points mall: a gift of the catalogue, the queue's status filter and the fulfilment actions.
+They parse what staff type; coupons.mall checks the rules and says what is wrong."""
+
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from ..mall import GIFT_FIELDS, MAX_PRICE
+from ..models import Fulfilment
+
+QUEUE_STATUSES = [(s, label) for s, label in Fulfilment.choices if s != Fulfilment.DONE]
+
+
+class GiftForm(forms.Form):
+    name = forms.CharField(label=_("Name"), max_length=60, help_text=_("Shown to members in the points mall."))
+    description = forms.CharField(label=_("Description"), max_length=200, required=False)
+    points_price = forms.IntegerField(label=_("Points price"), min_value=1, max_value=MAX_PRICE)
+    stock = forms.IntegerField(
+        label=_("Stock"), min_value=0, max_value=10**9, required=False,
+        help_text=_("How many can be exchanged in all, those already exchanged included. Empty: unlimited."),
+    )  # fmt: skip
+    active = forms.BooleanField(label=_("Offered in the points mall"), required=False, initial=True)
+
+    @classmethod
+    def initial_for(cls, gift) -> dict:
+        return {name: getattr(gift, name) for name in GIFT_FIELDS}
+
+
+class QueueFilterForm(forms.Form):
+    status = forms.ChoiceField(
+        label=_("Status"), required=False, choices=[("", _("All")), *QUEUE_STATUSES], initial=Fulfilment.PENDING
+    )
+
+
+class ShipForm(forms.Form):
+    tracking_number = forms.CharField(label=_("Tracking number"), max_length=64)
+
+
+class CancelForm(forms.Form):
+    reason = forms.CharField(label=_("Reason"), max_length=150, required=False)

@@ -1,11 +1,18 @@
 from django.urls import path
 
+from . import apis
 from .views import grants as grant_views
 from .views import lookup as lookup_views
 from .views import mall as mall_views
 
 # Under /api/v1/, in the "api" namespace.
-api_patterns = []
+api_patterns = [
+    path("coupon-templates/", apis.TemplateListCreateApi.as_view(), name="coupon_templates"),
+    path("coupon-templates/<int:pk>/", apis.TemplateDetailApi.as_view(), name="coupon_template"),
+    path("members/<int:pk>/coupons/", apis.MemberCouponsApi.as_view(), name="member_coupons"),
+    path("coupons/validate/", apis.ValidateApi.as_view(), name="coupon_validate"),
+    path("coupons/redeem/", apis.RedeemApi.as_view(), name="coupon_redeem"),
+]
 
 # Under /dashboard/<shop_slug>/coupons/, in the "dashboard" namespace.
 dashboard_patterns = [

@@ -283,6 +283,53 @@ for _name in ("coupon_mall_ship", "coupon_mall_deliver", "coupon_mall_cancel"):
     CASES[f"dashboard:{_name}"] = Case(_mall_exchange, _mall_exchange_state)
 
 
+# --- Coupons API ---------------------------------------------------------------------------------------------------
+
+
+def _coupon_template(shop: Shop) -> dict:
+    from coupons.services import template_create
+
+    data = {"name": "隔离券", "kind": "amount_off", "value": Decimal("20"), "min_spend": Decimal("100"), "stock": 5,
+            "valid_days": 30}  # fmt: skip
+    return {"pk": template_create(shop=shop, actor=SYSTEM, data=data).pk}
+
+
+def _coupon_template_state(kwargs: dict):
+    from coupons.models import Coupon, CouponTemplate
+
+    return (
+        list(CouponTemplate.objects.filter(pk=kwargs["pk"]).values()),
+        list(Coupon.objects.filter(template_id=kwargs["pk"]).values()),
+    )
+
+
+def _member_with_coupon(shop: Shop) -> dict:
+    from coupons.issuance import coupon_issue
+    from coupons.selectors import template_get
+
+    member, _created = member_enroll(shop=shop, data=Enrolment(phone="13900139006", name="隔离券"))
+    template = template_get(shop=shop, pk=_coupon_template(shop)["pk"])
+    coupon_issue(shop=shop, member=member, template=template, idempotency_key="iso-coupon", source="claim")
+    return {"pk": member.pk}
+
+
+def _member_coupons_state(kwargs: dict):
+    from coupons.models import Coupon, CouponTemplate, Redemption
+
+    coupons = Coupon.objects.filter(member_id=kwargs["pk"])
+    templates = CouponTemplate.objects.filter(pk__in=coupons.values("template_id"))
+    return (
+        _member_state(kwargs),
+        list(coupons.values()),
+        list(templates.values()),
+        list(Redemption.objects.filter(member_id=kwargs["pk"]).values()),
+    )
+
+
+CASES["api:coupon_template"] = Case(_coupon_template, _coupon_template_state)
+CASES["api:member_coupons"] = Case(_member_with_coupon, _member_coupons_state)
+
+
 # --- Coupon grants dashboard ---------------------------------------------------------------------------------------
 
 

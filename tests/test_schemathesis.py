@@ -23,8 +23,11 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
+from coupons.issuance import coupon_issue
+from coupons.services import template_create
 from members.services import Enrolment, member_enroll
 from orders.services import OrderInput, order_record
+from shops.services import SYSTEM
 from tests.factories import make_api_key
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -43,6 +46,13 @@ OPERATIONS = [
     ("POST", "/api/v1/members/{id}/points/redeem/"),
     ("POST", "/api/v1/members/{id}/points/adjust/"),
     ("GET", "/api/v1/tiers/"),
+    ("GET", "/api/v1/coupon-templates/"),
+    ("POST", "/api/v1/coupon-templates/"),
+    ("GET", "/api/v1/coupon-templates/{id}/"),
+    ("GET", "/api/v1/members/{id}/coupons/"),
+    ("POST", "/api/v1/members/{id}/coupons/"),
+    ("POST", "/api/v1/coupons/validate/"),
+    ("POST", "/api/v1/coupons/redeem/"),
 ]
 # The error answers each operation gives by the contract (SPEC 10: 400 bad input, 401, 403 frozen shop, 404 missing
 # or another shop's, 409 conflict, 429 throttled), all in the one error format.
@@ -60,6 +70,13 @@ ERRORS = {
     ("POST", "/api/v1/members/{id}/points/redeem/"): {"400", "404", "409"},
     ("POST", "/api/v1/members/{id}/points/adjust/"): {"400", "404", "409"},
     ("GET", "/api/v1/tiers/"): set(),
+    ("GET", "/api/v1/coupon-templates/"): {"400", "404"},  # an unknown status; a stale cursor
+    ("POST", "/api/v1/coupon-templates/"): {"400"},
+    ("GET", "/api/v1/coupon-templates/{id}/"): {"404"},
+    ("GET", "/api/v1/members/{id}/coupons/"): {"400", "404"},
+    ("POST", "/api/v1/members/{id}/coupons/"): {"400", "404", "409"},
+    ("POST", "/api/v1/coupons/validate/"): {"400", "404"},
+    ("POST", "/api/v1/coupons/redeem/"): {"400", "404", "409"},
 }
 ALWAYS = {"401", "403", "429"}
 ERROR_BODY = {
@@ -141,14 +158,17 @@ def seeded(shop):
         data=OrderInput(external_id="TB001", member_id=buyer.pk, amount=Decimal("268.00"), paid_at=timezone.now()),
     )
     newcomer, _ = member_enroll(shop=shop, data=Enrolment(phone="13900139000"))
-    return {"id": newcomer.pk, "external_id": "TB001"}
+    template = template_create(shop=shop, actor=SYSTEM, data={"name": "满100减20", "kind": "amount_off",
+                               "value": Decimal(20), "min_spend": Decimal(100), "valid_days": 30})  # fmt: skip
+    coupon_issue(shop=shop, member=newcomer, template=template, idempotency_key="seed", source="claim")
+    return {"id": newcomer.pk, "external_id": "TB001", "template_id": template.pk}
 
 
 def test_the_schema_lists_exactly_the_operations_fuzzed_here(served_schema):
     served = {
         (method.upper(), path)
         for path, item in served_schema.raw_schema["paths"].items()
-        if path.startswith(("/api/v1/members/", "/api/v1/orders/", "/api/v1/tiers/"))
+        if path.startswith(("/api/v1/members/", "/api/v1/orders/", "/api/v1/tiers/", "/api/v1/coupon"))
         for method in item
         if method in {"get", "post", "put", "patch", "delete"}
     }
@@ -159,6 +179,8 @@ def _run(schema, method: str, path: str, auth: dict, seeded: dict, checks=CHECKS
     operation = schema[path][method]
     plans = [(GenerationMode.POSITIVE, None, 20), (GenerationMode.NEGATIVE, None, 15)]
     fixed = {name: seeded[name] for name in ("id", "external_id") if "{" + name + "}" in path}
+    if path.startswith("/api/v1/coupon-templates/{"):
+        fixed = {"id": seeded["template_id"]}
     if fixed:
         plans.append((GenerationMode.POSITIVE, fixed, 15))
     else:

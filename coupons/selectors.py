@@ -1,6 +1,6 @@
 """Reads of coupons, each taking the shop: templates with their figures, a member's wallet, grants and tier gifts."""
 
-from django.db.models import Count, DecimalField, IntegerField, OuterRef, QuerySet, Subquery, Sum, Value
+from django.db.models import Count, DecimalField, IntegerField, OuterRef, Q, QuerySet, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
 
 from members.models import Member
@@ -14,6 +14,7 @@ from .models import (
     Gift,
     GrantJob,
     Redemption,
+    Source,
     TemplateStatus,
     TierGift,
 )  # fmt: skip
@@ -118,3 +119,13 @@ def coupon_counts(*, shop: Shop, member: Member) -> dict[str, int]:
     counts = {status: 0 for status in CouponStatus.values}
     counts.update({row["status"]: row["n"] for row in rows})
     return counts
+
+
+def template_codes(*, shop: Shop, template: CouponTemplate, batch: str = "") -> QuerySet[Coupon]:
+    """Codes for handing out: the template's bearer codes no member holds yet, oldest first; or, given `batch` (the
+    id codes_generate and codes_import return), every code of that batch whoever holds it now."""
+    coupons = Coupon.objects.filter(shop=shop, template=template).order_by("pk")
+    if batch:
+        keys = Q(idempotency_key__startswith=f"{Source.GENERATED}#{batch}#")
+        return coupons.filter(keys | Q(idempotency_key__startswith=f"{Source.IMPORTED}#{batch}#"))
+    return coupons.filter(member__isnull=True, status=CouponStatus.AVAILABLE)

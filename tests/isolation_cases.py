@@ -372,3 +372,49 @@ def _grant_member_state(kwargs: dict):
 
 CASES["dashboard:coupon_grant"] = Case(_grant_job, _grant_job_state)
 CASES["dashboard:coupon_grant_member"] = Case(_grant_member, _grant_member_state)
+
+
+# --- Coupon templates dashboard ------------------------------------------------------------------------------------
+
+
+def _template_with_codes(shop: Shop) -> dict:
+    from coupons.services import codes_generate, template_create
+
+    data = {"name": "隔离模板", "kind": "amount_off", "value": Decimal("20"), "min_spend": Decimal("100"),
+            "stock": 10, "valid_days": 30}  # fmt: skip
+    template = template_create(shop=shop, actor=SYSTEM, data=data)
+    codes_generate(shop=shop, actor=SYSTEM, template=template, count=2)
+    return {"pk": template.pk}
+
+
+def _template_with_codes_state(kwargs: dict):
+    from coupons.models import Coupon, CouponTemplate
+
+    return (
+        list(CouponTemplate.objects.filter(pk=kwargs["pk"]).values()),
+        list(Coupon.objects.filter(template_id=kwargs["pk"]).values()),
+    )
+
+
+def _tier_gift(shop: Shop) -> dict:
+    from coupons.services import template_create
+    from coupons.tier_gift_services import tier_gift_add
+    from tiers.selectors import tiers_of_shop
+
+    data = {"name": "隔离生日券", "kind": "no_threshold", "value": Decimal("10"), "valid_days": 7}
+    template = template_create(shop=shop, actor=SYSTEM, data=data)
+    tier = tiers_of_shop(shop=shop).get(rank=1)
+    gift = tier_gift_add(shop=shop, actor=SYSTEM, tier=tier, occasion="birthday", template=template, quantity=2)
+    return {"pk": gift.pk}
+
+
+def _tier_gift_state(kwargs: dict):
+    from coupons.models import TierGift
+
+    return list(TierGift.objects.filter(pk=kwargs["pk"]).values())
+
+
+for _name in ("coupon_template", "coupon_template_edit", "coupon_template_status", "coupon_codes_generate",
+              "coupon_codes_import", "coupon_codes_download"):  # fmt: skip
+    CASES[f"dashboard:{_name}"] = Case(_template_with_codes, _template_with_codes_state)
+CASES["dashboard:coupon_tier_gift_remove"] = Case(_tier_gift, _tier_gift_state)

@@ -1,0 +1,531 @@
+"""Dashboard pages of coupon templates: the list with each template's figures, the editor with its live preview,
+a template's page (figures, status actions, codes to generate, import and download) and the tier gifts.
+
+Reading needs Perm.COUPONS_REDEEM (clerks look coupons up at the till), changing templates and tier gifts
+Perm.RULES_CHANGE, and making or downloading bearer codes Perm.COUPONS_GRANT (every code is a coupon handed out).
+
+The coupon card (templates/coupons/_coupon_card.html) is filled in by coupon_card() here, for any page showing a
+template, and by static/coupons/preview.js in the editor, from the same phrases (card_texts)."""
+
+import csv
+import io
+import re
+from collections import defaultdict
+from collections.abc import Iterator
+from decimal import Decimal
+
+from django.contrib import messages
+from django.core.paginator import Paginator
+from django.http import Http404, StreamingHttpResponse
+from django.shortcuts import redirect
+from django.template.defaultfilters import floatformat
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.cache import add_never_cache_headers
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, ngettext, pgettext
+from django.views import View
+from django.views.generic import FormView, TemplateView
+
+from members.tags import tag_list
+from shops.dashboard import ServiceActionView, ShopStaffMixin
+from shops.errors import ApplicationError
+from shops.models import Shop
+from shops.roles import Perm
+from shops.views import FieldErrorMixin
+from tiers.rules import shop_zone
+from tiers.selectors import CURRENCY_SYMBOLS, tiers_of_shop
+
+from ..codes import code_display
+from ..errors import InvalidCodes, InvalidTemplate
+from ..forms.templates import (
+    CodesGenerateForm,
+    CodesImportForm,
+    TemplateFilterForm,
+    TemplateForm,
+    TierGiftForm,
+)  # fmt: skip
+from ..models import Audience, CouponKind, CouponStatus, CouponTemplate, Scope, TemplateStatus, UseChannel
+from ..selectors import template_codes, template_get, templates_with_figures, tier_gift_list
+from ..services import (
+    TEMPLATE_FIELDS,
+    codes_generate,
+    codes_import,
+    template_create,
+    template_set_status,
+    template_update,
+)
+from ..tier_gift_services import tier_gift_add, tier_gift_remove
+
+PAGE_SIZE = 50
+IMPORT_ERRORS_SHOWN = 200
+CSV_ROWS_PER_CHUNK = 2000
+BATCH = re.compile(r"^[0-9a-f]{12}$")
+
+
+# --- How a coupon reads -----------------------------------------------------------------------------------------
+
+
+def _number(value: Decimal) -> str:
+    """20, 8.5, 12.75: no trailing zeros."""
+    return format(Decimal(value).normalize(), "f")
+
+
+def money(shop: Shop, amount: Decimal) -> str:
+    """¥20, ¥20.50: the shop's currency symbol, cents only when there are some (as coupons are written)."""
+    return f"{CURRENCY_SYMBOLS.get(shop.currency, f'{shop.currency} ')}{floatformat(amount, '-2')}"
+
+
+def _percent_format() -> str:
+    """How a percent-off coupon reads: %(off)s is the percentage taken off (20), %(rate)s the price rate (8)."""
+    # Translators: answer "rate" to show percent-off coupons as the price rate paid, as Chinese shops do (8折);
+    # keep "off" to show the percentage taken off (20% off).
+    if pgettext("percent coupon style", "off") == "rate":
+        # Translators: the price rate, e.g. 8 for 8折 (20% off).
+        return pgettext("price rate", "%(rate)s tenths of the price")
+    return _("%(off)s%% off")
+
+
+def _percent_values(value: Decimal) -> dict:
+    return {"off": _number(value), "rate": _number((100 - Decimal(value)) / 10)}
+
+
+def card_texts(shop: Shop) -> dict:
+    """The phrases of the coupon card in the request's language, as format strings with %(name)s."""
+    return {
+        "currency": CURRENCY_SYMBOLS.get(shop.currency, f"{shop.currency} "),
+        "percent": _percent_format(),
+        "free_shipping": _("Free shipping"),
+        "gift": pgettext("coupon card", "Gift"),
+        "exchange": pgettext("coupon card", "Exchange"),
+        "min_spend": _("Orders over %(min)s"),
+        "no_min": _("No minimum spend"),
+        "max_discount": _("At most %(max)s off"),
+        "shipping_cap": _("Shipping up to %(max)s"),
+        # One and many: the plural forms of English and Chinese (preview.js picks one by the number of days).
+        "valid_day": ngettext(
+            "Valid for %(days)s day after it is received", "Valid for %(days)s days after it is received", 1
+        ),
+        "valid_days": ngettext(
+            "Valid for %(days)s day after it is received", "Valid for %(days)s days after it is received", 2
+        ),
+        "valid_range": _("Valid %(start)s – %(end)s"),
+        "valid_until": _("Valid until %(end)s"),
+        "scope_order": _("Whole order"),
+        "scope_categories": _("Categories: %(names)s"),
+        "scope_skus": _("SKUs: %(names)s"),
+        "separator": _(", "),
+        "name": _("Coupon name"),
+        "channels": {channel: str(channel.label) for channel in (UseChannel.ONLINE, UseChannel.OFFLINE)},
+    }
+
+
+def _local_day(shop: Shop, moment) -> str:
+    return timezone.localtime(moment, shop_zone(shop)).strftime("%Y-%m-%d")
+
+
+def coupon_card(*, shop: Shop, template: CouponTemplate, texts: dict | None = None) -> dict:
+    """What the card shows for `template` (saved or not): big (¥20, 8折, 包邮), condition (满100可用), name,
+    validity and scope lines. preview.js computes the same from the editor's fields."""
+    texts = texts or card_texts(shop)
+    kind, value = template.kind, template.value or Decimal(0)
+    if kind in (CouponKind.AMOUNT_OFF, CouponKind.NO_THRESHOLD):
+        big = money(shop, value)
+    elif kind == CouponKind.PERCENT_OFF:
+        big = texts["percent"] % _percent_values(value)
+    else:
+        big = texts[kind]
+    minimum = template.min_spend
+    condition = [texts["min_spend"] % {"min": money(shop, minimum)} if minimum else texts["no_min"]]
+    if kind == CouponKind.PERCENT_OFF and template.max_discount:
+        condition.append(texts["max_discount"] % {"max": money(shop, template.max_discount)})
+    if kind == CouponKind.FREE_SHIPPING and value:
+        condition.append(texts["shipping_cap"] % {"max": money(shop, value)})
+    if kind in (CouponKind.GIFT, CouponKind.EXCHANGE) and (template.item_name or template.item_sku):
+        condition.append(template.item_name or template.item_sku)
+    if template.valid_days:
+        validity = texts["valid_day" if template.valid_days == 1 else "valid_days"] % {"days": template.valid_days}
+    elif template.valid_until and template.valid_from:
+        ends = {"start": _local_day(shop, template.valid_from), "end": _local_day(shop, template.valid_until)}
+        validity = texts["valid_range"] % ends
+    elif template.valid_until:
+        validity = texts["valid_until"] % {"end": _local_day(shop, template.valid_until)}
+    else:
+        validity = ""
+    if template.scope == Scope.ORDER:
+        scope = [texts["scope_order"]]
+    else:
+        scope = [texts[f"scope_{template.scope}"] % {"names": texts["separator"].join(template.scope_values)}]
+    if template.use_channel in texts["channels"]:
+        scope.append(texts["channels"][template.use_channel])
+    return {
+        "big": big,
+        "condition": " · ".join(condition),
+        "name": template.name or texts["name"],
+        "validity": validity,
+        "scope": " · ".join(scope),
+        "kind": kind,
+        "inactive": template.status != TemplateStatus.ACTIVE,
+    }
+
+
+def value_in_words(*, shop: Shop, template: CouponTemplate) -> str:
+    """满100减20, 8折 最高减50, 无门槛减10, 包邮, 赠品 (in English: ¥20 off orders over ¥100, ...)."""
+    kind, value = template.kind, template.value or Decimal(0)
+    if kind == CouponKind.AMOUNT_OFF:
+        amounts = {"value": money(shop, value), "min": money(shop, template.min_spend or 0)}
+        return _("%(value)s off orders over %(min)s") % amounts
+    if kind == CouponKind.NO_THRESHOLD:
+        return _("%(value)s off, no minimum spend") % {"value": money(shop, value)}
+    if kind == CouponKind.PERCENT_OFF:
+        offer = _percent_format() % _percent_values(value)
+        if template.max_discount:
+            cap = money(shop, template.max_discount)
+            offer = _("%(percent)s, at most %(max)s off") % {"percent": offer, "max": cap}
+    elif kind == CouponKind.FREE_SHIPPING:
+        offer = _("Free shipping up to %(max)s") % {"max": money(shop, value)} if value else _("Free shipping")
+    elif kind == CouponKind.GIFT:
+        offer = _("Gift: %(item)s") % {"item": template.item_name or template.item_sku}
+    else:
+        offer = _("Exchange voucher: %(item)s") % {"item": template.item_name or template.item_sku}
+    if template.min_spend:
+        offer = _("%(offer)s, on orders over %(min)s") % {"offer": offer, "min": money(shop, template.min_spend)}
+    return offer
+
+
+def redemption_rate(template) -> float | None:
+    """Redeemed / claimed, as a percentage (None when nobody claimed one)."""
+    return 100 * template.redeemed / template.claimed if template.claimed else None
+
+
+def templates_url(shop: Shop) -> str:
+    return reverse("dashboard:coupon_templates", args=[shop.slug])
+
+
+def template_url(shop: Shop, template: CouponTemplate) -> str:
+    return reverse("dashboard:coupon_template", args=[shop.slug, template.pk])
+
+
+# --- The list ---------------------------------------------------------------------------------------------------
+
+
+class TemplateListView(ShopStaffMixin, TemplateView):
+    permission = Perm.COUPONS_REDEEM
+    template_name = "coupons/template_list.html"
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        filter_form = TemplateFilterForm(self.request.GET)
+        status = filter_form.cleaned_data["status"] if filter_form.is_valid() else ""
+        page = Paginator(templates_with_figures(shop=self.shop, status=status), PAGE_SIZE).get_page(
+            self.request.GET.get("page")
+        )
+        base = templates_url(self.shop) + (f"?status={status}&" if status else "?")
+        context.update(
+            filter_form=filter_form,
+            status=status,
+            page_obj=page,
+            rows=[(t, value_in_words(shop=self.shop, template=t), redemption_rate(t)) for t in page.object_list],
+            prev_url=f"{base}page={page.previous_page_number()}" if page.has_previous() else "",
+            next_url=f"{base}page={page.next_page_number()}" if page.has_next() else "",
+            can_edit=Perm.RULES_CHANGE in self.perms,
+        )
+        return context
+
+
+# --- The editor -------------------------------------------------------------------------------------------------
+
+
+class TemplateCreateView(ShopStaffMixin, FieldErrorMixin, FormView):
+    """The editor. Each field the service refuses shows its own message (InvalidTemplate's details), the summary
+    above the form."""
+
+    permission = Perm.RULES_CHANGE
+    template_name = "coupons/template_form.html"
+    form_class = TemplateForm
+    coupon_template: CouponTemplate | None = None
+
+    def get_form_kwargs(self):
+        return {**super().get_form_kwargs(), "shop": self.shop}
+
+    def get_initial(self):
+        if self.coupon_template is None:
+            return dict(TemplateForm.DEFAULTS)
+        return TemplateForm.initial_for(self.coupon_template)
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        shown = self.coupon_template or CouponTemplate(
+            shop=self.shop, **{k: v for k, v in TemplateForm.DEFAULTS.items() if k in TEMPLATE_FIELDS}
+        )
+        texts = card_texts(self.shop)
+        context.update(
+            coupon_template=self.coupon_template,
+            card=coupon_card(shop=self.shop, template=shown, texts=texts),
+            texts=texts,
+        )
+        return context
+
+    def error_field(self, form, exc):
+        return None  # the details went to their fields (perform); the message sums them up above the form
+
+    def perform(self, form):
+        data = form.template_data()
+        try:
+            if self.coupon_template is None:
+                self.coupon_template = template_create(shop=self.shop, actor=self.actor, data=data)
+            else:
+                template_update(shop=self.shop, actor=self.actor, template=self.coupon_template, data=data)
+        except InvalidTemplate as exc:
+            for name, message in exc.details.items():
+                form.add_error(name if name in form.fields else None, message)
+            raise
+        self.success_message = _("Coupon %(name)s saved.") % {"name": data["name"]}
+
+    def get_success_url(self):
+        return template_url(self.shop, self.coupon_template)
+
+
+class TemplateEditView(TemplateCreateView):
+    def load(self):
+        self.coupon_template = template_get(shop=self.shop, pk=self.kwargs["pk"])
+
+    def get(self, request, *args, **kwargs):
+        self.load()
+        return super().get(request, *args, **kwargs)
+
+    def post(self, request, *args, **kwargs):
+        self.load()
+        return super().post(request, *args, **kwargs)
+
+
+# --- A template's page ------------------------------------------------------------------------------------------
+
+
+def _audience_in_words(shop: Shop, template: CouponTemplate) -> str:
+    if template.audience == Audience.TIERS:
+        names = tiers_of_shop(shop=shop).filter(pk__in=template.audience_tiers).values_list("name", flat=True)
+    elif template.audience == Audience.TAGS:
+        names = tag_list(shop=shop).filter(pk__in=template.audience_tags).values_list("name", flat=True)
+    elif template.audience == Audience.SEGMENT:
+        segment = template.audience_segment
+        names = [segment.name] if segment is not None else [_("(deleted segment)")]
+    elif template.audience == Audience.NEW_MEMBERS:
+        return ngettext(
+            "Members who joined in the last %(days)d day", "Members who joined in the last %(days)d days",
+            template.new_member_days,
+        ) % {"days": template.new_member_days}  # fmt: skip
+    else:
+        return template.get_audience_display()
+    return f"{template.get_audience_display()}: {_(', ').join(names)}"
+
+
+class TemplateDetailView(ShopStaffMixin, TemplateView):
+    permission = Perm.COUPONS_REDEEM
+    template_name = "coupons/template_detail.html"
+    coupon_template: CouponTemplate
+
+    def load(self):
+        self.coupon_template = templates_with_figures(shop=self.shop).get(pk=self.kwargs["pk"])
+
+    def get(self, request, *args, **kwargs):
+        self.load()
+        return super().get(request, *args, **kwargs)
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        template = self.coupon_template
+        can_codes = Perm.COUPONS_GRANT in self.perms
+        batch = self.request.GET.get("batch", "")
+        context.update(
+            coupon_template=template,
+            words=value_in_words(shop=self.shop, template=template),
+            rate=redemption_rate(template),
+            card=coupon_card(shop=self.shop, template=template),
+            audience=_audience_in_words(self.shop, template),
+            can_edit=Perm.RULES_CHANGE in self.perms,
+            can_codes=can_codes,
+            batch=batch if BATCH.match(batch) else "",
+        )
+        if can_codes:
+            context.setdefault("generate_form", CodesGenerateForm())
+            context.setdefault("import_form", CodesImportForm())
+            context["unassigned"] = template_codes(shop=self.shop, template=template).count()
+        return context
+
+    def redirect_to_batch(self, batch: str):
+        return redirect(f"{template_url(self.shop, self.coupon_template)}?batch={batch}")
+
+
+class CodesGenerateView(TemplateDetailView):
+    permission = Perm.COUPONS_GRANT
+    http_method_names = ["post"]
+
+    def post(self, request, *args, **kwargs):
+        self.load()
+        form = CodesGenerateForm(request.POST)
+        if form.is_valid():
+            count = form.cleaned_data["count"]
+            try:
+                batch = codes_generate(shop=self.shop, actor=self.actor, template=self.coupon_template, count=count)
+            except ApplicationError as exc:
+                form.add_error(None, exc.message)
+            else:
+                done = ngettext("%(n)d code generated.", "%(n)d codes generated.", count) % {"n": count}
+                messages.success(request, done)
+                return self.redirect_to_batch(batch)
+        return self.render_to_response(self.get_context_data(generate_form=form))
+
+
+class CodesImportView(TemplateDetailView):
+    permission = Perm.COUPONS_GRANT
+    http_method_names = ["post"]
+
+    def post(self, request, *args, **kwargs):
+        self.load()
+        form = CodesImportForm(request.POST, request.FILES)
+        if not form.is_valid():
+            return self.render_to_response(self.get_context_data(import_form=form))
+        try:
+            result = codes_import(shop=self.shop, actor=self.actor, template=self.coupon_template, codes=form.codes)
+        except InvalidCodes as exc:
+            form.add_error(None, exc.message)
+            errors = form.line_errors(exc.details.get("errors", []))
+            context = self.get_context_data(
+                import_form=form, import_errors=errors[:IMPORT_ERRORS_SHOWN],
+                import_errors_more=max(0, len(errors) - IMPORT_ERRORS_SHOWN),
+            )  # fmt: skip
+            return self.render_to_response(context)
+        except ApplicationError as exc:
+            form.add_error(None, exc.message)
+            return self.render_to_response(self.get_context_data(import_form=form))
+        n = result["imported"]
+        messages.success(request, ngettext("%(n)d code imported.", "%(n)d codes imported.", n) % {"n": n})
+        return self.redirect_to_batch(result["batch"])
+
+
+class CodesDownloadView(ShopStaffMixin, View):
+    """GET: the template's codes no member holds yet as CSV; ?batch=<id>: the codes of one generate or import."""
+
+    permission = Perm.COUPONS_GRANT
+
+    def get(self, request, *args, **kwargs):
+        template = template_get(shop=self.shop, pk=kwargs["pk"])
+        batch = request.GET.get("batch", "")
+        if batch and not BATCH.match(batch):
+            raise Http404
+        codes = template_codes(shop=self.shop, template=template, batch=batch).values_list("code", "status")
+        labels = {value: str(label) for value, label in CouponStatus.choices}
+        rows = ((code_display(code), labels[status]) for code, status in codes.iterator(chunk_size=CSV_ROWS_PER_CHUNK))
+        header = [_("Code"), _("Status")]
+        response = StreamingHttpResponse(_csv_pieces(header, rows), content_type="text/csv; charset=utf-8")
+        name = f"coupon-{template.pk}-{batch or 'unassigned'}-codes.csv"
+        response["Content-Disposition"] = f'attachment; filename="{name}"'
+        add_never_cache_headers(response)  # bearer codes: no copies in shared caches
+        return response
+
+
+def _csv_pieces(header: list, rows) -> Iterator[str]:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    buffer.write("\ufeff")  # Excel reads UTF-8 with a BOM
+    writer.writerow(header)
+    for count, row in enumerate(rows, start=1):
+        writer.writerow(row)
+        if count % CSV_ROWS_PER_CHUNK == 0:
+            yield buffer.getvalue()
+            buffer.seek(0)
+            buffer.truncate()
+    yield buffer.getvalue()
+
+
+class TemplateStatusView(ServiceActionView):
+    """POST status=paused, active or ended; back to the template's page."""
+
+    permission = Perm.RULES_CHANGE
+    success_url_name = "coupon_templates"  # post() sends to the template's page instead
+    MESSAGES = {
+        TemplateStatus.PAUSED: gettext_lazy("Coupon paused: no new coupons are issued; those issued stay usable."),
+        TemplateStatus.ACTIVE: gettext_lazy("Coupon resumed."),
+        TemplateStatus.ENDED: gettext_lazy("Coupon ended: no new coupons are issued; those issued stay usable."),
+    }
+
+    def perform(self):
+        status = self.request.POST.get("status", "")
+        if status not in self.MESSAGES:
+            raise InvalidTemplate(_("Choose pause, resume or end."))
+        template_set_status(shop=self.shop, actor=self.actor, template=self.coupon_template, status=status)
+        self.success_message = self.MESSAGES[status]
+
+    def post(self, request, *args, **kwargs):
+        self.coupon_template = template_get(shop=self.shop, pk=kwargs["pk"])
+        super().post(request, *args, **kwargs)  # the service call and its message
+        return redirect(template_url(self.shop, self.coupon_template))
+
+
+# --- Tier gifts -------------------------------------------------------------------------------------------------
+
+
+def _gift_form_ids(tier_pk) -> str:
+    """Each tier has its own add form on the page: ids of its fields name the tier."""
+    return f"id_tier{tier_pk}_%s"
+
+
+class TierGiftsView(ShopStaffMixin, FieldErrorMixin, FormView):
+    """Each tier of the ladder with the coupons it gives, and a form per tier to add one (they post here)."""
+
+    permission = Perm.RULES_CHANGE
+    template_name = "coupons/tier_gifts.html"
+    form_class = TierGiftForm
+    success_message = gettext_lazy("Tier gift added.")
+
+    def get_form_kwargs(self):
+        self.tiers = list(tiers_of_shop(shop=self.shop))
+        kwargs = {**super().get_form_kwargs(), "shop": self.shop, "tiers": self.tiers}
+        posted = self.request.POST.get("tier", "")
+        if posted.isdigit():
+            kwargs["auto_id"] = _gift_form_ids(posted)
+        return kwargs
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        posted = context["form"]
+        gifts = defaultdict(list)
+        for gift in tier_gift_list(shop=self.shop):
+            gifts[gift.tier_id].append((gift, value_in_words(shop=self.shop, template=gift.template)))
+        rows = []
+        for tier in self.tiers:
+            if posted.is_bound and posted["tier"].value() == str(tier.pk):
+                form = posted
+            else:
+                form = TierGiftForm(shop=self.shop, tiers=self.tiers, initial={"tier": tier.pk},
+                                    auto_id=_gift_form_ids(tier.pk))  # fmt: skip
+            rows.append((tier, gifts[tier.pk], form))
+        # A post for a tier not on the page (removed meanwhile, or another shop's): its errors go on top.
+        lost = posted.is_bound and not any(form is posted for _tier, _gifts, form in rows)
+        context.update(
+            rows=rows,
+            lost_errors=[error for errors in posted.errors.values() for error in errors] if lost else [],
+            has_templates=bool(posted.templates),
+        )
+        return context
+
+    def perform(self, form):
+        data = form.cleaned_data
+        tier_gift_add(
+            shop=self.shop, actor=self.actor, tier=data["tier"], occasion=data["occasion"], template=data["template"],
+            quantity=data["quantity"],
+        )  # fmt: skip
+
+    def get_success_url(self):
+        return reverse("dashboard:coupon_tier_gifts", args=[self.shop.slug])
+
+
+class TierGiftRemoveView(ServiceActionView):
+    permission = Perm.RULES_CHANGE
+    success_message = gettext_lazy("Tier gift removed. Coupons already given stay with their members.")
+    success_url_name = "coupon_tier_gifts"
+
+    def perform(self):
+        gift = tier_gift_list(shop=self.shop).get(pk=self.kwargs["pk"])
+        tier_gift_remove(shop=self.shop, actor=self.actor, gift=gift)

@@ -12,7 +12,7 @@ from shops.services import Actor, audit_record
 
 from .mall import GIFT_FIELDS, gift_errors, gift_save
 from .models import Coupon, CouponTemplate, Exchange, Gift, GiftRun, GrantJob, Redemption, TierGift
-from .services import TEMPLATE_FIELDS, _errors
+from .services import TEMPLATE_FIELDS, template_errors
 
 
 class CouponTemplateForm(forms.ModelForm):
@@ -26,7 +26,7 @@ class CouponTemplateForm(forms.ModelForm):
 
     def _post_clean(self):
         super()._post_clean()  # the cleaned values are now on the instance
-        for name, message in _errors(self.instance.shop, self.instance).items():
+        for name, message in template_errors(self.instance.shop, self.instance).items():
             if name in self.fields and not self.has_error(name):
                 self.add_error(name, message)
 

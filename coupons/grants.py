@@ -5,17 +5,37 @@ the last committed chunk ended. Coupon keys are "grant#<job id>#<member id>": a 
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from members.filters import member_filter
-from members.models import Segment
+from members.models import Member, Segment
 from members.segments import segment_count
 from shops.models import Shop
 from shops.services import Actor, audit_record
 
-from .issuance import coupons_issue_bulk, issuable_check
+from .issuance import Issued, coupon_issue, coupons_issue_bulk, issuable_check
 from .models import CouponTemplate, GrantJob, GrantStatus, Source
 
 CHUNK = 10_000
+
+
+@transaction.atomic
+def coupon_grant_member(
+    *, shop: Shop, actor: Actor, member: Member, template: CouponTemplate, source: str, idempotency_key: str,
+    note: str,
+) -> Issued:  # fmt: skip
+    """Staff give one coupon to one member (source grant, or compensation, which ignores the audience), with the
+    reason kept in the audit log beside the coupon. A retry with the key returns the first coupon. Raises as
+    coupon_issue."""
+    assert source in (Source.GRANT, Source.COMPENSATION)
+    issued = coupon_issue(shop=shop, member=member, template=template, source=source, idempotency_key=idempotency_key)
+    if issued.created:
+        audit_record(
+            shop=shop, actor=actor, action="coupon.grant", obj=issued.coupon,
+            changes={"member": ["", str(member.pk)], "template": ["", template.name], "source": ["", source],
+                     "note": ["", note]},
+        )  # fmt: skip
+    return issued
 
 
 @transaction.atomic
@@ -53,7 +73,7 @@ def grant_run_chunk(*, shop: Shop, job: GrantJob, chunk: int = CHUNK) -> bool:
         if job.status in (GrantStatus.DONE, GrantStatus.FAILED):
             return True
         if job.segment is None:  # the segment was deleted before the grant ran out
-            return _finish(job, GrantStatus.FAILED, error="segment deleted")
+            return _finish(job, GrantStatus.FAILED, error=_("The segment was deleted before the grant finished."))
         ids = list(
             member_filter(shop=shop, definition=job.segment.definition)
             .filter(pk__gt=job.last_member_id)

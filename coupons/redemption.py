@@ -16,7 +16,7 @@ from django.utils import timezone
 from django.utils.module_loading import import_string
 from django.utils.translation import gettext_lazy as _
 
-from members.models import Member
+from members.models import Member, MemberStatus
 from shops.models import Shop
 from shops.services import SYSTEM, Actor
 
@@ -27,6 +27,7 @@ from .models import Coupon, CouponStatus, Redemption, RefundPolicy, Reversal
 from .rules import Cart, Discount, Terms, coupon_discount
 
 REASONS = {
+    "member_not_active": _("The member is frozen or erased: coupons cannot be used."),
     "void": _("This coupon has been voided."),
     "not_this_member": _("This coupon belongs to another member."),
     "used": _("This coupon has already been used."),
@@ -69,6 +70,8 @@ def _window(shop: Shop, coupon: Coupon, now: datetime.datetime):
 
 
 def _check(*, shop: Shop, coupon: Coupon, member: Member, cart: Cart, now: datetime.datetime) -> Validation:
+    if member.status != MemberStatus.ACTIVE:
+        return Validation(coupon, reason="member_not_active")
     if coupon.status == CouponStatus.VOID:
         return Validation(coupon, reason="void")
     if coupon.member_id is not None and coupon.member_id != member.pk:

@@ -31,7 +31,7 @@ TEMPLATE_FIELDS = [
 MAX_CODES_PER_BATCH = 100_000
 
 
-def _errors(shop: Shop, t: CouponTemplate) -> dict[str, str]:
+def template_errors(shop: Shop, t: CouponTemplate) -> dict[str, str]:
     """Every rule a template's fields must keep together, as {field: message}."""
     errors = {}
     if t.kind in (CouponKind.AMOUNT_OFF, CouponKind.NO_THRESHOLD) and not (t.value and t.value > 0):
@@ -85,7 +85,7 @@ def _validated(shop: Shop, template: CouponTemplate) -> None:
         template.full_clean(exclude=["shop"], validate_constraints=False)
     except ValidationError as exc:
         errors = {name: " ".join(str(m) for m in messages) for name, messages in exc.message_dict.items()}
-    for name, message in _errors(shop, template).items():
+    for name, message in template_errors(shop, template).items():
         errors.setdefault(name, message)
     if errors:
         raise InvalidTemplate(_("Some fields of the coupon are not valid."), details=errors)

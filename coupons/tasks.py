@@ -6,10 +6,10 @@ import logging
 
 from celery import shared_task
 
+from shops.errors import ApplicationError
 from shops.selectors import shop_ids_active
 from shops.tenancy import task_shop_scope
 
-from .errors import NotIssuable
 from .grants import grant_fail, grant_run_chunk
 from .redemption import coupons_expire, coupons_expiry_reminders
 from .selectors import grant_get
@@ -33,7 +33,8 @@ def grant_run(shop_id: int, job_id: int) -> int:
         try:
             while not grant_run_chunk(shop=shop, job=job):
                 pass
-        except NotIssuable as exc:  # paused or ended meanwhile: stop, keep what was granted
+        # Paused or ended meanwhile, or the segment's filter no longer valid: stop, keep what was granted.
+        except ApplicationError as exc:
             grant_fail(shop=shop, job=job, error=str(exc.message))
         job.refresh_from_db()
         return job.issued

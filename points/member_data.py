@@ -48,6 +48,8 @@ def _title(entry: PointsEntry) -> str:
         return ngettext("Redeemed %(points)s point", "Redeemed %(points)s points", points) % {"points": points}
     if entry.kind == EntryKind.EXPIRE:
         return ngettext("%(points)s point expired", "%(points)s points expired", points) % {"points": points}
+    if entry.kind == EntryKind.REVERSE and entry.points > 0:  # a redemption credited back (points.points_refund)
+        return ngettext("%(points)s point given back", "%(points)s points given back", points) % {"points": points}
     if entry.kind == EntryKind.REVERSE:
         return ngettext("%(points)s point taken back", "%(points)s points taken back", points) % {"points": points}
     return _("Points adjusted by %(points)s") % {"points": f"{entry.points:+d}"}

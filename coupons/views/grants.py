@@ -9,7 +9,6 @@ coupon."""
 
 from django.contrib import messages
 from django.core.paginator import Paginator
-from django.db import transaction
 from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils.translation import gettext as _
@@ -23,13 +22,11 @@ from shops.dashboard import ShopStaffMixin
 from shops.errors import ApplicationError
 from shops.models import Shop
 from shops.roles import Perm
-from shops.services import audit_record
 
 from ..codes import code_display
 from ..errors import IdempotencyConflict
 from ..forms.grants import KeyedForm, MemberGrantForm, SegmentGrantForm
-from ..grants import grant_create
-from ..issuance import coupon_issue
+from ..grants import coupon_grant_member, grant_create
 from ..models import CouponStatus, GrantJob, GrantStatus
 from ..selectors import coupon_counts, grant_get, grant_list, member_coupons
 
@@ -170,18 +167,10 @@ class MemberGrantView(ShopStaffMixin, FormView):
         data = form.cleaned_data
         template, source, note = data["template"], data["source"], data["note"]
         try:
-            # The coupon and its audit entry (which keeps the reason) stand or fall together.
-            with transaction.atomic():
-                issued = coupon_issue(
-                    shop=self.shop, member=self.member, template=template, source=source,
-                    idempotency_key=data["idempotency_key"],
-                )  # fmt: skip
-                if issued.created:
-                    audit_record(
-                        shop=self.shop, actor=self.actor, action="coupon.grant", obj=issued.coupon,
-                        changes={"member": ["", str(self.member.pk)], "template": ["", template.name],
-                                 "source": ["", source], "note": ["", note]},
-                    )  # fmt: skip
+            issued = coupon_grant_member(
+                shop=self.shop, actor=self.actor, member=self.member, template=template, source=source,
+                idempotency_key=data["idempotency_key"], note=note,
+            )  # fmt: skip
         except IdempotencyConflict:
             return _reused(self, form)
         except ApplicationError as exc:

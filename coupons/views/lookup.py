@@ -11,7 +11,6 @@ from django.contrib import messages
 from django.core.exceptions import ObjectDoesNotExist
 from django.http import QueryDict
 from django.shortcuts import redirect
-from django.template.defaultfilters import floatformat
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -22,42 +21,14 @@ from shops.dashboard import ShopStaffMixin
 from shops.errors import ApplicationError
 from shops.models import Shop
 from shops.roles import Perm
-from tiers.selectors import CURRENCY_SYMBOLS
 
 from ..codes import code_display
 from ..forms.grants import LookupForm, RedeemForm
-from ..models import Coupon, CouponKind, CouponStatus, CouponTemplate
+from ..models import Coupon, CouponStatus
 from ..redemption import coupon_find, coupon_redeem, coupon_validate
 from ..rules import Cart
 from ..selectors import coupon_redemptions
-
-
-def money(shop: Shop, amount: Decimal) -> str:
-    """¥20, ¥20.50: the shop's currency symbol (as tiers.selectors writes amounts), cents only when there are
-    some."""
-    return f"{CURRENCY_SYMBOLS.get(shop.currency, f'{shop.currency} ')}{floatformat(amount, '-2')}"
-
-
-def value_in_words(shop: Shop, template: CouponTemplate) -> str:
-    """What the coupon gives, as a clerk reads it out: "¥20 off orders over ¥100", "20% off, at most ¥50 off"."""
-    kind, value = template.kind, template.value or Decimal(0)
-    if kind in (CouponKind.AMOUNT_OFF, CouponKind.NO_THRESHOLD):
-        offer = _("%(value)s off") % {"value": money(shop, value)}
-    elif kind == CouponKind.PERCENT_OFF:
-        offer = _("%(percent)s%% off") % {"percent": format(value.normalize(), "f")}
-        if template.max_discount:
-            offer = _("%(offer)s, at most %(max)s off") % {"offer": offer, "max": money(shop, template.max_discount)}
-    elif kind == CouponKind.FREE_SHIPPING:
-        offer = _("Free shipping up to %(max)s") % {"max": money(shop, value)} if value else _("Free shipping")
-    elif kind == CouponKind.GIFT:
-        offer = _("Gift: %(item)s") % {"item": template.item_name or template.item_sku}
-    else:
-        offer = _("Exchange voucher: %(item)s") % {"item": template.item_name or template.item_sku}
-    if template.min_spend:
-        return _("%(offer)s, on orders over %(min)s") % {"offer": offer, "min": money(shop, template.min_spend)}
-    if kind == CouponKind.NO_THRESHOLD:
-        return _("%(offer)s, no minimum spend") % {"offer": offer}
-    return offer
+from .words import money, value_in_words
 
 
 def lookup_url(shop: Shop, code: str = "") -> str:
@@ -140,7 +111,7 @@ class LookupView(ShopStaffMixin, TemplateView):
             holder = coupon.member
             context.update(
                 code=code_display(coupon.code),
-                words=value_in_words(self.shop, coupon.template),
+                words=value_in_words(shop=self.shop, template=coupon.template),
                 state=CouponStatus(coupon_state(coupon, timezone.now())),
                 holder=holder,
                 holder_phone=mask_phone(holder.phone) if holder else "",

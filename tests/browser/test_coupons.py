@@ -10,7 +10,7 @@ import pytest
 from django.utils import translation
 
 from coupons.models import CouponTemplate
-from coupons.views.templates import coupon_card, value_in_words
+from coupons.views.words import coupon_card, value_in_words
 
 from .conftest import PHONE, chromium_missing_reason, log_in
 

@@ -155,3 +155,19 @@ def test_a_job_whose_segment_was_deleted_fails_and_issues_nothing(shop):
     assert job.status == GrantStatus.FAILED and job.segment_id is None
     assert Coupon.objects.filter(template=template).count() == 0
     assert job.finished_at <= timezone.now()
+
+
+def test_a_job_whose_segment_filter_became_invalid_fails_with_the_reason_instead_of_running_for_ever(shop):
+    template = make_template(shop)
+    make_member(shop, 1, region=SHANGHAI)
+    segment = everyone_in(shop)
+    job = grant_create(shop=shop, actor=SYSTEM, template=template, segment=segment, idempotency_key="g",
+                       dispatch=False)  # fmt: skip
+    GrantJob.objects.filter(pk=job.pk).update(segment=segment)
+    type(segment).objects.filter(pk=segment.pk).update(definition={"genders": ["robot"]})
+
+    grant_run(shop.pk, job.pk)
+
+    job.refresh_from_db()
+    assert job.status == GrantStatus.FAILED and "robot" in job.error
+    assert Coupon.objects.filter(template=template).count() == 0

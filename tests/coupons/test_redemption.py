@@ -405,3 +405,19 @@ def test_an_unknown_code_is_not_found_and_another_shops_code_is_unknown(shop, ot
     with pytest.raises(Coupon.DoesNotExist):
         coupon_redeem(shop=shop, code=foreign.code, member=member, order_external_id="TB-1", cart=CART)
     assert _state(foreign) == (CouponStatus.AVAILABLE, foreign_member.pk, 0)
+
+
+def test_a_frozen_member_cannot_use_a_coupon_and_nothing_changes(shop):
+    from members.services import member_set_frozen
+
+    member = make_member(shop)
+    coupon = _issue(shop, member, make_template(shop))
+    member_set_frozen(shop=shop, actor=SYSTEM, member=member, frozen=True)
+    member.refresh_from_db()
+
+    assert _validate(shop, coupon, member).reason == "member_not_active"
+    with pytest.raises(CouponNotUsable) as refused:
+        _redeem(shop, coupon, member)
+    assert refused.value.details == {"reason": "member_not_active"}
+    assert Coupon.objects.get(pk=coupon.pk).status == CouponStatus.AVAILABLE
+    assert not Redemption.objects.exists()

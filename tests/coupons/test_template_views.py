@@ -18,7 +18,7 @@ from coupons.redemption import coupon_redeem
 from coupons.rules import Cart
 from coupons.services import TEMPLATE_FIELDS, codes_generate, template_set_status
 from coupons.tier_gift_services import InvalidTierGift, tier_gift_add
-from coupons.views.templates import coupon_card, value_in_words
+from coupons.views.words import coupon_card, value_in_words
 from members.tags import tag_create
 from shops.models import AuditLogEntry
 from shops.roles import ROLE_PERMISSIONS, Perm, Role

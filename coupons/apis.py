@@ -415,8 +415,8 @@ class ValidateApi(ShopAPIView):
         discount = serializers.DecimalField(**MONEY, help_text="Taken off the order (0.00 when not valid).")
         reason = serializers.CharField(
             allow_null=True,
-            help_text="null when valid; else member_not_active, void, not_this_member, used, expired, not_started, below_threshold, "
-            "outside_scope, items_required or item_missing.",
+            help_text="null when valid; else member_not_active, void, not_this_member, used, expired, not_started, "
+            "below_threshold, outside_scope, items_required or item_missing.",
         )
         message = serializers.CharField(allow_blank=True, help_text="The reason in words, for the shopper.")
         benefit = serializers.DictField(help_text="What the shopper gets besides money: free_shipping, gift_sku, "

@@ -7,7 +7,7 @@ import logging
 from celery import shared_task
 
 from shops.errors import ApplicationError
-from shops.selectors import shop_ids_active
+from shops.tasks import fan_out_per_shop
 from shops.tenancy import task_shop_scope
 
 from .grants import grant_fail, grant_run_chunk
@@ -16,13 +16,6 @@ from .selectors import grant_get
 from .tier_gifts import tier_gifts_issue
 
 logger = logging.getLogger(__name__)
-
-
-def _fan_out(task) -> int:
-    shop_ids = shop_ids_active()
-    for shop_id in shop_ids:
-        task.delay(shop_id)
-    return len(shop_ids)
 
 
 @shared_task(acks_late=True, reject_on_worker_lost=True)
@@ -48,7 +41,7 @@ def tier_gifts_shop(shop_id: int) -> dict:
 
 @shared_task
 def tier_gifts_all_shops() -> int:
-    return _fan_out(tier_gifts_shop)
+    return fan_out_per_shop(tier_gifts_shop)
 
 
 @shared_task(acks_late=True, reject_on_worker_lost=True)
@@ -59,7 +52,7 @@ def coupons_expire_shop(shop_id: int) -> int:
 
 @shared_task
 def coupons_expire_all_shops() -> int:
-    return _fan_out(coupons_expire_shop)
+    return fan_out_per_shop(coupons_expire_shop)
 
 
 @shared_task(acks_late=True, reject_on_worker_lost=True)
@@ -70,4 +63,4 @@ def coupons_expiry_reminders_shop(shop_id: int) -> int:
 
 @shared_task
 def coupons_expiry_reminders_all_shops() -> int:
-    return _fan_out(coupons_expiry_reminders_shop)
+    return fan_out_per_shop(coupons_expiry_reminders_shop)

@@ -1,6 +1,6 @@
 from celery import shared_task
 
-from shops.selectors import shop_ids_active
+from shops.tasks import fan_out_per_shop
 from shops.tenancy import task_shop_scope
 
 from .imports import import_job_shop_id_all_shops, import_process
@@ -17,10 +17,7 @@ def rule_tags_refresh_shop(shop_id: int) -> int:
 @shared_task
 def rule_tags_refresh_all_shops() -> int:
     """Nightly, after the 12-month figures: one task per shop."""
-    shop_ids = shop_ids_active()
-    for shop_id in shop_ids:
-        rule_tags_refresh_shop.delay(shop_id)
-    return len(shop_ids)
+    return fan_out_per_shop(rule_tags_refresh_shop)
 
 
 @shared_task(acks_late=True, reject_on_worker_lost=True)

@@ -1,6 +1,6 @@
 from celery import shared_task
 
-from shops.selectors import shop_ids_active
+from shops.tasks import fan_out_per_shop
 from shops.tenancy import task_shop_scope
 
 from .services import member_windows_refresh
@@ -16,7 +16,4 @@ def member_windows_refresh_shop(shop_id: int) -> int:
 @shared_task
 def member_windows_refresh_all_shops() -> int:
     """Nightly: one task per shop, so a large shop does not hold back the others."""
-    shop_ids = shop_ids_active()
-    for shop_id in shop_ids:
-        member_windows_refresh_shop.delay(shop_id)
-    return len(shop_ids)
+    return fan_out_per_shop(member_windows_refresh_shop)

@@ -9,7 +9,7 @@ from celery import shared_task
 from django.db import OperationalError
 from django.utils import timezone
 
-from shops.selectors import shop_ids_active
+from shops.tasks import fan_out_per_shop
 from shops.tenancy import task_shop_scope
 
 from .expiry import points_expire, points_expiry_reminders
@@ -17,13 +17,6 @@ from .order_effects import points_pending_release
 from .selectors import points_reconcile_batches
 
 logger = logging.getLogger(__name__)
-
-
-def _fan_out(task) -> int:
-    shop_ids = shop_ids_active()
-    for shop_id in shop_ids:
-        task.delay(shop_id)
-    return len(shop_ids)
 
 
 @shared_task(acks_late=True, reject_on_worker_lost=True)
@@ -36,7 +29,7 @@ def points_release_shop(shop_id: int) -> int:
 @shared_task
 def points_release_all_shops() -> int:
     """Hourly: pending points become available within the hour their window ends."""
-    return _fan_out(points_release_shop)
+    return fan_out_per_shop(points_release_shop)
 
 
 # A deadlock with a writer outside the services' lock order, or a lost connection, is worth a few retries.
@@ -52,7 +45,7 @@ def points_expire_shop(shop_id: int) -> int:
 @shared_task
 def points_expire_all_shops() -> int:
     """Nightly, just after local midnight: one expiry task per active shop."""
-    return _fan_out(points_expire_shop)
+    return fan_out_per_shop(points_expire_shop)
 
 
 @shared_task(acks_late=True, reject_on_worker_lost=True)
@@ -65,7 +58,7 @@ def points_expiry_reminders_shop(shop_id: int) -> int:
 @shared_task
 def points_expiry_reminders_all_shops() -> int:
     """Daily, in the morning: one reminder task per active shop."""
-    return _fan_out(points_expiry_reminders_shop)
+    return fan_out_per_shop(points_expiry_reminders_shop)
 
 
 @shared_task(acks_late=True, reject_on_worker_lost=True)
@@ -91,4 +84,4 @@ def points_reconcile_shop(shop_id: int) -> dict:
 @shared_task
 def points_reconcile_all_shops() -> int:
     """Nightly, after the expiry: one reconciliation task per active shop (each returns and logs its summary)."""
-    return _fan_out(points_reconcile_shop)
+    return fan_out_per_shop(points_reconcile_shop)

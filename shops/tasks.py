@@ -2,6 +2,7 @@ import logging
 
 from celery import shared_task
 
+from .selectors import shop_ids_active
 from .sms import SmsDeliveryError, SmsMessage, SmsRejected, get_backend
 
 logger = logging.getLogger(__name__)
@@ -25,3 +26,12 @@ def sms_deliver(self, message: dict) -> None:
         get_backend().send(sms)
     except SmsRejected:
         logger.warning("SMS %s rejected by the provider for shop %s", sms.message_id, sms.shop_id)
+
+
+def fan_out_per_shop(task) -> int:
+    """Queue `task(shop_id)` once per active shop, so a large shop does not hold back the others. Returns how many
+    were queued."""
+    shop_ids = shop_ids_active()
+    for shop_id in shop_ids:
+        task.delay(shop_id)
+    return len(shop_ids)

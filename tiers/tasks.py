@@ -1,7 +1,7 @@
 from celery import shared_task
 from django.utils import timezone
 
-from shops.selectors import shop_ids_active
+from shops.tasks import fan_out_per_shop
 from shops.tenancy import task_shop_scope
 
 from .models import EvaluationMode
@@ -28,7 +28,4 @@ def tiers_daily_shop(shop_id: int) -> int:
 @shared_task
 def tiers_daily_all_shops() -> int:
     """Nightly, after the 12-month figures and rule tags: one task per shop."""
-    shop_ids = shop_ids_active()
-    for shop_id in shop_ids:
-        tiers_daily_shop.delay(shop_id)
-    return len(shop_ids)
+    return fan_out_per_shop(tiers_daily_shop)

@@ -4,7 +4,6 @@ coupon granted to a member from their profile, and the coupons section of the pr
 import re
 
 import pytest
-from django.urls import reverse
 
 from coupons.codes import code_display
 from coupons.issuance import coupon_issue
@@ -16,7 +15,7 @@ from members.tags import tag_create
 from shops.models import AuditLogEntry
 from shops.roles import ROLE_PERMISSIONS, Perm, Role
 from shops.services import SYSTEM
-from tests.factories import add_staff
+from tests.pages import staff_client, url
 
 from .helpers import make_member, make_template
 
@@ -29,16 +28,6 @@ OTHER_KEY = "dashboard#" + "b" * 32
 @pytest.fixture(autouse=True)
 def _english(settings):
     settings.LANGUAGE_CODE = "en"
-
-
-def staff_client(client, shop, role):
-    user = shop.staffmembership_set.get(role=Role.OWNER).user if role == Role.OWNER else add_staff(shop, role)
-    client.force_login(user)
-    return client
-
-
-def url(name, shop, *args):
-    return reverse(f"dashboard:{name}", args=[shop.slug, *args])
 
 
 def segment_of(shop, name="上海会员", region="上海市"):

@@ -1,11 +1,9 @@
 """The points mall dashboard: the catalogue and its gift editor (rules), the fulfilment queue and its actions (grant),
 who sees what, another shop's objects, and the operations admin of coupons."""
 
-import re
 from decimal import Decimal
 
 import pytest
-from django.urls import reverse
 
 from coupons.mall import gift_save, mall_cancel, mall_exchange, mall_ship
 from coupons.models import Coupon, CouponTemplate, Exchange, Gift, Redemption
@@ -17,7 +15,8 @@ from points.services import points_earn
 from shops.models import AuditLogEntry
 from shops.roles import ROLE_PERMISSIONS, Perm, Role
 from shops.services import SYSTEM
-from tests.factories import UserFactory, add_staff
+from tests.factories import UserFactory
+from tests.pages import messages_of, staff_client, text, url
 
 from .helpers import make_member, make_template
 
@@ -28,24 +27,6 @@ ADDRESS = {"recipient_name": "李四", "recipient_phone": "13912345678", "addres
 @pytest.fixture(autouse=True)
 def _english(settings):
     settings.LANGUAGE_CODE = "en"
-
-
-def url(name, shop, *args):
-    return reverse(f"dashboard:{name}", args=[shop.slug, *args])
-
-
-def staff_client(client, shop, role):
-    user = shop.staffmembership_set.get(role=Role.OWNER).user if role == Role.OWNER else add_staff(shop, role)
-    client.force_login(user)
-    return client
-
-
-def text(response) -> str:
-    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", response.content.decode())).strip()
-
-
-def messages_of(response) -> list[str]:
-    return [str(m) for m in response.context["messages"]]
 
 
 def pending_exchange(shop, n=0, gift=None):

@@ -9,7 +9,6 @@ from decimal import Decimal
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.urls import reverse
 from django.utils import translation
 
 from coupons.issuance import coupon_issue
@@ -23,7 +22,7 @@ from members.tags import tag_create
 from shops.models import AuditLogEntry
 from shops.roles import ROLE_PERMISSIONS, Perm, Role
 from shops.services import SYSTEM
-from tests.factories import add_staff
+from tests.pages import messages_of, staff_client, text, url
 from tiers.selectors import tiers_of_shop
 
 from .helpers import make_member, make_template
@@ -35,25 +34,6 @@ SHANGHAI = datetime.timezone(datetime.timedelta(hours=8))
 @pytest.fixture(autouse=True)
 def _english(settings):
     settings.LANGUAGE_CODE = "en"
-
-
-def url(name, shop, *args):
-    return reverse(f"dashboard:{name}", args=[shop.slug, *args])
-
-
-def staff_client(client, shop, role):
-    user = shop.staffmembership_set.get(role=Role.OWNER).user if role == Role.OWNER else add_staff(shop, role)
-    client.force_login(user)
-    return client
-
-
-def text(response) -> str:
-    """The page's visible text, tags removed and spaces collapsed."""
-    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", response.content.decode())).strip()
-
-
-def messages_of(response) -> list[str]:
-    return [str(m) for m in response.context["messages"]]
 
 
 def templates_state(shop) -> list[dict]:

@@ -12,7 +12,6 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from django.forms.models import model_to_dict
-from django.urls import reverse
 from django.utils import timezone
 
 from members.models import ConsentChange, Member, MemberStatus, MemberTag, Segment, Tag, TagKind
@@ -25,7 +24,7 @@ from orders.services import ItemInput, OrderInput, RefundInput, order_record, re
 from shops.models import AuditLogEntry
 from shops.roles import ROLE_PERMISSIONS, Perm, Role
 from shops.services import SYSTEM
-from tests.factories import add_staff
+from tests.pages import staff_client, url
 
 pytestmark = pytest.mark.django_db
 
@@ -68,16 +67,6 @@ def buy(shop, member, external_id, amount, days_ago=1, items=()) -> None:
             items=tuple(items),
         ),
     )
-
-
-def staff_client(client, shop, role):
-    user = shop.staffmembership_set.get(role=Role.OWNER).user if role == Role.OWNER else add_staff(shop, role)
-    client.force_login(user)
-    return client
-
-
-def url(name, shop, *args):
-    return reverse(f"dashboard:{name}", args=[shop.slug, *args])
 
 
 def listed(response) -> list[str]:

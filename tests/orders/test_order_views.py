@@ -7,7 +7,6 @@ from decimal import Decimal
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from django.urls import reverse
 from django.utils import timezone
 
 from members.services import Enrolment, member_enroll
@@ -16,6 +15,7 @@ from orders.models import Order, OrderStatus
 from orders.services import ItemInput, OrderInput, RefundInput, order_change_status, order_record, refund_record
 from shops.roles import ROLE_PERMISSIONS, Perm, Role
 from tests.factories import add_staff
+from tests.pages import url
 
 pytestmark = pytest.mark.django_db
 
@@ -25,10 +25,6 @@ SHANGHAI = zoneinfo.ZoneInfo("Asia/Shanghai")
 @pytest.fixture(autouse=True)
 def _english(settings):
     settings.LANGUAGE_CODE = "en"
-
-
-def url(name, shop, *args):
-    return reverse(f"dashboard:{name}", args=[shop.slug, *args])
 
 
 def record(shop, external_id, amount="10.00", paid_at=None, member=None, items=(), status=OrderStatus.PAID) -> Order:

@@ -7,7 +7,6 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
-from django.urls import reverse
 from django.utils import timezone
 
 from members.models import Member
@@ -20,7 +19,7 @@ from points.services import points_adjust, points_earn, points_redeem
 from shops.models import AuditLogEntry
 from shops.roles import ROLE_PERMISSIONS, Perm, Role
 from shops.services import SYSTEM
-from tests.factories import add_staff
+from tests.pages import messages_of, staff_client, text, url
 from tiers.models import Tier
 from tiers.services import tier_assign, tier_ladder_apply
 
@@ -39,32 +38,13 @@ def _books_balance(shop):
     assert points_reconcile(shop=shop) == []
 
 
-def url(name, shop, *args):
-    return reverse(f"dashboard:{name}", args=[shop.slug, *args])
-
-
 @pytest.fixture
 def member(shop):
     return member_enroll(shop=shop, data=Enrolment(phone=PHONE, name="张三"))[0]
 
 
-def staff_client(client, shop, role):
-    user = shop.staffmembership_set.get(role=Role.OWNER).user if role == Role.OWNER else add_staff(shop, role)
-    client.force_login(user)
-    return client
-
-
 def program(shop) -> dict:
     return PointsProgram.objects.filter(shop=shop).values(*RULES_FORM).get()
-
-
-def text(response) -> str:
-    """The page's visible text, tags removed and spaces collapsed."""
-    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", response.content.decode())).strip()
-
-
-def messages_of(response) -> list[str]:
-    return [str(m) for m in response.context["messages"]]
 
 
 # The rules form as the page shows it for a new shop (SPEC 3's defaults).

@@ -6,12 +6,12 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
-from django.urls import reverse
 from django.utils import timezone
 
 from members.services import Enrolment, member_enroll
 from orders.services import OrderInput, order_record
 from shops.services import SYSTEM
+from tests.pages import url
 from tiers.models import Tier
 from tiers.services import tier_assign
 
@@ -21,10 +21,6 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture(autouse=True)
 def _english(settings):
     settings.LANGUAGE_CODE = "en"
-
-
-def url(name, shop, *args):
-    return reverse(f"dashboard:{name}", args=[shop.slug, *args])
 
 
 def enrol(shop, phone):

@@ -1,20 +1,18 @@
 """The tiers dashboard: the ladder page (distribution, editor, preview, apply now or from a date, scheduled changes,
 evaluations) and a member's tier with the manual assignment."""
 
-import re
 from datetime import date, timedelta
 from decimal import Decimal
 
 import pytest
 import time_machine
-from django.urls import reverse
 
 from members.models import Member
 from points.services import points_earn
 from shops.models import AuditLogEntry
 from shops.roles import ROLE_PERMISSIONS, Perm, Role
 from shops.services import SYSTEM
-from tests.factories import add_staff
+from tests.pages import messages_of, staff_client, text, url
 from tiers.models import Tier, TierChange, TierEvaluation, TierSchedule
 from tiers.rules import DEFAULTS
 from tiers.services import tier_ladder_schedule, tiers_evaluate
@@ -46,24 +44,6 @@ def _english(settings):
 def _clock():
     with time_machine.travel(NOW, tick=False):
         yield
-
-
-def url(name, shop, *args):
-    return reverse(f"dashboard:{name}", args=[shop.slug, *args])
-
-
-def staff_client(client, shop, role):
-    user = shop.staffmembership_set.get(role=Role.OWNER).user if role == Role.OWNER else add_staff(shop, role)
-    client.force_login(user)
-    return client
-
-
-def text(response) -> str:
-    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", response.content.decode())).strip()
-
-
-def messages_of(response) -> list[str]:
-    return [str(m) for m in response.context["messages"]]
 
 
 def ladder_post(rows, action="preview", effective_on="", previewed="") -> dict:

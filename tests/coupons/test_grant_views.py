@@ -25,11 +25,6 @@ KEY = "dashboard#" + "a" * 32
 OTHER_KEY = "dashboard#" + "b" * 32
 
 
-@pytest.fixture(autouse=True)
-def _english(settings):
-    settings.LANGUAGE_CODE = "en"
-
-
 def segment_of(shop, name="上海会员", region="上海市"):
     return segment_save(shop=shop, actor=SYSTEM, name=name, definition={"regions": [region]})
 

@@ -23,11 +23,6 @@ pytestmark = pytest.mark.django_db
 SHANGHAI = "上海市"
 
 
-@pytest.fixture(autouse=True)
-def _english(settings):
-    settings.LANGUAGE_CODE = "en"
-
-
 def everyone_in(shop, region=SHANGHAI, name="上海会员"):
     return segment_save(shop=shop, actor=SYSTEM, name=name, definition={"regions": [region]})
 

@@ -21,11 +21,6 @@ from .helpers import make_member, make_template
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture(autouse=True)
-def _english(settings):
-    settings.LANGUAGE_CODE = "en"
-
-
 @pytest.fixture
 def clerk(client, shop):
     client.force_login(add_staff(shop, Role.CLERK))

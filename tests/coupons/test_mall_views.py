@@ -24,11 +24,6 @@ pytestmark = pytest.mark.django_db
 ADDRESS = {"recipient_name": "李四", "recipient_phone": "13912345678", "address": "上海市徐汇区漕溪北路2号"}
 
 
-@pytest.fixture(autouse=True)
-def _english(settings):
-    settings.LANGUAGE_CODE = "en"
-
-
 def pending_exchange(shop, n=0, gift=None):
     gift = gift or gift_save(shop=shop, actor=SYSTEM, name="保温杯", points_price=300, stock=5)
     member = make_member(shop, n, name=f"王{n}")

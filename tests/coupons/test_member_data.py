@@ -24,11 +24,6 @@ SHANGHAI = zoneinfo.ZoneInfo("Asia/Shanghai")
 T0 = datetime.datetime(2026, 5, 1, 10, 0, tzinfo=SHANGHAI)
 
 
-@pytest.fixture(autouse=True)
-def _english(settings):
-    settings.LANGUAGE_CODE = "en"
-
-
 def at(hours: int) -> datetime.datetime:
     return T0 + datetime.timedelta(hours=hours)
 

@@ -31,11 +31,6 @@ pytestmark = pytest.mark.django_db
 SHANGHAI = datetime.timezone(datetime.timedelta(hours=8))
 
 
-@pytest.fixture(autouse=True)
-def _english(settings):
-    settings.LANGUAGE_CODE = "en"
-
-
 def templates_state(shop) -> list[dict]:
     return list(CouponTemplate.objects.filter(shop=shop).order_by("pk").values())
 

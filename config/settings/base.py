@@ -234,7 +234,10 @@ IMPORT_KINDS = {"orders": "orders.imports.ORDER_IMPORT"}
 
 # `manage.py seed_demo` calls these in order, each seeding its app's demo data (lower apps first).
 DEMO_SEEDERS = [
-    "members.demo.seed_members", "orders.demo.seed_orders", "members.demo.seed_tags", "coupons.demo.seed_coupons"
+    "members.demo.seed_members",
+    "orders.demo.seed_orders",
+    "members.demo.seed_tags",
+    "coupons.demo.seed_coupons",
 ]
 
 # --- SMS: console | locmem | file | http (SPEC section 10).

@@ -14,18 +14,19 @@ import datetime
 import zoneinfo
 from dataclasses import dataclass
 
-from django.db import IntegrityError, transaction
-from django.db.models import BooleanField, CharField, Count, Exists, F, OuterRef, QuerySet, Subquery, Value
+from django.db import IntegrityError, connection, transaction
+from django.db.models import BooleanField, CharField, Count, Exists, F, OuterRef, Q, QuerySet, Subquery, Value
+from django.db.models.expressions import RawSQL
 from django.db.models.functions import Cast, Coalesce, Concat
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from members.filters import member_filter
 from members.models import Member, MemberStatus
-from shops.bulk import insert_rows
+from shops.bulk import adapt, in_condition, values_cte
 from shops.models import Shop
 
-from .codes import code_new
+from .codes import code_new, code_sql
 from .errors import IdempotencyConflict, LimitReached, NotIssuable, OutOfStock
 from .models import Audience, Coupon, CouponStatus, CouponTemplate, Source, TemplateStatus
 
@@ -123,7 +124,10 @@ def coupon_issue(
     if template.stock is not None and template.issued >= template.stock:
         raise OutOfStock(details={"template_id": template.pk})
     if source in LIMITED_SOURCES:
-        held = Coupon.objects.filter(shop=shop, member=member, template=template).count()
+        # Counted over the member's own coupons: with the template in the WHERE clause, statistics from before a
+        # hot template filled up had the planner scan all of the template's coupons, under the lock, every claim.
+        mine = Coupon.objects.filter(shop=shop, member=member)
+        held = mine.aggregate(n=Count("pk", filter=Q(template=template)))["n"]
         if held >= template.per_member_limit:
             raise LimitReached(details={"template_id": template.pk, "limit": template.per_member_limit})
     valid_from, valid_until = use_window(template, issued_at=now, time_zone=shop.time_zone)
@@ -174,22 +178,33 @@ def coupons_issue_bulk(
 
     Raises NotIssuable when the template is paused or ended, or its use window is over."""
     now = now or timezone.now()
+    if connection.vendor == "postgresql":
+        # A 10,000-member chunk makes the classification below look costly enough for JIT compilation, which cost
+        # about 20 ms a chunk and saved nothing (measured: 7.9 s against 5.9 s of a million-member grant).
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL jit = off")
     template = template_lock(shop, template)
     issuable_check(template, source=Source.GRANT if source == Source.CLAIM else source, now=now)
+    # One probe per member whatever the statistics say: planned from statistics taken before a grant filled the
+    # table, an EXISTS on the key was run as a hash of every coupon of the shop (each chunk: a million-member grant
+    # slowed as it went), and a count naming the template as a scan of the template's coupons per member. Hence the
+    # key as a scalar subquery (the unique index) and the held count over the member's own coupons. The chunk's ids
+    # go as one array parameter (10,000 IN placeholders cost Django and psycopg about 0.1 s a chunk to write out).
     key = Concat(Value(key_prefix), Cast(OuterRef("pk"), CharField()))
     held = (
-        Coupon.objects.filter(shop=shop, template=template, member=OuterRef("pk"))
+        Coupon.objects.filter(shop=shop, member=OuterRef("pk"))
         .order_by()
         .values("member")
-        .annotate(n=Count("pk"))
+        .annotate(n=Count("pk", filter=Q(template=template)))
         .values("n")
     )
     rows = (
-        Member.objects.filter(shop=shop, pk__in=member_ids)
+        Member.objects.filter(shop=shop)
+        .filter(RawSQL(*in_condition('"members_member"."id"', member_ids), output_field=BooleanField()))  # noqa: S611
         .annotate(
             in_audience=_in_audience(audience_members(shop=shop, template=template, now=now)),
             held=Coalesce(Subquery(held), 0),
-            already=Exists(Coupon.objects.filter(shop=shop, idempotency_key=key)),
+            already=Subquery(Coupon.objects.filter(shop=shop, idempotency_key=key).values("pk")[:1]),
         )
         .order_by("pk")
         .values_list("pk", "status", "in_audience", "held", "already")
@@ -197,7 +212,7 @@ def coupons_issue_bulk(
     result, eligible = BulkIssued(), []
     for pk, status, in_audience, held_count, already in rows:
         result.considered += 1
-        if already:
+        if already is not None:
             result.already += 1
         elif status != MemberStatus.ACTIVE:
             result.skipped_inactive += 1
@@ -211,14 +226,28 @@ def coupons_issue_bulk(
         room = max(template.stock - template.issued, 0)
         result.skipped_stock = max(len(eligible) - room, 0)
         eligible = eligible[:room]
-    valid_from, valid_until = use_window(template, issued_at=now, time_zone=shop.time_zone)
-    coupons = [
-        (shop.pk, template.pk, pk, code_new(), CouponStatus.AVAILABLE, source, now, valid_from, valid_until,
-         f"{key_prefix}{pk}")
-        for pk in eligible
-    ]  # fmt: skip
-    insert_rows("coupons_coupon", COUPON_COLUMNS, coupons)
-    if coupons:
-        CouponTemplate.objects.filter(pk=template.pk).update(issued=F("issued") + len(coupons))
-    result.issued = len(coupons)
+    if eligible:
+        valid_from, valid_until = use_window(template, issued_at=now, time_zone=shop.time_zone)
+        _coupons_insert(shop=shop, template=template, member_ids=eligible, key_prefix=key_prefix, source=source,
+                        now=now, valid_from=valid_from, valid_until=valid_until)  # fmt: skip
+        CouponTemplate.objects.filter(pk=template.pk).update(issued=F("issued") + len(eligible))
+    result.issued = len(eligible)
     return result
+
+
+def _coupons_insert(
+    *, shop: Shop, template: CouponTemplate, member_ids: list[int], key_prefix: str, source: str,
+    now: datetime.datetime, valid_from: datetime.datetime | None, valid_until: datetime.datetime | None,
+) -> None:  # fmt: skip
+    """One coupon for each of `member_ids` in one INSERT ... SELECT over an array of the ids: the database makes the
+    code (coupons.codes.code_sql) and the key; what every row shares is a parameter."""
+    chosen, params = values_cte("chosen", [("member_id", "int")], [(pk,) for pk in member_ids])
+    columns = ", ".join(name for name, _kind in COUPON_COLUMNS)
+    sql = (
+        f"{chosen} INSERT INTO coupons_coupon ({columns}) "  # noqa: S608 - names from code, values as parameters
+        f"SELECT %s, %s, member_id, {code_sql()}, %s, %s, %s, %s, %s, %s || CAST(member_id AS text) FROM chosen"
+    )
+    params += [shop.pk, template.pk, str(CouponStatus.AVAILABLE), str(source), adapt(now, "datetime"),
+               adapt(valid_from, "datetime"), adapt(valid_until, "datetime"), key_prefix]  # fmt: skip
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)

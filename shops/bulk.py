@@ -110,13 +110,16 @@ def _model_select(model, vendor: str) -> tuple[str, list[str], list[tuple[list, 
     return select, [f.attname for f in fields], converters
 
 
-def models_select(model, where: str, params: Sequence, *, order_by: str = "") -> list:
+def models_select(model, where: str, params: Sequence, *, order_by: str = "", for_update: bool = False) -> list:
     """Instances of `model` read by a written-out WHERE (columns of the model's table, values as parameters) and
     ORDER BY: for reads on every request, where the ORM spends about a millisecond of CPU compiling the query.
     The instances are what the ORM would build (same conversions, no deferred fields). `where` must name the shop
-    (shop_id = %s): the shop scope's guard does not see this query."""
+    (shop_id = %s): the shop scope's guard does not see this query. `for_update` locks the rows read (PostgreSQL;
+    SQLite locks the whole database on the first write anyway)."""
     select, attnames, converters = _model_select(model, connection.vendor)
     sql = f"{select} WHERE {where}" + (f" ORDER BY {order_by}" if order_by else "")
+    if for_update and connection.features.has_select_for_update:
+        sql += " FOR UPDATE"
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         rows = cursor.fetchall()

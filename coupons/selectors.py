@@ -66,10 +66,6 @@ def member_coupons(*, shop: Shop, member: Member, status: str = "") -> QuerySet[
     return coupons.filter(status=status) if status else coupons
 
 
-def coupon_get(*, shop: Shop, pk: int) -> Coupon:
-    return Coupon.objects.select_related("template", "member").get(shop=shop, pk=pk)
-
-
 def coupon_redemptions(*, shop: Shop, coupon: Coupon) -> QuerySet[Redemption]:
     return Redemption.objects.filter(shop=shop, coupon=coupon).order_by("-redeemed_at", "-id")
 
@@ -98,15 +94,6 @@ def gift_get(*, shop: Shop, pk: int) -> Gift:
 def mall_templates(*, shop: Shop) -> QuerySet[CouponTemplate]:
     """Coupons on offer in the points mall: active templates with a points price."""
     return templates_claimable(shop=shop).filter(points_price__isnull=False).order_by("points_price", "id")
-
-
-def exchange_list(*, shop: Shop, status: str = "", member: Member | None = None) -> QuerySet[Exchange]:
-    exchanges = Exchange.objects.filter(shop=shop).select_related("member", "template", "gift")
-    if status:
-        exchanges = exchanges.filter(status=status)
-    if member is not None:
-        exchanges = exchanges.filter(member=member)
-    return exchanges.order_by("-created_at", "-id")
 
 
 def exchange_get(*, shop: Shop, pk: int) -> Exchange:

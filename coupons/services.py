@@ -2,7 +2,6 @@
 shop), pausing and ending them, generating bearer codes in bulk and importing external ones. Codes count against
 the template's stock like any issue (they lock the template the same way, coupons.issuance)."""
 
-import datetime
 import uuid
 
 from django.core.exceptions import ValidationError
@@ -18,7 +17,7 @@ from shops.services import Actor, audit_record
 from tiers.models import Tier
 
 from .codes import IMPORTED_CODE, code_new, code_normalize
-from .errors import InvalidCodes, InvalidTemplate, NotIssuable, OutOfStock
+from .errors import InvalidCodes, InvalidTemplate, OutOfStock
 from .issuance import COUPON_COLUMNS, issuable_check, template_lock
 from .models import Audience, Coupon, CouponKind, CouponStatus, CouponTemplate, Scope, Source, TemplateStatus
 
@@ -195,12 +194,3 @@ def codes_import(*, shop: Shop, actor: Actor, template: CouponTemplate, codes: l
     audit_record(shop=shop, actor=actor, action="coupon_codes.import", obj=template,
                  changes={"codes": ["", str(len(seen))]})  # fmt: skip
     return {"imported": len(seen), "batch": batch}
-
-
-def template_usable_now(template: CouponTemplate, now: datetime.datetime | None = None) -> bool:
-    """Whether new coupons may be issued from the template now (ignoring stock): for listings."""
-    try:
-        issuable_check(template, source=Source.GRANT, now=now or timezone.now())
-    except NotIssuable:
-        return False
-    return True

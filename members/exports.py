@@ -120,13 +120,15 @@ def members_export_csv(
         ]
 
     rows = (line(values) for values in members.values_list(*FIELDS).iterator(chunk_size=FETCH_SIZE))
-    return _csv_pieces(header, rows)
+    return csv_pieces(header, rows)
 
 
-def _csv_pieces(header: list, rows: Iterable[list]) -> Iterator[str]:
+def csv_pieces(header: list, rows: Iterable[list]) -> Iterator[str]:
+    """A CSV file for a StreamingHttpResponse, in pieces of ROWS_PER_CHUNK rows, with the BOM Excel needs to read
+    UTF-8."""
     buffer = io.StringIO()
     writer = csv.writer(buffer)
-    buffer.write("\ufeff")
+    buffer.write("\ufeff")  # Excel reads UTF-8 with a BOM
     writer.writerow(header)
     for count, row in enumerate(rows, start=1):
         writer.writerow(row)

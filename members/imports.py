@@ -90,9 +90,10 @@ def import_file_check(*, name: str, size: int) -> str:
     return extension
 
 
-def _decode(data: bytes) -> str:
-    # Excel in China saves CSV as GBK; GB18030 is its superset. UTF-8 is tried first: GBK text is almost never
-    # valid UTF-8, while UTF-8 text often decodes (wrongly) as GB18030.
+def text_of_upload(data: bytes) -> str | None:
+    """An uploaded text file's contents, read as UTF-8 or else GBK; None when it is neither (or binary). Excel in
+    China saves CSV as GBK; GB18030 is its superset. UTF-8 is tried first: GBK text is almost never valid UTF-8,
+    while UTF-8 text often decodes (wrongly) as GB18030."""
     for encoding in ("utf-8-sig", "gb18030"):
         try:
             text = data.decode(encoding)
@@ -100,7 +101,14 @@ def _decode(data: bytes) -> str:
             continue
         if "\x00" not in text:
             return text
-    raise ImportFileError(_("The file is not UTF-8 or GBK text: save it as CSV (UTF-8) or XLSX."))
+    return None
+
+
+def _decode(data: bytes) -> str:
+    text = text_of_upload(data)
+    if text is None:
+        raise ImportFileError(_("The file is not UTF-8 or GBK text: save it as CSV (UTF-8) or XLSX."))
+    return text
 
 
 def _csv_rows(data: bytes) -> Iterator[tuple[int, list]]:

@@ -13,6 +13,7 @@ from django.utils import timezone
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
+from members.imports import text_of_upload
 from members.segments import segment_list
 from members.tags import tag_list
 from points.forms import CATEGORY_SEPARATORS
@@ -308,17 +309,12 @@ class CodesImportForm(forms.Form):
 
 
 def _decode(data: bytes) -> str:
-    # Excel in China saves CSV as GBK (GB18030 is its superset). UTF-8 first: GBK text is almost never valid UTF-8.
     if data.startswith(b"PK\x03\x04"):
         raise forms.ValidationError(_("This is a spreadsheet: save it as CSV, or as text with one code per line."))
-    for encoding in ("utf-8-sig", "gb18030"):
-        try:
-            text = data.decode(encoding)
-        except UnicodeDecodeError:
-            continue
-        if "\x00" not in text:
-            return text
-    raise forms.ValidationError(_("The file is not UTF-8 or GBK text: save it as CSV (UTF-8) or plain text."))
+    text = text_of_upload(data)
+    if text is None:
+        raise forms.ValidationError(_("The file is not UTF-8 or GBK text: save it as CSV (UTF-8) or plain text."))
+    return text
 
 
 def _lines(text: str):

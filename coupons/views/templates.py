@@ -7,11 +7,8 @@ Perm.RULES_CHANGE, and making or downloading bearer codes Perm.COUPONS_GRANT (ev
 The coupon card (templates/coupons/_coupon_card.html) is filled in by coupons.views.words.coupon_card, for any page
 showing a template, and by static/coupons/preview.js in the editor, from the same phrases (card_texts)."""
 
-import csv
-import io
 import re
 from collections import defaultdict
-from collections.abc import Iterator
 
 from django.contrib import messages
 from django.core.paginator import Paginator
@@ -24,6 +21,7 @@ from django.utils.translation import gettext_lazy, ngettext
 from django.views import View
 from django.views.generic import FormView, TemplateView
 
+from members.exports import csv_pieces
 from members.tags import tag_list
 from shops.dashboard import ServiceActionView, ShopStaffMixin
 from shops.errors import ApplicationError
@@ -280,25 +278,11 @@ class CodesDownloadView(ShopStaffMixin, View):
         labels = {value: str(label) for value, label in CouponStatus.choices}
         rows = ((code_display(code), labels[status]) for code, status in codes.iterator(chunk_size=CSV_ROWS_PER_CHUNK))
         header = [_("Code"), _("Status")]
-        response = StreamingHttpResponse(_csv_pieces(header, rows), content_type="text/csv; charset=utf-8")
+        response = StreamingHttpResponse(csv_pieces(header, rows), content_type="text/csv; charset=utf-8")
         name = f"coupon-{template.pk}-{batch or 'unassigned'}-codes.csv"
         response["Content-Disposition"] = f'attachment; filename="{name}"'
         add_never_cache_headers(response)  # bearer codes: no copies in shared caches
         return response
-
-
-def _csv_pieces(header: list, rows) -> Iterator[str]:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    buffer.write("\ufeff")  # Excel reads UTF-8 with a BOM
-    writer.writerow(header)
-    for count, row in enumerate(rows, start=1):
-        writer.writerow(row)
-        if count % CSV_ROWS_PER_CHUNK == 0:
-            yield buffer.getvalue()
-            buffer.seek(0)
-            buffer.truncate()
-    yield buffer.getvalue()
 
 
 class TemplateStatusView(ServiceActionView):

@@ -4,6 +4,8 @@ import threading
 
 from django.db import connection
 
+from shops.tenancy import shop_scope
+
 
 def race(workers: list) -> list:
     """Start every worker at the same moment; return what each returned or raised."""
@@ -25,3 +27,13 @@ def race(workers: list) -> list:
     for t in threads:
         t.join()
     return results
+
+
+def in_scope(shop, work):
+    """`work` run inside the shop's scope, as each racing thread must (the scope is per thread)."""
+
+    def run():
+        with shop_scope(shop):
+            return work()
+
+    return run

@@ -32,8 +32,7 @@ from points.selectors import points_reconcile
 from points.services import RefundRefused, points_earn, points_redeem, points_refund
 from shops.models import AuditLogEntry
 from shops.services import SYSTEM
-from shops.tenancy import shop_scope
-from tests.concurrency import race
+from tests.concurrency import in_scope, race
 from tiers.models import Tier
 
 from .helpers import make_member, make_template
@@ -414,14 +413,6 @@ def test_gift_save_validates_and_audits(shop):
 # --- Races on PostgreSQL -------------------------------------------------------------------------------------------
 
 
-def _in_scope(shop, work):
-    def run():
-        with shop_scope(shop):
-            return work()
-
-    return run
-
-
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_twenty_members_racing_for_a_gift_of_five_get_exactly_five(shop):
@@ -429,7 +420,7 @@ def test_twenty_members_racing_for_a_gift_of_five_get_exactly_five(shop):
     members = [rich_member(shop, i, points=150) for i in range(20)]
 
     results = race([
-        _in_scope(shop, lambda m=m: mall_exchange(shop=shop, member=m, gift=gift, idempotency_key=f"g{m.pk}",
+        in_scope(shop, lambda m=m: mall_exchange(shop=shop, member=m, gift=gift, idempotency_key=f"g{m.pk}",
                                                   **ADDRESS))
         for m in members
     ])  # fmt: skip
@@ -452,7 +443,7 @@ def test_one_member_with_points_for_three_racing_ten_times_gets_three(shop):
     member = rich_member(shop, points=300)
 
     results = race([
-        _in_scope(shop, lambda i=i: mall_exchange(
+        in_scope(shop, lambda i=i: mall_exchange(
             shop=shop, member=member, idempotency_key=f"k{i}",
             **({"gift": gift, **ADDRESS} if i % 2 else {"template": template}),
         ))
@@ -478,10 +469,10 @@ def test_cancels_racing_exchanges_keep_the_stock_and_the_books_exact(shop):
              for m in members[:3]]  # fmt: skip
 
     results = race(
-        [_in_scope(shop, lambda e=e: mall_cancel(shop=shop, exchange=e)) for e in first]
-        + [_in_scope(shop, lambda e=e: mall_cancel(shop=shop, exchange=e)) for e in first]
+        [in_scope(shop, lambda e=e: mall_cancel(shop=shop, exchange=e)) for e in first]
+        + [in_scope(shop, lambda e=e: mall_cancel(shop=shop, exchange=e)) for e in first]
         + [
-            _in_scope(shop, lambda m=m: mall_exchange(shop=shop, member=m, gift=gift, idempotency_key=f"b{m.pk}",
+            in_scope(shop, lambda m=m: mall_exchange(shop=shop, member=m, gift=gift, idempotency_key=f"b{m.pk}",
                                                       **ADDRESS))
             for m in members
         ]

@@ -10,20 +10,11 @@ from coupons.issuance import coupon_issue, coupons_issue_bulk
 from coupons.models import Coupon, CouponTemplate, Redemption
 from coupons.redemption import coupon_redeem
 from coupons.rules import Cart
-from shops.tenancy import shop_scope
-from tests.concurrency import race
+from tests.concurrency import in_scope, race
 
 from .helpers import make_member, make_template
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
-
-
-def _in_scope(shop, work):
-    def run():
-        with shop_scope(shop):
-            return work()
-
-    return run
 
 
 def test_thirty_concurrent_claims_on_a_stock_of_ten_issue_exactly_ten(shop):
@@ -31,7 +22,7 @@ def test_thirty_concurrent_claims_on_a_stock_of_ten_issue_exactly_ten(shop):
     members = [make_member(shop, i) for i in range(30)]
 
     results = race([
-        _in_scope(shop, lambda m=m: coupon_issue(shop=shop, member=m, template=template, idempotency_key=f"c{m.pk}",
+        in_scope(shop, lambda m=m: coupon_issue(shop=shop, member=m, template=template, idempotency_key=f"c{m.pk}",
                                                  source="claim"))
         for m in members
     ])  # fmt: skip
@@ -47,7 +38,7 @@ def test_one_member_racing_for_a_limit_of_two_gets_two(shop):
     member = make_member(shop)
 
     results = race([
-        _in_scope(shop, lambda i=i: coupon_issue(shop=shop, member=member, template=template,
+        in_scope(shop, lambda i=i: coupon_issue(shop=shop, member=member, template=template,
                                                  idempotency_key=f"k{i}", source="claim"))
         for i in range(12)
     ])  # fmt: skip
@@ -62,7 +53,7 @@ def test_the_same_key_delivered_sixteen_times_at_once_issues_once(shop):
     member = make_member(shop)
 
     results = race([
-        _in_scope(shop, lambda: coupon_issue(shop=shop, member=member, template=template, idempotency_key="same",
+        in_scope(shop, lambda: coupon_issue(shop=shop, member=member, template=template, idempotency_key="same",
                                              source="claim"))
         for _ in range(16)
     ])  # fmt: skip
@@ -77,9 +68,9 @@ def test_claims_racing_a_bulk_grant_never_pass_the_stock_or_the_limit(shop):
     ids = [m.pk for m in members]
 
     results = race(
-        [_in_scope(shop, lambda: coupons_issue_bulk(shop=shop, template=template, member_ids=ids, key_prefix="g#",
+        [in_scope(shop, lambda: coupons_issue_bulk(shop=shop, template=template, member_ids=ids, key_prefix="g#",
                                                     source="segment_grant"))]
-        + [_in_scope(shop, lambda m=m: coupon_issue(shop=shop, member=m, template=template,
+        + [in_scope(shop, lambda m=m: coupon_issue(shop=shop, member=m, template=template,
                                                     idempotency_key=f"c{m.pk}", source="claim"))
            for m in members[:20]]
     )  # fmt: skip
@@ -99,7 +90,7 @@ def test_fifteen_concurrent_redemptions_of_one_coupon_on_different_orders_succee
     coupon = coupon_issue(shop=shop, member=member, template=template, idempotency_key="c", source="claim").coupon
 
     results = race([
-        _in_scope(shop, lambda i=i: coupon_redeem(shop=shop, code=coupon.code, member=member,
+        in_scope(shop, lambda i=i: coupon_redeem(shop=shop, code=coupon.code, member=member,
                                                   order_external_id=f"O-{i}", cart=Cart(amount=Decimal("150"))))
         for i in range(15)
     ])  # fmt: skip

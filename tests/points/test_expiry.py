@@ -19,8 +19,7 @@ from points.selectors import points_expiring, points_reconcile
 from points.services import _body_hash, points_adjust, points_earn, points_redeem
 from points.tasks import points_expire_all_shops
 from shops.services import SYSTEM
-from shops.tenancy import shop_scope
-from tests.concurrency import race
+from tests.concurrency import in_scope, race
 
 pytestmark = pytest.mark.django_db
 
@@ -305,14 +304,6 @@ def test_the_dedup_date_is_the_shops_local_date(shop):
 # --- races (PostgreSQL: real row locks, one connection per thread)
 
 
-def _in_scope(shop, work):
-    def run():
-        with shop_scope(shop):
-            return work()
-
-    return run
-
-
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_expiry_racing_redemptions_of_the_same_members_never_overdraws_and_keeps_the_books(shop):
@@ -327,9 +318,9 @@ def test_expiry_racing_redemptions_of_the_same_members_never_overdraws_and_keeps
 
         # when: the nightly run and the redemptions start at the same moment
         results = race(
-            [_in_scope(shop, lambda: points_expire(shop=shop, now=NOW))]
+            [in_scope(shop, lambda: points_expire(shop=shop, now=NOW))]
             + [
-                _in_scope(
+                in_scope(
                     shop,
                     lambda m=m, p=spend[m.pk]: points_redeem(
                         shop=shop, member=m, points=p, idempotency_key=f"r:{m.pk}"
@@ -366,7 +357,7 @@ def test_two_concurrent_runs_expire_each_lot_once(shop):
     for m in members:
         _earn(shop, m, 10 + m.pk, f"due:{m.pk}", NOW - timedelta(days=1))
 
-    results = race([_in_scope(shop, lambda: points_expire(shop=shop, now=NOW))] * 4)
+    results = race([in_scope(shop, lambda: points_expire(shop=shop, now=NOW))] * 4)
 
     assert sorted(results) == [0, 0, 0, 6]
     assert PointsEntry.objects.filter(kind=EntryKind.EXPIRE).count() == 6

@@ -11,18 +11,9 @@ from points.errors import InsufficientPoints
 from points.models import PointsEntry
 from points.selectors import points_reconcile
 from points.services import points_earn, points_redeem
-from shops.tenancy import shop_scope
-from tests.concurrency import race
+from tests.concurrency import in_scope, race
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
-
-
-def _in_scope(shop, work):
-    def run():
-        with shop_scope(shop):
-            return work()
-
-    return run
 
 
 def test_twenty_concurrent_redemptions_of_a_hundred_points_spend_exactly_the_balance(shop):
@@ -31,7 +22,7 @@ def test_twenty_concurrent_redemptions_of_a_hundred_points_spend_exactly_the_bal
 
     results = race(
         [
-            _in_scope(shop, lambda i=i: points_redeem(shop=shop, member=member, points=10, idempotency_key=f"r{i}"))
+            in_scope(shop, lambda i=i: points_redeem(shop=shop, member=member, points=10, idempotency_key=f"r{i}"))
             for i in range(20)
         ]
     )
@@ -45,7 +36,7 @@ def test_twenty_concurrent_redemptions_of_a_hundred_points_spend_exactly_the_bal
 def test_sixteen_deliveries_of_one_earning_credit_it_once(shop):
     member = member_enroll(shop=shop, data=Enrolment(phone="13800138000"))[0]
     results = race(
-        [_in_scope(shop, lambda: points_earn(shop=shop, member=member, points=30, idempotency_key="order:1"))] * 16
+        [in_scope(shop, lambda: points_earn(shop=shop, member=member, points=30, idempotency_key="order:1"))] * 16
     )
     assert [r.created for r in results].count(True) == 1, results
     assert len({r.entry.pk for r in results}) == 1
@@ -68,7 +59,7 @@ def test_a_random_mixed_workload_keeps_every_balance_equal_to_its_ledger(shop):
                 lambda m=member, p=points, n=n: points_redeem(shop=shop, member=m, points=p, idempotency_key=f"r{n}")
             )
     for start in range(0, len(work), 12):  # twelve threads at a time
-        results = race([_in_scope(shop, w) for w in work[start : start + 12]])
+        results = race([in_scope(shop, w) for w in work[start : start + 12]])
         assert all(not isinstance(r, Exception) or isinstance(r, InsufficientPoints) for r in results), results
 
     assert points_reconcile(shop=shop) == []

@@ -25,7 +25,6 @@ import argparse
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -33,7 +32,7 @@ import time
 from decimal import Decimal
 from pathlib import Path
 
-from harness import report, setup_django
+from harness import gunicorn_serving, report, setup_django
 
 ROOT = Path(__file__).resolve().parent.parent
 THREADS = 2
@@ -89,14 +88,6 @@ function done(summary, latency, requests)
             + summary.errors.timeout, t.c201, t.c200, t.c409s, t.c409l, t.cother))
 end
 """
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def run_wrk(*, base: str, path: str, kind: str, secret: str, members: list[int], template: int, seconds: int,
@@ -225,26 +216,11 @@ def main() -> None:
     for template in (hot, raw, warm):
         reset(template, None)
 
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "config.settings.production",
-        "SECRET_KEY": "bench-" + "x" * 50,
-        "ALLOWED_HOSTS": "127.0.0.1",
-        "API_THROTTLE_RATE": "1e9",
-        "API_THROTTLE_BURST": "1000000000",
-        "SECURE_COOKIES": "false",
-        "LOG_LEVEL": "WARNING",
-    }
     # The server's log (a warning per 409, as in production) goes to a file, not between the figures.
     log_fd, log_path = tempfile.mkstemp(prefix="coupons-claim-gunicorn-", suffix=".log")
     print(f"gunicorn log: {log_path}", file=sys.stderr, flush=True)
-    server = subprocess.Popen(
-        [str(ROOT / ".venv/bin/gunicorn"), "bench.coupons_claim_wsgi", "-w", str(args.workers), "-b",
-         f"127.0.0.1:{port}", "--log-level", "warning"],
-        cwd=ROOT, env=env, start_new_session=True, stdout=log_fd, stderr=subprocess.STDOUT,
-    )  # fmt: skip
+    serving = gunicorn_serving("bench.coupons_claim_wsgi", workers=args.workers, log=log_fd)
+    base = serving.__enter__()
     os.close(log_fd)
     claim_path = "/api/v1/members/%d/coupons/"
     raw_path = "/bench/raw-claim/%d/"
@@ -264,17 +240,6 @@ def main() -> None:
                        prefix=f"b{run}-{tag}-")  # fmt: skip
 
     try:
-        import requests as http
-
-        for _ in range(100):
-            try:
-                if http.get(base + "/healthz", timeout=10).status_code == 200:
-                    break
-            except http.RequestException:
-                pass
-            time.sleep(0.2)
-        else:
-            raise SystemExit("gunicorn did not answer /healthz")
         # Warm every worker, and measure the claim rates the stocks are set from (on a template with no stock).
         drive("get", "/healthz", None, 3, "wh")
         estimate = {}
@@ -312,8 +277,7 @@ def main() -> None:
                 if name not in best or result["figure"] > best[name]["figure"]:
                     best[name] = result
     finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        server.wait(timeout=30)
+        serving.__exit__(None, None, None)
         for template in (hot, raw, warm):
             reset(template, None)
         scope.__exit__(None, None, None)

@@ -3,10 +3,14 @@ JSON line {scenario, figure, unit, baseline, ratio, ...}. Benchmarks are not tes
 
 import json
 import os
+import signal
+import socket
 import statistics
+import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 
@@ -48,3 +52,45 @@ def report(scenario: str, *, figure: float, baseline: float, unit: str, **extra)
 
 def median(values: list[float]) -> float:
     return statistics.median(values)
+
+
+@contextmanager
+def gunicorn_serving(app: str, *, workers: int, log=None) -> Iterator[str]:
+    """Serve the WSGI `app` with gunicorn on a free loopback port, on production settings without throttling;
+    yield its base URL once /healthz answers, and stop it afterwards. `log`: a file descriptor for its output."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    base = f"http://127.0.0.1:{port}"
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "config.settings.production",
+        "SECRET_KEY": "bench-" + "x" * 50,
+        "ALLOWED_HOSTS": "127.0.0.1",
+        "API_THROTTLE_RATE": "1e9",
+        "API_THROTTLE_BURST": "1000000000",
+        "SECURE_COOKIES": "false",
+        "LOG_LEVEL": "WARNING",
+    }
+    root = Path(__file__).resolve().parent.parent
+    server = subprocess.Popen(
+        [str(root / ".venv/bin/gunicorn"), app, "-w", str(workers), "-b", f"127.0.0.1:{port}",
+         "--log-level", "warning"],
+        cwd=root, env=env, start_new_session=True, stdout=log, stderr=subprocess.STDOUT if log else None,
+    )  # fmt: skip
+    try:
+        import requests as http
+
+        for _ in range(100):
+            try:
+                if http.get(base + "/healthz", timeout=10).status_code == 200:
+                    break
+            except http.RequestException:
+                pass
+            time.sleep(0.2)
+        else:
+            raise SystemExit("gunicorn did not answer /healthz")
+        yield base
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=30)

@@ -19,8 +19,6 @@ import argparse
 import json
 import os
 import shutil
-import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -29,7 +27,7 @@ import threading
 import time
 from pathlib import Path
 
-from harness import report, setup_django
+from harness import gunicorn_serving, report, setup_django
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -77,12 +75,6 @@ function done(summary, latency, requests)
             + summary.errors.write + summary.errors.timeout))
 end
 """
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def lua_string(text: str) -> str:
@@ -205,35 +197,7 @@ def main() -> None:
         payload["external_id"] = "@ID@"
         templates.append(json.dumps(payload, ensure_ascii=False))
 
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "config.settings.production",
-        "SECRET_KEY": "bench-" + "x" * 50,
-        "ALLOWED_HOSTS": "127.0.0.1",
-        "API_THROTTLE_RATE": "1e9",
-        "API_THROTTLE_BURST": "1000000000",
-        "SECURE_COOKIES": "false",
-        "LOG_LEVEL": "WARNING",
-    }
-    server = subprocess.Popen(
-        [str(ROOT / ".venv/bin/gunicorn"), "config.wsgi", "-w", str(args.workers), "-b", f"127.0.0.1:{port}",
-         "--log-level", "warning"],
-        cwd=ROOT, env=env, start_new_session=True,
-    )  # fmt: skip
-    try:
-        import requests as http
-
-        for _ in range(100):
-            try:
-                if http.get(base + "/healthz", timeout=10).status_code == 200:
-                    break
-            except http.RequestException:
-                pass
-            time.sleep(0.2)
-        else:
-            raise SystemExit("gunicorn did not answer /healthz")
+    with gunicorn_serving("config.wsgi", workers=args.workers) as base:
         drive = run_wrk if args.driver == "wrk" else run_python
         common = {"base": base, "secret": secret, "orders": templates, "clients": args.clients}
         run = f"{int(time.time()) % 10**8}"
@@ -252,9 +216,6 @@ def main() -> None:
                 print(name, {k: round(v, 1) for k, v in result.items()}, file=sys.stderr, flush=True)
                 if name not in best or result["rate"] > best[name]["rate"]:
                     best[name] = result
-    finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        server.wait(timeout=30)
 
     ours, base_line = best["orders"], best["healthz"]
     report(

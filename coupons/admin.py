@@ -8,11 +8,11 @@ from django import forms
 from django.contrib import admin
 
 from shops.admin import ReadOnlyAdmin
-from shops.services import Actor, audit_record
+from shops.services import Actor
 
 from .mall import GIFT_FIELDS, gift_errors, gift_save
 from .models import Coupon, CouponTemplate, Exchange, Gift, GiftRun, GrantJob, Redemption, TierGift
-from .services import TEMPLATE_FIELDS, template_errors
+from .services import TEMPLATE_FIELDS, template_errors, template_update
 
 
 class CouponTemplateForm(forms.ModelForm):
@@ -48,10 +48,10 @@ class CouponTemplateAdmin(admin.ModelAdmin):
         return False
 
     def save_model(self, request, obj, form, change):
-        super().save_model(request, obj, form, change)
-        changes = {name: [str(form.initial.get(name, "")), str(form.cleaned_data[name])] for name in form.changed_data}
-        audit_record(shop=obj.shop, actor=Actor.for_user(request.user), action="coupon_template.update", obj=obj,
-                     changes=changes)  # fmt: skip
+        # Through the service, which locks the row and re-reads it: a plain save would write back the `issued` read
+        # when the request began, losing the coupons issued meanwhile. It also audits the change.
+        changed = {name: form.cleaned_data[name] for name in form.changed_data}
+        template_update(shop=obj.shop, actor=Actor.for_user(request.user), template=obj, data=changed)
 
 
 @admin.register(Coupon)

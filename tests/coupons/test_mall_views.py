@@ -316,3 +316,26 @@ def test_a_gift_is_corrected_in_the_admin_through_the_service(ops_client, shop):
     assert saved.status_code == 302
     assert Gift.objects.filter(pk=exchange.gift_id).values_list("stock", "issued").get() == (9, 1)
     assert AuditLogEntry.objects.get(shop=shop, action="mall_gift.update").changes == {"stock": ["5", "9"]}
+
+
+def test_an_admin_correction_keeps_the_coupons_issued_while_the_request_ran(rf, shop):
+    from django.contrib.admin.sites import site
+
+    from coupons.admin import CouponTemplateAdmin, CouponTemplateForm
+    from coupons.issuance import coupon_issue
+
+    template = make_template(shop, stock=100)
+    read_by_the_admin = CouponTemplate.objects.get(pk=template.pk)
+    form = CouponTemplateForm(instance=read_by_the_admin)
+    data = {name: value for name, value in form.initial.items() if value is not None}
+    data.update(name="满100减25", value="25", scope_values="[]", audience_tiers="[]", audience_tags="[]")
+    form = CouponTemplateForm(data, instance=read_by_the_admin)
+    assert form.is_valid(), form.errors
+    coupon_issue(shop=shop, member=make_member(shop), template=template, idempotency_key="meanwhile", source="claim")
+    request = rf.post("/admin/")
+    request.user = UserFactory(email="ops2@huiyuan.example", is_staff=True, is_superuser=True)
+
+    CouponTemplateAdmin(CouponTemplate, site).save_model(request, form.instance, form, change=True)
+
+    saved = CouponTemplate.objects.get(pk=template.pk)
+    assert (saved.name, saved.value, saved.issued) == ("满100减25", 25, 1)

@@ -7,9 +7,6 @@ gift's `issued` changes only by one conditional UPDATE (never past `stock`), a t
 (coupons.issuance). Cancelling a gift not yet delivered gives back the points (points.services.points_refund) and
 the unit of stock, in one transaction with the status change."""
 
-import hashlib
-import json
-
 from django.db import IntegrityError, transaction
 from django.db.models import Case, Count, F, IntegerField, Q, QuerySet, Value, When
 from django.utils import timezone
@@ -20,6 +17,7 @@ from members.models import Member, MemberStatus
 from points.errors import IdempotencyConflict as PointsIdempotencyConflict
 from points.services import points_redeem, points_refund
 from shops.errors import ApplicationError, Conflict
+from shops.idempotency import body_hash
 from shops.models import Shop
 from shops.services import SYSTEM, Actor, audit_record
 
@@ -50,10 +48,6 @@ class InvalidGift(ApplicationError):
 class InvalidFulfilment(Conflict):
     code = "invalid_fulfilment"
     default_message = gettext_lazy("This exchange cannot be changed that way.")
-
-
-def _hash(**content) -> str:
-    return hashlib.sha256(json.dumps(content, sort_keys=True, default=str).encode()).hexdigest()
 
 
 def _earlier(*, shop: Shop, key: str, body_hash: str) -> Exchange | None:
@@ -103,7 +97,7 @@ def mall_exchange(
     assert member.shop_id == shop.pk and (template or gift).shop_id == shop.pk
     if not 0 < len(idempotency_key) <= MAX_KEY_LENGTH:
         raise InvalidExchange(details={"idempotency_key": idempotency_key[:MAX_KEY_LENGTH]})
-    body = _hash(member=member.pk, template=template and template.pk, gift=gift and gift.pk,
+    body = body_hash(member=member.pk, template=template and template.pk, gift=gift and gift.pk,
                  recipient_name=recipient_name, recipient_phone=recipient_phone, address=address)  # fmt: skip
     if earlier := _earlier(shop=shop, key=idempotency_key, body_hash=body):
         return earlier, False

@@ -12,7 +12,6 @@ demo) awards points and moves tiers, and a replay, which creates nothing, awards
 """
 
 import hashlib
-import json
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields
@@ -34,6 +33,7 @@ from members.services import (
 from shops.bulk import adapt, in_condition, insert_rows, models_select, rows_affected
 from shops.errors import ApplicationError
 from shops.hooks import hook_modules
+from shops.idempotency import body_hash
 from shops.models import Shop
 
 from .errors import InvalidOrder, InvalidStatusChange, OrderConflict, RefundConflict, RefundExceedsOrder, UnknownMember
@@ -76,7 +76,7 @@ class OrderInput:
         body = {name: getattr(self, name) for name in _ORDER_FIELDS}
         body["paid_at"] = self.paid_at.astimezone(UTC).isoformat()
         body["items"] = [vars(item) for item in self.items]
-        return hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()
+        return body_hash(**body)
 
 
 _ORDER_FIELDS = tuple(f.name for f in fields(OrderInput))

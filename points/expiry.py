@@ -50,7 +50,7 @@ def _due(alias: str = "l") -> str:
 
 
 def _body_hash_sql() -> str:
-    """SQL for the body hash points.services._body_hash gives an expiry's content
+    """SQL for the body hash shops.idempotency.body_hash gives an expiry's content
     {"kind": "expire", "lot": ..., "member": ..., "points": ...}: the same JSON text (sorted keys, json.dumps
     separators), hashed with SHA-256 in hexadecimal (SQLite: the SHA256 function Django registers)."""
     content = (

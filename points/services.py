@@ -5,8 +5,6 @@ Each write locks the member row first, so a member's writes happen one at a time
 both spend the same points), then writes the entry, its lot or the lots it consumes, and the cached balance, in
 one transaction. The balance's CheckConstraint is the last line of defence against overdrawing."""
 
-import hashlib
-import json
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -18,6 +16,7 @@ from django.utils.translation import gettext_lazy as _
 
 from members.models import Member, MemberStatus
 from shops.errors import Conflict
+from shops.idempotency import body_hash
 from shops.models import Shop
 from shops.services import SYSTEM, Actor, audit_record
 
@@ -33,10 +32,6 @@ MAX_POINTS = 10**12  # far above any real balance; keeps sums inside a bigint
 class Posted:
     entry: PointsEntry
     created: bool
-
-
-def _body_hash(**content) -> str:
-    return hashlib.sha256(json.dumps(content, sort_keys=True, default=str).encode()).hexdigest()
 
 
 def _check(points: int, *, signed: bool = False) -> None:
@@ -133,7 +128,7 @@ def points_earn(
     Raises InvalidPoints, IdempotencyConflict."""
     _check(points)
     now = now or timezone.now()
-    body = _body_hash(kind="earn", member=member.pk, points=points, reason=reason, order=order_external_id)
+    body = body_hash(kind="earn", member=member.pk, points=points, reason=reason, order=order_external_id)
     return _post(
         shop=shop, member=member, key=idempotency_key, body_hash=body,
         write=lambda m: _credit(
@@ -170,7 +165,7 @@ def points_redeem(
     cash refusals: cash_disabled, below_minimum, above_cap), InsufficientPoints, IdempotencyConflict."""
     _check(points)
     cash = {} if order_amount is None else {"order_amount": str(order_amount)}
-    body = _body_hash(kind="redeem", member=member.pk, points=points, reason=reason, order=order_external_id, **cash)
+    body = body_hash(kind="redeem", member=member.pk, points=points, reason=reason, order=order_external_id, **cash)
     return _post(
         shop=shop, member=member, key=idempotency_key, body_hash=body,
         write=lambda m: _debit(
@@ -192,7 +187,7 @@ def points_adjust(
     if not reason.strip():
         raise InvalidPoints("An adjustment needs a reason.", code="reason_required")
     now = timezone.now()
-    body = _body_hash(kind="adjust", member=member.pk, points=points, reason=reason)
+    body = body_hash(kind="adjust", member=member.pk, points=points, reason=reason)
     common = {"shop": shop, "kind": EntryKind.ADJUST, "key": idempotency_key, "body_hash": body, "reason": reason,
               "order_external_id": "", "actor": actor, "now": now}  # fmt: skip
 
@@ -220,7 +215,7 @@ def points_reverse(
     Raises InvalidPoints, IdempotencyConflict."""
     _check(points)
     assert entry.shop_id == shop.pk and entry.points > 0
-    body = _body_hash(kind="reverse", entry=entry.pk, points=points, reason=reason)
+    body = body_hash(kind="reverse", entry=entry.pk, points=points, reason=reason)
 
     def write(locked: Member) -> PointsEntry | None:
         taken = min(points, locked.points_balance)
@@ -255,7 +250,7 @@ def points_refund(
     Raises IdempotencyConflict, RefundRefused."""
     assert entry.shop_id == shop.pk and entry.kind == EntryKind.REDEEM and entry.points < 0
     points, now = -entry.points, timezone.now()
-    body = _body_hash(kind="refund", entry=entry.pk, points=points, reason=reason)
+    body = body_hash(kind="refund", entry=entry.pk, points=points, reason=reason)
 
     def write(locked: Member) -> PointsEntry:
         if PointsEntry.objects.filter(shop=shop, reverses=entry, points__gt=0).exists():

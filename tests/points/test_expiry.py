@@ -16,8 +16,9 @@ from points.errors import InsufficientPoints
 from points.expiry import EXPIRE_REASON, ExpiryConflict, ExpiryReminder, points_expire, points_expiry_reminders
 from points.models import EntryKind, PointsEntry, PointsLot, PointsProgram
 from points.selectors import points_expiring, points_reconcile
-from points.services import _body_hash, points_adjust, points_earn, points_redeem
+from points.services import points_adjust, points_earn, points_redeem
 from points.tasks import points_expire_all_shops
+from shops.idempotency import body_hash
 from shops.services import SYSTEM
 from tests.concurrency import in_scope, race
 
@@ -99,8 +100,8 @@ def test_expiry_takes_exactly_the_due_remainders_and_leaves_the_rest(shop, other
         (bo.pk, -40, f"expire#lot#{bo_due.pk}", EXPIRE_REASON, "system", NOW, "", None),
     ]
     assert [e.body_hash for e in entries] == [
-        _body_hash(kind="expire", lot=ann_due.pk, member=ann.pk, points=-70),
-        _body_hash(kind="expire", lot=bo_due.pk, member=bo.pk, points=-40),
+        body_hash(kind="expire", lot=ann_due.pk, member=ann.pk, points=-70),
+        body_hash(kind="expire", lot=bo_due.pk, member=bo.pk, points=-40),
     ]
     assert [_remaining(lot) for lot in (ann_due, ann_later, bo_due, cy_lot)] == [0, 50, 0, 25]
     assert [_balance(m) for m in (ann, bo, cy, di)] == [50, 0, 25, 0]

@@ -46,6 +46,8 @@ class Enrolment:
     referrer: Member | None = None
     consents: dict[str, bool] = field(default_factory=dict)
     joined_at: datetime | None = None  # when history is imported; new enrolments join now
+    referrer_code: str = ""  # the inviter's referral code (recruitment), from a referral link
+    ip: str = ""  # the network address the shopper joined from, for referral velocity limits
 
 
 def phone_normalize(raw: str) -> str:
@@ -72,6 +74,13 @@ def _member_effects() -> list:
 def _profile_saved(*, shop: Shop, member: Member) -> None:
     for effects in _member_effects():
         effects.profile_saved(shop=shop, member=member)
+
+
+def _member_joined(*, shop: Shop, member: Member, data: Enrolment) -> None:
+    """The modules that act on a new member's joining (settings.MEMBER_JOIN_EFFECTS: recruitment's channel
+    attribution, welcome gift and referral), each with `member_joined(shop=, member=, data=)`."""
+    for effects in hook_modules("MEMBER_JOIN_EFFECTS"):
+        effects.member_joined(shop=shop, member=member, data=data)
 
 
 @transaction.atomic
@@ -107,6 +116,7 @@ def member_enroll(*, shop: Shop, data: Enrolment, source: str = "api") -> tuple[
         return winner, False
     _record_consents(shop=shop, member=member, consents=consents, source=source)
     _profile_saved(shop=shop, member=member)
+    _member_joined(shop=shop, member=member, data=data)
     return member, True
 
 

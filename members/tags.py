@@ -3,7 +3,7 @@ matching their rule (a members.filters definition). Every bulk change is one INS
 never a loop over members."""
 
 from django.db import connection, transaction
-from django.db.models import QuerySet
+from django.db.models import F, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -127,3 +127,13 @@ def tag_refresh(*, shop: Shop, tag: Tag) -> tuple[int, int]:
 def tags_refresh_all(*, shop: Shop) -> dict[str, tuple[int, int]]:
     """Refresh every rule tag of the shop (the nightly job and the dashboard's "refresh now")."""
     return {tag.name: tag_refresh(shop=shop, tag=tag) for tag in Tag.objects.filter(shop=shop, kind=TagKind.RULE)}
+
+
+def new_member_tag(*, shop: Shop, member: Member, tags: list[Tag]) -> None:
+    """Give manual `tags` to a member who has just joined (a channel's tags), in the joining transaction. Adds
+    one to each tag's count instead of recounting under the tag's lock: joins through a busy channel do not queue
+    on its tags. Rule tags are left to their refresh."""
+    manual = [t for t in tags if t.kind == TagKind.MANUAL]
+    assert all(t.shop_id == shop.pk for t in manual) and member.shop_id == shop.pk
+    MemberTag.objects.bulk_create([MemberTag(shop=shop, tag=t, member=member) for t in manual], ignore_conflicts=True)
+    Tag.objects.filter(shop=shop, pk__in=[t.pk for t in manual]).update(member_count=F("member_count") + 1)

@@ -37,6 +37,7 @@ INSTALLED_APPS = [
     "tiers",
     "points",
     "coupons",
+    "recruitment",
     "campaigns",
     "analytics",
     "portal",
@@ -171,11 +172,15 @@ ORDER_PAGE_SECTIONS = ["points.order_page"]
 
 # Apps above orders that act on order facts (points earned and taken back, growth value, tier upgrades): each
 # module has the functions orders.services._order_effects names, called in the transaction that records the fact.
-ORDER_EFFECTS = ["points.order_effects", "coupons.order_effects"]
+ORDER_EFFECTS = ["points.order_effects", "coupons.order_effects", "recruitment.order_effects"]
 
 # Apps above members that act on a member's profile (task rewards for a completed profile): each module has
 # `profile_saved(*, shop, member)`, called by members.services in the transaction of an enrolment or an update.
 MEMBER_EFFECTS = ["points.member_effects"]
+
+# Apps above members that act on a new member's joining (one enrolment, not imports): each module has
+# `member_joined(*, shop, member, data)`, called by members.services.member_enroll in the enrolment's transaction.
+MEMBER_JOIN_EFFECTS = ["recruitment.join_effects"]
 
 # Apps above shops that give a new shop its default program (SPEC 3): each module has `create_defaults(shop=)`,
 # called by shops.services.shop_create in the shop's transaction.
@@ -246,6 +251,11 @@ SMS_FILE_PATH = env("SMS_FILE_PATH", default=str(BASE_DIR / "var" / "sms"))
 SMS_HTTP_URL = env("SMS_HTTP_URL", default="")
 SMS_HTTP_SECRET = env("SMS_HTTP_SECRET", default="")
 SMS_HTTP_TIMEOUT = env.float("SMS_HTTP_TIMEOUT", default=5.0)
+
+# --- Recruitment: the font of posters (any CJK-capable TrueType/OpenType file; Debian's fonts-noto-cjk).
+CJK_FONT_PATH = env("CJK_FONT_PATH", default="/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc")
+# Where public links (/j/<code>/, /r/<code>/) point: the host shoppers reach, printed in QR codes and posters.
+PUBLIC_URL = env("PUBLIC_URL", default=SITE_URL)
 
 # --- REST API
 API_THROTTLE_RATE = env.float("API_THROTTLE_RATE", default=20.0)  # sustained requests per second per key

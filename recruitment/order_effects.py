@@ -1,0 +1,40 @@
+"""What order facts do in recruitment (settings.ORDER_EFFECTS): a buyer's first purchase gives the welcome gift
+of the join-on-purchase channel to buyers that the order enrolled, and rewards their pending referral when the shop
+rewards on first purchase."""
+
+from collections import Counter
+
+from members.models import Member
+from orders.models import COUNTED_STATUSES, Order, Refund
+from shops.models import Shop
+
+from .channels import purchase_channel
+from .models import ChannelKind
+from .referrals import referrals_first_purchase
+from .welcome import channel_join
+
+
+def orders_created(*, shop: Shop, created: list, members: dict, now) -> tuple[dict[str, int], dict[str, Counter]]:
+    first_buyers = {
+        c.member_id
+        for c in created
+        if c.member_id and c.data.status in COUNTED_STATUSES and members.get(c.member_id, {}).get("order_count") == 0
+    }
+    if not first_buyers:
+        return {}, {}
+    # Buyers enrolled by their order (members.services.members_for_orders) join through the purchase channel.
+    enrolled = list(Member.objects.filter(shop=shop, pk__in=first_buyers, join_channel=ChannelKind.PURCHASE))
+    if enrolled:
+        channel = purchase_channel(shop=shop)
+        for member in sorted(enrolled, key=lambda m: m.pk):
+            channel_join(shop=shop, member=member, channel=channel, now=now)
+    referrals_first_purchase(shop=shop, member_ids=first_buyers, now=now)
+    return {}, {}
+
+
+def refund_created(*, shop: Shop, order: Order, refund: Refund) -> None:
+    return None
+
+
+def order_status_changed(*, shop: Shop, order: Order, previous: str) -> None:
+    return None

@@ -1,0 +1,85 @@
+"""One-time codes by SMS for the shopper pages: 6 digits, valid 5 minutes, at most 5 attempts, single use.
+
+Sending is limited to 5 codes per phone and 20 per network address an hour (recruitment.limits, Redis-backed).
+Only an HMAC of the code is kept, compared in constant time. Sending never looks at whether the phone is a
+member, so the answer (and its time) is the same for a member's phone and a new one."""
+
+import hashlib
+import hmac
+import secrets
+
+from django.conf import settings
+from django.core.cache import cache
+from django.utils.translation import gettext as _
+from django.utils.translation import override
+
+from members.services import phone_normalize
+from shops.models import Shop
+from shops.services import sms_send
+
+from . import limits
+from .errors import CodeRejected, RateLimited
+
+CODE_DIGITS = 6
+CODE_TTL = 5 * 60
+MAX_ATTEMPTS = 5
+SENDS_PER_PHONE_HOUR = 5
+SENDS_PER_IP_HOUR = 20
+
+
+def _digest(shop: Shop, phone: str, code: str) -> str:
+    return hmac.new(settings.SECRET_KEY.encode(), f"otp:{shop.pk}:{phone}:{code}".encode(), hashlib.sha256).hexdigest()
+
+
+def _code_key(shop: Shop, phone: str) -> str:
+    return f"otp:{shop.pk}:{phone}"
+
+
+def _tries_key(shop: Shop, phone: str) -> str:
+    return f"otp-tries:{shop.pk}:{phone}"
+
+
+def otp_send(*, shop: Shop, phone: str, ip: str) -> str:
+    """Send a new code to `phone` (any common format) and return the phone as E.164. A new code replaces the last.
+
+    Raises InvalidPhoneError, RateLimited (5 per phone, 20 per address an hour)."""
+    phone = phone_normalize(phone)
+    if limits.count(f"otp-ip:{ip}") >= SENDS_PER_IP_HOUR:
+        raise RateLimited()
+    limits.hit_or_refuse(f"otp-phone:{shop.pk}:{phone}", limit=SENDS_PER_PHONE_HOUR, window=limits.HOUR)
+    limits.hit_or_refuse(f"otp-ip:{ip}", limit=SENDS_PER_IP_HOUR, window=limits.HOUR)
+    code = f"{secrets.randbelow(10**CODE_DIGITS):0{CODE_DIGITS}d}"
+    cache.set(_code_key(shop, phone), _digest(shop, phone, code), timeout=CODE_TTL)
+    cache.set(_tries_key(shop, phone), 0, timeout=CODE_TTL)
+    with override(shop.locale):
+        text = _("[%(shop)s] Your code is %(code)s. It is valid for 5 minutes; do not share it.") % {
+            "shop": shop.name,
+            "code": code,
+        }
+    sms_send(shop=shop, phone=phone, text=text)
+    return phone
+
+
+def otp_verify(*, shop: Shop, phone: str, code: str) -> str:
+    """Check a code for `phone` and use it up. Returns the phone as E.164.
+
+    Raises InvalidPhoneError, CodeRejected (wrong, expired or used: one answer), RateLimited (attempts used up:
+    the code is gone and a new one must be requested)."""
+    phone = phone_normalize(phone)
+    key = _code_key(shop, phone)
+    try:
+        tries = cache.incr(_tries_key(shop, phone))
+    except ValueError:  # no code was sent, or it expired
+        raise CodeRejected() from None
+    if tries > MAX_ATTEMPTS:
+        cache.delete(key)
+        raise RateLimited(_("Too many wrong codes. Request a new code."))
+    expected = cache.get(key)
+    given = _digest(shop, phone, str(code).strip())
+    if expected is None or not hmac.compare_digest(expected, given):
+        raise CodeRejected()
+    # Single use: of two requests racing with the right code, only the one whose delete removed the key wins.
+    if not cache.delete(key):
+        raise CodeRejected()
+    cache.delete(_tries_key(shop, phone))
+    return phone

@@ -10,6 +10,8 @@ from members import import_urls as member_import_urls
 from members import urls as member_urls
 from orders import urls as order_urls
 from points import urls as points_urls
+from portal import urls as portal_urls
+from recruitment import urls as recruitment_urls
 from shops import urls as shop_urls
 from shops import views as shop_views
 from shops.health import healthz
@@ -24,6 +26,7 @@ dashboard_patterns = [
     path("<slug:shop_slug>/points/", include(points_urls.dashboard_patterns)),
     path("<slug:shop_slug>/tiers/", include(tier_urls.dashboard_patterns)),
     path("<slug:shop_slug>/coupons/", include(coupon_urls.dashboard_patterns)),
+    path("<slug:shop_slug>/recruitment/", include(recruitment_urls.dashboard_patterns)),
     path("<slug:shop_slug>/", include(member_import_urls.dashboard_patterns)),
 ]
 
@@ -36,6 +39,7 @@ api_patterns = [
     *points_urls.api_patterns,
     *tier_urls.api_patterns,
     *coupon_urls.api_patterns,
+    *recruitment_urls.api_patterns,
 ]
 
 urlpatterns = [
@@ -46,6 +50,7 @@ urlpatterns = [
     path("accounts/", include(shop_urls.account_patterns)),
     path("dashboard/", include((dashboard_patterns, "dashboard"))),
     path("api/v1/", include((api_patterns, "api"))),
+    path("", include(portal_urls)),
 ]
 if settings.SERVE_MEDIA:
     # Uploaded logos from the local volume. At scale, point the default storage at object storage instead.

@@ -1,0 +1,3 @@
+# The shopper pages, at the site root: /j/<code>/ (a channel), /r/<code>/ (a referral link), /m/<shop_slug>/...
+app_name = "portal"
+urlpatterns = []

@@ -2,7 +2,8 @@
 
 from django.core import checks
 
-from recruitment.render import FontMissing, cjk_font_path
+from .errors import FontMissing
+from .render import cjk_font_path
 
 
 @checks.register()

@@ -24,6 +24,8 @@ class CodeRejected(ApplicationError):
 
 
 class FontMissing(ApplicationError):
+    """No CJK font file was found, so Chinese text would render as empty boxes (recruitment.render)."""
+
     status = 503
     code = "font_missing"
     default_message = _("Posters cannot be drawn: no Chinese font is installed on the server.")

@@ -15,6 +15,8 @@ import segno
 from django.conf import settings
 from PIL import Image, ImageDraw, ImageFont, ImageOps
 
+from .errors import FontMissing
+
 logger = logging.getLogger(__name__)
 
 FALLBACK_FONT_PATHS = (
@@ -43,10 +45,6 @@ _COLOUR = re.compile(r"#([0-9a-fA-F]{6})")
 # keep the closing punctuation that follows them, since a line must not start with "，" or "：".
 _CLOSING = "，。、：；！？）》」』”’,.!?:;)]%"
 _TOKEN = re.compile(rf"(?:[0-9A-Za-z][0-9A-Za-z.\-_/:@%+&=?#~]*|\s+|.)[{re.escape(_CLOSING)}]*", re.DOTALL)
-
-
-class FontMissing(Exception):
-    """No CJK font file was found, so Chinese text would render as empty boxes."""
 
 
 def cjk_font_path() -> str:

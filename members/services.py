@@ -79,8 +79,11 @@ def _profile_saved(*, shop: Shop, member: Member) -> None:
 def _member_joined(*, shop: Shop, member: Member, data: Enrolment) -> None:
     """The modules that act on a new member's joining (settings.MEMBER_JOIN_EFFECTS: recruitment's channel
     attribution, welcome gift and referral), each with `member_joined(shop=, member=, data=)`."""
-    for effects in hook_modules("MEMBER_JOIN_EFFECTS"):
+    modules = hook_modules("MEMBER_JOIN_EFFECTS")
+    for effects in modules:
         effects.member_joined(shop=shop, member=member, data=data)
+    if modules:  # a welcome gift or a referral changed the row's balances and referrer
+        member.refresh_from_db(fields=["points_balance", "points_pending", "growth_value", "tier", "referrer"])
 
 
 @transaction.atomic

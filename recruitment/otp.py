@@ -7,6 +7,7 @@ member, so the answer (and its time) is the same for a member's phone and a new 
 import hashlib
 import hmac
 import secrets
+import time
 
 from django.conf import settings
 from django.core.cache import cache
@@ -49,7 +50,8 @@ def otp_send(*, shop: Shop, phone: str, ip: str) -> str:
     limits.hit_or_refuse(f"otp-phone:{shop.pk}:{phone}", limit=SENDS_PER_PHONE_HOUR, window=limits.HOUR)
     limits.hit_or_refuse(f"otp-ip:{ip}", limit=SENDS_PER_IP_HOUR, window=limits.HOUR)
     code = f"{secrets.randbelow(10**CODE_DIGITS):0{CODE_DIGITS}d}"
-    cache.set(_code_key(shop, phone), _digest(shop, phone, code), timeout=CODE_TTL)
+    # The expiry travels with the digest: the code ends on our clock, not only when the cache drops the key.
+    cache.set(_code_key(shop, phone), (_digest(shop, phone, code), time.time() + CODE_TTL), timeout=CODE_TTL)
     cache.set(_tries_key(shop, phone), 0, timeout=CODE_TTL)
     with override(shop.locale):
         text = _("[%(shop)s] Your code is %(code)s. It is valid for 5 minutes; do not share it.") % {
@@ -74,9 +76,9 @@ def otp_verify(*, shop: Shop, phone: str, code: str) -> str:
     if tries > MAX_ATTEMPTS:
         cache.delete(key)
         raise RateLimited(_("Too many wrong codes. Request a new code."))
-    expected = cache.get(key)
+    expected, expires_at = cache.get(key) or ("", 0.0)
     given = _digest(shop, phone, str(code).strip())
-    if expected is None or not hmac.compare_digest(expected, given):
+    if not hmac.compare_digest(expected, given) or time.time() >= expires_at:
         raise CodeRejected()
     # Single use: of two requests racing with the right code, only the one whose delete removed the key wins.
     if not cache.delete(key):

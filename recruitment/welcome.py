@@ -2,7 +2,8 @@
 and coupons, each issued once per member by its idempotency key) and one more join in its statistics."""
 
 import datetime
-import logging
+
+from django.utils.translation import gettext as _
 
 from coupons.errors import LimitReached, NotIssuable, OutOfStock
 from coupons.issuance import coupon_issue
@@ -16,8 +17,6 @@ from shops.services import SYSTEM, audit_record
 from .models import Channel
 from .selectors import channel_open, channel_tags, channel_welcome_templates
 from .stats import joins_count
-
-logger = logging.getLogger(__name__)
 
 
 def welcome_key(member: Member) -> str:
@@ -41,7 +40,10 @@ def welcome_gift_give(*, shop: Shop, member: Member, channel: Channel) -> None:
     stop the member joining: it is audited on the channel so the merchant sees the shortfall."""
     key = welcome_key(member)
     if channel.welcome_points:
-        points_earn(shop=shop, member=member, points=channel.welcome_points, idempotency_key=key, reason="welcome")
+        points_earn(
+            shop=shop, member=member, points=channel.welcome_points, idempotency_key=key,
+            reason=_("Welcome gift (%(channel)s)") % {"channel": channel.name},
+        )  # fmt: skip
     for template in channel_welcome_templates(shop=shop, channel=channel):
         try:
             coupon_issue(

@@ -155,6 +155,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "coupons.tasks.coupons_expire_all_shops",
         "schedule": crontab(hour=16, minute=7),
     },
+    # Every 5 minutes: channel visit counters (cached as they happen) are copied into the channels' daily rows.
+    "recruitment-stats-flush": {
+        "task": "recruitment.tasks.channel_stats_flush_all_shops",
+        "schedule": crontab(minute="*/5"),
+    },
     # 10:05 in China: coupon expiry reminders (handlers: COUPON_EXPIRY_REMINDER_HANDLERS).
     "coupons-expiry-reminders": {
         "task": "coupons.tasks.coupons_expiry_reminders_all_shops",

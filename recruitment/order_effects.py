@@ -22,8 +22,11 @@ def orders_created(*, shop: Shop, created: list, members: dict, now) -> tuple[di
     }
     if not first_buyers:
         return {}, {}
-    # Buyers enrolled by their order (members.services.members_for_orders) join through the purchase channel.
-    enrolled = list(Member.objects.filter(shop=shop, pk__in=first_buyers, join_channel=ChannelKind.PURCHASE))
+    # Buyers that this batch enrolled (members.services.members_for_orders, after the batch's `now`) join through
+    # the purchase channel; members imported earlier with that channel name are not joining now.
+    enrolled = list(
+        Member.objects.filter(shop=shop, pk__in=first_buyers, join_channel=ChannelKind.PURCHASE, joined_at__gte=now)
+    )
     if enrolled:
         channel = purchase_channel(shop=shop)
         for member in sorted(enrolled, key=lambda m: m.pk):

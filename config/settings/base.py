@@ -169,7 +169,13 @@ CELERY_BEAT_SCHEDULE = {
 
 # Apps above members that hold data about a member: each module has `timeline()` and `export()` (members.timeline),
 # so the profile's one timeline and the privacy export include them without members importing those apps.
-MEMBER_DATA_PROVIDERS = ["orders.member_data", "points.member_data", "tiers.member_data", "coupons.member_data"]
+MEMBER_DATA_PROVIDERS = [
+    "orders.member_data",
+    "points.member_data",
+    "tiers.member_data",
+    "coupons.member_data",
+    "recruitment.member_data",
+]
 
 # Apps above orders that add a section to the order page (the points it earned and why): each module has
 # `section(*, shop, order) -> dict | None` ({"title", "template", "context"}), rendered by orders.views in order.
@@ -248,6 +254,7 @@ DEMO_SEEDERS = [
     "orders.demo.seed_orders",
     "members.demo.seed_tags",
     "coupons.demo.seed_coupons",
+    "recruitment.demo.seed_recruitment",
 ]
 
 # --- SMS: console | locmem | file | http (SPEC section 10).

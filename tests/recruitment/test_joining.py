@@ -156,6 +156,23 @@ def test_a_buyer_enrolled_by_an_order_joins_through_the_purchase_channel(shop):
     assert ChannelDay.objects.get(channel=channel).joins == 1
 
 
+def test_a_member_imported_with_the_purchase_channel_is_not_joining_at_the_first_order(shop):
+    shop.join_on_purchase = True
+    shop.save()
+    channel = purchase_channel(shop=shop)
+    past = timezone.now() - datetime.timedelta(days=400)
+    members_bulk_enroll(
+        shop=shop, enrolments=[Enrolment(phone="+8613900130007", channel="purchase", joined_at=past)], source="import"
+    )
+
+    order_record(
+        shop=shop,
+        data=OrderInput(external_id="P-4", phone="+8613900130007", amount=Decimal("50.00"), paid_at=timezone.now()),
+    )
+
+    assert not ChannelDay.objects.filter(channel=channel).exists()
+
+
 def test_an_existing_member_buying_for_the_first_time_is_not_a_purchase_join(shop):
     shop.join_on_purchase = True
     shop.save()

@@ -12,6 +12,7 @@ from django.utils import timezone
 from coupons.models import Coupon, Source
 from members.models import Member
 from members.services import member_erase, member_set_frozen
+from members.timeline import member_data_export, member_timeline
 from orders.services import OrderInput, order_record
 from points.models import PointsEntry
 from recruitment.models import Referral, ReferralStatus
@@ -19,7 +20,7 @@ from recruitment.selectors import referral_leaderboard, referrals_of_inviter
 from shops.services import SYSTEM
 from tests.coupons.helpers import make_template
 
-from .helpers import invite_code, join, program
+from .helpers import invite_code, join, make_channel, program
 
 
 @pytest.fixture
@@ -170,3 +171,16 @@ def test_the_leaderboard_ranks_inviters_by_rewarded_then_invited(shop):
         (second.pk, 1, 3),
         (first.pk, 1, 1),
     ]
+
+
+def test_the_privacy_export_and_timeline_tell_the_channel_and_the_referrals(shop, inviter):
+    channel = make_channel(shop, name="海报")
+    program(shop)
+    invitee, _ = join(shop, 1, channel=channel.code, referrer_code=invite_code(shop, inviter))
+
+    exported = member_data_export(shop=shop, member=invitee)
+    assert (exported["joined_through"], exported["invited_by_member_id"]) == ("海报", inviter.pk)
+    inviter_export = member_data_export(shop=shop, member=inviter)
+    assert [r["invitee_member_id"] for r in inviter_export["referrals"]] == [invitee.pk]
+    titles = [event.title for event in member_timeline(shop=shop, member=invitee)]
+    assert "Joined through 海报" in titles

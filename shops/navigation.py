@@ -24,7 +24,7 @@ NAVIGATION = [
     NavItem(_("Tiers"), "tiers", Perm.MEMBERS_VIEW),
     NavItem(_("Points"), "points_rules", Perm.RULES_CHANGE),
     NavItem(_("Coupons"), "coupon_templates", Perm.COUPONS_REDEEM),
-    NavItem(_("Recruitment"), None, Perm.RECRUITMENT_MANAGE),
+    NavItem(_("Recruitment"), "channels", Perm.RECRUITMENT_MANAGE),
     NavItem(_("Campaigns"), None, Perm.CAMPAIGNS_MANAGE),
     NavItem(_("Analytics"), None, Perm.ANALYTICS_VIEW),
 ]

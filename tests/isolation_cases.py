@@ -418,3 +418,28 @@ for _name in ("coupon_template", "coupon_template_edit", "coupon_template_status
               "coupon_codes_import", "coupon_codes_download"):  # fmt: skip
     CASES[f"dashboard:{_name}"] = Case(_template_with_codes, _template_with_codes_state)
 CASES["dashboard:coupon_tier_gift_remove"] = Case(_tier_gift, _tier_gift_state)
+
+
+# --- Recruitment -----------------------------------------------------------------------------------------------------
+
+
+def _channel(shop: Shop) -> dict:
+    from recruitment.channels import ChannelInput, channel_create
+
+    template = _grant_template(shop)
+    data = ChannelInput(name="隔离渠道", kind="counter", welcome_points=100, welcome_coupon_ids=[template.pk])
+    return {"pk": channel_create(shop=shop, actor=SYSTEM, data=data).pk}
+
+
+def _channel_state(kwargs: dict):
+    from recruitment.models import Channel, ChannelTag, WelcomeCoupon
+
+    return (
+        list(Channel.objects.filter(pk=kwargs["pk"]).values()),
+        list(WelcomeCoupon.objects.filter(channel_id=kwargs["pk"]).values("template_id")),
+        list(ChannelTag.objects.filter(channel_id=kwargs["pk"]).values("tag_id")),
+    )
+
+
+for _name in ("channel", "channel_edit", "channel_active", "channel_qr_svg", "channel_qr_png", "channel_poster"):
+    CASES[f"dashboard:{_name}"] = Case(_channel, _channel_state)

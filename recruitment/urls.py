@@ -1,9 +1,17 @@
 from django.urls import path
 
+from . import apis
 from .views import channels as channel_views
 from .views import referrals as referral_views
 
-api_patterns = []
+# Under /api/v1/, in the "api" namespace.
+api_patterns = [
+    path("channels/", apis.ChannelListCreateApi.as_view(), name="channels"),
+    path("channels/<int:pk>/", apis.ChannelDetailApi.as_view(), name="channel"),
+    path("channels/<int:pk>/qr.svg", apis.ChannelQrSvgApi.as_view(), name="channel_qr_svg"),
+    path("channels/<int:pk>/qr.png", apis.ChannelQrPngApi.as_view(), name="channel_qr_png"),
+    path("channels/<int:pk>/poster.png", apis.ChannelPosterApi.as_view(), name="channel_poster"),
+]
 
 # Under /dashboard/<shop_slug>/recruitment/, in the "dashboard" namespace.
 dashboard_patterns = [

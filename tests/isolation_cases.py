@@ -443,3 +443,5 @@ def _channel_state(kwargs: dict):
 
 for _name in ("channel", "channel_edit", "channel_active", "channel_qr_svg", "channel_qr_png", "channel_poster"):
     CASES[f"dashboard:{_name}"] = Case(_channel, _channel_state)
+for _name in ("channel", "channel_qr_svg", "channel_qr_png", "channel_poster"):
+    CASES[f"api:{_name}"] = Case(_channel, _channel_state)

@@ -66,7 +66,7 @@ def tier_requirement(shop: Shop, tier: Tier) -> str:
     """How a tier is reached, in words ("" for the tier every member holds on joining or one given by hand)."""
     parts = []
     if tier.min_spend is not None:
-        parts.append(_("spend %(amount)s") % {"amount": money(shop, tier.min_spend)})
+        parts.append(_("%(amount)s spent") % {"amount": money(shop, tier.min_spend)})
     if tier.min_orders is not None:
         parts.append(ngettext("%(count)d order", "%(count)d orders", tier.min_orders) % {"count": tier.min_orders})
     if tier.min_growth is not None:
@@ -75,9 +75,9 @@ def tier_requirement(shop: Shop, tier: Tier) -> str:
         return ""
     joined = (_(" and ") if tier.combine == Combine.ALL else _(" or ")).join(parts)
     windows = {
-        Window.LIFETIME: _("Reach it with %(what)s in total"),
-        Window.ROLLING_12M: _("Reach it with %(what)s in 12 months"),
-        Window.CALENDAR_YEAR: _("Reach it with %(what)s in a calendar year"),
+        Window.LIFETIME: _("from %(what)s in all"),
+        Window.ROLLING_12M: _("from %(what)s in 12 months"),
+        Window.CALENDAR_YEAR: _("from %(what)s in a calendar year"),
     }
     return windows.get(tier.window, windows[Window.LIFETIME]) % {"what": joined}
 

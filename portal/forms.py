@@ -52,7 +52,7 @@ class PhoneField(forms.CharField):
 
 class CodeField(forms.CharField):
     def __init__(self, **kwargs):
-        kwargs.setdefault("label", _("Code"))
+        kwargs.setdefault("label", pgettext_lazy("one-time code", "SMS code"))
         kwargs.setdefault("max_length", 6)
         kwargs.setdefault("min_length", 6)
         super().__init__(**kwargs)
@@ -77,7 +77,10 @@ class ProfileFieldsForm(forms.Form):
     """Name, gender, birthday and region, as a shopper gives them on joining and on the profile page."""
 
     name = forms.CharField(
-        label=_("Name"), max_length=50, required=False, widget=forms.TextInput({"autocomplete": "name"})
+        label=pgettext_lazy("person", "Your name"),
+        max_length=50,
+        required=False,
+        widget=forms.TextInput({"autocomplete": "name"}),
     )
     gender = forms.ChoiceField(
         label=pgettext_lazy("member", "Gender"),

@@ -46,3 +46,10 @@ def log_in(client, shop, phone: str = PHONE):
 
 def text(response) -> str:
     return response.content.decode()
+
+
+def make_member(shop, phone: str = PHONE, **fields):
+    """A member enrolled as the dashboard or the API would (not through the portal)."""
+    from members.services import Enrolment, member_enroll
+
+    return member_enroll(shop=shop, data=Enrolment(phone=phone, **fields))[0]

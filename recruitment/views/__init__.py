@@ -1,2 +1,3 @@
 """The recruitment dashboard, one module per area: channels (list, editor, page, pause, QR codes and posters) and
-referrals (rules and leaderboard). `words` and `printing` are shared with recruitment.apis."""
+referrals (rules and leaderboard). `words` says how a channel reads; `printing` makes its QR codes and poster, for
+recruitment.apis too."""

@@ -58,8 +58,8 @@ def test_seed_demo_creates_a_shop_one_can_log_in_to_and_is_safe_to_rerun(client,
     assert client.get("/dashboard/demo/").status_code == 200
     # members and a year of orders, recorded through the services: aggregates agree with the orders
     shop = Shop.objects.get(slug="demo")
-    assert Member.objects.filter(shop=shop).count() == 40
+    assert Member.objects.filter(shop=shop).count() == 40 + 10  # and 10 shoppers joining through the demo channels
     assert Order.objects.filter(shop=shop).count() == 160
     member_orders = Order.objects.filter(shop=shop, member__isnull=False, status__in=COUNTED_STATUSES)
     assert Member.objects.filter(shop=shop).aggregate(n=Sum("order_count"))["n"] == member_orders.count()
-    assert "members: kept" in out and "orders: kept" in out
+    assert "members: kept" in out and "orders: kept" in out and "recruitment: kept" in out

@@ -10,9 +10,12 @@ from urllib.parse import quote
 
 from django.conf import settings
 from django.contrib import messages
+from django.core.cache import cache
 from django.core.exceptions import ObjectDoesNotExist
 from django.http import HttpRequest, HttpResponse
+from django.middleware.csrf import get_token
 from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.cache import add_never_cache_headers, patch_vary_headers
@@ -27,6 +30,11 @@ from shops.tenancy import shop_scope
 
 from .. import sessions
 from ..display import brand
+
+# How long a shared page (a landing page as every new visitor sees it) is kept rendered: edits of the tiers and of
+# coupon templates show within this time; a channel's or the shop's own fields are in its key, so theirs at once.
+SHARED_PAGE_TTL = 30
+CSRF_PLACEHOLDER = "portal-csrf-token-placeholder"
 
 
 def not_found(request: HttpRequest) -> HttpResponse:
@@ -114,22 +122,41 @@ def member_page(view):
     return wrapper
 
 
-def page(request: HttpRequest, shop: Shop, template: str, context: dict, *, status: int = 200) -> HttpResponse:
-    """Render a shopper page with what every page's frame shows: the shop, its colours, the language switch."""
+def _frame(request: HttpRequest, shop: Shop, context: dict) -> dict:
+    """What every page's frame shows: the shop, its colours, the language switch."""
     home = reverse("portal:home", args=[shop.slug])
-    return render(
-        request,
-        template,
-        {
-            "shop": shop,
-            "brand": brand(shop),
-            "home_url": home,
-            # The language switch comes back to this page; after a POST, to the shop's home.
-            "language_next": request.get_full_path() if request.method == "GET" else home,
-            **context,
-        },
-        status=status,
-    )
+    return {
+        "shop": shop,
+        "brand": brand(shop),
+        "home_url": home,
+        # The language switch comes back to this page; after a POST, to the shop's home.
+        "language_next": request.get_full_path() if request.method == "GET" else home,
+        **context,
+    }
+
+
+def page(request: HttpRequest, shop: Shop, template: str, context: dict, *, status: int = 200) -> HttpResponse:
+    """Render a shopper page in the shop's frame."""
+    return render(request, template, _frame(request, shop, context), status=status)
+
+
+def shared_page(request: HttpRequest, shop: Shop, template: str, key: str, context: Callable[[], dict]) -> HttpResponse:
+    """A page that is the same for every shopper who sees it (given what `key` names), kept rendered in the cache
+    for SHARED_PAGE_TTL seconds: `context()` is called only when it is not there. The CSRF token, which differs per
+    shopper, is rendered as a placeholder and put in per request. Keys name the shop (they start with its id)."""
+    key = f"portal:page:{shop.pk}:{translation.get_language()}:{key}"
+    html = cache.get(key)
+    if html is None:
+        html = render_to_string(
+            template, {**_frame(request, shop, context()), "csrf_token": CSRF_PLACEHOLDER}, request=request
+        )
+        cache.set(key, html, SHARED_PAGE_TTL)
+    return HttpResponse(html.replace(CSRF_PLACEHOLDER, get_token(request)))
+
+
+def quiet(request: HttpRequest) -> bool:
+    """No message is waiting to be shown (a page with one is not a shared page). Looking does not use them up."""
+    return not len(messages.get_messages(request))
 
 
 def client_ip(request: HttpRequest) -> str:

@@ -21,7 +21,6 @@ from coupons.issuance import audience_members, coupon_issue
 from coupons.mall import mall_exchange
 from coupons.models import CouponStatus, Gift, Source
 from coupons.selectors import (
-    coupon_counts,
     gift_get,
     gift_list,
     mall_templates,
@@ -50,6 +49,7 @@ from .base import form_token, member_page, page, shopper_actor
 WALLET_LIMIT = 200  # coupons listed in the wallet, newest first
 CLAIMABLE_LIMIT = 30
 CARD_COUPONS = 3  # usable coupons shown on the member card
+COUNT_UP_TO = 20
 
 
 def _usable(coupons, now):
@@ -65,7 +65,10 @@ def centre(request: HttpRequest, shop: Shop, member: Member) -> HttpResponse:
     tier = tier_of_member(shop=shop, member=member)
     progress = tier_progress(shop=shop, member=member, now=now)
     summary = points_summary(shop=shop, member=member, now=now, entries=0)
-    latest = list(_usable(member_coupons(shop=shop, member=member, status=CouponStatus.AVAILABLE), now)[:CARD_COUPONS])
+    # One query for the cards and the count beside them (counted up to COUNT_UP_TO, then "20+").
+    usable = list(
+        _usable(member_coupons(shop=shop, member=member, status=CouponStatus.AVAILABLE), now)[: COUNT_UP_TO + 1]
+    )
     return page(
         request,
         shop,
@@ -77,8 +80,8 @@ def centre(request: HttpRequest, shop: Shop, member: Member) -> HttpResponse:
             "progress": progress,
             "progress_percent": progress_percent(progress),
             "points": summary,
-            "coupons": coupon_cards(shop, latest, now=now),
-            "coupons_available": coupon_counts(shop=shop, member=member)[CouponStatus.AVAILABLE],
+            "coupons": coupon_cards(shop, usable[:CARD_COUPONS], now=now),
+            "coupons_available": f"{COUNT_UP_TO}+" if len(usable) > COUNT_UP_TO else len(usable),
         },
     )
 

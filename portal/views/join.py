@@ -5,6 +5,8 @@ Nothing here tells whether a phone is a member before its code is proved: sendin
 and body for any phone (recruitment.otp never looks at membership). Once the code is proved, joining with a phone
 that is already a member logs that member in and changes nothing."""
 
+import hashlib
+
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect
@@ -36,7 +38,7 @@ from tiers.selectors import tiers_of_shop
 from .. import sessions
 from ..display import ladder, template_cards
 from ..forms import JoinForm, LoginForm
-from .base import client_ip, current_member, in_shop, not_found, page, shop_page, wants_json
+from .base import client_ip, current_member, in_shop, not_found, page, quiet, shared_page, shop_page, wants_json
 
 COUNTDOWN = 60  # seconds before the send-code button offers to send again
 
@@ -68,33 +70,39 @@ def landing(
     request: HttpRequest, shop: Shop, *, channel: Channel | None = None, referral: str = "",
     form: JoinForm | None = None, notice: str = "", notice_ok: bool = True, countdown: bool = False, status: int = 200,
 ) -> HttpResponse:  # fmt: skip
-    """The landing page: the shop, the channel's headline, what joining gives, the tiers and the join form."""
+    """The landing page: the shop, the channel's headline, what joining gives, the tiers and the join form. As a new
+    visitor sees it (no form data, no referral, no confirmed phone, no message) it is a shared page."""
     referral = referral or sessions.referral_remembered(request, shop)
     verified = sessions.phone_verified(request, shop)
-    if form is None:
-        form = JoinForm(initial={"phone": verified} if verified else None, verified_phone=verified)
-    benefits = [line.strip() for line in (channel.benefits if channel else "").splitlines() if line.strip()]
-    return page(
-        request,
-        shop,
-        "portal/landing.html",
-        {
+    logged_in = sessions.member_id_of(request, shop) is not None
+
+    def context() -> dict:
+        benefits = [line.strip() for line in (channel.benefits if channel else "").splitlines() if line.strip()]
+        return {
             "channel": channel,
             "headline": (channel.headline if channel else "") or _("Join %(shop)s") % {"shop": shop.name},
             "benefits": benefits,
             "gift": _gift(shop, channel, referred=bool(referral)),
             "tiers": ladder(shop, list(tiers_of_shop(shop=shop))),
-            "form": form,
+            "form": form or JoinForm(initial={"phone": verified} if verified else None, verified_phone=verified),
             "verified_phone": verified,
             "channel_code": channel.code if channel else "",
             "referral": referral,
-            "logged_in": sessions.member_id_of(request, shop) is not None,
+            "logged_in": logged_in,
             "notice": notice,
             "notice_ok": notice_ok,
             "countdown": COUNTDOWN if countdown else 0,
-        },
-        status=status,
-    )
+        }
+
+    shared = form is None and not (notice or referral or verified or request.GET) and status == 200 and quiet(request)
+    if not shared:
+        return page(request, shop, "portal/landing.html", context(), status=status)
+    # What the page shows of the shop and the channel is in the key, so that their edits show at once.
+    shown = (shop.name, shop.colour, shop.logo.name, channel and (channel.code, channel.headline, channel.benefits,
+             channel.welcome_points))  # fmt: skip
+    digest = hashlib.sha256(repr(shown).encode()).hexdigest()[:16]
+    key = f"landing:{channel.pk if channel else 0}:{int(logged_in)}:{digest}"
+    return shared_page(request, shop, "portal/landing.html", key, context)
 
 
 @require_GET

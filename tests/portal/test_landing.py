@@ -2,14 +2,15 @@
 and unique visitors counted; closed channels and unknown codes."""
 
 import datetime
+import re
 from decimal import Decimal
 
 from django.test import Client
 from django.utils import timezone
 
-from recruitment.channels import channel_set_active
+from recruitment.channels import ChannelInput, channel_set_active, channel_update
 from recruitment.stats import channels_figures
-from shops.services import SYSTEM, shop_set_active
+from shops.services import SYSTEM, shop_set_active, shop_update
 from tests.coupons.helpers import make_member, make_template
 from tests.recruitment.helpers import invite_code, make_channel
 
@@ -141,3 +142,44 @@ def test_the_page_speaks_the_shops_language_unless_the_shopper_chose_one(shop, s
     response = shopper.post("/i18n/setlang/", {"language": "en", "next": "/m/shop-a/"})
     assert response.status_code == 302 and response["Location"] == "/m/shop-a/"
     assert '<html lang="en">' in text(shopper.get("/m/shop-a/"))
+
+
+def test_the_landing_page_is_kept_rendered_but_every_visitor_gets_a_working_csrf_token(
+    shop, django_assert_max_num_queries
+):
+    # given a channel whose page one visitor has seen (so it is kept rendered)
+    channel = make_channel(shop, headline="第一版")
+    first = Client()
+    first_page = text(first.get(f"/j/{channel.code}/"))
+
+    # when a second visitor with a strict CSRF check opens it: one query (the channel), no rendering
+    strict = Client(enforce_csrf_checks=True)
+    with django_assert_max_num_queries(1):
+        response = strict.get(f"/j/{channel.code}/")
+    page = text(response)
+
+    # then the page is the same but for the token, which is the visitor's own and works
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page).group(1)
+    assert "csrf-token-placeholder" not in page + first_page
+    assert re.sub(r'value="[^"]{40,}"', "", page) == re.sub(r'value="[^"]{40,}"', "", first_page)
+    posted = strict.post(
+        "/m/shop-a/code/", {"phone": "12345", "csrfmiddlewaretoken": token}, HTTP_ACCEPT="application/json"
+    )
+    assert posted.status_code == 400 and posted.json()["code"] == "invalid_phone"  # past the CSRF check
+
+
+def test_an_edit_of_the_channel_or_the_shop_shows_at_once(shop, shopper):
+    channel = make_channel(shop, headline="第一版")
+    assert "第一版" in text(shopper.get(f"/j/{channel.code}/"))
+    channel_update(
+        shop=shop,
+        actor=SYSTEM,
+        channel=channel,
+        data=ChannelInput(name=channel.name, headline="第二版", welcome_points=5),
+    )
+    page = text(shopper.get(f"/j/{channel.code}/"))
+    assert "第二版" in page and 'data-testid="welcome-points">5<' in page
+    shop_update(shop=shop, actor=SYSTEM, colour="#123456")
+    assert "--brand:#123456" in text(shopper.get(f"/j/{channel.code}/"))
+    channel_set_active(shop=shop, actor=SYSTEM, channel=channel, active=False)
+    assert 'data-testid="channel-closed"' in text(shopper.get(f"/j/{channel.code}/"))

@@ -9,6 +9,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
+from coupons.codes import code_display
 from coupons.models import Coupon, CouponStatus, CouponTemplate
 from coupons.views.words import card_texts, coupon_card, money
 from shops.models import Shop
@@ -112,7 +113,7 @@ def coupon_cards(shop: Shop, coupons: list[Coupon], *, now: datetime.datetime) -
             usable=usable,
             inactive=not usable,
             status=coupon.get_status_display() if coupon.status != CouponStatus.AVAILABLE or usable else _("Expired"),
-            code=coupon.code,
+            code=code_display(coupon.code),
             pk=coupon.pk,
         )
         cards.append(card)

@@ -89,6 +89,13 @@ def test_a_shopper_joins_on_a_phone_and_sees_the_member_card_with_the_welcome_gi
     no_horizontal_scroll(page)
     page.screenshot(path=screenshot_dir / "portal-member-card-phone-zh-hans.png", full_page=True)
 
+    # the other centre pages hold together on the phone too
+    for path, name in (("me/coupons/", "wallet"), ("me/invite/", "invite"), ("me/profile/", "profile")):
+        page.goto(f"/m/{shop.slug}/{path}")
+        no_horizontal_scroll(page)
+        page.screenshot(path=screenshot_dir / f"portal-{name}-phone-zh-hans.png", full_page=True)
+    expect(page.locator("[name=consent_sms]")).not_to_be_checked()
+
     member = Member.objects.get(shop=shop, phone="+86" + PHONE_NUMBER)
     assert (member.name, member.gender, member.birthday_month, member.join_channel) == (
         "韩梅梅",

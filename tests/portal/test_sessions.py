@@ -170,3 +170,12 @@ def test_every_form_needs_its_csrf_token(shop):
 
 def sent_code_exists() -> bool:
     return bool(LocmemBackend.outbox)
+
+
+def test_without_script_the_code_button_of_the_login_page_comes_back_to_it(shop, shopper):
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        response = shopper.post("/m/shop-a/code/", {"phone": PHONE, "page": "login", "next": "/m/shop-a/me/mall/"})
+    page = text(response)
+    assert response.status_code == 200 and 'data-testid="login-form"' in page
+    assert "a code is on its way" in page and f'value="{PHONE}"' in page and 'value="/m/shop-a/me/mall/"' in page
+    assert len(LocmemBackend.outbox) == 1

@@ -198,7 +198,10 @@ class ShippingForm(forms.Form):
     recipient_phone = forms.CharField(
         label=_("Recipient's phone"), max_length=20, required=False, widget=forms.TextInput({"type": "tel"})
     )
-    address = forms.CharField(label=_("Shipping address"), max_length=200, widget=forms.Textarea({"rows": 2}))
+    # Not required here: coupons.mall asks for it in the shopper's words.
+    address = forms.CharField(
+        label=_("Shipping address"), max_length=200, required=False, widget=forms.Textarea({"rows": 2})
+    )
 
 
 def token_valid(token: str) -> bool:

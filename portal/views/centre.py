@@ -218,8 +218,11 @@ def exchange(request: HttpRequest, shop: Shop, member: Member) -> HttpResponse:
                 shop=shop, member=member, template=template, idempotency_key=key, actor=actor
             )
         else:
-            # The form only picks the fields; mall_exchange names what is missing or too long.
-            fields = {name: request.POST.get(name, "") for name in ShippingForm.base_fields}
+            shipping = ShippingForm(request.POST)
+            if not shipping.is_valid():  # mall_exchange names a missing address; the form, what cannot be stored
+                messages.error(request, next(iter(shipping.errors.values()))[0])
+                return redirect("portal:mall", shop_slug=shop.slug)
+            fields = shipping.cleaned_data
             gift = gift_get(shop=shop, pk=int(pk))
             done, _created = mall_exchange(
                 shop=shop, member=member, gift=gift, idempotency_key=key, actor=actor, **fields

@@ -6,6 +6,7 @@ and body for any phone (recruitment.otp never looks at membership). Once the cod
 that is already a member logs that member in and changes nothing."""
 
 import hashlib
+import re
 
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse, JsonResponse
@@ -41,6 +42,13 @@ from ..forms import JoinForm, LoginForm
 from .base import client_ip, current_member, in_shop, not_found, page, quiet, shared_page, shop_page, wants_json
 
 COUNTDOWN = 60  # seconds before the send-code button offers to send again
+# The form of channel and referral codes (recruitment.channels: 8 of an unambiguous alphabet; up to 16 stored).
+# Anything else is no code, answered before it reaches the database (which refuses, say, a NUL byte).
+CODE = re.compile(r"[0-9A-Za-z]{1,16}")
+
+
+def _code(raw: str) -> str:
+    return raw if CODE.fullmatch(raw or "") else ""
 
 
 def _gift(shop: Shop, channel: Channel | None, referred: bool) -> dict:
@@ -109,6 +117,8 @@ def landing(
 def channel_page(request: HttpRequest, code: str) -> HttpResponse:
     """/j/<code>/: a channel's landing page. Every visit is counted (unique visitors by a cookie); a channel that is
     paused, over or not started yet says so, with a way to the shop's home page."""
+    if not _code(code):
+        return not_found(request)
     try:
         channel = channel_by_code(code=code)
     except Channel.DoesNotExist:
@@ -135,6 +145,8 @@ def channel_page(request: HttpRequest, code: str) -> HttpResponse:
 def referral_page(request: HttpRequest, code: str) -> HttpResponse:
     """/r/<code>/: a member's referral link. The code is remembered in the session for this shop, so the invitee's
     joining names the inviter (recruitment checks the inviter and the fraud limits then)."""
+    if not _code(code):
+        return not_found(request)
     try:
         owner = referral_code_owner(code=code)
     except ReferralCode.DoesNotExist:
@@ -157,17 +169,17 @@ def home(request: HttpRequest, shop: Shop) -> HttpResponse:
 
 def _posted_channel(shop: Shop, code: str) -> Channel | None:
     """The channel a form names in its hidden field, if it is one of this shop's."""
-    if not code:
+    if not _code(code):
         return None
     try:
-        channel = channel_by_code(code=code[:16])
+        channel = channel_by_code(code=code)
     except Channel.DoesNotExist:
         return None
     return channel if channel.shop_id == shop.pk else None
 
 
 def _posted_referral(request: HttpRequest, shop: Shop) -> str:
-    return (request.POST.get("ref", "") or sessions.referral_remembered(request, shop))[:16]
+    return _code(request.POST.get("ref", "")) or sessions.referral_remembered(request, shop)
 
 
 def _log_in(request: HttpRequest, shop: Shop, member) -> HttpResponse:

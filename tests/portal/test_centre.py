@@ -266,3 +266,30 @@ def test_pages_are_light(shop, shopper, channel, member):
         weight = _page_weight(response)
         assert weight < 150 * 1024, (path, weight)
         assert b"portal.css" in response.content and b"@font-face" not in response.content
+
+
+def test_bad_input_in_the_centre_gets_a_message_never_an_error(shop, shopper, member):
+    gift = gift_save(shop=shop, actor=SYSTEM, name="帆布袋", points_price=20, stock=5)
+    huge = "9" * 30
+    cases = [
+        ("/m/shop-a/me/mall/exchange/", {"kind": "gift", "id": huge, "token": "tok-12345678", "address": "上海"}),
+        ("/m/shop-a/me/mall/exchange/", {"kind": "coupon", "id": huge, "token": "tok-12345678"}),
+        (
+            "/m/shop-a/me/mall/exchange/",
+            {"kind": "gift", "id": gift.pk, "token": "tok-12345678", "address": "上\x00海"},
+        ),
+        (
+            "/m/shop-a/me/mall/exchange/",
+            {"kind": "gift", "id": gift.pk, "token": "tok-12345678", "address": "长" * 201},
+        ),
+        ("/m/shop-a/me/mall/exchange/", {"kind": "gift", "id": gift.pk, "token": "短", "address": "上海"}),
+        ("/m/shop-a/me/coupons/claim/", {"template": huge, "token": "tok-12345678"}),
+        ("/m/shop-a/me/coupons/claim/", {"template": "x", "token": "tok-12345678"}),
+    ]
+    for path, data in cases:
+        response = shopper.post(path, data, follow=True)
+        assert response.status_code == 200, data
+        assert len(messages_of(response)) == 1, data
+    member.refresh_from_db()
+    assert member.points_balance == 100 and not Exchange.objects.exists()
+    assert Gift.objects.get(pk=gift.pk).issued == 0

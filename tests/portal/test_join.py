@@ -211,3 +211,12 @@ def test_a_channel_of_another_shop_in_the_form_is_ignored(shop, other_shop, shop
 def test_json_errors_of_the_code_route_are_json(shop, shopper):
     response = shopper.post("/m/shop-a/code/", {"phone": ""}, **JSON)
     assert response.status_code == 400 and response.json()["code"] == "invalid_phone"
+
+
+def test_malformed_codes_are_no_codes_and_never_an_error(shop, shopper):
+    for path in ("/j/AB%00CD/", "/r/AB%00/", "/j/" + "A" * 40 + "/", "/j/A-B/"):
+        assert shopper.get(path).status_code == 404, path
+    response = join(shopper, shop, ref="A\x00B", channel="C\x00D", name="小明")
+    assert response.status_code == 302
+    member = Member.objects.get(shop=shop, phone=E164)
+    assert (member.join_channel, member.referrer_id, member.name) == ("", None, "小明")

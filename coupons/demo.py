@@ -21,9 +21,10 @@ from .services import template_create
 
 TEMPLATES = [
     {"name": "满100减20", "kind": "amount_off", "value": Decimal("20"), "min_spend": Decimal("100"), "valid_days": 30,
-     "stock": 5000, "description": "全场通用，每人限领1张"},
+     "stock": 5000, "description": "全场通用，每人限领1张", "shopper_claimable": True},
     {"name": "咖啡8折券", "kind": "percent_off", "value": Decimal("20"), "max_discount": Decimal("30"),
-     "scope": "categories", "scope_values": ["咖啡"], "valid_days": 14, "per_member_limit": 2},
+     "scope": "categories", "scope_values": ["咖啡"], "valid_days": 14, "per_member_limit": 2,
+     "shopper_claimable": True},
     {"name": "新人无门槛10元", "kind": "no_threshold", "value": Decimal("10"), "audience": "new_members",
      "new_member_days": 30, "valid_days": 7},
     {"name": "包邮券", "kind": "free_shipping", "value": Decimal("0"), "valid_days": 30, "points_price": 300},

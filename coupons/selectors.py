@@ -4,6 +4,7 @@ from django.db.models import Count, DecimalField, IntegerField, OuterRef, Q, Que
 from django.db.models.functions import Coalesce
 
 from members.models import Member
+from shops.bulk import models_select
 from shops.models import Shop
 
 from .models import (
@@ -22,6 +23,15 @@ from .models import (
 
 def template_get(*, shop: Shop, pk: int) -> CouponTemplate:
     return CouponTemplate.objects.get(shop=shop, pk=pk)
+
+
+def template_get_sql(*, shop: Shop, pk: int) -> CouponTemplate:
+    """template_get written out (shops.bulk.models_select), for claims, which read the template on every request.
+    `pk` is in bigint range (the API's serializer says so)."""
+    found = models_select(CouponTemplate, "shop_id = %s AND id = %s", [shop.pk, pk])
+    if not found:
+        raise CouponTemplate.DoesNotExist
+    return found[0]
 
 
 def template_list(*, shop: Shop, status: str = "") -> QuerySet[CouponTemplate]:
@@ -56,8 +66,14 @@ def templates_with_figures(*, shop: Shop, status: str = "") -> QuerySet[CouponTe
 
 
 def templates_claimable(*, shop: Shop) -> QuerySet[CouponTemplate]:
-    """Active templates, for the shopper's wallet and the grant forms (audience and windows checked on issue)."""
+    """Active templates, for the grant forms and the points mall (audience and windows checked on issue)."""
     return template_list(shop=shop, status=TemplateStatus.ACTIVE)
+
+
+def templates_for_shoppers(*, shop: Shop) -> QuerySet[CouponTemplate]:
+    """The templates members may claim themselves in the member centre: active, marked for shoppers, and not sold
+    for points (those are in the mall). Welcome, birthday or referral coupons stay out unless the shop says so."""
+    return templates_claimable(shop=shop).filter(shopper_claimable=True, points_price__isnull=True)
 
 
 def member_coupons(*, shop: Shop, member: Member, status: str = "") -> QuerySet[Coupon]:

@@ -25,7 +25,7 @@ TEMPLATE_FIELDS = [
     "name", "description", "kind", "value", "min_spend", "max_discount", "item_sku", "item_name", "scope",
     "scope_values", "audience", "audience_tiers", "audience_tags", "audience_segment", "new_member_days",
     "claim_starts_at", "claim_ends_at", "valid_days", "valid_from", "valid_until", "stock", "per_member_limit",
-    "stackable", "points_price", "use_channel", "on_refund",
+    "stackable", "points_price", "use_channel", "on_refund", "shopper_claimable",
 ]  # fmt: skip
 MAX_CODES_PER_BATCH = 100_000
 

@@ -115,6 +115,10 @@ class TemplateForm(forms.Form):
     new_member_days = forms.IntegerField(
         label=_("New members: joined within (days)"), required=False, min_value=1, max_value=MAX_DAYS
     )
+    shopper_claimable = forms.BooleanField(
+        label=_("Members may claim it in the member centre"), required=False,
+        help_text=_("Off: only given by staff, campaigns, gifts or the points mall."),
+    )  # fmt: skip
     # When
     claim_starts_at = ShopDateTimeField(label=_("Claims open"), required=False, help_text=_("Empty: at once."))
     claim_ends_at = ShopDateTimeField(label=_("Claims close"), required=False, help_text=_("Empty: no end."))
@@ -139,7 +143,8 @@ class TemplateForm(forms.Form):
         (_("What it gives"), ("name", "kind", "value", "min_spend", "max_discount", "item_sku", "item_name",
                               "description")),
         (_("Where it applies"), ("scope", "scope_values", "use_channel", "stackable", "on_refund")),
-        (_("Who may have it"), ("audience", "audience_tiers", "audience_tags", "audience_segment", "new_member_days")),
+        (_("Who may have it"), ("audience", "audience_tiers", "audience_tags", "audience_segment", "new_member_days",
+                                 "shopper_claimable")),
         (_("When"), ("claim_starts_at", "claim_ends_at", "window", "valid_days", "valid_from", "valid_until")),
         (_("How many"), ("stock", "per_member_limit", "points_price")),
     )  # fmt: skip

@@ -25,7 +25,7 @@ from coupons.selectors import (
     gift_list,
     mall_templates,
     member_coupons,
-    templates_claimable,
+    templates_for_shoppers,
 )
 from members.models import Member
 from members.services import member_erase, member_update
@@ -90,7 +90,7 @@ def _claimable(shop: Shop, member: Member, held: dict[int, int], now) -> list:
     """Templates the member may claim now: active, not sold in the points mall, claim window open, in stock, under
     the member's limit, and meant for the member (coupon_issue checks all of it again under its lock)."""
     found = []
-    for template in templates_claimable(shop=shop).filter(points_price__isnull=True)[:CLAIMABLE_LIMIT]:
+    for template in templates_for_shoppers(shop=shop)[:CLAIMABLE_LIMIT]:
         if (template.claim_starts_at and now < template.claim_starts_at) or (
             template.claim_ends_at and now >= template.claim_ends_at
         ):
@@ -157,7 +157,7 @@ def claim(request: HttpRequest, shop: Shop, member: Member) -> HttpResponse:
     template_id = request.POST.get("template", "")
     template = None
     if template_id.isdigit() and token_valid(token):
-        template = templates_claimable(shop=shop).filter(points_price__isnull=True, pk=int(template_id)).first()
+        template = templates_for_shoppers(shop=shop).filter(pk=int(template_id)).first()
     if template is None:
         messages.error(request, _("This coupon cannot be claimed."))
         return redirect("portal:wallet", shop_slug=shop.slug)

@@ -233,7 +233,7 @@ def test_creating_a_template_saves_every_field_in_the_shops_time_zone(owner_clie
         "claim_starts_at": "2026-06-01T00:00", "claim_ends_at": "2026-06-30T23:59", "window": "dates",
         "valid_days": "30", "valid_from": "2026-06-01T00:00", "valid_until": "2026-07-01T00:00", "stock": "500",
         "per_member_limit": "2", "stackable": "on", "points_price": "800", "use_channel": "online",
-        "on_refund": "void", "description": "不与其他优惠同享",
+        "on_refund": "void", "description": "不与其他优惠同享", "shopper_claimable": "on",
     }  # fmt: skip
 
     response = owner_client.post(url("coupon_template_create", shop), data)
@@ -253,6 +253,7 @@ def test_creating_a_template_saves_every_field_in_the_shops_time_zone(owner_clie
         "valid_from": datetime.datetime(2026, 6, 1, tzinfo=SHANGHAI),
         "valid_until": datetime.datetime(2026, 7, 1, tzinfo=SHANGHAI), "stock": 500, "per_member_limit": 2,
         "stackable": True, "points_price": 800, "use_channel": "online", "on_refund": "void",
+        "shopper_claimable": True,
     }  # fmt: skip
     assert AuditLogEntry.objects.filter(shop=shop, action="coupon_template.create").count() == 1
     follow = owner_client.get(response["Location"])

@@ -67,7 +67,7 @@ def test_the_member_card_shows_tier_progress_points_and_coupons(shop, shopper, m
 def test_each_centre_page_renders_in_few_queries(shop, shopper, member, path, django_assert_max_num_queries):
     gift_save(shop=shop, actor=SYSTEM, name="帆布袋", points_price=50, stock=10)
     make_template(shop, name="积分换券", points_price=80)
-    make_template(shop, name="领券中心券")
+    make_template(shop, name="领券中心券", shopper_claimable=True)
     with django_assert_max_num_queries(MAX_QUERIES):
         response = shopper.get(f"/m/shop-a/{path}")
     assert response.status_code == 200
@@ -79,20 +79,23 @@ def test_the_landing_page_renders_in_few_queries(shop, shopper, channel, django_
 
 
 def test_the_wallet_lists_usable_coupons_folds_spent_ones_and_offers_claimable_ones(shop, shopper, member):
-    make_template(shop, name="领券中心券")
+    make_template(shop, name="领券中心券", shopper_claimable=True)
     make_template(shop, name="积分换券", points_price=80)  # sold in the mall, not claimable for free
     vip = Tier.objects.get(shop=shop, rank=2)
-    make_template(shop, name="会员专享", audience="tiers", audience_tiers=[vip.pk])  # not for this member
+    make_template(
+        shop, name="会员专享", audience="tiers", audience_tiers=[vip.pk], shopper_claimable=True
+    )  # not for this member
     page = text(shopper.get("/m/shop-a/me/coupons/"))
     usable, _, rest = page.partition('data-testid="wallet-claimable"')
     assert "新人满100减20" in usable and 'data-testid="coupon-code"' in usable
     assert "领券中心券" in rest
+    assert "新人满100减20" not in rest  # the welcome gift's template is not for members to take again
     assert "积分换券" not in page and "会员专享" not in page
     assert 'data-testid="wallet-spent"' not in page
 
 
 def test_claiming_twice_with_the_same_form_token_issues_one_coupon(shop, shopper, member):
-    template = make_template(shop, name="领券中心券", per_member_limit=2)
+    template = make_template(shop, name="领券中心券", per_member_limit=2, shopper_claimable=True)
     form = {"template": template.pk, "token": "tok-12345678"}
 
     first = shopper.post("/m/shop-a/me/coupons/claim/", form, follow=True)
@@ -108,7 +111,7 @@ def test_claiming_twice_with_the_same_form_token_issues_one_coupon(shop, shopper
 
 
 def test_a_claim_out_of_stock_or_of_a_mall_coupon_is_a_message_and_nothing_is_issued(shop, shopper, member):
-    gone = make_template(shop, name="抢光了", stock=1)
+    gone = make_template(shop, name="抢光了", stock=1, shopper_claimable=True)
     join(type(shopper)(REMOTE_ADDR="203.0.113.50"), shop, phone="13900139000")
     other = Member.objects.get(shop=shop, phone="+8613900139000")
     from coupons.issuance import coupon_issue
@@ -120,6 +123,10 @@ def test_a_claim_out_of_stock_or_of_a_mall_coupon_is_a_message_and_nothing_is_is
     response = shopper.post("/m/shop-a/me/coupons/claim/", {"template": mall.pk, "token": "tok-12345678"}, follow=True)
     assert messages_of(response) == ["This coupon cannot be claimed."]
     assert not Coupon.objects.filter(member=member, template__in=[gone, mall]).exists()
+    staff_only = make_template(shop, name="补偿券")  # not marked for shoppers: given by staff only
+    response = shopper.post("/m/shop-a/me/coupons/claim/", {"template": staff_only.pk, "token": "tok-1"}, follow=True)
+    assert messages_of(response) == ["This coupon cannot be claimed."]
+    assert not Coupon.objects.filter(member=member, template=staff_only).exists()
 
 
 def test_exchanging_points_for_a_coupon_and_for_a_gift(shop, shopper, member):

@@ -36,6 +36,16 @@ def rate(work: Callable[[], None], *, repeat: int, rounds: int = 3) -> float:
     return best
 
 
+def server_times_ms(access_log: str, offset: int, path: str) -> tuple[list[float], int]:
+    """The server times (ms) of requests to `path` written to `access_log` (see gunicorn_serving) after byte
+    `offset`, and the offset of the log's end."""
+    with open(access_log, "rb") as f:
+        f.seek(offset)
+        lines = f.read().decode().splitlines()
+        end = f.tell()
+    return [int(us) / 1000 for p, us in (line.rsplit(" ", 1) for line in lines) if p == path], end
+
+
 def report(scenario: str, *, figure: float, baseline: float, unit: str, **extra) -> dict:
     """Print and return one result line; ratio = figure / baseline (higher figure is better for rates)."""
     line = {
@@ -55,9 +65,11 @@ def median(values: list[float]) -> float:
 
 
 @contextmanager
-def gunicorn_serving(app: str, *, workers: int, log=None) -> Iterator[str]:
+def gunicorn_serving(app: str, *, workers: int, log=None, access_log: str | None = None) -> Iterator[str]:
     """Serve the WSGI `app` with gunicorn on a free loopback port, on production settings without throttling;
-    yield its base URL once /healthz answers, and stop it afterwards. `log`: a file descriptor for its output."""
+    yield its base URL once /healthz answers, and stop it afterwards. `log`: a file descriptor for its output.
+    `access_log`: a file where gunicorn writes "<path> <microseconds>" per request, the time the worker spent on it
+    from the parsed request to the sent answer (server time: the wait in the listen queue is not in it)."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
@@ -75,7 +87,8 @@ def gunicorn_serving(app: str, *, workers: int, log=None) -> Iterator[str]:
     root = Path(__file__).resolve().parent.parent
     server = subprocess.Popen(
         [str(root / ".venv/bin/gunicorn"), app, "-w", str(workers), "-b", f"127.0.0.1:{port}",
-         "--log-level", "warning"],
+         "--log-level", "warning",
+         *(["--access-logfile", access_log, "--access-logformat", "%(U)s %(D)s"] if access_log else [])],
         cwd=root, env=env, start_new_session=True, stdout=log, stderr=subprocess.STDOUT if log else None,
     )  # fmt: skip
     try:

@@ -10,9 +10,11 @@ Scenarios (one JSON line each):
 
 Each from `--clients` concurrent keep-alive clients (wrk, 2 threads) against gunicorn with `--workers` sync workers
 on loopback (production settings, DEBUG off). Baseline, the same load in the same run: GET /healthz (a database
-query and a cache round trip behind the same middleware). Figures: requests/s and wrk's p50/p95/p99 latency, best
-round of `--rounds` interleaved rounds (by p95); every answer must be a 200. Page weight: the page's HTML as served
-plus the CSS and JS it links (the files, found through the staticfiles finders), without and with gzip.
+query and a cache round trip behind the same middleware). Figures: requests/s, wrk's p50/p95/p99 latency (what a
+client waits, the listen queue included) and the server time (each request's time in a gunicorn worker, from its
+access log), best round of `--rounds` interleaved rounds (by p95); every answer must be a 200. Page weight: the
+page's HTML as served plus the CSS and JS it links (the files, found through the staticfiles finders), without and
+with gzip.
 
     createdb -h 127.0.0.1 -U postgres huiyuan_bench_portal
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/huiyuan_bench_portal REDIS_URL=redis://127.0.0.1:6379/10 \\
@@ -26,13 +28,14 @@ import json
 import os
 import re
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
 from decimal import Decimal
 from pathlib import Path
 
-from harness import gunicorn_serving, report, setup_django
+from harness import gunicorn_serving, report, server_times_ms, setup_django
 
 ROOT = Path(__file__).resolve().parent.parent
 THREADS = 2
@@ -208,7 +211,9 @@ def main() -> None:
 
     log_fd, log_path = tempfile.mkstemp(prefix="portal-pages-gunicorn-", suffix=".log")
     print(f"gunicorn log: {log_path}", file=sys.stderr, flush=True)
-    with gunicorn_serving("config.wsgi", workers=args.workers, log=log_fd) as base:
+    access_log = log_path.replace(".log", "-access.log")
+    offset = 0
+    with gunicorn_serving("config.wsgi", workers=args.workers, log=log_fd, access_log=access_log) as base:
         os.close(log_fd)
         weights = {name: page_weight(base, path, c) for name, (path, c) in scenarios.items() if name != "healthz"}
         for path, c in scenarios.values():  # warm every worker on every page
@@ -217,7 +222,11 @@ def main() -> None:
         for r in range(args.rounds):
             for name, (path, c) in scenarios.items():
                 load = os.getloadavg()
+                _before, offset = server_times_ms(access_log, offset, path)
                 result = run_wrk(base=base, path=path, cookie=c, seconds=args.seconds, clients=args.clients)
+                times, offset = server_times_ms(access_log, offset, path)
+                cuts = statistics.quantiles(times, n=100)
+                result["server_p50_ms"], result["server_p95_ms"] = cuts[49], cuts[94]
                 result["load_avg"] = [round(x, 2) for x in load]
                 print(r, name, {k: round(v, 1) if isinstance(v, float) else v for k, v in result.items()},
                       file=sys.stderr, flush=True)  # fmt: skip
@@ -241,6 +250,9 @@ def main() -> None:
             p50_ms=round(ours["p50_ms"], 1),
             p95_ms=round(ours["p95_ms"], 1),
             p99_ms=round(ours["p99_ms"], 1),
+            server_p50_ms=round(ours["server_p50_ms"], 1),
+            server_p95_ms=round(ours["server_p95_ms"], 1),
+            baseline_healthz_server_p95_ms=round(health["server_p95_ms"], 1),
             requests=ours["requests"],
             page_bytes=weights[name]["bytes"],
             page_gzip_bytes=weights[name]["gzip_bytes"],

@@ -24,12 +24,18 @@ def tiers_of_shop(*, shop: Shop) -> QuerySet[Tier]:
     return Tier.objects.filter(shop=shop, rank__lt=RETIRED_RANK).order_by("rank")
 
 
-def tier_of_member(*, shop: Shop, member: Member) -> Tier:
-    """The member's tier; NULL means the shop's rank-0 tier. Raises Tier.DoesNotExist for another shop's member."""
-    if member.tier_id is not None:
-        return Tier.objects.get(shop=shop, pk=member.tier_id)
+def tier_of_member(*, shop: Shop, member: Member, ladder: list[Tier] | None = None) -> Tier:
+    """The member's tier; NULL means the shop's rank-0 tier. Raises Tier.DoesNotExist for another shop's member.
+    With the shop's `ladder` (tiers_of_shop, read once by a page that needs both), no query unless the member holds
+    a tier removed from it."""
     if member.shop_id != shop.pk:
         raise Tier.DoesNotExist
+    if ladder is not None:
+        found = [t for t in ladder if t.pk == member.tier_id or (member.tier_id is None and t.rank == 0)]
+        if found:
+            return found[0]
+    if member.tier_id is not None:
+        return Tier.objects.get(shop=shop, pk=member.tier_id)
     return Tier.objects.get(shop=shop, rank=0)
 
 
@@ -85,17 +91,20 @@ def _join(parts: list[str], combine: str) -> str:
     return template % {"rest": _(", ").join(parts[:-1]), "last": parts[-1]}
 
 
-def tier_progress(*, shop: Shop, member: Member, now: datetime | None = None) -> dict | None:
+def tier_progress(
+    *, shop: Shop, member: Member, now: datetime | None = None, ladder: list[Tier] | None = None
+) -> dict | None:
     """How far the member is from the next tier that can be reached by qualifying (manual-only tiers skipped):
     {"tier", "window", "combine", "figures": {"spend", "orders", "growth"}, "missing": {...} (per threshold the
     tier sets: what is still needed, 0 when met), "deadline" (31 December for a calendar-year window, else None),
     "message"}: a sentence for the shopper, e.g. "Spend ¥380.00 more by 2026-12-31 to reach VIP会员". None at the
-    top of the ladder, and for an erased member."""
+    top of the ladder, and for an erased member. `ladder`: the shop's tiers, when the caller has read them."""
     if member.status == MemberStatus.ERASED:
         return None
     now = now or timezone.now()
-    current = tier_of_member(shop=shop, member=member)
-    higher = [t for t in tiers_of_shop(shop=shop).filter(rank__gt=current.rank) if t.has_thresholds]
+    ladder = list(tiers_of_shop(shop=shop)) if ladder is None else ladder
+    current = tier_of_member(shop=shop, member=member, ladder=ladder)
+    higher = [t for t in ladder if t.rank > current.rank and t.has_thresholds]
     if not higher:
         return None
     tier = higher[0]

@@ -39,7 +39,7 @@ from recruitment.selectors import referral_program_of, referrals_of_inviter
 from shops.errors import ApplicationError
 from shops.models import Shop
 from shops.services import audit_record
-from tiers.selectors import tier_of_member, tier_progress
+from tiers.selectors import tier_of_member, tier_progress, tiers_of_shop
 
 from .. import sessions
 from ..display import coupon_cards, progress_percent, template_cards, tier_benefits
@@ -62,8 +62,9 @@ def centre(request: HttpRequest, shop: Shop, member: Member) -> HttpResponse:
     """The member card: tier and the way to the next, points (available, pending, expiring soon), the newest usable
     coupons, and the ways into the rest of the centre."""
     now = timezone.now()
-    tier = tier_of_member(shop=shop, member=member)
-    progress = tier_progress(shop=shop, member=member, now=now)
+    ladder = list(tiers_of_shop(shop=shop))
+    tier = tier_of_member(shop=shop, member=member, ladder=ladder)
+    progress = tier_progress(shop=shop, member=member, now=now, ladder=ladder)
     summary = points_summary(shop=shop, member=member, now=now, entries=0)
     # One query for the cards and the count beside them (counted up to COUNT_UP_TO, then "20+").
     usable = list(

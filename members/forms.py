@@ -233,7 +233,34 @@ class BulkTagForm(MemberTagForm):
     filter = forms.CharField(required=False, max_length=4000, widget=forms.HiddenInput)
 
 
-class MemberEditForm(forms.Form):
+class BirthdayFormMixin:
+    """The checks of a form with birthday_month, birthday_day and birth_year fields (staff's member editor, the
+    shopper's join and profile forms): a whole day that exists, and a year only with it, never in the future."""
+
+    birthday_incomplete = _("Give the month and the day of the birthday, or neither.")
+
+    def clean_birth_year(self):
+        year = self.cleaned_data.get("birth_year")
+        if year is not None and year > datetime.date.today().year:
+            raise forms.ValidationError(_("A birth year cannot be in the future."))
+        return year
+
+    def clean(self):
+        cleaned = super().clean()
+        month, day, year = cleaned.get("birthday_month"), cleaned.get("birthday_day"), cleaned.get("birth_year")
+        if (month is None) != (day is None):
+            self.add_error("birthday_day", self.birthday_incomplete)
+        elif month is not None:
+            try:
+                datetime.date(year or 2000, month, day)  # 2000 is a leap year: 29 February is a birthday
+            except ValueError:
+                self.add_error("birthday_day", _("This day does not exist in that month."))
+        if year is not None and month is None and "birthday_day" not in self.errors:
+            self.add_error("birthday_month", _("Give the month and the day when you give a birth year."))
+        return cleaned
+
+
+class MemberEditForm(BirthdayFormMixin, forms.Form):
     """The profile fields a member's staff may change, and their marketing consents (recorded by member_update)."""
 
     name = forms.CharField(label=_("Name"), max_length=50, required=False)
@@ -253,26 +280,6 @@ class MemberEditForm(forms.Form):
 
     PROFILE = ("name", "gender", "birthday_month", "birthday_day", "birth_year", "region", "email")
     IDENTITIES = ("external_id", "wechat_openid")
-
-    def clean_birth_year(self):
-        year = self.cleaned_data.get("birth_year")
-        if year is not None and year > datetime.date.today().year:
-            raise forms.ValidationError(_("A birth year cannot be in the future."))
-        return year
-
-    def clean(self):
-        cleaned = super().clean()
-        month, day, year = cleaned.get("birthday_month"), cleaned.get("birthday_day"), cleaned.get("birth_year")
-        if (month is None) != (day is None):
-            self.add_error("birthday_day", _("Give the month and the day of the birthday, or neither."))
-        elif month is not None:
-            try:
-                datetime.date(year or 2000, month, day)  # 2000 is a leap year: 29 February is a birthday
-            except ValueError:
-                self.add_error("birthday_day", _("This day does not exist in that month."))
-        if year is not None and month is None and "birthday_day" not in self.errors:
-            self.add_error("birthday_month", _("Give the month and the day when you give a birth year."))
-        return cleaned
 
     def changes(self) -> dict:
         """Keyword arguments for members.services.member_update."""

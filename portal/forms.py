@@ -1,7 +1,6 @@
 """The shopper pages' forms: the phone and its one-time code, joining, logging in, the profile with its consents,
 and the shipping address of a gift from the points mall."""
 
-import datetime
 import re
 
 from django import forms
@@ -9,6 +8,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
 from members.errors import InvalidPhoneError
+from members.forms import BirthdayFormMixin
 from members.models import Gender
 from members.services import phone_normalize
 
@@ -73,7 +73,7 @@ class CodeField(forms.CharField):
         return value
 
 
-class ProfileFieldsForm(forms.Form):
+class ProfileFieldsForm(BirthdayFormMixin, forms.Form):
     """Name, gender, birthday and region, as a shopper gives them on joining and on the profile page."""
 
     name = forms.CharField(
@@ -105,26 +105,7 @@ class ProfileFieldsForm(forms.Form):
     )
 
     PROFILE = ("name", "gender", "birthday_month", "birthday_day", "birth_year", "region")
-
-    def clean_birth_year(self):
-        year = self.cleaned_data.get("birth_year")
-        if year is not None and year > datetime.date.today().year:
-            raise forms.ValidationError(_("A birth year cannot be in the future."))
-        return year
-
-    def clean(self):
-        cleaned = super().clean()
-        month, day, year = cleaned.get("birthday_month"), cleaned.get("birthday_day"), cleaned.get("birth_year")
-        if (month is None) != (day is None):
-            self.add_error("birthday_day", _("Give the month and the day of your birthday, or neither."))
-        elif month is not None:
-            try:
-                datetime.date(year or 2000, month, day)  # 2000 is a leap year: 29 February is a birthday
-            except ValueError:
-                self.add_error("birthday_day", _("This day does not exist in that month."))
-        if year is not None and month is None and "birthday_day" not in self.errors:
-            self.add_error("birthday_month", _("Give the month and the day when you give a birth year."))
-        return cleaned
+    birthday_incomplete = _("Give the month and the day of your birthday, or neither.")
 
     def profile(self) -> dict:
         data = self.cleaned_data

@@ -4,7 +4,6 @@ the rules (InvalidChannel names each field at fault) and recruitment.render draw
 
 from django.core.exceptions import ObjectDoesNotExist
 from django.core.validators import RegexValidator
-from django.http import Http404, HttpResponse
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -327,16 +326,9 @@ class ChannelFileApi(ShopAPIView):
         return super().perform_content_negotiation(request, force=True)
 
     def channel(self, pk: int) -> Channel:
-        channel = selectors.channel_get(shop=self.shop, pk=pk)
-        if channel.kind == ChannelKind.PURCHASE:
-            raise Http404
-        return channel
+        return printing.printable_channel(shop=self.shop, pk=pk)
 
-    @staticmethod
-    def file(body: bytes, content_type: str, filename: str) -> HttpResponse:
-        response = HttpResponse(body, content_type=content_type)
-        response["Content-Disposition"] = f'attachment; filename="{filename}"'
-        return response
+    file = staticmethod(printing.attachment)
 
 
 class ChannelQrSvgApi(ChannelFileApi):

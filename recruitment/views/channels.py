@@ -5,7 +5,7 @@ Everything here needs Perm.RECRUITMENT_MANAGE (owners, admins and marketers; not
 
 from django.contrib import messages
 from django.core.paginator import Paginator
-from django.http import Http404, HttpResponse
+from django.http import Http404
 from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils.translation import gettext as _
@@ -210,16 +210,9 @@ class ChannelDownloadView(ShopStaffMixin, View):
     permission = Perm.RECRUITMENT_MANAGE
 
     def channel(self) -> Channel:
-        channel = channel_get(shop=self.shop, pk=self.kwargs["pk"])
-        if channel.kind == ChannelKind.PURCHASE:
-            raise Http404
-        return channel
+        return printing.printable_channel(shop=self.shop, pk=self.kwargs["pk"])
 
-    @staticmethod
-    def attachment(body: bytes, content_type: str, filename: str) -> HttpResponse:
-        response = HttpResponse(body, content_type=content_type)
-        response["Content-Disposition"] = f'attachment; filename="{filename}"'
-        return response
+    attachment = staticmethod(printing.attachment)
 
 
 class ChannelQrSvgView(ChannelDownloadView):

@@ -4,6 +4,7 @@ gift) and the channel's public address. recruitment.render draws them."""
 
 import logging
 
+from django.http import HttpResponse
 from django.utils import translation
 from django.utils.translation import gettext as _
 
@@ -11,8 +12,8 @@ from shops.models import Shop
 
 from .. import render
 from ..links import channel_url
-from ..models import Channel
-from ..selectors import channel_welcome_templates
+from ..models import Channel, ChannelKind
+from ..selectors import channel_get, channel_welcome_templates
 from .words import gift_lines
 
 logger = logging.getLogger(__name__)
@@ -21,6 +22,21 @@ POSTER_SIZES = tuple(render.POSTER_SIZES)
 DEFAULT_POSTER_SIZE = "A4"
 LOGO_MAX_BYTES = 10 * 1024 * 1024  # an upload larger than this is not a logo; render checks the pixels too
 DEBIAN_FONT_PACKAGES = ("fonts-noto-cjk", "fonts-wqy-microhei")
+
+
+def printable_channel(*, shop: Shop, pk: int) -> Channel:
+    """A channel with a public page, whose QR code and poster can be printed. Raises Channel.DoesNotExist for a
+    missing or another shop's channel, and for the join-on-purchase channel, which has no page."""
+    channel = channel_get(shop=shop, pk=pk)
+    if channel.kind == ChannelKind.PURCHASE:
+        raise Channel.DoesNotExist
+    return channel
+
+
+def attachment(body: bytes, content_type: str, filename: str) -> HttpResponse:
+    response = HttpResponse(body, content_type=content_type)
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
 
 
 def download_name(channel: Channel, suffix: str) -> str:

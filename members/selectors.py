@@ -4,6 +4,7 @@ from dataclasses import dataclass
 
 from django.db.models import Exists, OuterRef, Q, QuerySet
 
+from shops.bulk import models_select
 from shops.models import Shop
 
 from .filters import DEFAULT_SORT, SORTS, member_filter
@@ -17,6 +18,17 @@ def member_get(*, shop: Shop, pk: int) -> Member:
 def member_get_live(*, shop: Shop, pk: int) -> Member:
     """A member that is not erased."""
     return Member.objects.exclude(status=MemberStatus.ERASED).get(shop=shop, pk=pk)
+
+
+def member_get_live_sql(*, shop: Shop, pk: int) -> Member:
+    """member_get_live written out (shops.bulk.models_select), for the hot API writes that read the member on every
+    request: the ORM spent more CPU compiling the query than PostgreSQL spent running it."""
+    if not -(2**63) <= pk < 2**63:  # no such row; SQLite's driver would refuse the number
+        raise Member.DoesNotExist
+    found = models_select(Member, "shop_id = %s AND id = %s AND status <> %s", [shop.pk, pk, MemberStatus.ERASED])
+    if not found:
+        raise Member.DoesNotExist
+    return found[0]
 
 
 def _tier_model():

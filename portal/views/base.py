@@ -22,7 +22,7 @@ from django.utils.cache import add_never_cache_headers, patch_vary_headers
 from django.utils.translation import gettext as _
 
 from members.models import Member, MemberStatus
-from members.selectors import member_get
+from members.selectors import member_get_live_sql
 from shops.models import Shop
 from shops.selectors import shop_by_slug
 from shops.services import Actor
@@ -95,7 +95,7 @@ def current_member(request: HttpRequest, shop: Shop) -> Member | None:
     if member_id is None:
         return None
     try:
-        member = member_get(shop=shop, pk=member_id)
+        member = member_get_live_sql(shop=shop, pk=member_id)
     except Member.DoesNotExist:
         member = None
     if member is None or member.status != MemberStatus.ACTIVE:

@@ -4,7 +4,6 @@ from django.db.models import Count, DecimalField, IntegerField, OuterRef, Q, Que
 from django.db.models.functions import Coalesce
 
 from members.models import Member
-from shops.bulk import models_select
 from shops.models import Shop
 
 from .models import (
@@ -23,15 +22,6 @@ from .models import (
 
 def template_get(*, shop: Shop, pk: int) -> CouponTemplate:
     return CouponTemplate.objects.get(shop=shop, pk=pk)
-
-
-def template_get_sql(*, shop: Shop, pk: int) -> CouponTemplate:
-    """template_get written out (shops.bulk.models_select), for claims, which read the template on every request.
-    `pk` is in bigint range (the API's serializer says so)."""
-    found = models_select(CouponTemplate, "shop_id = %s AND id = %s", [shop.pk, pk])
-    if not found:
-        raise CouponTemplate.DoesNotExist
-    return found[0]
 
 
 def template_list(*, shop: Shop, status: str = "") -> QuerySet[CouponTemplate]:

@@ -6,6 +6,7 @@ from rest_framework.response import Response
 
 from members.services import phone_normalize
 from shops.errors import ApplicationError
+from shops.rest.hotpath import HotWriteView
 from shops.rest.schema import CONFLICT
 from shops.rest.serializers import StrictSerializer
 from shops.rest.views import ShopAPIView
@@ -144,7 +145,7 @@ def _external_id(row) -> str | None:
     return None if value is None else str(value)
 
 
-class OrderCreateApi(ShopAPIView):
+class OrderCreateApi(HotWriteView):
     @extend_schema(
         operation_id="orders_record",
         request=OrderInput,
@@ -155,11 +156,14 @@ class OrderCreateApi(ShopAPIView):
         "records nothing; the same external_id with a different body is 409 order_conflict.",
     )
     def post(self, request):
+        return self.answer(request)
+
+    def write(self, request) -> tuple[dict, int]:
         data = order_input_of(request.data)
         recorded = services.order_record(shop=self.shop, data=data)
-        return Response(
+        return (
             recorded_order_body(recorded.order, data.items),
-            status=status.HTTP_201_CREATED if recorded.created else status.HTTP_200_OK,
+            status.HTTP_201_CREATED if recorded.created else status.HTTP_200_OK,
         )
 
 

@@ -14,6 +14,11 @@ class HasShopApiKey(permissions.BasePermission):
     def has_permission(self, request, view):
         if not isinstance(request.auth, ApiKey):
             raise exceptions.NotAuthenticated("Send your API key as `Authorization: Bearer <api key>`.")
-        if not request.auth.shop.is_active:
-            raise ShopFrozen()
+        shop_active_check(request.auth)
         return True
+
+
+def shop_active_check(api_key: ApiKey) -> None:
+    """Raises ShopFrozen when the key's shop is frozen: its key still authenticates, but every call is 403."""
+    if not api_key.shop.is_active:
+        raise ShopFrozen()

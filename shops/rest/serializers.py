@@ -1,6 +1,8 @@
 from collections.abc import Mapping
 
 from rest_framework import serializers
+from rest_framework.exceptions import ErrorDetail
+from rest_framework.settings import api_settings
 
 
 class StrictSerializer(serializers.Serializer):
@@ -12,3 +14,16 @@ class StrictSerializer(serializers.Serializer):
             if unknown:
                 raise serializers.ValidationError({name: ["Unknown field."] for name in unknown})
         return super().to_internal_value(data)
+
+
+def validated(serializer: serializers.Serializer, data) -> dict:
+    """`serializer`'s validated data for `data`, or the ValidationError that `type(serializer)(data=data)
+    .is_valid(raise_exception=True)` raises, from one serializer built once for every request: DRF deep-copies the
+    declared fields of each serializer it builds, and run_validation keeps no state between calls."""
+    try:
+        return serializer.run_validation(data)
+    except serializers.ValidationError as exc:
+        detail = exc.detail
+        if isinstance(detail, list) and len(detail) == 1 and getattr(detail[0], "code", None) == "null":
+            detail = {api_settings.NON_FIELD_ERRORS_KEY: [ErrorDetail("No data provided", code="null")]}  # as is_valid
+        raise serializers.ValidationError(detail) from None

@@ -44,6 +44,11 @@ class Decision:
     reset: float  # seconds until the bucket is full again
     retry_after: float  # seconds until the next request would be allowed (0 when allowed)
 
+    @property
+    def wait(self) -> int:
+        """Retry-After: whole seconds."""
+        return math.ceil(self.retry_after)
+
 
 @cache
 def _redis_script():
@@ -86,18 +91,28 @@ def bucket_take(key: str, *, rate: float, burst: int) -> Decision:
     return Decision(allowed, burst, remaining, ahead, retry_after)
 
 
+def api_throttle(request, ident: str) -> Decision:
+    """Take one request from the bucket of `ident` at API_THROTTLE_RATE / API_THROTTLE_BURST. The decision is left
+    on the Django request: RateLimitHeadersMiddleware adds the RateLimit-* headers to every API answer from it."""
+    prefix = settings.CACHES["default"].get("KEY_PREFIX", "huiyuan")
+    decision = bucket_take(
+        f"{prefix}:throttle:{ident}", rate=settings.API_THROTTLE_RATE, burst=settings.API_THROTTLE_BURST
+    )
+    request.rate_limit = decision
+    return decision
+
+
+def key_ident(api_key: ApiKey) -> str:
+    return f"key:{api_key.pk}"
+
+
 class ApiKeyRateThrottle(BaseThrottle):
     """Throttle per API key (per client IP before authentication succeeds, e.g. the schema page)."""
 
     def allow_request(self, request, view):
-        ident = f"key:{request.auth.pk}" if isinstance(request.auth, ApiKey) else f"ip:{self.get_ident(request)}"
-        prefix = settings.CACHES["default"].get("KEY_PREFIX", "huiyuan")
-        self.decision = bucket_take(
-            f"{prefix}:throttle:{ident}", rate=settings.API_THROTTLE_RATE, burst=settings.API_THROTTLE_BURST
-        )
-        # Read by RateLimitHeadersMiddleware, which adds the RateLimit-* headers to every API answer.
-        request._request.rate_limit = self.decision
+        ident = key_ident(request.auth) if isinstance(request.auth, ApiKey) else f"ip:{self.get_ident(request)}"
+        self.decision = api_throttle(request._request, ident)
         return self.decision.allowed
 
     def wait(self):
-        return math.ceil(self.decision.retry_after)
+        return self.decision.wait

@@ -266,6 +266,17 @@ def test_issuing_answers_201_with_the_coupon_and_a_retry_200_with_the_same(api_c
     assert CouponTemplate.objects.get(pk=template.pk).issued == 1
 
 
+def test_the_issue_answer_is_the_coupon_as_the_list_renders_it(api_client, member, template):
+    # the issue endpoint renders the coupon directly (no serializer); it must say exactly what the list says
+    body = {"template_id": template.pk, "idempotency_key": "claim-1"}
+
+    created = _post(api_client, _coupons_url(member), body)
+    replay = _post(api_client, _coupons_url(member), body)
+
+    listed = api_client.get(_coupons_url(member)).json()["results"]
+    assert created.json() == replay.json() == listed[0]
+
+
 def test_a_grant_and_a_compensation_are_issued_with_their_source(api_client, shop, member):
     template = make_template(shop, per_member_limit=1)
 

@@ -1,12 +1,13 @@
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 
+from django.db import connection
 from django.db.models import F, Min, OuterRef, Q, QuerySet, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from members.models import Member, MemberStatus
-from shops.bulk import models_select
+from shops.bulk import adapt, models_select
 from shops.models import Shop
 
 from .models import BonusRule, PointsEntry, PointsLot, PointsProgram
@@ -53,16 +54,22 @@ def points_summary(*, shop: Shop, member: Member, now: datetime, entries: int = 
     """A member's balances, the points expiring within the shop's reminder period (grouped by expiry time) and
     their latest entries."""
     horizon = now + timedelta(days=points_program_of(shop=shop).reminder_days)
-    expiring = (
-        PointsLot.objects.filter(shop=shop, member=member, remaining__gt=0, expires_at__gt=now, expires_at__lte=horizon)
-        .values("expires_at")
-        .annotate(points=Sum("remaining"))
-        .order_by("expires_at")
-    )
+    # Written out: the member card reads it on every view, and the ORM took longer to compile it than to run it.
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT expires_at, SUM(remaining) FROM points_pointslot WHERE shop_id = %s AND member_id = %s "
+            "AND remaining > 0 AND expires_at > %s AND expires_at <= %s GROUP BY expires_at ORDER BY expires_at",
+            [shop.pk, member.pk, adapt(now, "datetime"), adapt(horizon, "datetime")],
+        )
+        rows = cursor.fetchall()
+    convert = connection.ops.convert_datetimefield_value if connection.vendor == "sqlite" else None
+    expiring = [
+        {"expires_at": convert(at, None, connection) if convert else at, "points": int(points)} for at, points in rows
+    ]
     return {
         "points_balance": member.points_balance,
         "points_pending": member.points_pending,
-        "expiring_soon": list(expiring),
+        "expiring_soon": expiring,
         "entries": list(PointsEntry.objects.filter(shop=shop, member=member).order_by("-created_at", "-id")[:entries]),
     }
 

@@ -28,7 +28,7 @@ local capacity = tonumber(ARGV[2])
 local tat = tonumber(redis.call('GET', KEYS[1]) or now)
 if tat < now then tat = now end
 local new_tat = tat + interval
-if new_tat - now > capacity then
+if new_tat - now > capacity + 1e-6 then
   return {0, tostring(tat - now)}
 end
 redis.call('SET', KEYS[1], tostring(new_tat), 'PX', math.ceil((new_tat - now) * 1000) + 1000)
@@ -56,6 +56,11 @@ def _redis_script():
     return client.register_script(_GCRA_LUA)
 
 
+# (tat + interval) - now is not exactly `interval` in floating point once the clock reads thousands of seconds: a
+# full bucket of one request would refuse it. Both comparisons allow this much (the Lua script spells it out).
+EPSILON = 1e-6
+
+
 class _MemoryBuckets:
     def __init__(self):
         self._tat: dict[str, float] = {}
@@ -65,7 +70,7 @@ class _MemoryBuckets:
         with self._lock:
             now = time.monotonic()
             tat = max(self._tat.get(key, now), now)
-            if tat + interval - now > capacity:
+            if tat + interval - now > capacity + EPSILON:
                 return False, tat - now
             self._tat[key] = tat + interval
             return True, tat + interval - now

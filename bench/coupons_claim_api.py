@@ -22,17 +22,15 @@ with its stock set the same way. The figures are the best of `--rounds` interlea
 """
 
 import argparse
-import json
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
 from decimal import Decimal
 from pathlib import Path
 
-from harness import gunicorn_serving, report, setup_django
+from harness import gunicorn_serving, report, setup_django, wrk_run
 
 ROOT = Path(__file__).resolve().parent.parent
 THREADS = 2
@@ -101,34 +99,10 @@ def run_wrk(*, base: str, path: str, kind: str, secret: str, members: list[int],
         .replace("{SECRET}", secret)
         .replace("{PREFIX}", prefix)
     )
-    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as f:
-        f.write(script)
-    try:
-        out = subprocess.run(
-            ["wrk", f"-t{THREADS}", f"-c{clients}", f"-d{seconds}s", "--timeout", "10s", "--latency", "-s", f.name,
-             base + path.replace("%d", "0")],
-            capture_output=True, text=True, check=True,
-        )  # fmt: skip
-    finally:
-        os.unlink(f.name)
-    for line in out.stderr.splitlines()[:3]:
-        print(line, file=sys.stderr)
-    result = json.loads(out.stdout.strip().splitlines()[-1])
-    seconds_run = result["duration_us"] / 1e6
-    return {
-        "rate": result["requests"] / seconds_run,
-        "seconds": seconds_run,
-        "requests": result["requests"],
-        "p50_ms": result["p50_us"] / 1000,
-        "p95_ms": result["p95_us"] / 1000,
-        "p99_ms": result["p99_us"] / 1000,
-        "errors": result["errors"],
-        "s201": result["s201"],
-        "s200": result["s200"],
-        "out_of_stock": result["out_of_stock"],
-        "limit_reached": result["limit_reached"],
-        "other": result["other"],
-    }
+    result = wrk_run(script, base + path.replace("%d", "0"), threads=THREADS, clients=clients, seconds=seconds)
+    keep = ("rate", "seconds", "requests", "p50_ms", "p95_ms", "p99_ms", "errors", "s201", "s200", "out_of_stock",
+            "limit_reached", "other")  # fmt: skip
+    return {name: result[name] for name in keep}
 
 
 def main() -> None:

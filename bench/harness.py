@@ -8,6 +8,7 @@ import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -44,6 +45,32 @@ def server_times_ms(access_log: str, offset: int, path: str) -> tuple[list[float
         lines = f.read().decode().splitlines()
         end = f.tell()
     return [int(us) / 1000 for p, us in (line.rsplit(" ", 1) for line in lines) if p == path], end
+
+
+def wrk_run(script: str, url: str, *, threads: int, clients: int, seconds: int) -> dict:
+    """Run wrk with the Lua `script` (whose done() writes one JSON line with requests, duration_us and p50/p95/p99_us)
+    against `url`; echo the first lines wrk wrote to stderr and return that JSON with the rate (requests/s), the
+    seconds run and the percentiles in ms added."""
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as f:
+        f.write(script)
+    try:
+        out = subprocess.run(
+            ["wrk", f"-t{threads}", f"-c{clients}", f"-d{seconds}s", "--timeout", "10s", "--latency", "-s", f.name,
+             url],
+            capture_output=True, text=True, check=True,
+        )  # fmt: skip
+    finally:
+        os.unlink(f.name)
+    for line in out.stderr.splitlines()[:3]:
+        print(line, file=sys.stderr)
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    seconds_run = result["duration_us"] / 1e6
+    return {
+        **result,
+        "rate": result["requests"] / seconds_run,
+        "seconds": seconds_run,
+        **{f"p{q}_ms": result[f"p{q}_us"] / 1000 for q in (50, 95, 99)},
+    }
 
 
 def report(scenario: str, *, figure: float, baseline: float, unit: str, **extra) -> dict:

@@ -24,18 +24,16 @@ with gzip.
 import argparse
 import datetime
 import gzip
-import json
 import os
 import re
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 from decimal import Decimal
 from pathlib import Path
 
-from harness import gunicorn_serving, report, server_times_ms, setup_django
+from harness import gunicorn_serving, report, server_times_ms, setup_django, wrk_run
 
 ROOT = Path(__file__).resolve().parent.parent
 THREADS = 2
@@ -80,30 +78,9 @@ end
 
 
 def run_wrk(*, base: str, path: str, cookie: str, seconds: int, clients: int) -> dict:
-    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as f:
-        f.write(LUA.replace("{COOKIE}", cookie))
-    try:
-        out = subprocess.run(
-            ["wrk", f"-t{THREADS}", f"-c{clients}", f"-d{seconds}s", "--timeout", "10s", "--latency", "-s", f.name,
-             base + path],
-            capture_output=True, text=True, check=True,
-        )  # fmt: skip
-    finally:
-        os.unlink(f.name)
-    for line in out.stderr.splitlines()[:3]:
-        print(line, file=sys.stderr)
-    result = json.loads(out.stdout.strip().splitlines()[-1])
-    seconds_run = result["duration_us"] / 1e6
-    return {
-        "rate": result["requests"] / seconds_run,
-        "requests": result["requests"],
-        "p50_ms": result["p50_us"] / 1000,
-        "p95_ms": result["p95_us"] / 1000,
-        "p99_ms": result["p99_us"] / 1000,
-        "errors": result["errors"],
-        "ok": result["ok"],
-        "other": result["other"],
-    }
+    result = wrk_run(LUA.replace("{COOKIE}", cookie), base + path, threads=THREADS, clients=clients, seconds=seconds)
+    keep = ("rate", "requests", "p50_ms", "p95_ms", "p99_ms", "errors", "ok", "other")
+    return {name: result[name] for name in keep}
 
 
 def prepare():

@@ -26,25 +26,25 @@ def local_day(shop: Shop, at: datetime.datetime | None = None) -> datetime.date:
     return (at or timezone.now()).astimezone(zoneinfo.ZoneInfo(shop.time_zone)).date()
 
 
-def _key(channel_id: int, day: datetime.date, what: str) -> str:
-    return f"chs:{channel_id}:{day.isoformat()}:{what}"
+def _key(shop: Shop, channel_id: int, day: datetime.date, what: str) -> str:
+    return f"chs:{shop.pk}:{channel_id}:{day.isoformat()}:{what}"
 
 
 def visit_record(*, shop: Shop, channel: Channel, visitor: str, now: datetime.datetime | None = None) -> None:
     """Count a visit to the channel's page, and a unique visitor the first time `visitor` (a cookie value) comes
     on the shop's local day."""
     day = local_day(shop, now)
-    visits = _key(channel.pk, day, "visits")
+    visits = _key(shop, channel.pk, day, "visits")
     cache.add(visits, 0, timeout=KEEP)
     cache.incr(visits)
-    if cache.add(_key(channel.pk, day, f"seen:{visitor}"), 1, timeout=KEEP):
-        visitors = _key(channel.pk, day, "visitors")
+    if cache.add(_key(shop, channel.pk, day, f"seen:{visitor}"), 1, timeout=KEEP):
+        visitors = _key(shop, channel.pk, day, "visitors")
         cache.add(visitors, 0, timeout=KEEP)
         cache.incr(visitors)
 
 
-def _live_counts(channel_ids: list[int], days: list[datetime.date]) -> dict[tuple[int, datetime.date], tuple]:
-    keys = {(c, d, what): _key(c, d, what) for c in channel_ids for d in days for what in ("visits", "visitors")}
+def _live_counts(shop: Shop, channel_ids: list[int], days: list[datetime.date]) -> dict[tuple, tuple]:
+    keys = {(c, d, what): _key(shop, c, d, what) for c in channel_ids for d in days for what in ("visits", "visitors")}
     found = cache.get_many(list(keys.values()))
     counts = {}
     for c in channel_ids:
@@ -76,7 +76,7 @@ def channel_stats_flush(*, shop: Shop, now: datetime.datetime | None = None) -> 
     Never lowers a stored figure (a restarted cache starts counting from zero again). Returns the rows written."""
     days = _recent_days(shop, now)
     channel_ids = list(Channel.objects.filter(shop=shop).values_list("pk", flat=True))
-    counts = _live_counts(channel_ids, days)
+    counts = _live_counts(shop, channel_ids, days)
     if not counts:
         return 0
     rows = sorted(counts.items())
@@ -125,7 +125,7 @@ def _merged_days(shop: Shop, channel_ids: list[int], since: datetime.date | None
         (r["channel_id"], r["day"]): Figures(r["visits"], r["visitors"], r["joins"])
         for r in rows.values("channel_id", "day", "visits", "visitors", "joins")
     }
-    for key, (visits, visitors) in _live_counts(channel_ids, _recent_days(shop, now)).items():
+    for key, (visits, visitors) in _live_counts(shop, channel_ids, _recent_days(shop, now)).items():
         if since and key[1] < since:
             continue
         figures = days.setdefault(key, Figures())

@@ -272,6 +272,9 @@ PUBLIC_URL = env("PUBLIC_URL", default=SITE_URL)
 # --- REST API
 API_THROTTLE_RATE = env.float("API_THROTTLE_RATE", default=20.0)  # sustained requests per second per key
 API_THROTTLE_BURST = env.int("API_THROTTLE_BURST", default=100)  # requests a key may send at once
+# How long a worker remembers a resolved API key on the hot writes (POST orders/, members/{id}/coupons/): a revoked
+# key or a frozen shop stops those two within this many seconds; every other endpoint refuses it at once.
+API_KEY_CACHE_SECONDS = env.float("API_KEY_CACHE_SECONDS", default=5.0)
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["shops.rest.authentication.ApiKeyAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["shops.rest.permissions.HasShopApiKey"],

@@ -18,7 +18,7 @@ def apikey_authenticate_remembered(*, secret: str) -> ApiKey | None:
     (shops.rest.hotpath), where the lookup was a sixth of a claim's CPU. The revocation delay: a key revoked, or a
     shop frozen, is refused by them within that many seconds (every other endpoint refuses it at once); so are
     changes of the shop's settings seen within it. Unknown keys are not remembered: a new key works at once."""
-    ttl = getattr(settings, "API_KEY_CACHE_SECONDS", 5.0)
+    ttl = settings.API_KEY_CACHE_SECONDS
     digest = hashlib.sha256(secret.encode()).hexdigest()
     now = time.monotonic()
     remembered = _remembered.get(digest)

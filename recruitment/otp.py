@@ -74,7 +74,8 @@ def otp_verify(*, shop: Shop, phone: str, code: str) -> str:
     except ValueError:  # no code was sent, or it expired
         raise CodeRejected() from None
     if tries > MAX_ATTEMPTS:
-        cache.delete(key)
+        # The code is not deleted here: the counter refuses every later try until a new code resets it, and a
+        # delete would also defeat the right code of an earlier try still in flight (a burst of double submits).
         raise RateLimited(_("Too many wrong codes. Request a new code."))
     expected, expires_at = cache.get(key) or ("", 0.0)
     given = _digest(shop, phone, str(code).strip())

@@ -37,13 +37,18 @@ def _columns_of(columns: Sequence[tuple[str, str]], rows: Iterable[Sequence]) ->
     return values or [[] for _ in columns]
 
 
-def _rows_source(columns: Sequence[tuple[str, str]], rows: Iterable[Sequence]) -> tuple[str, list]:
+def rows_source(columns: Sequence[tuple[str, str]], rows: Iterable[Sequence]) -> tuple[str, list]:
     """A query producing `rows` in order (columns as in `columns`) and its parameters, to follow INSERT INTO t (...)
     or to define a CTE. On PostgreSQL it is one UNNEST of one typed array per column: a handful of parameters
     whatever the row count, so neither the driver nor the server parses thousands of placeholders. SQLite gets a
     VALUES list."""
     if connection.vendor == "postgresql":
         names = ", ".join(col for col, _kind in columns)
+        if len(rows := list(rows)) == 1:
+            # One row (a single order, a claim) as typed scalars: psycopg dumps a one-item list several times
+            # slower than its value, and this is the hot path's shape.
+            values = ", ".join(f"%s::{_PG_TYPES[kind]} AS {name}" for name, kind in columns)
+            return f"SELECT {values}", [adapt(v, kind) for v, (_n, kind) in zip(rows[0], columns, strict=True)]
         arrays = ", ".join(f"%s::{_PG_TYPES[kind]}[]" for _name, kind in columns)
         sql = f"SELECT {names} FROM unnest({arrays}) WITH ORDINALITY AS r({names}, ord) ORDER BY ord"  # noqa: S608
         return sql, _columns_of(columns, rows)
@@ -57,7 +62,7 @@ def _rows_source(columns: Sequence[tuple[str, str]], rows: Iterable[Sequence]) -
 
 def values_cte(name: str, columns: Sequence[tuple[str, str]], rows: Iterable[Sequence]) -> tuple[str, list]:
     """`WITH name(col, ...) AS (<the rows>)` and its parameters. `columns` are (name, kind) pairs."""
-    source, params = _rows_source(columns, rows)
+    source, params = rows_source(columns, rows)
     return f"WITH {name}({', '.join(col for col, _kind in columns)}) AS ({source})", params
 
 
@@ -74,7 +79,7 @@ def insert_rows(
     inserted are returned. Callers sort rows by the conflict key so that concurrent batches lock in one order."""
     if not rows:
         return []
-    source, params = _rows_source(columns, rows)
+    source, params = rows_source(columns, rows)
     # Table and column names come from code; every value is a parameter.
     sql = f"INSERT INTO {table} ({', '.join(c for c, _k in columns)}) {source}"  # noqa: S608
     if conflict:

@@ -24,7 +24,7 @@ from members.models import Member
 from members.services import member_counters_add
 from orders.models import Order, OrderStatus, Refund
 from orders.services import CreatedOrder
-from shops.bulk import insert_rows, values_cte
+from shops.bulk import insert_rows, rows_source
 from shops.models import Shop
 from tiers.evaluation import ladder_for_orders, tiers_upgrade_members
 from tiers.growth import GrowthRow, growth_entries_insert, growth_of_order, growth_post_many, growth_totals
@@ -52,29 +52,47 @@ class Credit:
     details: dict
 
 
+ENTRY_COLUMNS = [("shop_id", "int"), ("member_id", "int"), ("kind", "text"), ("points", "int"), ("reason", "text"),
+                 ("order_external_id", "text"), ("idempotency_key", "text"), ("body_hash", "text"), ("actor", "text"),
+                 ("created_at", "datetime"), ("details", "json")]  # fmt: skip
+LOT_COLUMNS = [("shop_id", "int"), ("entry_id", "int"), ("member_id", "int"), ("remaining", "int"),
+               ("earned_at", "datetime"), ("expires_at", "datetime")]  # fmt: skip
+
+
 def _credit_many(*, shop: Shop, program: PointsProgram, credits: list[Credit], now: datetime) -> Counter:
-    """Earn entries and their lots, set-based (two statements for any number). Returns the points credited to
-    each member, which the caller adds to their balances in the same transaction."""
+    """Earn entries and their lots, set-based (one statement on PostgreSQL, two on SQLite, for any number).
+    Returns the points credited to each member, which the caller adds to their balances in the same transaction."""
     credits = sorted((c for c in credits if c.points > 0), key=lambda c: c.key)
     if not credits:
         return Counter()
-    entries = insert_rows(
-        "points_pointsentry",
-        [("shop_id", "int"), ("member_id", "int"), ("kind", "text"), ("points", "int"), ("reason", "text"),
-         ("order_external_id", "text"), ("idempotency_key", "text"), ("body_hash", "text"), ("actor", "text"),
-         ("created_at", "datetime"), ("details", "json")],
-        [(shop.pk, c.member_id, EntryKind.EARN, c.points, "", c.order_external_id, c.key, "", "system", now,
-          c.details) for c in credits],
-        returning=("id",),
-    )  # fmt: skip
-    insert_rows(
-        "points_pointslot",
-        [("shop_id", "int"), ("entry_id", "int"), ("member_id", "int"), ("remaining", "int"),
-         ("earned_at", "datetime"), ("expires_at", "datetime")],
-        [(shop.pk, entry_id, c.member_id, c.points, c.earned_at,
-          expiry_for(program=program, time_zone=shop.time_zone, earned_at=c.earned_at))
-         for (entry_id,), c in zip(entries, credits, strict=True)],
-    )  # fmt: skip
+    entries = [(shop.pk, c.member_id, EntryKind.EARN, c.points, "", c.order_external_id, c.key, "", "system", now,
+                c.details) for c in credits]  # fmt: skip
+    expiries = [expiry_for(program=program, time_zone=shop.time_zone, earned_at=c.earned_at) for c in credits]
+    if connection.vendor == "postgresql":
+        # The lots join their entries by idempotency key (unique per shop) in a data-modifying CTE.
+        source, params = rows_source(
+            [*ENTRY_COLUMNS, ("earned_at", "datetime"), ("expires_at", "datetime")],
+            [(*entry, c.earned_at, expires) for entry, c, expires in zip(entries, credits, expiries, strict=True)],
+        )
+        names = ", ".join(name for name, _kind in ENTRY_COLUMNS)
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"""WITH s AS ({source}),
+                    e AS (INSERT INTO points_pointsentry ({names}) SELECT {names} FROM s ORDER BY idempotency_key
+                          RETURNING id, idempotency_key)
+                    INSERT INTO points_pointslot ({", ".join(name for name, _kind in LOT_COLUMNS)})
+                    SELECT s.shop_id, e.id, s.member_id, s.points, s.earned_at, s.expires_at
+                    FROM e JOIN s USING (idempotency_key)""",  # noqa: S608 - names from code, values as parameters
+                params,
+            )
+    else:
+        ids = insert_rows("points_pointsentry", ENTRY_COLUMNS, entries, returning=("id",))
+        insert_rows(
+            "points_pointslot",
+            LOT_COLUMNS,
+            [(shop.pk, entry_id, c.member_id, c.points, c.earned_at, expires)
+             for (entry_id,), c, expires in zip(ids, credits, expiries, strict=True)],
+        )  # fmt: skip
     totals = Counter()
     for c in credits:
         totals[c.member_id] += c.points
@@ -159,7 +177,6 @@ def orders_created(
         )
     )  # fmt: skip
     points = {ext: a.points for ext, (_c, a) in awards.items() if a.points}
-    _orders_points_set(shop=shop, points=points)
     # The tiers qualify on the orders and growth entries written above, which the upgrade reads from their tables.
     tiers_upgrade_members(
         shop=shop, member_ids=sorted({c.member_id for c in earning}), now=now, tiers=tiers,
@@ -187,18 +204,6 @@ def _hold_pending(*, shop: Shop, awards: list[tuple[CreatedOrder, Award]], days:
     for row in rows:
         totals[row[1]] += row[3]
     return totals
-
-
-def _orders_points_set(*, shop: Shop, points: dict[str, int]) -> None:
-    if not points:
-        return
-    cte, params = values_cte("v", [("external_id", "text"), ("points", "int")], sorted(points.items()))
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"""{cte} UPDATE orders_order AS o SET points_earned = v.points
-                FROM v WHERE o.shop_id = %s AND o.external_id = v.external_id""",  # noqa: S608 - constants
-            [*params, shop.pk],
-        )
 
 
 def _kept(order: Order, value: int) -> int:

@@ -25,11 +25,11 @@ INGEST_SLUG = "bench-ingest"
 
 def ingest_shop(*, members: int = 200_000, orders: int = 1_000_000, seed: int = 2) -> Shop:
     """The shop the ingestion benchmarks write orders into: an established shop of `members` members and `orders`
-    orders of history (bench/generate.py, made once), so that its statistics and indexes are those of a shop in
-    use. Each call removes the orders the benchmarks added (their external ids have a "-", generated ones never)
-    and recomputes the figures of the members who had them, so each run starts from the same state. (bench-big
-    stays untouched for the list benchmark; the indexes written into are the tables' own, with every shop's
-    rows.)"""
+    orders of history (bench/generate.py, made once), with the tiers their figures earn, so that its statistics and
+    indexes are those of a shop in use. Each call removes the orders the benchmarks added (their external ids have
+    a "-", generated ones never), recomputes the figures of the members who had them and gives them back their
+    tiers, so each run starts from the same state. (bench-big stays untouched for the list benchmark; the indexes
+    written into are the tables' own, with every shop's rows.)"""
     import psycopg
     from generate import conninfo, generate, session
 
@@ -49,36 +49,80 @@ def ingest_shop(*, members: int = 200_000, orders: int = 1_000_000, seed: int = 
             if shop
             else None
         )
+        settled = conn.execute("SELECT to_regclass('bench_ingest_tiers')").fetchone()[0] is not None
         if have != (members, orders):
             generate(slug=INGEST_SLUG, members=members, orders=orders, seed=seed)
-            return shop_by_slug(slug=INGEST_SLUG)
-        with conn.transaction():
-            touched = conn.execute(
-                """WITH gone AS (DELETE FROM orders_order WHERE shop_id = %s AND external_id LIKE '%%-%%'
-                                 RETURNING id, member_id),
-                        items AS (DELETE FROM orders_orderitem WHERE order_id IN (SELECT id FROM gone))
-                   SELECT DISTINCT member_id FROM gone WHERE member_id IS NOT NULL""",
-                [shop.pk],
-            ).fetchall()
-            # The members' figures again from their remaining orders, as generate.py computes them.
-            conn.execute(
-                """UPDATE members_member AS m SET lifetime_spend = coalesce(a.spend, 0),
-                       order_count = coalesce(a.cnt, 0), first_order_at = a.first_at, last_order_at = a.last_at,
-                       spend_12m = coalesce(a.spend_12m, 0), orders_12m = coalesce(a.cnt_12m, 0)
-                   FROM unnest(%s::bigint[]) AS t(id) LEFT JOIN LATERAL (
-                       SELECT sum(o.amount - o.refunded_amount) FILTER (WHERE o.status <> ALL (%s)) AS spend,
-                           count(*) FILTER (WHERE o.status <> ALL (%s)) AS cnt,
-                           min(o.paid_at) FILTER (WHERE o.status <> 'cancelled') AS first_at,
-                           max(o.paid_at) FILTER (WHERE o.status <> 'cancelled') AS last_at,
-                           sum(o.amount - o.refunded_amount) FILTER (WHERE o.status <> ALL (%s)
-                               AND o.paid_at >= now() - interval '365 days') AS spend_12m,
-                           count(*) FILTER (WHERE o.status <> ALL (%s)
-                               AND o.paid_at >= now() - interval '365 days') AS cnt_12m
-                       FROM orders_order o WHERE o.shop_id = %s AND o.member_id = t.id) AS a ON true
-                   WHERE m.id = t.id""",
-                [[r[0] for r in touched], *[["cancelled", "refunded"]] * 4, shop.pk],
-            )
+            shop, settled = shop_by_slug(slug=INGEST_SLUG), False
+        else:
+            _ingest_reset(conn, shop, tiers=settled)
+        if not settled:
+            _tiers_settle(conn, shop)
     return shop
+
+
+def _ingest_reset(conn, shop: Shop, *, tiers: bool) -> None:
+    with conn.transaction():
+        touched = conn.execute(
+            """WITH gone AS (DELETE FROM orders_order WHERE shop_id = %s AND external_id LIKE '%%-%%'
+                             RETURNING id, member_id),
+                    items AS (DELETE FROM orders_orderitem WHERE order_id IN (SELECT id FROM gone))
+               SELECT DISTINCT member_id FROM gone WHERE member_id IS NOT NULL""",
+            [shop.pk],
+        ).fetchall()
+        touched = [r[0] for r in touched]
+        # The members' figures again from their remaining orders, as generate.py computes them.
+        conn.execute(
+            """UPDATE members_member AS m SET lifetime_spend = coalesce(a.spend, 0),
+                   order_count = coalesce(a.cnt, 0), first_order_at = a.first_at, last_order_at = a.last_at,
+                   spend_12m = coalesce(a.spend_12m, 0), orders_12m = coalesce(a.cnt_12m, 0)
+               FROM unnest(%s::bigint[]) AS t(id) LEFT JOIN LATERAL (
+                   SELECT sum(o.amount - o.refunded_amount) FILTER (WHERE o.status <> ALL (%s)) AS spend,
+                       count(*) FILTER (WHERE o.status <> ALL (%s)) AS cnt,
+                       min(o.paid_at) FILTER (WHERE o.status <> 'cancelled') AS first_at,
+                       max(o.paid_at) FILTER (WHERE o.status <> 'cancelled') AS last_at,
+                       sum(o.amount - o.refunded_amount) FILTER (WHERE o.status <> ALL (%s)
+                           AND o.paid_at >= now() - interval '365 days') AS spend_12m,
+                       count(*) FILTER (WHERE o.status <> ALL (%s)
+                           AND o.paid_at >= now() - interval '365 days') AS cnt_12m
+                   FROM orders_order o WHERE o.shop_id = %s AND o.member_id = t.id) AS a ON true
+               WHERE m.id = t.id""",
+            [touched, *[["cancelled", "refunded"]] * 4, shop.pk],
+        )
+        if not tiers:
+            return
+        # Their tiers as they were before the run's orders upgraded some of them.
+        conn.execute(
+            """UPDATE members_member AS m SET tier_id = t.tier_id, tier_until = t.tier_until
+               FROM bench_ingest_tiers t WHERE m.id = t.member_id AND m.id = ANY(%s)
+               AND (m.tier_id IS DISTINCT FROM t.tier_id OR m.tier_until IS DISTINCT FROM t.tier_until)""",
+            [touched],
+        )
+        conn.execute(
+            "DELETE FROM tiers_tierchange WHERE shop_id = %s AND id > (SELECT last_change FROM bench_ingest_state)",
+            [shop.pk],
+        )
+
+
+def _tiers_settle(conn, shop: Shop) -> None:
+    """Give the generated members the tiers their figures earn (the generator assigns none), as a shop in use has
+    them: otherwise most buyers would qualify for an upgrade that every order of theirs then makes. Keeps the
+    result in two tables of the benchmark database, which each reset restores the touched members from."""
+    from tiers.evaluation import tiers_evaluate
+    from tiers.models import EvaluationMode
+
+    with shop_scope(shop):
+        tiers_evaluate(shop=shop, mode=EvaluationMode.FULL)
+    with conn.transaction():
+        conn.execute("DROP TABLE IF EXISTS bench_ingest_tiers, bench_ingest_state")
+        conn.execute(
+            "CREATE TABLE bench_ingest_tiers AS SELECT id AS member_id, tier_id, tier_until FROM members_member "
+            "WHERE shop_id = %s",
+            [shop.pk],
+        )
+        conn.execute("ALTER TABLE bench_ingest_tiers ADD PRIMARY KEY (member_id)")
+        conn.execute(
+            "CREATE TABLE bench_ingest_state AS SELECT coalesce(max(id), 0) AS last_change FROM tiers_tierchange"
+        )
 
 
 def ingest_buyers(shop: Shop, *, sample: int = 20_000, seed: int = 3) -> list[tuple[int, str]]:

@@ -193,6 +193,24 @@ def test_a_replay_returns_the_first_order_and_records_nothing(shop, member, now)
     assert _aggregates(member)["order_count"] == 1
 
 
+@pytest.mark.parametrize("join_on_purchase", [False, True])
+def test_a_replay_whose_buyer_was_erased_since_returns_the_first_order_and_enrols_nobody(
+    shop, member, now, join_on_purchase
+):
+    Shop.objects.filter(pk=shop.pk).update(join_on_purchase=join_on_purchase)
+    shop.refresh_from_db()
+    by_id = _order("O1", paid_at=now, member_id=member.pk)
+    by_phone = _order("O2", paid_at=now, phone="+8613800138000")
+    first = [order_record(shop=shop, data=data).order.pk for data in (by_id, by_phone)]
+    member_erase(shop=shop, member=member, actor=SYSTEM)
+    before = _tables()
+
+    again = [order_record(shop=shop, data=data) for data in (by_id, by_phone)]
+
+    assert [(r.created, r.order.pk) for r in again] == [(False, pk) for pk in first]
+    assert _tables() == before
+
+
 @pytest.mark.parametrize(
     "change",
     [

@@ -240,7 +240,7 @@ def _lock(*, shop: Shop, ids: list[int]) -> None:
 
 # The members' figures that the effects of new orders read (points rules, the instant tier upgrade).
 ORDER_FACTS = ("tier_id", "birthday_month", "order_count", "lifetime_spend", "spend_12m", "orders_12m",
-               "growth_value")  # fmt: skip
+               "growth_value", "referrer_id")  # fmt: skip
 
 
 def members_lock_for_orders(*, shop: Shop, ids: set[int]) -> dict[int, dict]:
@@ -355,9 +355,10 @@ def member_order_span_set(*, shop: Shop, member_id: int, first_at: datetime | No
 
 def members_for_orders(
     *, shop: Shop, member_ids: set[int], phones: set[str], join_on_purchase: bool
-) -> tuple[dict[int, Member], dict[str, Member]]:
+) -> tuple[dict[int, Member], dict[str, Member], set[int]]:
     """Resolve the buyers of a batch of orders in two queries: by member id and by phone. With join_on_purchase,
-    phones that are not members yet are enrolled (channel "purchase") in one insert."""
+    phones that are not members yet are enrolled (channel "purchase") in one insert. Returns the buyers by id, by
+    phone, and the ids of those this call enrolled."""
 
     def live(column: str, values: set) -> list[Member]:
         # The orders need only the buyer's id: the rest of the row is not loaded (as .only() would build it). The
@@ -376,13 +377,16 @@ def members_for_orders(
     by_id = {m.pk: m for m in live("id", member_ids)} if member_ids else {}
     by_phone = {m.phone: m for m in live("phone", phones)} if phones else {}
     missing = phones - by_phone.keys()
+    enrolled = set()
     if join_on_purchase and missing:
         Member.objects.bulk_create(
             [Member(shop=shop, phone=phone, join_channel="purchase") for phone in sorted(missing)],
-            ignore_conflicts=True,  # a concurrent batch may enrol the same buyer: theirs stands
-        )
-        by_phone.update({m.phone: m for m in live("phone", missing)})
-    return by_id, by_phone
+            ignore_conflicts=True,  # a concurrent batch may enrol the same buyer: theirs stands (and counts as
+        )  # enrolled by both; a welcome gift is given once per member whatever the count)
+        joined = {m.phone: m for m in live("phone", missing)}
+        by_phone.update(joined)
+        enrolled = {m.pk for m in joined.values()}
+    return by_id, by_phone, enrolled
 
 
 @transaction.atomic

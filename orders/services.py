@@ -91,6 +91,7 @@ class CreatedOrder:
     pk: int
     member_id: int | None
     data: OrderInput
+    buyer_enrolled: bool = False  # the buyer was enrolled by this batch (join on purchase)
 
 
 def _order_effects() -> list:
@@ -187,7 +188,7 @@ def orders_record(*, shop: Shop, orders: list[OrderInput]) -> list[Recorded | Ap
     # before the insert, and a replay must not enrol anyone, so then they are looked for first.
     existing = _orders_by_external_id(shop, list(first_index)) if shop.join_on_purchase else {}
     new = [i for ext, i in first_index.items() if ext not in existing]
-    by_id, by_phone = members_for_orders(
+    by_id, by_phone, enrolled = members_for_orders(
         shop=shop,
         member_ids={orders[i].member_id for i in new if orders[i].member_id},
         phones={orders[i].phone for i in new if orders[i].phone and not orders[i].member_id},
@@ -229,7 +230,13 @@ def orders_record(*, shop: Shop, orders: list[OrderInput]) -> list[Recorded | Ap
         data = orders[i]
         if ext in created_ids:
             pk, buyer = created_ids[ext], buyers[ext]
-            created.append((i, CreatedOrder(pk, buyer.pk if buyer else None, data), buyer))
+            created.append(
+                (
+                    i,
+                    CreatedOrder(pk, buyer.pk if buyer else None, data, buyer.pk in enrolled if buyer else False),
+                    buyer,
+                )
+            )
             items += [
                 (shop.pk, pk, item.sku, item.name, item.category, item.quantity, item.unit_price) for item in data.items
             ]

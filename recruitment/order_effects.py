@@ -9,7 +9,6 @@ from orders.models import COUNTED_STATUSES, Order, Refund
 from shops.models import Shop
 
 from .channels import purchase_channel
-from .models import ChannelKind
 from .referrals import referrals_first_purchase
 from .welcome import channel_join
 
@@ -22,16 +21,16 @@ def orders_created(*, shop: Shop, created: list, members: dict, now) -> tuple[di
     }
     if not first_buyers:
         return {}, {}
-    # Buyers that this batch enrolled (members.services.members_for_orders, after the batch's `now`) join through
-    # the purchase channel; members imported earlier with that channel name are not joining now.
-    enrolled = list(
-        Member.objects.filter(shop=shop, pk__in=first_buyers, join_channel=ChannelKind.PURCHASE, joined_at__gte=now)
-    )
-    if enrolled:
+    # Buyers that this batch enrolled join through the purchase channel; members imported earlier with that
+    # channel name are not joining now.
+    if enrolled := sorted({c.member_id for c in created if c.buyer_enrolled} & first_buyers):
         channel = purchase_channel(shop=shop)
-        for member in sorted(enrolled, key=lambda m: m.pk):
+        for member in Member.objects.filter(shop=shop, pk__in=enrolled).order_by("pk"):
             channel_join(shop=shop, member=member, channel=channel, now=now)
-    referrals_first_purchase(shop=shop, member_ids=first_buyers, now=now)
+    # Only a referred member has a pending referral (referral_record sets the referrer in the same transaction).
+    referrals_first_purchase(
+        shop=shop, member_ids={pk for pk in first_buyers if members[pk].get("referrer_id")}, now=now
+    )
     return {}, {}
 
 

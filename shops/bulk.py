@@ -142,6 +142,11 @@ def in_condition(column: str, values: Iterable) -> tuple[str, list]:
     """`column` is one of `values`, as one parameter whatever their number (an array on PostgreSQL, JSON on
     SQLite), for written-out queries: the condition and its parameters."""
     values = list(values)
+    if len(values) == 1:
+        # A prepared statement with scalar parameters keeps one generic plan; with an array PostgreSQL plans it
+        # afresh on every execution (a tenth of a millisecond for a lookup, a millisecond for the tier upgrade),
+        # and one value is the single-order API's case.
+        return f"{column} = %s", values
     if connection.vendor == "postgresql":
         return f"{column} = ANY(%s)", [values]
     return f"{column} IN (SELECT value FROM json_each(%s))", [json.dumps(values)]  # noqa: S608 - a placeholder

@@ -48,7 +48,9 @@ def rows_source(columns: Sequence[tuple[str, str]], rows: Iterable[Sequence]) ->
             # One row (a single order, a claim) as typed scalars: psycopg dumps a one-item list several times
             # slower than its value, and this is the hot path's shape.
             values = ", ".join(f"%s::{_PG_TYPES[kind]} AS {name}" for name, kind in columns)
-            return f"SELECT {values}", [adapt(v, kind) for v, (_n, kind) in zip(rows[0], columns, strict=True)]
+            return f"SELECT {values}", [
+                adapt(v, kind) if kind == "json" else v for v, (_n, kind) in zip(rows[0], columns, strict=True)
+            ]  # as _columns_of: psycopg takes the values as they are, but for JSON
         arrays = ", ".join(f"%s::{_PG_TYPES[kind]}[]" for _name, kind in columns)
         sql = f"SELECT {names} FROM unnest({arrays}) WITH ORDINALITY AS r({names}, ord) ORDER BY ord"  # noqa: S608
         return sql, _columns_of(columns, rows)
@@ -107,10 +109,11 @@ def _model_select(model, vendor: str) -> tuple[str, list[str], list[tuple[list, 
     fields = model._meta.concrete_fields
     table = model._meta.db_table
     columns = ", ".join(f"{connection.ops.quote_name(table)}.{connection.ops.quote_name(f.column)}" for f in fields)
-    converters = []
-    for f in fields:
+    converters = []  # (column index, converters, column) of the columns that have any
+    for i, f in enumerate(fields):
         col = f.get_col(table)
-        converters.append((connection.ops.get_db_converters(col) + col.get_db_converters(connection), col))
+        if found := connection.ops.get_db_converters(col) + col.get_db_converters(connection):
+            converters.append((i, found, col))
     select = f"SELECT {columns} FROM {connection.ops.quote_name(table)}"  # noqa: S608 - names from the model
     return select, [f.attname for f in fields], converters
 
@@ -131,7 +134,7 @@ def models_select(model, where: str, params: Sequence, *, order_by: str = "", fo
     instances = []
     for row in rows:
         values = list(row)
-        for i, (column_converters, col) in enumerate(converters):
+        for i, column_converters, col in converters:
             for converter in column_converters:
                 values[i] = converter(values[i], col, connection)
         instances.append(model.from_db(connection.alias, attnames, values))

@@ -51,7 +51,10 @@ def rows_source(columns: Sequence[tuple[str, str]], rows: Iterable[Sequence]) ->
             return f"SELECT {values}", [
                 adapt(v, kind) if kind == "json" else v for v, (_n, kind) in zip(rows[0], columns, strict=True)
             ]  # as _columns_of: psycopg takes the values as they are, but for JSON
-        arrays = ", ".join(f"%s::{_PG_TYPES[kind]}[]" for _name, kind in columns)
+        # Arrays travel in binary where the server binds the values: psycopg writes the text form of an array
+        # element by element in Python (escaping each), about a fifth of a 1,000-order batch.
+        mark = "%b" if connection.settings_dict.get("OPTIONS", {}).get("server_side_binding") else "%s"
+        arrays = ", ".join(f"{mark}::{_PG_TYPES[kind]}[]" for _name, kind in columns)
         sql = f"SELECT {names} FROM unnest({arrays}) WITH ORDINALITY AS r({names}, ord) ORDER BY ord"  # noqa: S608
         return sql, _columns_of(columns, rows)
     placeholder = "(" + ", ".join(["%s"] * len(columns)) + ")"

@@ -291,21 +291,24 @@ _NO_SPEND = SpendDelta(Decimal(0), 0)
 
 
 def member_aggregates_apply(
-    *, shop: Shop, deltas: dict[int, SpendDelta], counters: dict[str, dict[int, int]] | None = None
-) -> None:
+    *, shop: Shop, deltas: dict[int, SpendDelta], counters: dict[str, dict[int, int]] | None = None,
+    locked: bool = False,
+) -> None:  # fmt: skip
     """Add order deltas to members' lifetime spend, order count and first/last order time, in one UPDATE; with
     `counters` ({column of COUNTER_COLUMNS: {member id: delta}}), the ledger balances that the orders' effects
     changed too, in the same statement (the effects wrote their ledger entries in this transaction and hand the
     balances over, so that a new order updates its buyer's row once).
 
     Must run inside the transaction that records the orders. Rows are locked in primary-key order first, so two
-    batches touching the same members cannot deadlock."""
+    batches touching the same members cannot deadlock; `locked`: the caller holds every one of these rows already
+    (members_lock_for_orders), which spares a batch of a thousand orders the second lock of 850 rows."""
     counters = {column: {pk: d for pk, d in by_member.items() if d} for column, by_member in (counters or {}).items()}
     assert set(counters) <= COUNTER_COLUMNS
     ids = sorted(set(deltas).union(*counters.values()))
     if not ids:
         return
-    _lock(shop=shop, ids=ids)
+    if not locked:
+        _lock(shop=shop, ids=ids)
     columns = [
         ("id", "int"),
         ("spend", "decimal"),

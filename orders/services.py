@@ -259,7 +259,9 @@ def orders_record(*, shop: Shop, orders: list[OrderInput]) -> list[Recorded | Ap
         points.update(earned)
         for column, by_member in changed.items():
             balances.setdefault(column, Counter()).update(by_member)
-    member_aggregates_apply(shop=shop, deltas=deltas, counters=balances)
+    # The effects hand back balances of these buyers only, whose rows members_lock_for_orders locked above.
+    assert all(set(by_member) <= buyers_before.keys() for by_member in balances.values())
+    member_aggregates_apply(shop=shop, deltas=deltas, counters=balances, locked=True)
     _items_and_points_write(shop=shop, items=items, points=points)
     for i, order, buyer in created:
         earned = points.get(order.data.external_id, 0)

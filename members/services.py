@@ -382,10 +382,12 @@ def members_for_orders(
     missing = phones - by_phone.keys()
     enrolled = set()
     if join_on_purchase and missing:
+        # A concurrent batch may enrol the same buyer: theirs stands, and both batches count the buyer as enrolled
+        # (the purchase channel's welcome gift is given once per member all the same).
         Member.objects.bulk_create(
             [Member(shop=shop, phone=phone, join_channel="purchase") for phone in sorted(missing)],
-            ignore_conflicts=True,  # a concurrent batch may enrol the same buyer: theirs stands (and counts as
-        )  # enrolled by both; a welcome gift is given once per member whatever the count)
+            ignore_conflicts=True,
+        )
         joined = {m.phone: m for m in live("phone", missing)}
         by_phone.update(joined)
         enrolled = {m.pk for m in joined.values()}

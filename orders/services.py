@@ -230,13 +230,8 @@ def orders_record(*, shop: Shop, orders: list[OrderInput]) -> list[Recorded | Ap
         data = orders[i]
         if ext in created_ids:
             pk, buyer = created_ids[ext], buyers[ext]
-            created.append(
-                (
-                    i,
-                    CreatedOrder(pk, buyer.pk if buyer else None, data, buyer.pk in enrolled if buyer else False),
-                    buyer,
-                )
-            )
+            buyer_id = buyer.pk if buyer else None
+            created.append((i, CreatedOrder(pk, buyer_id, data, buyer_enrolled=buyer_id in enrolled), buyer))
             items += [
                 (shop.pk, pk, item.sku, item.name, item.category, item.quantity, item.unit_price) for item in data.items
             ]

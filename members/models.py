@@ -18,6 +18,11 @@ class MemberStatus(models.TextChoices):
     ERASED = "erased", _("Erased")
 
 
+# "Not erased" for written-out queries, as text rather than a parameter: a prepared statement's generic plan can then
+# use the partial indexes on live members (the unique phone, the shop's live members).
+LIVE_SQL = f"status <> '{MemberStatus.ERASED.value}'"
+
+
 class ConsentChannel(models.TextChoices):
     SMS = "sms", _("SMS")
     PUSH = "push", _("Push")

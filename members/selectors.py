@@ -9,7 +9,7 @@ from shops.bulk import models_select
 from shops.models import Shop
 
 from .filters import DEFAULT_SORT, SORTS, member_filter
-from .models import ConsentChange, Member, MemberStatus, MemberTag, Tag
+from .models import LIVE_SQL, ConsentChange, Member, MemberStatus, MemberTag, Tag
 
 
 def member_get(*, shop: Shop, pk: int) -> Member:
@@ -21,12 +21,16 @@ def member_get_live(*, shop: Shop, pk: int) -> Member:
     return Member.objects.exclude(status=MemberStatus.ERASED).get(shop=shop, pk=pk)
 
 
+def _no_such_member(pk: int) -> bool:
+    return not -(2**63) <= pk < 2**63  # no such row; SQLite's driver would refuse the number
+
+
 def member_get_live_sql(*, shop: Shop, pk: int) -> Member:
-    """member_get_live written out (shops.bulk.models_select), for the hot API writes that read the member on every
-    request: the ORM spent more CPU compiling the query than PostgreSQL spent running it."""
-    if not -(2**63) <= pk < 2**63:  # no such row; SQLite's driver would refuse the number
+    """member_get_live written out (shops.bulk.models_select), for the pages and API writes that read the member on
+    every request: the ORM spent more CPU compiling the query than PostgreSQL spent running it."""
+    if _no_such_member(pk):
         raise Member.DoesNotExist
-    found = models_select(Member, "shop_id = %s AND id = %s AND status <> %s", [shop.pk, pk, MemberStatus.ERASED])
+    found = models_select(Member, f"shop_id = %s AND id = %s AND {LIVE_SQL}", [shop.pk, pk])
     if not found:
         raise Member.DoesNotExist
     return found[0]
@@ -36,12 +40,12 @@ def member_get_live_status(*, shop: Shop, pk: int) -> Member:
     """member_get_live with only the member's id, shop and status read (the other fields load on first use, as
     after QuerySet.only()): for the coupon claim, which reads the member on every request and needs no more.
     Building a whole member cost a claim more CPU than PostgreSQL spent finding it."""
-    if not -(2**63) <= pk < 2**63:  # no such row; SQLite's driver would refuse the number
+    if _no_such_member(pk):
         raise Member.DoesNotExist
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT status FROM members_member WHERE shop_id = %s AND id = %s AND status <> %s",
-            [shop.pk, pk, str(MemberStatus.ERASED)],
+            f"SELECT status FROM members_member WHERE shop_id = %s AND id = %s AND {LIVE_SQL}",  # noqa: S608 - constant
+            [shop.pk, pk],
         )
         row = cursor.fetchone()
     if row is None:

@@ -18,7 +18,7 @@ from shops.models import Shop
 from shops.services import SYSTEM, Actor, audit_record
 
 from .errors import ExternalIdTaken, InvalidPhoneError, MemberErased, PhoneTaken
-from .models import ConsentChange, ConsentChannel, Gender, Member, MemberStatus
+from .models import LIVE_SQL, ConsentChange, ConsentChannel, Gender, Member, MemberStatus
 from .phones import InvalidPhone, normalize_phone
 
 PROFILE_FIELDS = ("name", "gender", "birthday_month", "birthday_day", "birth_year", "region", "email")
@@ -363,13 +363,11 @@ def members_for_orders(
 
     def live(column: str, values: set) -> list[Member]:
         # The orders need only the buyer's id: the rest of the row is not loaded (as .only() would build it). The
-        # query is written out: it runs on every order. The status is written in, not a parameter, so that the
-        # prepared statement's generic plan can use the partial unique index on live members' phones.
+        # query is written out: it runs on every order.
         condition, params = in_condition(column, values)
         with connection.cursor() as cursor:
             cursor.execute(
-                f"SELECT id, phone FROM members_member WHERE shop_id = %s "  # noqa: S608 - constants from code
-                f"AND status <> '{MemberStatus.ERASED.value}' AND {condition}",
+                f"SELECT id, phone FROM members_member WHERE shop_id = %s AND {LIVE_SQL} AND {condition}",  # noqa: S608
                 [shop.pk, *params],
             )
             rows = cursor.fetchall()

@@ -40,23 +40,22 @@ def _columns_of(columns: Sequence[tuple[str, str]], rows: Iterable[Sequence]) ->
 def rows_source(columns: Sequence[tuple[str, str]], rows: Iterable[Sequence]) -> tuple[str, list]:
     """A query producing `rows` in order (columns as in `columns`) and its parameters, to follow INSERT INTO t (...)
     or to define a CTE. On PostgreSQL it is one UNNEST of one typed array per column: a handful of parameters
-    whatever the row count, so neither the driver nor the server parses thousands of placeholders. SQLite gets a
-    VALUES list."""
+    whatever the row count, so neither the driver nor the server parses thousands of placeholders. One row (a
+    single order, a claim: the hot paths) is a SELECT of typed scalars instead, since psycopg dumps a one-item list
+    several times slower than its value. SQLite gets a VALUES list."""
     if connection.vendor == "postgresql":
-        names = ", ".join(col for col, _kind in columns)
-        if len(rows := list(rows)) == 1:
-            # One row (a single order, a claim) as typed scalars: psycopg dumps a one-item list several times
-            # slower than its value, and this is the hot path's shape.
-            values = ", ".join(f"%s::{_PG_TYPES[kind]} AS {name}" for name, kind in columns)
-            return f"SELECT {values}", [
-                adapt(v, kind) if kind == "json" else v for v, (_n, kind) in zip(rows[0], columns, strict=True)
-            ]  # as _columns_of: psycopg takes the values as they are, but for JSON
+        rows = list(rows)
+        values = _columns_of(columns, rows)
+        if len(rows) == 1:
+            scalars = ", ".join(f"%s::{_PG_TYPES[kind]} AS {name}" for name, kind in columns)
+            return f"SELECT {scalars}", [column[0] for column in values]
         # Arrays travel in binary where the server binds the values: psycopg writes the text form of an array
         # element by element in Python (escaping each), about a fifth of a 1,000-order batch.
         mark = "%b" if connection.settings_dict.get("OPTIONS", {}).get("server_side_binding") else "%s"
+        names = ", ".join(col for col, _kind in columns)
         arrays = ", ".join(f"{mark}::{_PG_TYPES[kind]}[]" for _name, kind in columns)
         sql = f"SELECT {names} FROM unnest({arrays}) WITH ORDINALITY AS r({names}, ord) ORDER BY ord"  # noqa: S608
-        return sql, _columns_of(columns, rows)
+        return sql, values
     placeholder = "(" + ", ".join(["%s"] * len(columns)) + ")"
     params, tuples = [], []
     for row in rows:

@@ -155,7 +155,8 @@ def order_check(data: OrderInput, *, now: datetime) -> None:
 
 
 def _orders_by_external_id(shop: Shop, external_ids: list[str]) -> dict[str, Order]:
-    """The shop's orders of these ids. Written out: the replay check runs on every order."""
+    """The shop's orders of these ids: replays (before the insert where buyers may be enrolled on purchase, after it
+    otherwise). Written out: the API records orders one at a time."""
     if not external_ids:
         return {}
     condition, params = in_condition("external_id", external_ids)

@@ -30,7 +30,16 @@ from members.services import (
     members_for_orders,
     members_lock_for_orders,
 )
-from shops.bulk import adapt, in_condition, insert_rows, models_select, rows_affected, rows_source, values_cte
+from shops.bulk import (
+    adapt,
+    gc_paused,
+    in_condition,
+    insert_rows,
+    models_select,
+    rows_affected,
+    rows_source,
+    values_cte,
+)
 from shops.errors import ApplicationError
 from shops.hooks import hook_modules
 from shops.idempotency import body_hash
@@ -174,6 +183,13 @@ def orders_record(*, shop: Shop, orders: list[OrderInput]) -> list[Recorded | Ap
 
     Safe to retry and to run concurrently: rows that a concurrent writer inserted first are treated as replays."""
     assert len(orders) <= MAX_BATCH
+    if len(orders) == 1:
+        return _record(shop=shop, orders=orders)
+    with gc_paused():
+        return _record(shop=shop, orders=orders)
+
+
+def _record(*, shop: Shop, orders: list[OrderInput]) -> list[Recorded | ApplicationError]:
     now = timezone.now()
     outcome: list[Recorded | ApplicationError | None] = [None] * len(orders)
     first_index: dict[str, int] = {}

@@ -1,6 +1,7 @@
 """orders.services: recording (single and batch), status changes and refunds, with members' aggregates exact and
 nothing changed when a write is refused."""
 
+import gc
 from datetime import timedelta
 from decimal import Decimal
 
@@ -11,6 +12,7 @@ from django.utils import timezone
 
 from members.models import Member
 from members.services import Enrolment, member_enroll, member_erase
+from orders import services as orders_services
 from orders.errors import (
     InvalidOrder,
     InvalidStatusChange,
@@ -349,6 +351,25 @@ def test_a_batch_records_good_orders_and_names_each_bad_one(shop, member, now):
     ]
     assert _aggregates(member)["lifetime_spend"] == Decimal("110.00")
     assert _aggregates(member) == _recomputed(member)
+
+
+def test_a_batch_pauses_the_garbage_collector_and_restores_it(shop, member, now, monkeypatch):
+    seen = []
+    real = orders_services._record
+    monkeypatch.setattr(orders_services, "_record", lambda **kw: seen.append(gc.isenabled()) or real(**kw))
+    batch = [_order(f"G{i}", paid_at=now, member_id=member.pk) for i in range(2)]
+
+    orders_record(shop=shop, orders=batch)
+    gc.disable()
+    try:
+        orders_record(shop=shop, orders=[_order("G9", paid_at=now)])  # a caller that turned it off keeps it off
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
+
+    assert seen == [False, False]
+    assert gc.isenabled()
+    assert Order.objects.filter(external_id__startswith="G").count() == 3
 
 
 def test_a_batch_sums_several_orders_of_one_member(shop, member, now):

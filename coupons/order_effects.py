@@ -10,7 +10,13 @@ from shops.models import Shop
 from .redemption import coupons_reverse_for_order
 
 
-def orders_created(*, shop: Shop, created: list, members: dict, now) -> tuple[dict[str, int], dict[str, Counter]]:
+def orders_award(*, shop: Shop, orders: list, members: dict) -> None:
+    return None
+
+
+def orders_created(
+    *, shop: Shop, created: list, members: dict, now, awarded: None
+) -> tuple[dict[str, int], dict[str, Counter]]:
     return {}, {}
 
 

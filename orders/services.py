@@ -95,18 +95,23 @@ ITEM_COLUMNS = [("shop_id", "int"), ("order_id", "int"), ("sku", "text"), ("name
 
 @dataclass(frozen=True)
 class CreatedOrder:
-    """An order that a call created, as order effects receive it."""
+    """An order of a batch as order effects receive it: about to be written (orders_award, `pk` None), then
+    created by the call (orders_created)."""
 
-    pk: int
     member_id: int | None
     data: OrderInput
     buyer_enrolled: bool = False  # the buyer was enrolled by this batch (join on purchase)
+    pk: int | None = None
 
 
 def _order_effects() -> list:
-    """The modules that act on order facts (settings.ORDER_EFFECTS), each with `orders_created(shop=, created=,
-    members=, now=) -> ({external_id: points}, {balance column: {member id: delta}})`, `refund_created(shop=,
-    order=, refund=)` and `order_status_changed(shop=, order=, previous=)`."""
+    """The modules that act on order facts (settings.ORDER_EFFECTS). Each has
+    - `orders_award(shop=, orders=, members=)`: what the new orders of a batch earn, before they are written, so
+      that each is inserted with its points: an object whose `points` is {external_id: points}, or None;
+    - `orders_created(shop=, created=, members=, now=, awarded=)`, given back its award: writes what the orders
+      created earn, returns ({external_id: points} where these differ from the award (orders not created, replays
+      or conflicts, can change which purchase is a buyer's first), {balance column: {member id: delta}});
+    - `refund_created(shop=, order=, refund=)` and `order_status_changed(shop=, order=, previous=)`."""
     return hook_modules("ORDER_EFFECTS")
 
 
@@ -211,7 +216,7 @@ def _record(*, shop: Shop, orders: list[OrderInput]) -> list[Recorded | Applicat
         phones={orders[i].phone for i in new if orders[i].phone and not orders[i].member_id},
         join_on_purchase=shop.join_on_purchase,
     )
-    rows, buyers, unknown = [], {}, []
+    buyers, unknown = {}, []
     for i in sorted(new, key=lambda i: orders[i].external_id):  # one lock order for concurrent batches
         data = orders[i]
         member = by_id.get(data.member_id) if data.member_id else by_phone.get(data.phone)
@@ -219,10 +224,27 @@ def _record(*, shop: Shop, orders: list[OrderInput]) -> list[Recorded | Applicat
             unknown.append(i)  # unless it is a replay of an order whose buyer is gone since
             continue
         buyers[data.external_id] = member
+    # Each buyer's row is locked and read once, before anything changes it: the effects award on these figures,
+    # each order is inserted with the points it earns, and the balances the effects change go into the one update
+    # that applies the aggregates.
+    buyers_before = members_lock_for_orders(
+        shop=shop, ids={m.pk for ext, m in buyers.items() if m and _counts(orders[first_index[ext]].status)}
+    )
+    candidates = [
+        CreatedOrder(m.pk if m else None, orders[first_index[ext]], buyer_enrolled=bool(m) and m.pk in enrolled)
+        for ext, m in buyers.items()
+    ]
+    awarded = [(fx, fx.orders_award(shop=shop, orders=candidates, members=buyers_before)) for fx in _order_effects()]
+    points: dict[str, int] = {}
+    for _effects, award in awarded:
+        points.update(award.points if award else {})
+    rows = []
+    for c in candidates:
+        data = c.data
         completed_at = data.paid_at if data.status == OrderStatus.COMPLETED else None
         rows.append(
-            (shop.pk, data.external_id, member.pk if member else None, data.amount, 0, data.paid_at, completed_at,
-             data.status, 0, data.body_hash, now)
+            (shop.pk, data.external_id, c.member_id, data.amount, 0, data.paid_at, completed_at, data.status,
+             points.get(data.external_id, 0), data.body_hash, now)
         )  # fmt: skip
     inserted = insert_rows(
         "orders_order",
@@ -248,7 +270,7 @@ def _record(*, shop: Shop, orders: list[OrderInput]) -> list[Recorded | Applicat
         if ext in created_ids:
             pk, buyer = created_ids[ext], buyers[ext]
             buyer_id = buyer.pk if buyer else None
-            created.append((i, CreatedOrder(pk, buyer_id, data, buyer_enrolled=buyer_id in enrolled), buyer))
+            created.append((i, CreatedOrder(buyer_id, data, buyer_enrolled=buyer_id in enrolled, pk=pk), buyer))
             items += [
                 (shop.pk, pk, item.sku, item.name, item.category, item.quantity, item.unit_price) for item in data.items
             ]
@@ -259,22 +281,20 @@ def _record(*, shop: Shop, orders: list[OrderInput]) -> list[Recorded | Applicat
             outcome[i] = Recorded(existing[ext], created=False)
         else:
             outcome[i] = OrderConflict(details={"external_id": ext})
-    # Each buyer's row is locked and read once, before anything changes it: the effects award on these figures and
-    # hand back the ledger balances they changed, which go into the one update that applies the aggregates.
-    buyers_before = members_lock_for_orders(shop=shop, ids=set(deltas))
-    points: dict[str, int] = {}
+    corrected: dict[str, int] = {}
     balances: dict[str, Counter] = {}
-    for effects in _order_effects():
-        earned, changed = effects.orders_created(
-            shop=shop, created=[c for _i, c, _b in created], members=buyers_before, now=now
+    for effects, award in awarded:
+        changed_points, changed = effects.orders_created(
+            shop=shop, created=[c for _i, c, _b in created], members=buyers_before, now=now, awarded=award
         )
-        points.update(earned)
+        corrected.update(changed_points)
         for column, by_member in changed.items():
             balances.setdefault(column, Counter()).update(by_member)
     # The effects hand back balances of these buyers only, whose rows members_lock_for_orders locked above.
     assert all(set(by_member) <= buyers_before.keys() for by_member in balances.values())
     member_aggregates_apply(shop=shop, deltas=deltas, counters=balances, locked=True)
-    _items_and_points_write(shop=shop, items=items, points=points)
+    _items_and_points_write(shop=shop, items=items, points=corrected)
+    points.update(corrected)
     for i, order, buyer in created:
         earned = points.get(order.data.external_id, 0)
         outcome[i] = Recorded(partial(_new_order, shop, order.pk, buyer, order.data, now, earned), created=True)
@@ -291,8 +311,8 @@ def _record(*, shop: Shop, orders: list[OrderInput]) -> list[Recorded | Applicat
 
 
 def _items_and_points_write(*, shop: Shop, items: list[tuple], points: dict[str, int]) -> None:
-    """The new orders' items and the points they earned (known once the effects ran), in one statement on
-    PostgreSQL: every statement saved is felt on the single-order API."""
+    """The new orders' items, and the points of the orders whose points the effects corrected after the insert
+    (rarely any), in one statement on PostgreSQL: every statement saved is felt on the single-order API."""
     points_cte, points_params = values_cte("v", [("external_id", "text"), ("points", "int")], sorted(points.items()))
     set_points = (
         "UPDATE orders_order AS o SET points_earned = v.points FROM v "

@@ -131,30 +131,65 @@ def _bounds(members: dict[int, dict], awards: dict[str, tuple[CreatedOrder, Awar
     return bounds
 
 
-def orders_created(
-    *, shop: Shop, created: list[CreatedOrder], members: dict[int, dict], now: datetime
-) -> tuple[dict[str, int], dict[str, dict[int, int]]]:
-    """Award the points and growth value of newly recorded orders and upgrade their buyers. `members` holds the
-    buyers' figures before these orders (members.services.members_lock_for_orders; their rows are locked).
+@dataclass(frozen=True)
+class OrderAwards:
+    """What the new orders of a batch earn, computed before they are written (orders_award) and handed back to
+    orders_created with the configuration read for it."""
 
-    Returns the points each order earned (pending ones included) and what the entries written add to the buyers'
-    cached balances ({column: {member id: delta}}): the caller adds those in this transaction, in the one update of
-    each buyer's row that also applies the orders' aggregates."""
-    earning = [c for c in created if c.member_id and c.data.status in EARNING_STATUSES]
+    program: PointsProgram
+    rules: list
+    tiers: list
+    awards: dict[str, tuple[CreatedOrder, Award]]
+
+    @property
+    def points(self) -> dict[str, int]:
+        return {ext: a.points for ext, (_c, a) in self.awards.items() if a.points}
+
+    def of(self, orders: list[CreatedOrder], members: dict[int, dict], shop: Shop) -> dict:
+        """Each earning order's award, by the rules read, with its buyer's tier and figures from `members`."""
+        by_id, base = {t.pk: t for t in self.tiers}, self.tiers[0]
+        facts = _facts(orders, members)
+        awards = {}
+        for c in orders:
+            tier = by_id.get(members[c.member_id]["tier_id"], base)
+            order_facts = OrderFacts(**{**vars(facts[c.data.external_id]), "tier_name": tier.name,
+                                        "tier_multiplier": tier.points_multiplier})  # fmt: skip
+            awards[c.data.external_id] = (c, points_for_order(program=self.program, bonus_rules=self.rules,
+                                                              facts=order_facts, time_zone=shop.time_zone))  # fmt: skip
+        return awards
+
+
+def orders_award(*, shop: Shop, orders: list[CreatedOrder], members: dict[int, dict]) -> OrderAwards | None:
+    """The points and growth value that the new orders of a batch earn (None when none earns), before they are
+    written. `members` holds the buyers' figures before these orders (members.services.members_lock_for_orders;
+    their rows are locked)."""
+    earning = [c for c in orders if c.member_id and c.data.status in EARNING_STATUSES]
+    if not earning:
+        return None
+    awarded = OrderAwards(points_program_of(shop=shop), bonus_rules_of(shop=shop, active=True),
+                          ladder_for_orders(shop=shop), {})  # fmt: skip
+    awarded.awards.update(awarded.of(earning, members, shop))
+    return awarded
+
+
+def orders_created(
+    *, shop: Shop, created: list[CreatedOrder], members: dict[int, dict], now: datetime, awarded: OrderAwards | None
+) -> tuple[dict[str, int], dict[str, dict[int, int]]]:
+    """Credit the points and growth value that orders_award computed, for the orders created, and upgrade their
+    buyers.
+
+    Returns the points of orders whose award changed since (when some orders of the batch were not created, a
+    replay or a conflict, a buyer's first purchase may be another one) and what the entries written add to the
+    buyers' cached balances ({column: {member id: delta}}): the caller adds those in this transaction, in the one
+    update of each buyer's row that also applies the orders' aggregates."""
+    earning = [c for c in created if awarded and c.data.external_id in awarded.awards]
     if not earning:
         return {}, {}
-    program, rules = points_program_of(shop=shop), bonus_rules_of(shop=shop, active=True)
-    tiers = ladder_for_orders(shop=shop)
-    by_id, base = {t.pk: t for t in tiers}, tiers[0]
-    facts = _facts(earning, members)
-    awards: dict[str, tuple[CreatedOrder, Award]] = {}
-    for c in earning:
-        tier = by_id.get(members[c.member_id]["tier_id"], base)
-        order_facts = facts[c.data.external_id]
-        order_facts = OrderFacts(**{**vars(order_facts), "tier_name": tier.name,
-                                    "tier_multiplier": tier.points_multiplier})  # fmt: skip
-        awards[c.data.external_id] = (c, points_for_order(program=program, bonus_rules=rules, facts=order_facts,
-                                                          time_zone=shop.time_zone))  # fmt: skip
+    awards, corrected = awarded.awards, {}
+    if len(earning) < len(awards):
+        awards = awarded.of(earning, members, shop)
+        corrected = {ext: a.points for ext, (_c, a) in awards.items() if a.points != awarded.awards[ext][1].points}
+    program = awarded.program
     counters = {}
     if program.pending_days:
         counters["points_pending"] = _hold_pending(
@@ -176,13 +211,12 @@ def orders_created(
             now=now,
         )
     )  # fmt: skip
-    points = {ext: a.points for ext, (_c, a) in awards.items() if a.points}
     # The tiers qualify on the orders and growth entries written above, which the upgrade reads from their tables.
     tiers_upgrade_members(
-        shop=shop, member_ids=sorted({c.member_id for c in earning}), now=now, tiers=tiers,
+        shop=shop, member_ids=sorted({c.member_id for c in earning}), now=now, tiers=awarded.tiers,
         bounds=_bounds(members, awards),
     )  # fmt: skip
-    return points, counters
+    return corrected, counters
 
 
 def _hold_pending(*, shop: Shop, awards: list[tuple[CreatedOrder, Award]], days: int, now: datetime) -> Counter:

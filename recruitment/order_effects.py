@@ -13,7 +13,13 @@ from .referrals import referrals_first_purchase
 from .welcome import channel_join
 
 
-def orders_created(*, shop: Shop, created: list, members: dict, now) -> tuple[dict[str, int], dict[str, Counter]]:
+def orders_award(*, shop: Shop, orders: list, members: dict) -> None:
+    return None
+
+
+def orders_created(
+    *, shop: Shop, created: list, members: dict, now, awarded: None
+) -> tuple[dict[str, int], dict[str, Counter]]:
     first_buyers = {
         c.member_id
         for c in created

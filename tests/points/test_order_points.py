@@ -103,6 +103,29 @@ def test_a_batch_awards_each_order_and_the_first_purchase_bonus_only_to_the_earl
     assert order_record(shop=shop, data=_order("B4", "10")).order.points_earned == 10
 
 
+@pytest.mark.parametrize("join_on_purchase", [False, True])
+def test_a_replay_in_a_batch_does_not_take_the_first_purchase_bonus(shop, member, join_on_purchase):
+    # given: the buyer's only order was refunded in full, so they have no counted order and a first purchase ahead
+    BonusRule.objects.create(shop=shop, name="首单礼", kind=BonusKind.FIRST_PURCHASE, extra_points=50)
+    shop.join_on_purchase = join_on_purchase
+    shop.save()
+    now = timezone.now()
+    old = order_record(shop=shop, data=_order("OLD", "10", paid_at=now - timedelta(hours=3))).order
+    refund_record(shop=shop, order=old, data=RefundInput(external_id="R1", amount=Decimal("10")))
+    assert Member.objects.get(pk=member.pk).order_count == 0
+
+    # when: a batch replays that order (the earliest of the batch) beside a new one
+    replay, new = orders_record(
+        shop=shop, orders=[_order("OLD", "10", paid_at=now - timedelta(hours=3)), _order("NEW", "20", paid_at=now)]
+    )
+
+    # then: the new order is the first purchase, as it would be without the replay, in its result and in the books
+    assert not replay.created and replay.order.points_earned == 60
+    assert new.created and new.order.points_earned == 70
+    assert Order.objects.get(shop=shop, external_id="NEW").points_earned == 70
+    assert PointsEntry.objects.get(shop=shop, idempotency_key="order#NEW").points == 70
+
+
 def test_the_tier_multiplier_of_the_buyers_tier_applies(shop, member):
     vip = Tier.objects.get(shop=shop, rank=2)
     vip.points_multiplier = Decimal(2)

@@ -258,14 +258,13 @@ def members_lock_for_orders(*, shop: Shop, ids: set[int]) -> dict[int, dict]:
             f"WHERE shop_id = %s AND {where} ORDER BY id{lock}",
             [shop.pk, *params],
         )
-        rows = cursor.fetchall()
-    decimal = {"lifetime_spend", "spend_12m"}
+        return {row[0]: _order_facts(row[1:]) for row in cursor.fetchall()}
+
+
+def _order_facts(values) -> dict:
     return {
-        row[0]: {
-            name: Decimal(str(value)) if name in decimal else value
-            for name, value in zip(ORDER_FACTS, row[1:], strict=True)
-        }
-        for row in rows
+        name: Decimal(str(value)) if name in {"lifetime_spend", "spend_12m"} else value
+        for name, value in zip(ORDER_FACTS, values, strict=True)
     }
 
 
@@ -356,23 +355,27 @@ def member_order_span_set(*, shop: Shop, member_id: int, first_at: datetime | No
 
 def members_for_orders(
     *, shop: Shop, member_ids: set[int], phones: set[str], join_on_purchase: bool
-) -> tuple[dict[int, Member], dict[str, Member], set[int]]:
+) -> tuple[dict[int, Member], dict[str, Member], set[int], dict[int, dict]]:
     """Resolve the buyers of a batch of orders in two queries: by member id and by phone. With join_on_purchase,
     phones that are not members yet are enrolled (channel "purchase") in one insert. Returns the buyers by id, by
-    phone, and the ids of those this call enrolled."""
+    phone, the ids of those this call enrolled, and each buyer's ORDER_FACTS as read (not locked: the orders are
+    inserted with the points these earn; members_lock_for_orders reads them again under lock after the insert)."""
+    facts = {}
 
     def live(column: str, values: set) -> list[Member]:
-        # The orders need only the buyer's id: the rest of the row is not loaded (as .only() would build it). The
-        # query is written out: it runs on every order.
+        # The orders need the buyer's id, and its facts: the rest of the row is not loaded (as .only() would build
+        # it). The query is written out: it runs on every order.
         condition, params = in_condition(column, values)
         with connection.cursor() as cursor:
             cursor.execute(
-                f"SELECT id, phone FROM members_member WHERE shop_id = %s AND {LIVE_SQL} AND {condition}",  # noqa: S608
+                f"SELECT id, phone, {', '.join(ORDER_FACTS)} FROM members_member "  # noqa: S608 - names from code
+                f"WHERE shop_id = %s AND {LIVE_SQL} AND {condition}",
                 [shop.pk, *params],
             )
             rows = cursor.fetchall()
+        facts.update((row[0], _order_facts(row[2:])) for row in rows)
         return [
-            Member.from_db(connection.alias, ["id", "shop_id", "phone"], [pk, shop.pk, phone]) for pk, phone in rows
+            Member.from_db(connection.alias, ["id", "shop_id", "phone"], [pk, shop.pk, phone]) for pk, phone, *_ in rows
         ]
 
     by_id = {m.pk: m for m in live("id", member_ids)} if member_ids else {}
@@ -389,7 +392,7 @@ def members_for_orders(
         joined = {m.phone: m for m in live("phone", missing)}
         by_phone.update(joined)
         enrolled = {m.pk for m in joined.values()}
-    return by_id, by_phone, enrolled
+    return by_id, by_phone, enrolled, facts
 
 
 @transaction.atomic

@@ -108,9 +108,10 @@ def _order_effects() -> list:
     """The modules that act on order facts (settings.ORDER_EFFECTS). Each has
     - `orders_award(shop=, orders=, members=)`: what the new orders of a batch earn, before they are written, so
       that each is inserted with its points: an object whose `points` is {external_id: points}, or None;
-    - `orders_created(shop=, created=, members=, now=, awarded=)`, given back its award: writes what the orders
-      created earn, returns ({external_id: points} where these differ from the award (orders not created, replays
-      or conflicts, can change which purchase is a buyer's first), {balance column: {member id: delta}});
+    - `orders_created(shop=, created=, members=, now=, awarded=)`, given back its award with the buyers' figures
+      read under lock: writes what the orders created earn, returns ({external_id: points} where these differ from
+      the award (rarely: a replay in the batch or a concurrent write to a buyer), {balance column: {member id:
+      delta}});
     - `refund_created(shop=, order=, refund=)` and `order_status_changed(shop=, order=, previous=)`."""
     return hook_modules("ORDER_EFFECTS")
 
@@ -169,8 +170,8 @@ def order_check(data: OrderInput, *, now: datetime) -> None:
 
 
 def _orders_by_external_id(shop: Shop, external_ids: list[str]) -> dict[str, Order]:
-    """The shop's orders of these ids: replays (before the insert where buyers may be enrolled on purchase, after it
-    otherwise). Written out: the API records orders one at a time."""
+    """The shop's orders of these ids: replays (before the insert for a batch or where buyers may be enrolled on
+    purchase, after it otherwise). Written out: the API records orders one at a time."""
     if not external_ids:
         return {}
     condition, params = in_condition("external_id", external_ids)
@@ -206,11 +207,13 @@ def _record(*, shop: Shop, orders: list[OrderInput]) -> list[Recorded | Applicat
             continue
         first_index.setdefault(data.external_id, i)
 
-    # Replays are found by the insert (ON CONFLICT) and read after it. Only enrolling buyers on purchase writes
-    # before the insert, and a replay must not enrol anyone, so then they are looked for first.
-    existing = _orders_by_external_id(shop, list(first_index)) if shop.join_on_purchase else {}
+    # Replays are looked for first where that saves work: enrolling buyers on purchase writes before the insert,
+    # and a replay must not enrol anyone; a batch would lock its buyers and compute their points (a retried batch
+    # is all replays). A single order is left to the insert (ON CONFLICT) and read after it, one statement less.
+    look_first = shop.join_on_purchase or len(first_index) > 1
+    existing = _orders_by_external_id(shop, list(first_index)) if look_first else {}
     new = [i for ext, i in first_index.items() if ext not in existing]
-    by_id, by_phone, enrolled = members_for_orders(
+    by_id, by_phone, enrolled, facts = members_for_orders(
         shop=shop,
         member_ids={orders[i].member_id for i in new if orders[i].member_id},
         phones={orders[i].phone for i in new if orders[i].phone and not orders[i].member_id},
@@ -224,17 +227,13 @@ def _record(*, shop: Shop, orders: list[OrderInput]) -> list[Recorded | Applicat
             unknown.append(i)  # unless it is a replay of an order whose buyer is gone since
             continue
         buyers[data.external_id] = member
-    # Each buyer's row is locked and read once, before anything changes it: the effects award on these figures,
-    # each order is inserted with the points it earns, and the balances the effects change go into the one update
-    # that applies the aggregates.
-    buyers_before = members_lock_for_orders(
-        shop=shop, ids={m.pk for ext, m in buyers.items() if m and _counts(orders[first_index[ext]].status)}
-    )
+    # Each order is inserted with the points it earns, awarded on its buyer's figures as read above; the effects
+    # check them against the figures read under lock after the insert.
     candidates = [
         CreatedOrder(m.pk if m else None, orders[first_index[ext]], buyer_enrolled=bool(m) and m.pk in enrolled)
         for ext, m in buyers.items()
     ]
-    awarded = [(fx, fx.orders_award(shop=shop, orders=candidates, members=buyers_before)) for fx in _order_effects()]
+    awarded = [(fx, fx.orders_award(shop=shop, orders=candidates, members=facts)) for fx in _order_effects()]
     points: dict[str, int] = {}
     for _effects, award in awarded:
         points.update(award.points if award else {})
@@ -281,6 +280,10 @@ def _record(*, shop: Shop, orders: list[OrderInput]) -> list[Recorded | Applicat
             outcome[i] = Recorded(existing[ext], created=False)
         else:
             outcome[i] = OrderConflict(details={"external_id": ext})
+    # Each buyer's row is locked and read once, before anything changes it, and after the insert, which may wait
+    # for a concurrent writer of the same order id (a refund updating it), as a refund locks the order, then the
+    # buyer. The balances that the effects change go into the one update that applies the aggregates.
+    buyers_before = members_lock_for_orders(shop=shop, ids=set(deltas))
     corrected: dict[str, int] = {}
     balances: dict[str, Counter] = {}
     for effects, award in awarded:

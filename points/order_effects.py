@@ -139,7 +139,19 @@ class OrderAwards:
     program: PointsProgram
     rules: list
     tiers: list
+    members: dict[int, dict]  # the buyers' figures the awards were computed on
     awards: dict[str, tuple[CreatedOrder, Award]]
+
+    def holds_for(self, created: list[CreatedOrder], members: dict[int, dict]) -> bool:
+        """Whether the awards stand for the orders `created`, whose buyers' figures are now `members`: every order
+        awarded was created, and no buyer's tier, birthday month or first purchase ahead changed since."""
+
+        def basis(facts: dict) -> tuple:
+            return facts["tier_id"], facts["birthday_month"], facts["order_count"] == 0
+
+        return len(created) == len(self.awards) and all(
+            basis(self.members[c.member_id]) == basis(members[c.member_id]) for c in created
+        )
 
     @property
     def points(self) -> dict[str, int]:
@@ -161,13 +173,13 @@ class OrderAwards:
 
 def orders_award(*, shop: Shop, orders: list[CreatedOrder], members: dict[int, dict]) -> OrderAwards | None:
     """The points and growth value that the new orders of a batch earn (None when none earns), before they are
-    written. `members` holds the buyers' figures before these orders (members.services.members_lock_for_orders;
-    their rows are locked)."""
+    written. `members` holds the buyers' figures before these orders, as read without a lock
+    (members.services.members_for_orders); orders_created checks them."""
     earning = [c for c in orders if c.member_id and c.data.status in EARNING_STATUSES]
     if not earning:
         return None
     awarded = OrderAwards(points_program_of(shop=shop), bonus_rules_of(shop=shop, active=True),
-                          ladder_for_orders(shop=shop), {})  # fmt: skip
+                          ladder_for_orders(shop=shop), members, {})  # fmt: skip
     awarded.awards.update(awarded.of(earning, members, shop))
     return awarded
 
@@ -176,17 +188,18 @@ def orders_created(
     *, shop: Shop, created: list[CreatedOrder], members: dict[int, dict], now: datetime, awarded: OrderAwards | None
 ) -> tuple[dict[str, int], dict[str, dict[int, int]]]:
     """Credit the points and growth value that orders_award computed, for the orders created, and upgrade their
-    buyers.
+    buyers. `members` holds the buyers' figures before these orders, read under lock
+    (members.services.members_lock_for_orders).
 
-    Returns the points of orders whose award changed since (when some orders of the batch were not created, a
-    replay or a conflict, a buyer's first purchase may be another one) and what the entries written add to the
-    buyers' cached balances ({column: {member id: delta}}): the caller adds those in this transaction, in the one
-    update of each buyer's row that also applies the orders' aggregates."""
+    Returns the points of orders whose award changed since (rarely: some orders of the batch were not created, a
+    replay or a conflict, so a buyer's first purchase may be another; or a concurrent write moved a buyer's tier)
+    and what the entries written add to the buyers' cached balances ({column: {member id: delta}}): the caller adds
+    those in this transaction, in the one update of each buyer's row that also applies the orders' aggregates."""
     earning = [c for c in created if awarded and c.data.external_id in awarded.awards]
     if not earning:
         return {}, {}
     awards, corrected = awarded.awards, {}
-    if len(earning) < len(awards):
+    if not awarded.holds_for(earning, members):
         awards = awarded.of(earning, members, shop)
         corrected = {ext: a.points for ext, (_c, a) in awards.items() if a.points != awarded.awards[ext][1].points}
     program = awarded.program

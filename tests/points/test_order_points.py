@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from members.models import Member
 from members.services import Enrolment, member_enroll
+from orders import services as orders_services
 from orders.models import Order
 from orders.services import (
     OrderInput,
@@ -124,6 +125,28 @@ def test_a_replay_in_a_batch_does_not_take_the_first_purchase_bonus(shop, member
     assert new.created and new.order.points_earned == 70
     assert Order.objects.get(shop=shop, external_id="NEW").points_earned == 70
     assert PointsEntry.objects.get(shop=shop, idempotency_key="order#NEW").points == 70
+
+
+def test_a_tier_changed_between_the_buyers_read_and_their_lock_is_the_one_that_earns(shop, member, monkeypatch):
+    # given: the buyer is raised to a tier with double points after the order read them, before it locks them
+    vip = Tier.objects.get(shop=shop, rank=2)
+    vip.points_multiplier = Decimal(2)
+    vip.save()
+    real_lock = orders_services.members_lock_for_orders
+
+    def lock_after_a_concurrent_upgrade(**kwargs):
+        Member.objects.filter(pk=member.pk).update(tier=vip)
+        return real_lock(**kwargs)
+
+    monkeypatch.setattr(orders_services, "members_lock_for_orders", lock_after_a_concurrent_upgrade)
+
+    recorded = order_record(shop=shop, data=_order(amount="100"))
+
+    # then: the order earns what the locked figures say, in its result, its row and the ledger
+    assert recorded.order.points_earned == 200
+    assert Order.objects.get(shop=shop, external_id="TB1").points_earned == 200
+    assert PointsEntry.objects.get(shop=shop, idempotency_key="order#TB1").points == 200
+    assert _member(member) == (200, 0, 100)
 
 
 def test_the_tier_multiplier_of_the_buyers_tier_applies(shop, member):

@@ -4,14 +4,21 @@ Scenario: orders.services.orders_record (the service behind POST /api/v1/orders/
 orders (1-4 items each; 60% of buyers named by phone, 15% by member id, 10% by a phone that is no member's, 15%
 anonymous), into bench/bench_fixtures.ingest_shop (200,000 generated members; the tables also hold bench-big's
 million members and five million orders when it was generated). Each batch is one call: validation, buyer
-resolution, the orders and items, the members' aggregates, in one transaction.
-Baseline: the same rows (buyers resolved beforehand, body hashes computed beforehand) written with raw SQL: ids
-from the sequence, COPY of the orders, COPY of the items, one transaction per batch: the floor of any recorder.
-Also: the whole API path, POST /api/v1/orders/bulk/ with 1,000 orders through Django's test client (key auth,
-throttle lifted, JSON parsing, per-order serializers, the service, the response), against the same baseline.
+resolution, the orders and items, their points, growth value and tier upgrades, the members' aggregates, in one
+transaction.
+Baseline: the same rows written with raw SQL, everything computed beforehand (buyers resolved, body hashes, each
+order's points, growth value and the lines explaining them by points.rules, expiries): ids from the sequences,
+then COPY of the orders, their items, the points entries of the orders that earn, their lots and the growth
+entries, one transaction per batch: the floor of any recorder that writes what ours writes. (Not in it: the
+members' aggregates and balances, one UPDATE of ours, and the few tier changes of buyers an order moves up.) The
+JSON line also gives the baseline of issue 3's first measurement, before orders earned points (COPY of the orders
+and items only), as `orders_items_baseline` and its ratio.
+Also: the same batches recorded again (a client retrying them: all replays, `replays` in orders/s), and the whole
+API path, POST /api/v1/orders/bulk/ with 1,000 orders through Django's test client (key auth, throttle lifted,
+JSON parsing, per-order serializers, the service, the response), against the same baseline.
 
-Rounds are interleaved (ours, raw, API, three times) and each figure is its best round, so that a busy machine
-affects them alike.
+Rounds are interleaved (ours, raw, raw orders and items, API, three times) and each figure is its best round, so
+that a busy machine affects them alike.
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/huiyuan_bench REDIS_URL=redis://127.0.0.1:6379/14 \\
         .venv/bin/python bench/ingest_bulk.py [--batches 5] [--api-batches 3] [--rounds 3]
@@ -39,8 +46,11 @@ def main() -> None:
     from django.db import connection, transaction
     from django.test import Client, override_settings
     from django.utils import timezone
+    from psycopg.types.json import Jsonb
 
     from orders.services import orders_record
+    from points.rules import ItemFacts, OrderFacts, expiry_for, points_for_order
+    from points.selectors import bonus_rules_of, points_program_of
     from shops.errors import ApplicationError
     from shops.services import SYSTEM, apikey_create
     from shops.tenancy import shop_scope
@@ -58,43 +68,83 @@ def main() -> None:
         return [payloads[i : i + BATCH] for i in range(0, len(payloads), BATCH)]
 
     with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_get_serial_sequence('orders_order', 'id')")
-        order_seq = cursor.fetchone()[0]
+        sequences = {}
+        for table in ("orders_order", "points_pointsentry"):
+            cursor.execute("SELECT pg_get_serial_sequence(%s, 'id')", [table])
+            sequences[table] = cursor.fetchone()[0]
 
-    def raw_rows(batch: list[dict]) -> tuple[list[tuple], list[list[tuple]]]:
-        """The rows the baseline writes, prepared outside the timing (member ids and hashes resolved)."""
+    with shop_scope(shop):
+        program, rules = points_program_of(shop=shop), bonus_rules_of(shop=shop, active=True)
+
+    def raw_rows(batch: list[dict]) -> tuple[list[tuple], list[list[tuple]], list[tuple | None]]:
+        """The rows the baseline writes, prepared outside the timing: per order its row, its items' rows and, for an
+        order that earns, (points, growth, details, expiry) of its entries."""
         now = timezone.now()
-        orders, items = [], []
+        orders, items, earns = [], [], []
         for payload in batch:
             data = order_input(payload)
             member = data.member_id or member_by_phone.get(data.phone)
             completed = data.paid_at if data.status == "completed" else None
+            facts = OrderFacts(data.amount, data.paid_at, tuple(ItemFacts(i.sku, i.category, i.quantity, i.unit_price)
+                                                                for i in data.items))  # fmt: skip
+            award = points_for_order(program=program, bonus_rules=rules, facts=facts, time_zone=shop.time_zone)
+            earns.append(
+                (award.points, award.growth, Jsonb(award.as_details()),
+                 expiry_for(program=program, time_zone=shop.time_zone, earned_at=data.paid_at))
+                if member and data.status in ("paid", "completed") else None
+            )  # fmt: skip
             orders.append(
-                (shop.pk, data.external_id, member, data.amount, 0, data.paid_at, completed, data.status, 0,
-                 data.body_hash, now)
+                (shop.pk, data.external_id, member, data.amount, 0, data.paid_at, completed, data.status,
+                 award.points if earns[-1] else 0, data.body_hash, now)
             )  # fmt: skip
             items.append([(shop.pk, i.sku, i.name, i.category, i.quantity, i.unit_price) for i in data.items])
-        return orders, items
+        return orders, items, earns
 
-    def raw_write(orders: list[tuple], items: list[list[tuple]]) -> None:
+    def copy_rows(cursor, table: str, columns: str, rows) -> None:
+        with cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+
+    def ids_from(cursor, sequence: str, n: int) -> list[int]:
+        cursor.execute("SELECT nextval(%s) FROM generate_series(1, %s)", [sequence, n])
+        return [row[0] for row in cursor.fetchall()]
+
+    def raw_write(orders: list[tuple], items: list[list[tuple]], earns: list, *, ledgers: bool) -> None:
         with transaction.atomic(), connection.cursor() as cursor:
-            cursor.execute("SELECT nextval(%s) FROM generate_series(1, %s)", [order_seq, len(orders)])
-            ids = [row[0] for row in cursor.fetchall()]
-            pg = cursor.cursor
-            with pg.copy(
-                "COPY orders_order (id, shop_id, external_id, member_id, amount, refunded_amount, paid_at, "
-                "completed_at, status, points_earned, body_hash, created_at) FROM STDIN"
-            ) as copy:
-                for pk, row in zip(ids, orders, strict=True):
-                    copy.write_row((pk, *row))
-            with pg.copy(
-                "COPY orders_orderitem (order_id, shop_id, sku, name, category, quantity, unit_price) FROM STDIN"
-            ) as copy:
-                for pk, order_items in zip(ids, items, strict=True):
-                    for item in order_items:
-                        copy.write_row((pk, *item))
+            pg, now = cursor.cursor, timezone.now()
+            ids = ids_from(pg, sequences["orders_order"], len(orders))
+            copy_rows(
+                pg, "orders_order", "id, shop_id, external_id, member_id, amount, refunded_amount, paid_at, "
+                "completed_at, status, points_earned, body_hash, created_at",
+                ((pk, *row) for pk, row in zip(ids, orders, strict=True)),
+            )  # fmt: skip
+            copy_rows(
+                pg, "orders_orderitem", "order_id, shop_id, sku, name, category, quantity, unit_price",
+                ((pk, *item) for pk, order_items in zip(ids, items, strict=True) for item in order_items),
+            )  # fmt: skip
+            if not ledgers:
+                return
+            earning = [(row, earn) for row, earn in zip(orders, earns, strict=True) if earn]
+            entry_ids = ids_from(pg, sequences["points_pointsentry"], len(earning))
+            copy_rows(
+                pg, "points_pointsentry", "id, shop_id, member_id, kind, points, reason, order_external_id, "
+                "idempotency_key, body_hash, actor, created_at, details",
+                ((pk, shop.pk, row[2], "earn", earn[0], "", row[1], f"order#{row[1]}", "", "system", now, earn[2])
+                 for pk, (row, earn) in zip(entry_ids, earning, strict=True)),
+            )  # fmt: skip
+            copy_rows(
+                pg, "points_pointslot", "shop_id, entry_id, member_id, remaining, earned_at, expires_at",
+                ((shop.pk, pk, row[2], earn[0], row[5], earn[3])
+                 for pk, (row, earn) in zip(entry_ids, earning, strict=True)),
+            )  # fmt: skip
+            copy_rows(
+                pg, "tiers_growthentry", "shop_id, member_id, kind, value, reason, order_external_id, "
+                "idempotency_key, actor, created_at",
+                ((shop.pk, row[2], "earn", earn[1], "", row[1], f"order#{row[1]}", "system", now)
+                 for row, earn in earning),
+            )  # fmt: skip
 
-    best = {"service": 0.0, "raw": 0.0, "api": 0.0}
+    best = {"service": 0.0, "replays": 0.0, "raw": 0.0, "raw_orders_items": 0.0, "api": 0.0}
     outcome = {"created": 0, "replays": 0, "errors": 0}
     rounds = []
     with override_settings(API_THROTTLE_RATE=1e9, API_THROTTLE_BURST=10**9, ALLOWED_HOSTS=["*"]):
@@ -102,6 +152,7 @@ def main() -> None:
             # Everything a batch needs is built before its timing starts.
             ours = [[order_input(p) for p in batch] for batch in batches("S", args.batches, r)]
             raw = [raw_rows(batch) for batch in batches("R", args.batches, r)]
+            raw_orders_items = [raw_rows(batch) for batch in batches("O", args.batches, r)]
             api = [json.dumps({"orders": batch}) for batch in batches("A", args.api_batches, r)]
             timing = {}
 
@@ -117,10 +168,21 @@ def main() -> None:
                             outcome["replays"] += 1
             timing["service"] = len(ours) * BATCH / (time.perf_counter() - started)
 
+            started = time.perf_counter()  # the same batches again, as a client retrying them: every order a replay
+            with shop_scope(shop):
+                for batch in ours:
+                    assert not any(getattr(r, "created", True) for r in orders_record(shop=shop, orders=batch))
+            timing["replays"] = len(ours) * BATCH / (time.perf_counter() - started)
+
             started = time.perf_counter()
-            for orders, items in raw:
-                raw_write(orders, items)
+            for rows in raw:
+                raw_write(*rows, ledgers=True)
             timing["raw"] = len(raw) * BATCH / (time.perf_counter() - started)
+
+            started = time.perf_counter()
+            for rows in raw_orders_items:
+                raw_write(*rows, ledgers=False)
+            timing["raw_orders_items"] = len(raw_orders_items) * BATCH / (time.perf_counter() - started)
 
             started = time.perf_counter()
             for body in api:
@@ -140,6 +202,9 @@ def main() -> None:
         baseline=best["raw"],
         unit="orders/s",
         outcome=outcome,
+        replays=round(best["replays"], 1),
+        orders_items_baseline=round(best["raw_orders_items"], 1),
+        orders_items_ratio=round(best["service"] / best["raw_orders_items"], 3),
         batches_per_round=args.batches,
         **common,
     )

@@ -157,18 +157,27 @@ class OrderAwards:
     def points(self) -> dict[str, int]:
         return {ext: a.points for ext, (_c, a) in self.awards.items() if a.points}
 
-    def of(self, orders: list[CreatedOrder], members: dict[int, dict], shop: Shop) -> dict:
-        """Each earning order's award, by the rules read, with its buyer's tier and figures from `members`."""
-        by_id, base = {t.pk: t for t in self.tiers}, self.tiers[0]
-        facts = _facts(orders, members)
-        awards = {}
-        for c in orders:
-            tier = by_id.get(members[c.member_id]["tier_id"], base)
-            order_facts = OrderFacts(**{**vars(facts[c.data.external_id]), "tier_name": tier.name,
-                                        "tier_multiplier": tier.points_multiplier})  # fmt: skip
-            awards[c.data.external_id] = (c, points_for_order(program=self.program, bonus_rules=self.rules,
-                                                              facts=order_facts, time_zone=shop.time_zone))  # fmt: skip
-        return awards
+    @property
+    def config(self) -> dict:
+        return {"program": self.program, "rules": self.rules, "tiers": self.tiers}
+
+
+def _award_each(
+    orders: list[CreatedOrder], members: dict[int, dict], *, shop: Shop, program: PointsProgram, rules: list,
+    tiers: list,
+) -> dict[str, tuple[CreatedOrder, Award]]:  # fmt: skip
+    """Each earning order's award under the program, bonus rules and ladder given, with its buyer's tier and
+    figures from `members`."""
+    by_id, base = {t.pk: t for t in tiers}, tiers[0]
+    facts = _facts(orders, members)
+    awards = {}
+    for c in orders:
+        tier = by_id.get(members[c.member_id]["tier_id"], base)
+        order_facts = OrderFacts(**{**vars(facts[c.data.external_id]), "tier_name": tier.name,
+                                    "tier_multiplier": tier.points_multiplier})  # fmt: skip
+        awards[c.data.external_id] = (c, points_for_order(program=program, bonus_rules=rules, facts=order_facts,
+                                                          time_zone=shop.time_zone))  # fmt: skip
+    return awards
 
 
 def orders_award(*, shop: Shop, orders: list[CreatedOrder], members: dict[int, dict]) -> OrderAwards | None:
@@ -178,10 +187,9 @@ def orders_award(*, shop: Shop, orders: list[CreatedOrder], members: dict[int, d
     earning = [c for c in orders if c.member_id and c.data.status in EARNING_STATUSES]
     if not earning:
         return None
-    awarded = OrderAwards(points_program_of(shop=shop), bonus_rules_of(shop=shop, active=True),
-                          ladder_for_orders(shop=shop), members, {})  # fmt: skip
-    awarded.awards.update(awarded.of(earning, members, shop))
-    return awarded
+    config = {"program": points_program_of(shop=shop), "rules": bonus_rules_of(shop=shop, active=True),
+              "tiers": ladder_for_orders(shop=shop)}  # fmt: skip
+    return OrderAwards(**config, members=members, awards=_award_each(earning, members, shop=shop, **config))
 
 
 def orders_created(
@@ -200,7 +208,7 @@ def orders_created(
         return {}, {}
     awards, corrected = awarded.awards, {}
     if not awarded.holds_for(earning, members):
-        awards = awarded.of(earning, members, shop)
+        awards = _award_each(earning, members, shop=shop, **awarded.config)
         corrected = {ext: a.points for ext, (_c, a) in awards.items() if a.points != awarded.awards[ext][1].points}
     program = awarded.program
     counters = {}

@@ -14,7 +14,7 @@ demo) awards points and moves tiers, and a replay, which creates nothing, awards
 import hashlib
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from functools import cached_property, partial
@@ -30,16 +30,7 @@ from members.services import (
     members_for_orders,
     members_lock_for_orders,
 )
-from shops.bulk import (
-    adapt,
-    gc_paused,
-    in_condition,
-    insert_rows,
-    models_select,
-    rows_affected,
-    rows_source,
-    values_cte,
-)
+from shops.bulk import adapt, gc_paused, in_condition, insert_rows, models_select, rows_affected, values_cte
 from shops.errors import ApplicationError
 from shops.hooks import hook_modules
 from shops.idempotency import body_hash
@@ -189,8 +180,6 @@ def orders_record(*, shop: Shop, orders: list[OrderInput]) -> list[Recorded | Ap
 
     Safe to retry and to run concurrently: rows that a concurrent writer inserted first are treated as replays."""
     assert len(orders) <= MAX_BATCH
-    if len(orders) == 1:
-        return _record(shop=shop, orders=orders)
     with gc_paused():
         return _record(shop=shop, orders=orders)
 
@@ -229,16 +218,18 @@ def _record(*, shop: Shop, orders: list[OrderInput]) -> list[Recorded | Applicat
         buyers[data.external_id] = member
     # Each order is inserted with the points it earns, awarded on its buyer's figures as read above; the effects
     # check them against the figures read under lock after the insert.
-    candidates = [
-        CreatedOrder(m.pk if m else None, orders[first_index[ext]], buyer_enrolled=bool(m) and m.pk in enrolled)
+    candidates = {
+        ext: CreatedOrder(m.pk if m else None, orders[first_index[ext]], buyer_enrolled=bool(m) and m.pk in enrolled)
         for ext, m in buyers.items()
+    }
+    awarded = [
+        (fx, fx.orders_award(shop=shop, orders=list(candidates.values()), members=facts)) for fx in _order_effects()
     ]
-    awarded = [(fx, fx.orders_award(shop=shop, orders=candidates, members=facts)) for fx in _order_effects()]
     points: dict[str, int] = {}
     for _effects, award in awarded:
         points.update(award.points if award else {})
     rows = []
-    for c in candidates:
+    for c in candidates.values():
         data = c.data
         completed_at = data.paid_at if data.status == OrderStatus.COMPLETED else None
         rows.append(
@@ -268,8 +259,7 @@ def _record(*, shop: Shop, orders: list[OrderInput]) -> list[Recorded | Applicat
         data = orders[i]
         if ext in created_ids:
             pk, buyer = created_ids[ext], buyers[ext]
-            buyer_id = buyer.pk if buyer else None
-            created.append((i, CreatedOrder(buyer_id, data, buyer_enrolled=buyer_id in enrolled, pk=pk), buyer))
+            created.append((i, replace(candidates[ext], pk=pk), buyer))
             items += [
                 (shop.pk, pk, item.sku, item.name, item.category, item.quantity, item.unit_price) for item in data.items
             ]
@@ -296,7 +286,8 @@ def _record(*, shop: Shop, orders: list[OrderInput]) -> list[Recorded | Applicat
     # The effects hand back balances of these buyers only, whose rows members_lock_for_orders locked above.
     assert all(set(by_member) <= buyers_before.keys() for by_member in balances.values())
     member_aggregates_apply(shop=shop, deltas=deltas, counters=balances, locked=True)
-    _items_and_points_write(shop=shop, items=items, points=corrected)
+    insert_rows("orders_orderitem", ITEM_COLUMNS, items)
+    _points_correct(shop=shop, points=corrected)
     points.update(corrected)
     for i, order, buyer in created:
         earned = points.get(order.data.external_id, 0)
@@ -313,27 +304,16 @@ def _record(*, shop: Shop, orders: list[OrderInput]) -> list[Recorded | Applicat
     return outcome
 
 
-def _items_and_points_write(*, shop: Shop, items: list[tuple], points: dict[str, int]) -> None:
-    """The new orders' items, and the points of the orders whose points the effects corrected after the insert
-    (rarely any), in one statement on PostgreSQL: every statement saved is felt on the single-order API."""
-    points_cte, points_params = values_cte("v", [("external_id", "text"), ("points", "int")], sorted(points.items()))
-    set_points = (
-        "UPDATE orders_order AS o SET points_earned = v.points FROM v "
-        "WHERE o.shop_id = %s AND o.external_id = v.external_id"
-    )
-    if not points or connection.vendor != "postgresql":
-        insert_rows("orders_orderitem", ITEM_COLUMNS, items)
-        if points:
-            with connection.cursor() as cursor:
-                cursor.execute(f"{points_cte} {set_points}", [*points_params, shop.pk])  # noqa: S608 - constants
+def _points_correct(*, shop: Shop, points: dict[str, int]) -> None:
+    """Set the points of orders whose award the effects corrected after the insert (rarely any)."""
+    if not points:
         return
-    source, item_params = rows_source(ITEM_COLUMNS, items)
-    names = ", ".join(name for name, _kind in ITEM_COLUMNS)
+    cte, params = values_cte("v", [("external_id", "text"), ("points", "int")], sorted(points.items()))
     with connection.cursor() as cursor:
         cursor.execute(
-            f"""{points_cte}, p AS ({set_points})
-                INSERT INTO orders_orderitem ({names}) {source}""",  # noqa: S608 - constants
-            [*points_params, shop.pk, *item_params],
+            f"""{cte} UPDATE orders_order AS o SET points_earned = v.points FROM v
+                WHERE o.shop_id = %s AND o.external_id = v.external_id""",  # noqa: S608 - constants
+            [*params, shop.pk],
         )
 
 

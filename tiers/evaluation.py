@@ -15,7 +15,6 @@ the orders with one CASE per window, one over the growth entries, one UPDATE gua
 from (a member changed meanwhile by an order is left to the next run), and the history rows from what was updated.
 """
 
-import json
 from collections import Counter
 from collections.abc import Callable, Iterable
 from datetime import date, datetime, timedelta
@@ -26,7 +25,7 @@ from django.utils import timezone
 
 from members.models import Member, MemberStatus
 from orders.models import COUNTED_STATUSES
-from shops.bulk import adapt, models_select
+from shops.bulk import adapt, in_condition, models_select
 from shops.models import Shop
 
 from .models import ChangeReason, Combine, EvaluationMode, Tier, TierEvaluation, Window
@@ -78,13 +77,9 @@ def _money_sum(expr: str) -> str:
 
 
 def ids_condition(p: _Params, column: str, ids: Iterable[int]) -> str:
-    """`column` is one of `ids`, as one parameter whatever their number: an array on PostgreSQL, JSON on SQLite."""
-    ids = sorted(set(ids))
-    if len(ids) == 1:  # the instant upgrade after one order: see shops.bulk.in_condition
-        return f"{column} = {p(ids[0])}"
-    if _postgres():
-        return f"{column} = ANY({p(ids)})"
-    return f"{column} IN (SELECT value FROM json_each({p(json.dumps(ids))}))"  # noqa: S608 - a placeholder
+    """shops.bulk.in_condition for a statement composed with named parameters (`p`)."""
+    condition, params = in_condition(column, sorted(set(ids)))
+    return condition % tuple(p(value) for value in params)
 
 
 def _needs(specs: list[TierSpec]) -> tuple[dict[str, set[str]], set[str]]:

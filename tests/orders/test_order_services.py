@@ -353,7 +353,7 @@ def test_a_batch_records_good_orders_and_names_each_bad_one(shop, member, now):
     assert _aggregates(member) == _recomputed(member)
 
 
-def test_a_batch_pauses_the_garbage_collector_and_restores_it(shop, member, now, monkeypatch):
+def test_recording_pauses_the_garbage_collector_and_restores_it(shop, member, now, monkeypatch):
     seen = []
     real = orders_services._record
     monkeypatch.setattr(orders_services, "_record", lambda **kw: seen.append(gc.isenabled()) or real(**kw))

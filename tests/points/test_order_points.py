@@ -125,6 +125,9 @@ def test_a_replay_in_a_batch_does_not_take_the_first_purchase_bonus(shop, member
     assert new.created and new.order.points_earned == 70
     assert Order.objects.get(shop=shop, external_id="NEW").points_earned == 70
     assert PointsEntry.objects.get(shop=shop, idempotency_key="order#NEW").points == 70
+    # and the replay wrote nothing: one earn entry of OLD (taken back by its refund), the balance NEW's alone
+    assert PointsEntry.objects.filter(shop=shop, idempotency_key="order#OLD").count() == 1
+    assert _member(member) == (70, 0, 20)
 
 
 def test_a_tier_changed_between_the_buyers_read_and_their_lock_is_the_one_that_earns(shop, member, monkeypatch):

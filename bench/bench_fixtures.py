@@ -27,9 +27,9 @@ def ingest_shop(*, members: int = 200_000, orders: int = 1_000_000, seed: int = 
     """The shop the ingestion benchmarks write orders into: an established shop of `members` members and `orders`
     orders of history (bench/generate.py, made once), with the tiers their figures earn, so that its statistics and
     indexes are those of a shop in use. Each call removes the orders the benchmarks added (their external ids have
-    a "-", generated ones never), recomputes the figures of the members who had them and gives them back their
-    tiers, so each run starts from the same state. (bench-big stays untouched for the list benchmark; the indexes
-    written into are the tables' own, with every shop's rows.)"""
+    a "-", generated ones never) with their ledger rows, recomputes the figures and balances of the members who had
+    them and gives them back their tiers, so each run starts from the same state. (bench-big stays untouched for
+    the list benchmark; the indexes written into are the tables' own, with every shop's rows.)"""
     import psycopg
     from generate import conninfo, generate, session
 
@@ -70,11 +70,28 @@ def _ingest_reset(conn, shop: Shop, *, tiers: bool) -> None:
             [shop.pk],
         ).fetchall()
         touched = [r[0] for r in touched]
-        # The members' figures again from their remaining orders, as generate.py computes them.
+        # Those orders' ledger rows (the generator writes none; the raw baseline writes some without balances).
+        conn.execute(
+            """DELETE FROM points_pointslot AS l USING points_pointsentry AS e
+               WHERE l.entry_id = e.id AND e.shop_id = %s AND e.order_external_id LIKE '%%-%%'""",
+            [shop.pk],
+        )
+        for table in ("points_pointsentry", "tiers_growthentry"):
+            ledger = conn.execute(
+                f"DELETE FROM {table} WHERE shop_id = %s AND order_external_id LIKE '%%-%%' RETURNING member_id",
+                [shop.pk],
+            )
+            touched = sorted(set(touched).union(r[0] for r in ledger.fetchall()))
+        # The members' figures again from their remaining orders, as generate.py computes them, and their balances
+        # from their remaining ledger entries.
         conn.execute(
             """UPDATE members_member AS m SET lifetime_spend = coalesce(a.spend, 0),
                    order_count = coalesce(a.cnt, 0), first_order_at = a.first_at, last_order_at = a.last_at,
-                   spend_12m = coalesce(a.spend_12m, 0), orders_12m = coalesce(a.cnt_12m, 0)
+                   spend_12m = coalesce(a.spend_12m, 0), orders_12m = coalesce(a.cnt_12m, 0),
+                   points_balance = (SELECT coalesce(sum(e.points), 0) FROM points_pointsentry e
+                                     WHERE e.shop_id = m.shop_id AND e.member_id = m.id),
+                   growth_value = (SELECT coalesce(sum(g.value), 0) FROM tiers_growthentry g
+                                   WHERE g.shop_id = m.shop_id AND g.member_id = m.id)
                FROM unnest(%s::bigint[]) AS t(id) LEFT JOIN LATERAL (
                    SELECT sum(o.amount - o.refunded_amount) FILTER (WHERE o.status <> ALL (%s)) AS spend,
                        count(*) FILTER (WHERE o.status <> ALL (%s)) AS cnt,

@@ -2,7 +2,19 @@ import math
 
 from django.conf import settings
 
-from .tenancy import all_shops
+from .tenancy import all_shops, no_shop_scope
+
+
+class RequestScopeMiddleware:
+    """First of the middleware: every request starts with no shop scope and leaves none behind, whatever its view
+    does. The views enter their own shop's scope with a `with` inside this one."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        with no_shop_scope():
+            return self.get_response(request)
 
 
 class AdminScopesDisabledMiddleware:

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from django_scopes import scope, scopes_disabled
+from django_scopes.state import state
 
 from .models import Shop
 
@@ -24,6 +25,17 @@ def task_shop_scope(shop_id: int) -> Iterator[Shop]:
     shop = Shop.objects.get(pk=shop_id)
     with shop_scope(shop):
         yield shop
+
+
+@contextmanager
+def no_shop_scope() -> Iterator[None]:
+    """Run with no scope at all, then give the caller's back. Each request and each task starts here, so nothing a
+    previous one on the same thread left active (a scope entered and never left) can carry over to the next."""
+    token = state.set(None)
+    try:
+        yield
+    finally:
+        state.reset(token)
 
 
 # The named escape for the few cross-shop jobs (resolution of a key or a login, ops admin, system rollups).

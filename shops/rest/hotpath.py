@@ -20,7 +20,6 @@ API_KEY_CACHE_SECONDS in this process; a revoked key, or a frozen shop, stops th
 """
 
 import io
-from contextlib import ExitStack
 from functools import cached_property
 
 from django.http import HttpResponse
@@ -112,6 +111,5 @@ def drf_error_answer(view: ShopAPIView, request, exc: Exception):
     view.format_kwarg = view.get_format_suffix(**view.kwargs)
     drf_request.accepted_renderer, drf_request.accepted_media_type = view.perform_content_negotiation(drf_request)
     view.request = drf_request
-    view._shop_scope = ExitStack()  # nothing to close: ShopAPIView.finalize_response expects it
     response = view.handle_exception(exc)
     return view.finalize_response(drf_request, response, *view.args, **view.kwargs)

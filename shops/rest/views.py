@@ -16,8 +16,14 @@ class ShopAPIView(APIView):
     """Base of every integration API view.
 
     After authentication it sets `self.shop` (the key's shop) and `self.actor`, and runs the handler inside that
-    shop's scope, so every query on a shop-owned model is confined to it.
+    shop's scope, so every query on a shop-owned model is confined to it. The scope is entered in `initial()` (the
+    key is known only then) onto an ExitStack that `dispatch` holds in a `with`: it is left however the request
+    ends, an unhandled exception included.
     """
+
+    def dispatch(self, request, *args, **kwargs):
+        with ExitStack() as self._shop_scope:
+            return super().dispatch(request, *args, **kwargs)
 
     def initial(self, request, *args, **kwargs):
         # A NUL byte can be stored in no text column (PostgreSQL refuses it with an error): no such object can
@@ -30,12 +36,4 @@ class ShopAPIView(APIView):
         super().initial(request, *args, **kwargs)
         self.shop = request.auth.shop
         self.actor = Actor.for_api_key(request.auth, client_ip(request))
-        self._shop_scope = ExitStack()
         self._shop_scope.enter_context(shop_scope(self.shop))
-
-    def finalize_response(self, request, response, *args, **kwargs):
-        try:
-            return super().finalize_response(request, response, *args, **kwargs)
-        finally:
-            if hasattr(self, "_shop_scope"):
-                self._shop_scope.close()

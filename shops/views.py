@@ -21,6 +21,7 @@ from .forms import (
     SignUpForm,
 )
 from .roles import Perm, Role
+from .tenancy import shop_scope
 
 
 class FormServiceMixin:
@@ -69,7 +70,7 @@ class SignUpView(FormServiceMixin, FormView):
 
 class InvitationAcceptView(FormServiceMixin, FormView):
     """An emailed invitation link. Signed in as the invited address: accept. No account yet: create one here.
-    Otherwise: sign in first."""
+    Otherwise: sign in first. The token tells the shop; the request runs in that shop's scope from there on."""
 
     template_name = "shops/invitation_accept.html"
     form_class = AcceptInvitationForm
@@ -80,7 +81,11 @@ class InvitationAcceptView(FormServiceMixin, FormView):
         except ObjectDoesNotExist:
             raise Http404 from None
         self.has_account = selectors.user_exists(email=self.invitation.email)
-        return super().dispatch(request, *args, **kwargs)
+        with shop_scope(self.invitation.shop):
+            response = super().dispatch(request, *args, **kwargs)
+            if hasattr(response, "render") and not response.is_rendered:
+                response.render()
+        return response
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)

@@ -1,7 +1,7 @@
 import pytest
 from django.core.cache import cache
 from django.db import connection
-from django_scopes import scopes_disabled
+from django_scopes import scope, scopes_disabled
 from rest_framework.test import APIClient
 
 from shops.rest.throttling import memory_buckets
@@ -22,15 +22,37 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(skip)
 
 
+@pytest.hookimpl(hookwrapper=True)
+def pytest_fixture_setup(fixturedef, request):
+    """Fixtures build data across shops, so they run with the scopes lifted (as pretix's conftest does). Test bodies
+    run with them on, as production code does (`_test_body_scope`, whose scope must outlive its own setup)."""
+    if fixturedef.argname == "_test_body_scope":
+        yield
+        return
+    with scopes_disabled():
+        yield
+
+
 @pytest.fixture(autouse=True)
-def _test_scope_and_state():
-    """Test code itself reads across shops (to assert on both); the code under test still enters its own scope.
-    Also resets the state that outlives a transaction: throttle buckets, cache and the SMS outbox."""
+def _test_body_scope(request):
+    """A test body runs in the scope of the test's shops (`shop`, and `other_shop` when it has one), as a service
+    call runs in its shop's scope in production: a query outside any scope raises, and rows of shops the test did
+    not make stay out of sight. The code under test enters its own: each request starts with no scope
+    (RequestScopeMiddleware), each task too (config.celery.UnscopedTask), and both leave none behind."""
+    shops = [request.getfixturevalue(name) for name in ("shop", "other_shop") if name in request.fixturenames]
+    if not shops:
+        yield
+        return
+    with scope(shop=shops):
+        yield
+
+
+@pytest.fixture(autouse=True)
+def _reset_state():
+    """Resets the state that outlives a transaction: throttle buckets, cache and the SMS outbox."""
     memory_buckets.clear()
     cache.clear()
     LocmemBackend.outbox.clear()
-    with scopes_disabled():
-        yield
 
 
 @pytest.fixture

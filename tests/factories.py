@@ -1,24 +1,9 @@
 """Factories that build through the services, so every shop has its owner and audit trail as in production."""
 
-import functools
-
 import factory
 
 from shops.models import Shop, User
 from shops.services import SYSTEM, apikey_create, shop_create, staff_add
-from shops.tenancy import shop_scope
-
-
-def in_shop_scope(build):
-    """A test helper `build(shop, ...)` runs in its shop's scope, as the services it calls do in production, so a
-    test body (in its own shop's scope) can build and read another shop's data with it."""
-
-    @functools.wraps(build)
-    def scoped(shop, *args, **kwargs):
-        with shop_scope(shop):
-            return build(shop, *args, **kwargs)
-
-    return scoped
 
 
 class UserFactory(factory.django.DjangoModelFactory):

@@ -1,5 +1,6 @@
 from django.contrib import messages
 from django.contrib.auth import login
+from django.contrib.auth import views as auth_views
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.core.exceptions import ObjectDoesNotExist
 from django.http import Http404
@@ -8,7 +9,7 @@ from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 from django.views.generic import FormView, ListView, TemplateView
 
-from . import selectors, services
+from . import logins, selectors, services
 from .dashboard import ServiceActionView, ShopStaffMixin
 from .errors import ApplicationError
 from .forms import (
@@ -65,6 +66,16 @@ class SignUpView(FormServiceMixin, FormView):
         user, shop = services.user_sign_up(**form.cleaned_data)
         login(self.request, user, backend="django.contrib.auth.backends.ModelBackend")
         return redirect("dashboard:home", shop_slug=shop.slug)
+
+
+class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
+    """Django's page, and the new password also lifts a log-in pause on the account (shops.logins): whoever set it
+    controls the address. The pause on the network address stays."""
+
+    def form_valid(self, form):
+        response = super().form_valid(form)
+        logins.account_unlock(email=form.user.email)
+        return response
 
 
 class InvitationAcceptView(FormServiceMixin, FormView):

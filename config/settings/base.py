@@ -302,6 +302,10 @@ PUBLIC_URL = env("PUBLIC_URL", default=SITE_URL)
 # --- REST API
 API_THROTTLE_RATE = env.float("API_THROTTLE_RATE", default=20.0)  # sustained requests per second per key
 API_THROTTLE_BURST = env.int("API_THROTTLE_BURST", default=100)  # requests a key may send at once
+# Requests with a missing or invalid key, per network address (shops.rest.throttling.bad_key_refusal): this many at
+# once, then one more every 1 / API_BAD_KEY_RATE seconds; beyond that 429 instead of 401. Good requests never count.
+API_BAD_KEY_BURST = env.int("API_BAD_KEY_BURST", default=20)
+API_BAD_KEY_RATE = env.float("API_BAD_KEY_RATE", default=0.2)
 # How long a worker remembers a resolved API key on the hot writes (POST orders/, members/{id}/coupons/): a revoked
 # key or a frozen shop stops those two within this many seconds; every other endpoint refuses it at once.
 API_KEY_CACHE_SECONDS = env.float("API_KEY_CACHE_SECONDS", default=5.0)

@@ -59,13 +59,16 @@ class FieldErrorMixin(FormServiceMixin):
 
 
 class SignUpView(FormServiceMixin, FormView):
+    """A new shop and its owner. A new address and one that already has an account get the same answer (the done
+    page, telling them to check their email: the service writes to the address either way), and nobody is logged
+    in here, since a new session would tell the two apart."""
+
     template_name = "shops/signup.html"
     form_class = SignUpForm
 
     def perform(self, form):
-        user, shop = services.user_sign_up(**form.cleaned_data)
-        login(self.request, user, backend="django.contrib.auth.backends.ModelBackend")
-        return redirect("dashboard:home", shop_slug=shop.slug)
+        services.user_sign_up(**form.cleaned_data)
+        return redirect("signup_done")
 
 
 class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):

@@ -2,6 +2,8 @@
 starts with the key's first event. `cache.add` starts a window only if none is open and `cache.incr` is atomic
 in Redis, so concurrent web processes share one exact count."""
 
+from contextlib import suppress
+
 from django.core.cache import cache
 
 from .errors import RateLimited
@@ -28,6 +30,19 @@ def hit_or_refuse(key: str, *, limit: int, window: int) -> None:
     """As hit(), raising RateLimited instead of returning False."""
     if not hit(key, limit=limit, window=window):
         raise RateLimited()
+
+
+def hit_all_or_refuse(*windows: tuple[str, int, int]) -> None:
+    """Count one event in each window `(key, limit, window)`, all or none: when one is full, the windows already
+    counted are given their event back and RateLimited is raised. Put the window most likely to be full first."""
+    counted = []
+    for key, limit, window in windows:
+        if not hit(key, limit=limit, window=window):
+            for done in counted:
+                with suppress(ValueError):  # that window closed meanwhile: nothing left to give back
+                    cache.decr(done)
+            raise RateLimited()
+        counted.append(key)
 
 
 def count(key: str) -> int:

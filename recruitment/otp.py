@@ -1,6 +1,7 @@
 """One-time codes by SMS for the shopper pages: 6 digits, valid 5 minutes, at most 5 attempts, single use.
 
-Sending is limited to 5 codes per phone and 20 per network address an hour (recruitment.limits, Redis-backed).
+Sending is limited to 5 codes per phone an hour and 10 a day, whichever shops send them (the SMS cost and the
+nuisance are the phone's), and to 20 per network address an hour (recruitment.limits, Redis-backed).
 Only an HMAC of the code is kept, compared in constant time. Sending never looks at whether the phone is a
 member, so the answer (and its time) is the same for a member's phone and a new one."""
 
@@ -24,7 +25,9 @@ from .errors import CodeRejected, RateLimited
 CODE_DIGITS = 6
 CODE_TTL = 5 * 60
 MAX_ATTEMPTS = 5
+# Per phone across all shops: one phone could otherwise be sent 5 codes an hour by each shop on the platform.
 SENDS_PER_PHONE_HOUR = 5
+SENDS_PER_PHONE_DAY = 10
 SENDS_PER_IP_HOUR = 20
 
 
@@ -43,12 +46,15 @@ def _tries_key(shop: Shop, phone: str) -> str:
 def otp_send(*, shop: Shop, phone: str, ip: str) -> str:
     """Send a new code to `phone` (any common format) and return the phone as E.164. A new code replaces the last.
 
-    Raises InvalidPhoneError, RateLimited (5 per phone, 20 per address an hour)."""
+    Raises InvalidPhoneError, RateLimited (5 per phone an hour and 10 a day across shops, 20 per address an
+    hour; a refused send counts in none of them)."""
     phone = phone_normalize(phone)
-    if limits.count(f"otp-ip:{ip}") >= SENDS_PER_IP_HOUR:
-        raise RateLimited()
-    limits.hit_or_refuse(f"otp-phone:{shop.pk}:{phone}", limit=SENDS_PER_PHONE_HOUR, window=limits.HOUR)
-    limits.hit_or_refuse(f"otp-ip:{ip}", limit=SENDS_PER_IP_HOUR, window=limits.HOUR)
+    # The phone's windows carry no shop id on purpose: they count every shop's sends to that phone.
+    limits.hit_all_or_refuse(
+        (f"otp-ip:{ip}", SENDS_PER_IP_HOUR, limits.HOUR),
+        (f"otp-phone:{phone}", SENDS_PER_PHONE_HOUR, limits.HOUR),
+        (f"otp-phone-day:{phone}", SENDS_PER_PHONE_DAY, limits.DAY),
+    )
     code = f"{secrets.randbelow(10**CODE_DIGITS):0{CODE_DIGITS}d}"
     # The expiry travels with the digest: the code ends on our clock, not only when the cache drops the key.
     cache.set(_code_key(shop, phone), (_digest(shop, phone, code), time.time() + CODE_TTL), timeout=CODE_TTL)

@@ -10,6 +10,7 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, timedelta
 
 from django.conf import settings
+from django.contrib.auth.hashers import make_password
 from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
 from django.db.models import Q
@@ -81,18 +82,22 @@ def audit_record(*, shop: Shop, actor: Actor, action: str, obj=None, changes: di
     )
 
 
+def _slug_taken(slug: str) -> Conflict:
+    return Conflict(_("The link name %(slug)s is already taken.") % {"slug": slug}, code="slug_taken")
+
+
 @transaction.atomic
 def shop_create(*, name: str, slug: str, owner: User, actor: Actor = SYSTEM, **fields) -> Shop:
     """Create a shop with `owner` as its first owner. Raises Conflict when the slug is taken."""
     if Shop.objects.filter(slug=slug).exists():
-        raise Conflict(_("The link name %(slug)s is already taken.") % {"slug": slug}, code="slug_taken")
+        raise _slug_taken(slug)
     shop = Shop(name=name, slug=slug, **fields)
     shop.full_clean(validate_unique=False)
     try:
         with transaction.atomic():
             shop.save()
     except IntegrityError:  # lost a race for the same slug
-        raise Conflict(_("The link name %(slug)s is already taken.") % {"slug": slug}, code="slug_taken") from None
+        raise _slug_taken(slug) from None
     StaffMembership.objects.create(shop=shop, user=owner, role=Role.OWNER)
     for module in hook_modules("SHOP_DEFAULT_PROGRAM"):
         module.create_defaults(shop=shop)
@@ -107,17 +112,43 @@ def user_ensure(*, email: str, password: str | None = None, name: str = "") -> U
 
 
 @transaction.atomic
-def user_sign_up(*, email: str, password: str, name: str, shop_name: str, shop_slug: str) -> tuple[User, Shop]:
-    """A merchant's self sign-up: a new user who owns a new shop. Raises Conflict for a taken email or slug."""
+def user_sign_up(*, email: str, password: str, name: str, shop_name: str, shop_slug: str) -> tuple[User, Shop] | None:
+    """A merchant's self sign-up: a new user who owns a new shop, emailed where to log in. Raises Conflict for a
+    taken slug (public anyway: the shop's links show it).
+
+    An email that already has an account creates nothing and returns None; the address is emailed instead. So the
+    caller can answer both alike, and a stranger cannot learn from sign-up which addresses have accounts."""
+    if Shop.objects.filter(slug=shop_slug).exists():  # before the email: the same error whoever signs up
+        raise _slug_taken(shop_slug)
     if User.objects.filter(email__iexact=email).exists():
-        raise Conflict(_("An account with this email already exists."), code="email_taken")
+        make_password(password)  # the hashing a new account costs: the answer takes about as long
+        _sign_up_taken_email(email)
+        return None
     try:
         with transaction.atomic():
             user = User.objects.create_user(email=email, password=password, name=name)
-    except IntegrityError:  # lost a race for the same email
-        raise Conflict(_("An account with this email already exists."), code="email_taken") from None
+    except IntegrityError:  # lost a race for the same email: as above
+        _sign_up_taken_email(email)
+        return None
     shop = shop_create(name=shop_name, slug=shop_slug, owner=user, actor=Actor.for_user(user))
+    subject = _("Your shop %(shop)s is ready on Huiyuan") % {"shop": shop.name}
+    _sign_up_email(email, subject, "shops/email/sign_up_welcome.txt", shop=shop)
     return user, shop
+
+
+def _sign_up_taken_email(email: str) -> None:
+    # Nothing the form carried goes into it (a stranger's shop name in a real owner's inbox would be a lure).
+    subject = _("Someone tried to sign up for Huiyuan with your email address")
+    _sign_up_email(email, subject, "shops/email/sign_up_taken.txt")
+
+
+def _sign_up_email(email: str, subject: str, template: str, **context) -> None:
+    """Sent after commit, in the language of the sign-up page."""
+    site = settings.SITE_URL.rstrip("/")
+    body = render_to_string(
+        template, {**context, "login_link": site + reverse("login"), "reset_link": site + reverse("password_reset")}
+    )
+    transaction.on_commit(lambda: send_mail(subject=subject, message=body, from_email=None, recipient_list=[email]))
 
 
 SHOP_SETTINGS_FIELDS = ("name", "currency", "time_zone", "locale", "logo", "colour")

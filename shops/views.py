@@ -1,5 +1,6 @@
 from django.contrib import messages
 from django.contrib.auth import login
+from django.contrib.auth import views as auth_views
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.core.exceptions import ObjectDoesNotExist
 from django.http import Http404
@@ -8,7 +9,7 @@ from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 from django.views.generic import FormView, ListView, TemplateView
 
-from . import selectors, services
+from . import logins, selectors, services
 from .dashboard import ServiceActionView, ShopStaffMixin
 from .errors import ApplicationError
 from .forms import (
@@ -59,13 +60,26 @@ class FieldErrorMixin(FormServiceMixin):
 
 
 class SignUpView(FormServiceMixin, FormView):
+    """A new shop and its owner. A new address and one that already has an account get the same answer (the done
+    page, telling them to check their email: the service writes to the address either way), and nobody is logged
+    in here, since a new session would tell the two apart."""
+
     template_name = "shops/signup.html"
     form_class = SignUpForm
 
     def perform(self, form):
-        user, shop = services.user_sign_up(**form.cleaned_data)
-        login(self.request, user, backend="django.contrib.auth.backends.ModelBackend")
-        return redirect("dashboard:home", shop_slug=shop.slug)
+        services.user_sign_up(**form.cleaned_data)
+        return redirect("signup_done")
+
+
+class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
+    """Django's page, and the new password also lifts a log-in pause on the account (shops.logins): whoever set it
+    controls the address. The pause on the network address stays."""
+
+    def form_valid(self, form):
+        response = super().form_valid(form)
+        logins.account_unlock(email=form.user.email)
+        return response
 
 
 class InvitationAcceptView(FormServiceMixin, FormView):

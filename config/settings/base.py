@@ -4,6 +4,7 @@ With no environment at all, the project runs on SQLite with eager Celery tasks, 
 SMS/email, so a newcomer needs nothing but Python.
 """
 
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -31,6 +32,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_scopes",
+    "axes",
     "shops",
     "members",
     "orders",
@@ -56,6 +58,8 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "shops.middleware.AdminScopesDisabledMiddleware",
     "shops.middleware.RateLimitHeadersMiddleware",
+    # Last, as axes requires: it turns a log-in refused for too many failures into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -221,9 +225,29 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# axes' backend first: it refuses a locked account or address before any password is checked. It has no
+# get_user, so sessions (and the test client's force_login) use ModelBackend.
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "dashboard:entry"
 LOGOUT_REDIRECT_URL = "login"
+
+# --- Staff log-in limits (django-axes, shops.logins): failed log-ins per account and per network address within the
+# cool-off window; at either limit, log-ins for that account or from that address answer 429 until it has passed.
+AXES_HANDLER = "shops.logins.LoginAttempts"
+AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURES_PER_ACCOUNT", default=5)
+LOGIN_FAILURES_PER_ADDRESS = env.int("LOGIN_FAILURES_PER_ADDRESS", default=20)  # an office shares one address
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("LOGIN_COOLOFF_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]  # each counted on its own (LoginAttempts.get_failures)
+AXES_USERNAME_FORM_FIELD = "username"  # the login forms' field and authenticate()'s argument (not USERNAME_FIELD)
+AXES_USERNAME_CALLABLE = "shops.logins.login_username"
+AXES_CLIENT_IP_CALLABLE = "shops.rest.views.client_ip"  # REMOTE_ADDR, as the API: no spoofable forwarded header
+AXES_RESET_ON_SUCCESS = True
+# Attempts refused during a lockout do not extend it: the pause ends on time however often someone retries.
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+AXES_LOCKOUT_CALLABLE = "shops.logins.lockout_response"
+# No row per successful log-in: nothing would ever delete them (failed attempts expire with the cool-off).
+AXES_DISABLE_ACCESS_LOG = True
 
 # --- Languages: zh-Hans by default, English available.
 LANGUAGE_CODE = "zh-hans"
@@ -279,6 +303,10 @@ PUBLIC_URL = env("PUBLIC_URL", default=SITE_URL)
 # --- REST API
 API_THROTTLE_RATE = env.float("API_THROTTLE_RATE", default=20.0)  # sustained requests per second per key
 API_THROTTLE_BURST = env.int("API_THROTTLE_BURST", default=100)  # requests a key may send at once
+# Requests with a missing or invalid key, per network address (shops.rest.throttling.bad_key_refusal): this many at
+# once, then one more every 1 / API_BAD_KEY_RATE seconds; beyond that 429 instead of 401. Good requests never count.
+API_BAD_KEY_BURST = env.int("API_BAD_KEY_BURST", default=20)
+API_BAD_KEY_RATE = env.float("API_BAD_KEY_RATE", default=0.2)
 # How long a worker remembers a resolved API key on the hot writes (POST orders/, members/{id}/coupons/): a revoked
 # key or a frozen shop stops those two within this many seconds; every other endpoint refuses it at once.
 API_KEY_CACHE_SECONDS = env.float("API_KEY_CACHE_SECONDS", default=5.0)

@@ -8,6 +8,8 @@ from rest_framework import authentication, exceptions
 from shops.models import ApiKey
 from shops.services import apikey_authenticate
 
+from .throttling import bad_key_refusal
+
 # Resolved keys this process remembers, by the SHA-256 of the secret: (monotonic time until which, the ApiKey).
 _remembered: dict[str, tuple[float, ApiKey]] = {}
 _REMEMBERED_MAX = 10_000
@@ -46,10 +48,14 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
             return None
         scheme, _sep, secret = header.partition(" ")
         if scheme.lower() != self.keyword.lower() or not secret.strip():
-            raise exceptions.AuthenticationFailed("Use the header `Authorization: Bearer <api key>`.")
+            raise bad_key_refusal(request) or exceptions.AuthenticationFailed(
+                "Use the header `Authorization: Bearer <api key>`."
+            )
         api_key = self.resolve(secret=secret.strip())
         if api_key is None:
-            raise exceptions.AuthenticationFailed("The API key is not valid or has been revoked.")
+            raise bad_key_refusal(request) or exceptions.AuthenticationFailed(
+                "The API key is not valid or has been revoked."
+            )
         return (None, api_key)
 
     def authenticate_header(self, request):

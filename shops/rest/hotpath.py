@@ -9,10 +9,11 @@ What it skips, for the plain request every integration sends and only for it (`p
 of at most 64 KiB in UTF-8, `Authorization: Bearer ...`, no Accept or one that only JSON satisfies, no query
 string): the Request wrapper, content negotiation, versioning, the per-request authenticator, permission and
 throttle instances, and Response's rendering. It makes DRF's checks in DRF's order with the same code (the Bearer
-header as ApiKeyAuthentication reads it, shop_active_check, the key's bucket through api_throttle), parses with
-DRF's JSONParser, renders with DRF's JSONRenderer and sends the same headers, so the answer is DRF's byte for byte
-(tests/shops/test_hotpath.py). Any other request, and every error answer, goes through DRF itself (drf_error_answer).
-GET and the OpenAPI schema are untouched: the view's decorated `post` is what the schema documents and DRF runs.
+header as ApiKeyAuthentication reads it, with its per-address limit on bad keys, shop_active_check, the key's bucket
+through api_throttle), parses with DRF's JSONParser, renders with DRF's JSONRenderer and sends the same headers, so
+the answer is DRF's byte for byte (tests/shops/test_hotpath.py). Any other request, and every error answer, goes
+through DRF itself (drf_error_answer). GET and the OpenAPI schema are untouched: the view's decorated `post` is what
+the schema documents and DRF runs.
 
 One thing differs on purpose: the key is resolved through apikey_authenticate_remembered, which remembers it for
 API_KEY_CACHE_SECONDS in this process; a revoked key, or a frozen shop, stops these two writes within that delay

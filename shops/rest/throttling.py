@@ -1,5 +1,5 @@
 """Per-key API throttling: a token bucket (GCRA) allowing API_THROTTLE_RATE requests/s with bursts of
-API_THROTTLE_BURST.
+API_THROTTLE_BURST. Failed authentications have a bucket per network address (bad_key_refusal).
 
 With REDIS_URL the bucket lives in Redis, updated by one Lua script (atomic across web processes, timed by the
 Redis clock so servers with skewed clocks agree); without Redis it lives in process memory, which is right for
@@ -14,6 +14,7 @@ from functools import cache
 
 import redis
 from django.conf import settings
+from rest_framework import exceptions
 from rest_framework.throttling import BaseThrottle
 
 from shops.models import ApiKey
@@ -107,6 +108,34 @@ def api_throttle(request, ident: str) -> Decision:
     return decision
 
 
+def client_ip(request) -> str | None:
+    # Behind the load balancer, configure the proxy to set REMOTE_ADDR (e.g. gunicorn --forwarded-allow-ips).
+    return request.META.get("REMOTE_ADDR")
+
+
+def bad_key_refusal(request) -> exceptions.Throttled | None:
+    """Count one failed authentication (a missing, malformed, unknown or revoked key) against the client's address;
+    the Throttled to raise instead of the 401 once that address has used its allowance: API_BAD_KEY_BURST at once,
+    then API_BAD_KEY_RATE per second.
+
+    Only failures count, so an integration sending hundreds of good requests a second from one address is never
+    held up by them, and the successful path (the lean hot writes included) makes no extra Redis call: this runs
+    only once the key has failed. A valid key from a refused address is still served: keys carry 256 random bits,
+    so telling a valid one from a refused one teaches a guesser nothing, and a revoked key left in one till must not
+    stop the store's new key behind the same address. When the bucket cannot be reached the 401 goes out as it
+    would have: nothing is served either way."""
+    prefix = settings.CACHES["default"].get("KEY_PREFIX", "huiyuan")
+    try:
+        decision = bucket_take(
+            f"{prefix}:bad-key:{client_ip(request)}", rate=settings.API_BAD_KEY_RATE, burst=settings.API_BAD_KEY_BURST
+        )
+    except redis.RedisError:
+        return None
+    if decision.allowed:
+        return None
+    return exceptions.Throttled(decision.wait, "Too many requests without a valid API key from your address.")
+
+
 def key_ident(api_key: ApiKey) -> str:
     return f"key:{api_key.pk}"
 
@@ -115,7 +144,8 @@ class ApiKeyRateThrottle(BaseThrottle):
     """Throttle per API key (per client IP before authentication succeeds, e.g. the schema page)."""
 
     def allow_request(self, request, view):
-        ident = key_ident(request.auth) if isinstance(request.auth, ApiKey) else f"ip:{self.get_ident(request)}"
+        # The address is REMOTE_ADDR (client_ip), never DRF's get_ident, which believes any X-Forwarded-For.
+        ident = key_ident(request.auth) if isinstance(request.auth, ApiKey) else f"ip:{client_ip(request)}"
         self.decision = api_throttle(request._request, ident)
         return self.decision.allowed
 

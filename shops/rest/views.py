@@ -6,10 +6,8 @@ from rest_framework.views import APIView
 from shops.services import Actor
 from shops.tenancy import shop_scope
 
-
-def client_ip(request) -> str | None:
-    # Behind the load balancer, configure the proxy to set REMOTE_ADDR (e.g. gunicorn --forwarded-allow-ips).
-    return request.META.get("REMOTE_ADDR")
+# Defined with the throttles: the authentication classes, which DRF's settings import, need it too.
+from .throttling import client_ip
 
 
 class ShopAPIView(APIView):

@@ -9,7 +9,7 @@ import time_machine
 from django.utils import timezone
 
 from members.errors import InvalidPhoneError
-from recruitment import otp
+from recruitment import limits, otp
 from recruitment.errors import CodeRejected, RateLimited
 from shops.sms import LocmemBackend
 
@@ -98,6 +98,53 @@ def test_five_codes_per_phone_an_hour(shop):
         otp.otp_send(shop=shop, phone=PHONE, ip="203.0.113.99")
     assert refused.value.status == 429
     otp.otp_send(shop=shop, phone="13800138001", ip="203.0.113.99")  # another phone still gets one
+
+
+@pytest.mark.django_db
+def test_five_codes_per_phone_an_hour_whichever_shops_send_them(shop, other_shop):
+    for i in range(3):
+        otp.otp_send(shop=shop, phone=PHONE, ip=f"203.0.113.{i}")
+    for i in range(2):
+        otp.otp_send(shop=other_shop, phone="+86 138 0013 8000", ip=f"198.51.100.{i}")  # the same phone
+
+    for sender in (other_shop, shop):
+        with pytest.raises(RateLimited):
+            otp.otp_send(shop=sender, phone=PHONE, ip="192.0.2.1")
+    otp.otp_send(shop=other_shop, phone="13800138001", ip="192.0.2.1")  # another phone still gets one
+
+
+@pytest.mark.django_db
+def test_ten_codes_per_phone_a_day_whichever_shops_send_them(shop, other_shop, monkeypatch):
+    monkeypatch.setattr(otp, "SENDS_PER_PHONE_HOUR", 100)  # the day's window alone
+    for i in range(10):
+        otp.otp_send(shop=(shop, other_shop)[i % 2], phone=PHONE, ip=f"203.0.113.{i}")
+    with pytest.raises(RateLimited):
+        otp.otp_send(shop=shop, phone=PHONE, ip="192.0.2.1")
+
+
+@pytest.mark.django_db
+def test_a_refused_code_counts_in_no_window(shop):
+    # given: the phone's hour is used up from one address
+    for _ in range(5):
+        otp.otp_send(shop=shop, phone=PHONE, ip="198.51.100.1")
+    # when: that address keeps asking for the phone, refused each time
+    for _ in range(20):
+        with pytest.raises(RateLimited):
+            otp.otp_send(shop=shop, phone=PHONE, ip="198.51.100.1")
+    # then: the refusals took nothing from the address's 20 (5 used) nor from the phone's day (5 used)
+    for i in range(15):
+        otp.otp_send(shop=shop, phone=f"1390013{i:04d}", ip="198.51.100.1")
+    with pytest.raises(RateLimited):
+        otp.otp_send(shop=shop, phone="13700137000", ip="198.51.100.1")
+    assert limits.count("otp-phone-day:+8613800138000") == 5
+
+
+@pytest.mark.django_db
+def test_a_full_window_gives_back_what_the_others_counted():
+    limits.hit_all_or_refuse(("test-a", 5, limits.HOUR), ("test-b", 1, limits.HOUR))
+    with pytest.raises(RateLimited):
+        limits.hit_all_or_refuse(("test-a", 5, limits.HOUR), ("test-b", 1, limits.HOUR))
+    assert (limits.count("test-a"), limits.count("test-b")) == (1, 1)
 
 
 @pytest.mark.django_db

@@ -64,3 +64,17 @@ def test_a_code_verified_by_eight_requests_at_once_lets_one_in(shop, settings):
     assert results.count("+8613800138000") == 1, results
     # The others are refused: the code was used, or (beyond 5 attempts) the attempts ran out.
     assert sum(isinstance(r, CodeRejected | RateLimited) for r in results) == 7, results
+
+
+def test_twelve_codes_asked_at_once_by_two_shops_for_one_phone_send_five(shop, other_shop, settings):
+    settings.SMS_BACKEND = "locmem"
+    sends = [
+        in_scope(sender, lambda sender=sender, i=i: otp.otp_send(shop=sender, phone="13800138000", ip=f"203.0.113.{i}"))
+        for i, sender in enumerate([shop, other_shop] * 6)
+    ]
+
+    results = race(sends)
+
+    assert results.count("+8613800138000") == 5, results
+    assert sum(isinstance(r, RateLimited) for r in results) == 7, results
+    assert len([m for m in LocmemBackend.outbox if m.phone == "+8613800138000"]) == 5

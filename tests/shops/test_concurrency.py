@@ -54,3 +54,21 @@ def test_concurrent_sign_ups_for_one_slug_make_one_shop_and_clear_errors():
     assert all(isinstance(e, ApplicationError) and e.code == "slug_taken" for e in errors)
     # the losers' accounts were rolled back with their shops
     assert User.objects.filter(email__startswith="p").count() == 1
+
+
+def test_concurrent_sign_ups_for_one_email_make_one_account_and_one_shop():
+    results = race(
+        [
+            (
+                lambda i=i: user_sign_up(
+                    email="same@example.com", password="x-long-pass", name="", shop_name="店", shop_slug=f"shop-{i}"
+                )
+            )
+            for i in range(8)
+        ]
+    )
+    # the winner has its account and shop; the others were told by email, with nothing created and no error
+    assert sum(r is not None for r in results) == 1, results
+    assert results.count(None) == 7, results
+    assert User.objects.filter(email="same@example.com").count() == 1
+    assert Shop.objects.count() == 1

@@ -41,9 +41,10 @@ class RateLimitHeadersMiddleware:
 
 
 class ServiceUnavailableMiddleware:
-    """A view that raised because Redis is out of reach (shops.availability) answers 503 with Retry-After instead of
-    a 500: in the API's error format to a client that asks for JSON (the shopper pages' script, an API path outside
-    DRF's views; DRF's views answer through shops.rest.errors), else a plain page. Last in MIDDLEWARE: it sees the
+    """A view that raised because Redis or PostgreSQL is out of reach (shops.availability) answers 503 with
+    Retry-After instead of a 500: in the API's error format to a client that asks for JSON (the shopper pages'
+    script, an API path outside DRF's views; DRF's views answer through shops.rest.errors), else a plain page that
+    reads neither the session nor the user (the database may be what is down). Last in MIDDLEWARE: it sees the
     view's exception before any other middleware."""
 
     def __init__(self, get_response):

@@ -17,7 +17,7 @@ def error_body(code: str, message: str, details: dict | None = None) -> dict:
 
 
 class ServiceUnavailable(exceptions.APIException):
-    """Redis is out of reach (shops.availability): DRF sends `wait` as the Retry-After header."""
+    """Redis or PostgreSQL is out of reach (shops.availability): DRF sends `wait` as the Retry-After header."""
 
     status_code = 503
     default_detail = availability.MESSAGE

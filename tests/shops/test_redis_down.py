@@ -140,3 +140,19 @@ def test_a_redis_that_never_answers_is_down_after_redis_timeout(shop, api_client
         assert time.monotonic() - started < 3
     finally:
         throttling._redis_script.cache_clear()
+
+
+def test_no_dashboard_page_is_a_500_without_redis(shop, owner_client, redis_down):
+    """Every dashboard page (those that need no object) renders, computing without the cache, or answers 503."""
+    from django.urls import reverse
+
+    from tests.routes import tenant_routes
+
+    pages = [r for r in tenant_routes() if r.name.startswith("dashboard:") and r.params <= {"shop_slug"}]
+    answers = {}
+    for route in pages:
+        if "get" in route.methods:
+            args = [shop.slug] if route.params else []
+            answers[route.name] = owner_client.get(reverse(route.name, args=args)).status_code
+    assert len(answers) > 20
+    assert {name: status for name, status in answers.items() if status not in (200, 302)} == {}

@@ -3,18 +3,19 @@ never a database write. Per channel and local day the cache holds the visit coun
 marker that makes the unique-visitor count exact for the day. A periodic task (channel_stats_flush) copies the
 day's counters into ChannelDay; joins are counted in ChannelDay by the joining transaction itself.
 
-Unique visitors are unique per day: a shopper who comes back the next day counts on both days."""
+Unique visitors are unique per day: a shopper who comes back the next day counts on both days. While the cache
+cannot be reached, visits are not counted (shops.cache.optional_cache): the figures are low, never an error."""
 
 import datetime
 import zoneinfo
 from collections import defaultdict
 from dataclasses import dataclass
 
-from django.core.cache import cache
 from django.db import connection
 from django.db.models import Sum
 from django.utils import timezone
 
+from shops.cache import optional_cache
 from shops.models import Shop
 
 from .models import Channel, ChannelDay
@@ -35,17 +36,17 @@ def visit_record(*, shop: Shop, channel: Channel, visitor: str, now: datetime.da
     on the shop's local day."""
     day = local_day(shop, now)
     visits = _key(shop, channel.pk, day, "visits")
-    cache.add(visits, 0, timeout=KEEP)
-    cache.incr(visits)
-    if cache.add(_key(shop, channel.pk, day, f"seen:{visitor}"), 1, timeout=KEEP):
+    optional_cache.add(visits, 0, timeout=KEEP)
+    optional_cache.incr(visits)
+    if optional_cache.add(_key(shop, channel.pk, day, f"seen:{visitor}"), 1, timeout=KEEP):
         visitors = _key(shop, channel.pk, day, "visitors")
-        cache.add(visitors, 0, timeout=KEEP)
-        cache.incr(visitors)
+        optional_cache.add(visitors, 0, timeout=KEEP)
+        optional_cache.incr(visitors)
 
 
 def _live_counts(shop: Shop, channel_ids: list[int], days: list[datetime.date]) -> dict[tuple, tuple]:
     keys = {(c, d, what): _key(shop, c, d, what) for c in channel_ids for d in days for what in ("visits", "visitors")}
-    found = cache.get_many(list(keys.values()))
+    found = optional_cache.get_many(list(keys.values()))
     counts = {}
     for c in channel_ids:
         for d in days:

@@ -1,7 +1,11 @@
 import math
 
 from django.conf import settings
+from django.http import JsonResponse
+from django.shortcuts import render
 
+from . import availability
+from .rest.errors import error_body
 from .tenancy import all_shops, no_shop_scope
 
 
@@ -45,4 +49,31 @@ class RateLimitHeadersMiddleware:
             response["RateLimit-Limit"] = str(decision.limit)
             response["RateLimit-Remaining"] = str(decision.remaining)
             response["RateLimit-Reset"] = str(math.ceil(decision.reset))
+        return response
+
+
+class ServiceUnavailableMiddleware:
+    """A view that raised because Redis or PostgreSQL is out of reach (shops.availability) answers 503 with
+    Retry-After instead of a 500: in the API's error format to a client that asks for JSON (the shopper pages'
+    script, an API path outside DRF's views; DRF's views answer through shops.rest.errors), else a plain page that
+    reads neither the session nor the user (the database may be what is down). Last in MIDDLEWARE: it sees the
+    view's exception before any other middleware."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        return self.get_response(request)
+
+    def process_exception(self, request, exception):
+        if not availability.unavailable(exception):
+            return None
+        availability.log(exception)
+        if request.path.startswith("/api/") or request.headers.get("Accept", "").startswith("application/json"):
+            details = {"retry_after": availability.RETRY_AFTER}
+            body = error_body("service_unavailable", availability.MESSAGE, details)
+            response = JsonResponse(body, status=503)
+        else:
+            response = render(request, "503.html", {"message": availability.MESSAGE}, status=503)
+        response["Retry-After"] = str(availability.RETRY_AFTER)
         return response

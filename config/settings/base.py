@@ -58,6 +58,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "shops.middleware.AdminScopesDisabledMiddleware",
     "shops.middleware.RateLimitHeadersMiddleware",
+    "shops.middleware.ServiceUnavailableMiddleware",
     # Last, as axes requires: it turns a log-in refused for too many failures into the lockout page.
     "axes.middleware.AxesMiddleware",
 ]
@@ -97,12 +98,17 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Redis: cache and API throttling. Without REDIS_URL both stay in process memory.
 REDIS_URL = env("REDIS_URL", default="")
+# Seconds to connect, and to wait for an answer, before Redis counts as down (shops.availability): without them an
+# unreachable host holds every request (and /healthz) for the system's TCP timeout of minutes.
+REDIS_TIMEOUT = env.float("REDIS_TIMEOUT", default=1.0)
+REDIS_OPTIONS = {"socket_connect_timeout": REDIS_TIMEOUT, "socket_timeout": REDIS_TIMEOUT}
 if REDIS_URL:
     CACHES = {
         "default": {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": env("CACHE_KEY_PREFIX", default="huiyuan"),
+            "OPTIONS": REDIS_OPTIONS,
         }
     }
 else:

@@ -13,7 +13,6 @@ from urllib.parse import urlsplit
 
 import phonenumbers
 from django.contrib import messages
-from django.core.cache import cache
 from django.core.serializers.json import DjangoJSONEncoder
 from django.http import HttpResponse, JsonResponse, QueryDict
 from django.shortcuts import redirect
@@ -23,6 +22,7 @@ from django.utils.translation import gettext_lazy as _
 from django.views import View
 from django.views.generic import FormView, TemplateView
 
+from shops.cache import optional_cache
 from shops.dashboard import ShopStaffMixin
 from shops.errors import ApplicationError
 from shops.models import Shop
@@ -126,10 +126,10 @@ def _count(shop: Shop, definition: dict, *, fresh: bool) -> int:
     count for a few minutes, so walking a list of a million members does not count it again on every page."""
     digest = hashlib.sha256(json.dumps(definition, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
     key = f"members:count:{shop.pk}:{digest}"
-    if not fresh and (count := cache.get(key)) is not None:
+    if not fresh and (count := optional_cache.get(key)) is not None:
         return count
     count = selectors.member_count(shop=shop, definition=definition)
-    cache.set(key, count, COUNT_CACHE_SECONDS)
+    optional_cache.set(key, count, COUNT_CACHE_SECONDS)
     return count
 
 

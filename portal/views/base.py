@@ -10,7 +10,6 @@ from urllib.parse import quote
 
 from django.conf import settings
 from django.contrib import messages
-from django.core.cache import cache
 from django.core.exceptions import ObjectDoesNotExist
 from django.http import HttpRequest, HttpResponse
 from django.middleware.csrf import get_token
@@ -23,6 +22,7 @@ from django.utils.translation import gettext as _
 
 from members.models import Member, MemberStatus
 from members.selectors import member_get_live_sql
+from shops.cache import optional_cache
 from shops.models import Shop
 from shops.selectors import shop_by_slug
 from shops.services import Actor
@@ -145,12 +145,12 @@ def shared_page(request: HttpRequest, shop: Shop, template: str, key: str, conte
     for SHARED_PAGE_TTL seconds: `context()` is called only when it is not there. The CSRF token, which differs per
     shopper, is rendered as a placeholder and put in per request. Keys name the shop (they start with its id)."""
     key = f"portal:page:{shop.pk}:{translation.get_language()}:{key}"
-    html = cache.get(key)
+    html = optional_cache.get(key)
     if html is None:
         html = render_to_string(
             template, {**_frame(request, shop, context()), "csrf_token": CSRF_PLACEHOLDER}, request=request
         )
-        cache.set(key, html, SHARED_PAGE_TTL)
+        optional_cache.set(key, html, SHARED_PAGE_TTL)
     return HttpResponse(html.replace(CSRF_PLACEHOLDER, get_token(request)))
 
 

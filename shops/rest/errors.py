@@ -8,11 +8,21 @@ from rest_framework.response import Response
 from rest_framework.serializers import as_serializer_error
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from shops import availability
 from shops.errors import ApplicationError
 
 
 def error_body(code: str, message: str, details: dict | None = None) -> dict:
     return {"code": code, "message": str(message), "details": details or {}}
+
+
+class ServiceUnavailable(exceptions.APIException):
+    """Redis or PostgreSQL is out of reach (shops.availability): DRF sends `wait` as the Retry-After header."""
+
+    status_code = 503
+    default_detail = availability.MESSAGE
+    default_code = "service_unavailable"
+    wait = availability.RETRY_AFTER
 
 
 def exception_handler(exc, context):
@@ -25,6 +35,9 @@ def exception_handler(exc, context):
         exc = exceptions.PermissionDenied()
     elif isinstance(exc, DjangoValidationError):
         exc = exceptions.ValidationError(as_serializer_error(exc))
+    elif availability.unavailable(exc):
+        availability.log(exc)
+        exc = ServiceUnavailable()
     response = drf_exception_handler(exc, context)  # keeps DRF's headers: WWW-Authenticate, Retry-After, Allow
     if response is None:
         return None  # an unexpected error: Django's handler500 answers in the same format
@@ -34,7 +47,7 @@ def exception_handler(exc, context):
     else:
         code = exc.get_codes() if isinstance(exc.get_codes(), str) else "error"
         response.data = error_body(code, exc.detail)
-        if isinstance(exc, exceptions.Throttled):
+        if isinstance(exc, exceptions.Throttled | ServiceUnavailable):
             response.data["details"] = {"retry_after": exc.wait}
     return response
 

@@ -3,7 +3,8 @@ API_THROTTLE_BURST. Failed authentications have a bucket per network address (ba
 
 With REDIS_URL the bucket lives in Redis, updated by one Lua script (atomic across web processes, timed by the
 Redis clock so servers with skewed clocks agree); without Redis it lives in process memory, which is right for
-the single-process embedded mode.
+the single-process embedded mode. When Redis cannot be reached the bucket cannot be counted, and the request
+answers 503 with Retry-After (shops.availability): nothing gets through unthrottled.
 """
 
 import math
@@ -53,7 +54,7 @@ class Decision:
 
 @cache
 def _redis_script():
-    client = redis.Redis.from_url(settings.REDIS_URL)
+    client = redis.Redis.from_url(settings.REDIS_URL, **settings.REDIS_OPTIONS)
     return client.register_script(_GCRA_LUA)
 
 

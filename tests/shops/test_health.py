@@ -11,6 +11,7 @@ def test_healthz_reports_database_cache_and_broker(client):
     assert response.status_code == 200
     body = response.json()
     assert body["status"] == "ok"
+    assert body["failed"] == []
     assert body["database"] == "ok"
     assert body["cache"] == "ok"
     assert body["broker"].startswith("eager")

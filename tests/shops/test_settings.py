@@ -12,7 +12,8 @@ PROBE = (
     "import json; from config.settings import base as s; print(json.dumps({"
     "'engine': s.DATABASES['default']['ENGINE'], 'name': str(s.DATABASES['default']['NAME']),"
     "'eager': s.CELERY_TASK_ALWAYS_EAGER, 'broker': s.CELERY_BROKER_URL,"
-    "'cache': s.CACHES['default']['BACKEND'], 'sms': s.SMS_BACKEND, 'debug': s.DEBUG}))"
+    "'cache': s.CACHES['default']['BACKEND'], 'cache_options': s.CACHES['default'].get('OPTIONS', {}),"
+    "'sms': s.SMS_BACKEND, 'debug': s.DEBUG}))"
 )
 
 
@@ -50,3 +51,11 @@ def test_database_broker_and_redis_come_from_the_environment():
     assert s["broker"] == "redis://redis.internal:6379/0"
     assert s["cache"] == "django.core.cache.backends.redis.RedisCache"
     assert s["sms"] == "file"
+
+
+def test_redis_counts_as_down_after_redis_timeout():
+    # an unreachable or hung Redis fails each call within this time instead of holding the request for minutes
+    s = _settings_with({"REDIS_URL": "redis://redis.internal:6379/1"})
+    assert s["cache_options"] == {"socket_connect_timeout": 1.0, "socket_timeout": 1.0}
+    s = _settings_with({"REDIS_URL": "redis://redis.internal:6379/1", "REDIS_TIMEOUT": "0.25"})
+    assert s["cache_options"] == {"socket_connect_timeout": 0.25, "socket_timeout": 0.25}

@@ -8,6 +8,7 @@ from orders.models import COUNTED_STATUSES, Order
 from shops.models import ApiKey, Shop, StaffMembership, User
 from shops.roles import Role
 from shops.services import apikey_authenticate
+from shops.tenancy import all_shops, shop_scope
 
 pytestmark = pytest.mark.django_db
 
@@ -19,8 +20,9 @@ def test_create_shop_creates_the_shop_and_its_owner(capsys):
     shop = Shop.objects.get(slug="tea-house")
     owner = User.objects.get(email="boss@example.com")
     assert owner.check_password("pw-12345678")
-    assert StaffMembership.objects.get(shop=shop).user == owner
-    assert StaffMembership.objects.get(shop=shop).role == Role.OWNER
+    with shop_scope(shop):
+        assert StaffMembership.objects.get(shop=shop).user == owner
+        assert StaffMembership.objects.get(shop=shop).role == Role.OWNER
     assert "Created shop tea-house" in capsys.readouterr().out
 
 
@@ -44,24 +46,26 @@ def test_create_api_key_prints_a_working_key_alone_on_the_last_line(shop, capsys
 def test_create_api_key_for_an_unknown_shop_is_a_clear_error():
     with pytest.raises(CommandError, match="No shop with slug 'nope'"):
         call_command("create_api_key", shop="nope")
-    assert ApiKey.objects.count() == 0
+    with all_shops():
+        assert ApiKey.objects.count() == 0
 
 
 def test_seed_demo_creates_a_shop_one_can_log_in_to_and_is_safe_to_rerun(client, capsys):
     call_command("seed_demo", members=40)
     call_command("seed_demo", members=40)
     out = capsys.readouterr().out
-    assert Shop.objects.filter(slug="demo").count() == 1
-    assert StaffMembership.objects.filter(shop__slug="demo").count() == 4
+    shop = Shop.objects.get(slug="demo")
+    with shop_scope(shop):
+        assert StaffMembership.objects.filter(shop=shop).count() == 4
     # through the login page: axes' backend needs the request, which client.login() does not give authenticate()
     login = client.post("/accounts/login/", {"username": "owner@demo.huiyuan.local", "password": "huiyuan-demo-2026"})
     assert login.status_code == 302
     assert "owner@demo.huiyuan.local" in out and "huiyuan-demo-2026" in out
     assert client.get("/dashboard/demo/").status_code == 200
     # members and a year of orders, recorded through the services: aggregates agree with the orders
-    shop = Shop.objects.get(slug="demo")
-    assert Member.objects.filter(shop=shop).count() == 40 + 10  # and 10 shoppers joining through the demo channels
-    assert Order.objects.filter(shop=shop).count() == 160
-    member_orders = Order.objects.filter(shop=shop, member__isnull=False, status__in=COUNTED_STATUSES)
-    assert Member.objects.filter(shop=shop).aggregate(n=Sum("order_count"))["n"] == member_orders.count()
+    with shop_scope(shop):
+        assert Member.objects.filter(shop=shop).count() == 40 + 10  # and 10 shoppers joining through the channels
+        assert Order.objects.filter(shop=shop).count() == 160
+        member_orders = Order.objects.filter(shop=shop, member__isnull=False, status__in=COUNTED_STATUSES)
+        assert Member.objects.filter(shop=shop).aggregate(n=Sum("order_count"))["n"] == member_orders.count()
     assert "members: kept" in out and "orders: kept" in out and "recruitment: kept" in out

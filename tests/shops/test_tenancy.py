@@ -1,14 +1,14 @@
 import pytest
-from django_scopes import ScopeError, scope
+from django_scopes import ScopeError
 
 from shops.models import ApiKey, AuditLogEntry, StaffMembership
-from shops.tenancy import all_shops, shop_scope, task_shop_scope
+from shops.tenancy import all_shops, no_shop_scope, shop_scope, task_shop_scope
 from tests.factories import make_api_key
 
 
 @pytest.mark.django_db
 def test_a_query_outside_a_shop_scope_raises(shop):
-    with scope(), pytest.raises(ScopeError):  # scope() with no shop: what a forgotten scope looks like
+    with no_shop_scope(), pytest.raises(ScopeError):  # what a forgotten scope looks like
         list(StaffMembership.objects.all())
 
 
@@ -28,7 +28,7 @@ def test_a_query_outside_a_shop_scope_raises(shop):
 )
 def test_every_way_of_reading_or_writing_outside_a_scope_raises(shop, query):
     make_api_key(shop)
-    with scope(), pytest.raises(ScopeError):
+    with no_shop_scope(), pytest.raises(ScopeError):
         query(ApiKey.objects)
 
 
@@ -36,19 +36,19 @@ def test_every_way_of_reading_or_writing_outside_a_scope_raises(shop, query):
 def test_a_shop_scope_sees_only_that_shops_rows(shop, other_shop):
     make_api_key(shop, "a")
     make_api_key(other_shop, "b")
-    with scope(), shop_scope(shop):
+    with no_shop_scope(), shop_scope(shop):
         assert list(ApiKey.objects.values_list("name", flat=True)) == ["a"]
         assert not ApiKey.objects.filter(shop=other_shop).exists()
 
 
 @pytest.mark.django_db
 def test_the_named_escape_sees_every_shop(shop, other_shop):
-    with scope(), all_shops():
+    with no_shop_scope(), all_shops():
         assert AuditLogEntry.objects.filter(action="shop.create").count() == 2
 
 
 @pytest.mark.django_db
 def test_a_task_scope_is_resolved_from_the_shop_id(shop, other_shop):
-    with scope(), task_shop_scope(shop.pk) as resolved:
+    with no_shop_scope(), task_shop_scope(shop.pk) as resolved:
         assert resolved == shop
         assert list(StaffMembership.objects.values_list("shop_id", flat=True)) == [shop.pk]

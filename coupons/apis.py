@@ -15,12 +15,12 @@ from rest_framework import serializers, status
 from rest_framework.generics import ListAPIView
 from rest_framework.response import Response
 
+from members.models import MAX_POINTS
 from members.segments import segment_get
 from members.selectors import member_get_live, member_get_live_status
-from points.services import MAX_POINTS
 from shops.rest.hotpath import HotWriteView
 from shops.rest.schema import CONFLICT, error_response
-from shops.rest.serializers import StrictSerializer, validated
+from shops.rest.serializers import Int64Field, StrictSerializer, validated
 from shops.rest.views import ShopAPIView
 from tiers.rules import shop_zone
 
@@ -120,7 +120,7 @@ class TemplateOutput(serializers.Serializer):
     stock = serializers.IntegerField(allow_null=True, help_text="null: unlimited.")
     per_member_limit = serializers.IntegerField()
     stackable = serializers.BooleanField()
-    points_price = serializers.IntegerField(allow_null=True)
+    points_price = Int64Field(allow_null=True)
     use_channel = serializers.ChoiceField(UseChannel.choices)
     on_refund = serializers.ChoiceField(RefundPolicy.choices)
     status = serializers.ChoiceField(TemplateStatus.choices)

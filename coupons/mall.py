@@ -13,7 +13,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from members.models import Member, MemberStatus
+from members.models import MAX_POINTS, Member, MemberStatus
 from points.errors import IdempotencyConflict as PointsIdempotencyConflict
 from points.services import points_redeem, points_refund
 from shops.errors import ApplicationError, Conflict
@@ -27,7 +27,6 @@ from .models import CouponTemplate, Exchange, Fulfilment, Gift, Source, Template
 
 MAX_KEY_LENGTH = 100  # system keys derived from it ("mall#<key>") must fit the ledger's 128 characters
 GIFT_FIELDS = ("name", "description", "points_price", "stock", "active")
-MAX_PRICE = 10**9
 
 
 class NotOnOffer(Conflict):
@@ -233,8 +232,10 @@ def gift_errors(gift: Gift) -> dict[str, str]:
     if len(gift.description) > 200:
         errors["description"] = _("At most %(count)d characters.") % {"count": 200}
     price = gift.points_price
-    if not isinstance(price, int) or isinstance(price, bool) or not 1 <= price <= MAX_PRICE:
-        errors["points_price"] = _("The price is a whole number of points, at least 1.")
+    if not isinstance(price, int) or isinstance(price, bool) or not 1 <= price <= MAX_POINTS:
+        errors["points_price"] = _("The price is a whole number of points, from 1 to %(max)s.") % {
+            "max": f"{MAX_POINTS:,}"
+        }
     stock = gift.stock
     if stock is not None and (not isinstance(stock, int) or isinstance(stock, bool) or stock < 0):
         errors["stock"] = _("The stock is a whole number, or empty for unlimited.")

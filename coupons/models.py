@@ -5,11 +5,12 @@ A template says what a coupon gives and to whom; `issued` counts the coupons mad
 redemption of it is standing at a time (a partial unique index), and a refund voids or restores it as the template
 says. Codes are random (coupons.codes), unique per shop and stored upper-case without separators."""
 
+from django.core.validators import MaxValueValidator
 from django.db import models
 from django.db.models import F, Q
 from django.utils.translation import gettext_lazy as _
 
-from members.models import Member, Segment
+from members.models import MAX_POINTS, Member, Segment
 from points.models import PointsEntry
 from shops.models import ShopOwned, unindexed_shop_field
 from tiers.models import Tier
@@ -94,8 +95,9 @@ class CouponTemplate(ShopOwned):
         _("stackable"), default=False, help_text=_("May be used on one order together with other coupons.")
     )
     points_price = models.PositiveBigIntegerField(
-        _("points price"), null=True, blank=True, help_text=_("Set: offered in the points mall for this many points.")
-    )
+        _("points price"), null=True, blank=True, help_text=_("Set: offered in the points mall for this many points."),
+        validators=[MaxValueValidator(MAX_POINTS)],
+    )  # fmt: skip
     shopper_claimable = models.BooleanField(
         _("shoppers may claim it"), default=False,
         help_text=_("Offered in the member centre's wallet to claim (within its audience and claim window)."),
@@ -303,7 +305,7 @@ class Gift(ShopOwned):
 
     name = models.CharField(_("name"), max_length=60)
     description = models.CharField(_("description"), max_length=200, blank=True)
-    points_price = models.PositiveBigIntegerField(_("points price"))
+    points_price = models.PositiveBigIntegerField(_("points price"), validators=[MaxValueValidator(MAX_POINTS)])
     stock = models.PositiveBigIntegerField(_("stock"), null=True, blank=True, help_text=_("Empty: unlimited."))
     issued = models.PositiveBigIntegerField(_("exchanged"), default=0)
     active = models.BooleanField(_("on offer"), default=True)

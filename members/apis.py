@@ -7,7 +7,7 @@ from rest_framework.generics import ListAPIView
 from rest_framework.response import Response
 
 from shops.rest.schema import CONFLICT
-from shops.rest.serializers import StrictSerializer
+from shops.rest.serializers import Int64Field, StrictSerializer
 from shops.rest.views import ShopAPIView
 
 from . import selectors, services
@@ -69,9 +69,9 @@ class MemberOutput(serializers.Serializer):
     consents = serializers.SerializerMethodField()
     tags = serializers.SerializerMethodField()
     tier = serializers.SerializerMethodField()
-    points_balance = serializers.IntegerField()
-    points_pending = serializers.IntegerField()
-    growth_value = serializers.IntegerField()
+    points_balance = Int64Field()
+    points_pending = Int64Field()
+    growth_value = Int64Field()
 
     class Meta:
         ref_name = "Member"

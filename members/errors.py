@@ -1,6 +1,9 @@
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from shops.errors import ApplicationError, Conflict
+
+from .models import MAX_BALANCE
 
 
 class InvalidPhoneError(ApplicationError):
@@ -31,3 +34,13 @@ class UnknownTag(ApplicationError):
 class UnknownTier(ApplicationError):
     code = "unknown_tier"
     default_message = _("No tier with this id or name in your shop.")
+
+
+class BalanceLimit(Conflict):
+    """A write would take a member's points, pending points or growth value above MAX_BALANCE (members.models)."""
+
+    code = "balance_limit"
+
+    def __init__(self, *, details: dict | None = None):
+        message = gettext("This would take the member's balance above %(max)s, the most a member can hold.")
+        super().__init__(message % {"max": f"{MAX_BALANCE:,}"}, details={"limit": MAX_BALANCE, **(details or {})})

@@ -5,6 +5,16 @@ from django.utils.translation import gettext_lazy as _
 
 from shops.models import ShopOwned, unindexed_shop_field
 
+# Points and growth value are 64-bit integers end to end (CONVENTIONS 3). One operation (an earn, a redemption, an
+# adjustment, a price, a reward, a threshold) is at most MAX_POINTS: every API field, form and service that takes
+# an amount refuses more with a clear error, and an order's award is capped there (points.rules). A member's
+# balances stay within MAX_BALANCE (a CheckConstraint; the services refuse the write that would pass it), so that
+# no sum overflows a bigint (2**63 - 1, about 9.2 x 10**18): neither a balance plus the largest batch of credits
+# (1,000 orders of MAX_POINTS), nor a total over thousands of members at the limit (SQLite's SUM stays an integer).
+MAX_POINTS = 10**12
+MAX_BALANCE = 10**15
+BALANCE_LIMIT_CONSTRAINT = "member_balances_within_limit"
+
 
 class Gender(models.TextChoices):
     UNKNOWN = "unknown", _("Unknown")
@@ -96,6 +106,12 @@ class Member(ShopOwned):
                 condition=Q(points_balance__gte=0, points_pending__gte=0, growth_value__gte=0),
                 name="member_points_never_negative",
             ),
+            models.CheckConstraint(
+                condition=Q(
+                    points_balance__lte=MAX_BALANCE, points_pending__lte=MAX_BALANCE, growth_value__lte=MAX_BALANCE
+                ),
+                name=BALANCE_LIMIT_CONSTRAINT,
+            ),  # fmt: skip
             models.CheckConstraint(
                 condition=Q(birthday_month__isnull=True) | Q(birthday_month__gte=1, birthday_month__lte=12),
                 name="member_birthday_month_range",

@@ -5,6 +5,7 @@ already a member changes nothing; every consent change is recorded with its time
 personal fields but keeps the row, so orders, ledgers and aggregates stay consistent.
 """
 
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -17,8 +18,8 @@ from shops.hooks import hook_modules
 from shops.models import Shop
 from shops.services import SYSTEM, Actor, audit_record
 
-from .errors import ExternalIdTaken, InvalidPhoneError, MemberErased, PhoneTaken
-from .models import LIVE_SQL, ConsentChange, ConsentChannel, Gender, Member, MemberStatus
+from .errors import BalanceLimit, ExternalIdTaken, InvalidPhoneError, MemberErased, PhoneTaken
+from .models import BALANCE_LIMIT_CONSTRAINT, LIVE_SQL, ConsentChange, ConsentChannel, Gender, Member, MemberStatus
 from .phones import InvalidPhone, normalize_phone
 
 PROFILE_FIELDS = ("name", "gender", "birthday_month", "birthday_day", "birth_year", "region", "email")
@@ -268,17 +269,30 @@ def _order_facts(values) -> dict:
     }
 
 
+@contextmanager
+def _balances_within_limit():
+    """The balances' CheckConstraint refusing a sum above MAX_BALANCE, as the domain error BalanceLimit (a 409 with
+    its message) instead of an IntegrityError (a 500). The set-based writes below add credits of many members at
+    once and check no balance beforehand; the transaction they run in is rolled back with everything it wrote."""
+    try:
+        yield
+    except IntegrityError as exc:
+        if BALANCE_LIMIT_CONSTRAINT in str(exc):
+            raise BalanceLimit() from exc
+        raise
+
+
 def member_counters_add(*, shop: Shop, column: str, deltas: dict[int, int]) -> None:
     """Add deltas to one cached ledger balance of members (COUNTER_COLUMNS), in one UPDATE after locking the rows
     in primary-key order. Must run inside the transaction that writes the ledger entries; the balances'
-    CheckConstraint refuses a result below zero."""
+    CheckConstraints refuse a result below zero, and above MAX_BALANCE as BalanceLimit."""
     deltas = {pk: delta for pk, delta in deltas.items() if delta}
     if not deltas:
         return
     assert column in COUNTER_COLUMNS
     _lock(shop=shop, ids=sorted(deltas))
     cte, params = values_cte("v", [("id", "int"), ("delta", "int")], sorted(deltas.items()))
-    with connection.cursor() as cursor:
+    with _balances_within_limit(), connection.cursor() as cursor:
         cursor.execute(
             f"""{cte} UPDATE members_member AS m SET {column} = m.{column} + v.delta, updated_at = %s
                 FROM v WHERE m.id = v.id AND m.shop_id = %s""",  # noqa: S608 - the column is one of COUNTER_COLUMNS
@@ -341,7 +355,7 @@ def member_aggregates_apply(
                 THEN v.last_at ELSE m.last_order_at END,
             {balances}updated_at = %s
         FROM v WHERE m.id = v.id AND m.shop_id = %s"""  # noqa: S608 - the CTE and columns are built from constants
-    with connection.cursor() as cursor:
+    with _balances_within_limit(), connection.cursor() as cursor:
         cursor.execute(sql, [*params, adapt(timezone.now(), "datetime"), shop.pk])
 
 

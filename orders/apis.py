@@ -8,7 +8,7 @@ from members.services import phone_normalize
 from shops.errors import ApplicationError
 from shops.rest.hotpath import HotWriteView
 from shops.rest.schema import CONFLICT
-from shops.rest.serializers import StrictSerializer
+from shops.rest.serializers import Int64Field, StrictSerializer
 from shops.rest.views import ShopAPIView
 
 from . import selectors, services
@@ -84,7 +84,7 @@ class OrderOutput(serializers.Serializer):
     status = serializers.CharField()
     paid_at = serializers.DateTimeField()
     completed_at = serializers.DateTimeField(allow_null=True)
-    points_earned = serializers.IntegerField()
+    points_earned = Int64Field()
     items = ItemOutput(many=True, source="items.all")
 
     class Meta:

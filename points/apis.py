@@ -4,13 +4,13 @@ from drf_spectacular.utils import OpenApiExample, extend_schema
 from rest_framework import serializers, status
 from rest_framework.response import Response
 
+from members.models import MAX_POINTS
 from members.selectors import member_get_live
 from shops.rest.schema import CONFLICT
-from shops.rest.serializers import StrictSerializer
+from shops.rest.serializers import Int64Field, StrictSerializer
 from shops.rest.views import ShopAPIView
 
 from . import selectors, services
-from .services import MAX_POINTS
 
 # Client keys never contain "#": the system's own keys (points.order_effects) do, so the two cannot collide.
 IDEMPOTENCY_KEY = serializers.CharField(
@@ -23,7 +23,7 @@ IDEMPOTENCY_KEY = serializers.CharField(
 class EntryOutput(serializers.Serializer):
     id = serializers.IntegerField()
     kind = serializers.CharField()
-    points = serializers.IntegerField()
+    points = Int64Field()
     reason = serializers.CharField()
     order_external_id = serializers.CharField()
     created_at = serializers.DateTimeField()
@@ -34,7 +34,7 @@ class EntryOutput(serializers.Serializer):
 
 class PostedOutput(serializers.Serializer):
     entry = EntryOutput()
-    points_balance = serializers.IntegerField()
+    points_balance = Int64Field()
     cash_value = serializers.DecimalField(max_digits=12, decimal_places=2, allow_null=True)
 
     class Meta:
@@ -51,14 +51,14 @@ def _posted(posted, *, member) -> Response:
 class MemberPointsApi(ShopAPIView):
     class OutputSerializer(serializers.Serializer):
         class ExpiringSerializer(serializers.Serializer):
-            points = serializers.IntegerField()
+            points = Int64Field()
             expires_at = serializers.DateTimeField()
 
             class Meta:
                 ref_name = "PointsExpiring"
 
-        points_balance = serializers.IntegerField()
-        points_pending = serializers.IntegerField()
+        points_balance = Int64Field()
+        points_pending = Int64Field()
         expiring_soon = ExpiringSerializer(many=True)
         entries = EntryOutput(many=True)
 

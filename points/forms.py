@@ -8,9 +8,10 @@ from django import forms
 from django.core.validators import RegexValidator
 from django.utils.translation import gettext_lazy as _
 
+from members.models import MAX_POINTS
+
 from .models import BonusKind, EntryKind, ExpiryMode, ExpiryRounding, PointsProgram, Rounding
 from .program import MAX_MULTIPLIER, MAX_PENDING_DAYS, MAX_REMINDER_DAYS, PROGRAM_FIELDS
-from .services import MAX_POINTS
 
 CATEGORY_SEPARATORS = re.compile(r"[,，、;；\n]")
 DATE = forms.DateInput({"type": "date"})
@@ -51,16 +52,16 @@ class PointsProgramForm(forms.Form):
     )  # fmt: skip
     cash_enabled = forms.BooleanField(label=_("Points pay part of an order at checkout"), required=False)
     points_per_cash_unit = forms.IntegerField(
-        label=_("Points per currency unit of cash"), min_value=1, max_value=1_000_000,
+        label=_("Points per currency unit of cash"), min_value=1, max_value=MAX_POINTS,
         help_text=_("100 means 100 points pay 1 yuan."),
     )  # fmt: skip
     cash_min_points = forms.IntegerField(label=_("Minimum points per use"), min_value=0, max_value=MAX_POINTS)
     cash_max_share = forms.IntegerField(label=_("Maximum share of the order (%)"), min_value=1, max_value=100)
     profile_completion_points = forms.IntegerField(
-        label=_("Points for a completed profile"), min_value=0, max_value=1_000_000,
+        label=_("Points for a completed profile"), min_value=0, max_value=MAX_POINTS,
     )  # fmt: skip
     profile_completion_growth = forms.IntegerField(
-        label=_("Growth value for a completed profile"), min_value=0, max_value=1_000_000,
+        label=_("Growth value for a completed profile"), min_value=0, max_value=MAX_POINTS,
         help_text=_("Paid once per member, when name, gender, birthday and region are first all filled in."),
     )  # fmt: skip
     growth_per_unit = forms.DecimalField(
@@ -107,7 +108,7 @@ class BonusRuleForm(forms.Form):
         help_text=_("Of the base points of what the rule matches: 2 means double points."),
     )  # fmt: skip
     extra_points = forms.IntegerField(
-        label=_("Extra points per order"), min_value=0, max_value=1_000_000, initial=0,
+        label=_("Extra points per order"), min_value=0, max_value=MAX_POINTS, initial=0,
     )  # fmt: skip
     active = forms.BooleanField(label=_("Active"), required=False, initial=True)
 

@@ -11,7 +11,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
-from members.models import Member
+from members.models import MAX_POINTS, Member
 from shops.models import ShopOwned
 
 
@@ -106,7 +106,9 @@ class PointsProgram(ShopOwned):
         help_text=_("Points earned for each unit of currency paid (1 = one point per yuan)."),
     )  # fmt: skip
     rounding = models.CharField(_("rounding"), max_length=8, choices=Rounding.choices, default=Rounding.DOWN)
-    per_order_cap = models.PositiveBigIntegerField(_("cap per order"), null=True, blank=True)
+    per_order_cap = models.PositiveBigIntegerField(
+        _("cap per order"), null=True, blank=True, validators=[MaxValueValidator(MAX_POINTS)]
+    )
     excluded_categories = models.JSONField(
         _("excluded categories"), default=list, blank=True,
         help_text=_("Items of these categories (for example shipping) earn no points."),
@@ -125,16 +127,24 @@ class PointsProgram(ShopOwned):
     reminder_days = models.PositiveSmallIntegerField(_("remind days before expiry"), default=30)
     # Points as cash at checkout.
     cash_enabled = models.BooleanField(_("points as cash"), default=False)
-    points_per_cash_unit = models.PositiveIntegerField(
-        _("points per currency unit of cash"), default=100, help_text=_("100 means 100 points pay 1 yuan.")
+    # Amounts of points and growth value are bigints of at most MAX_POINTS, as everywhere (members.models).
+    points_per_cash_unit = models.PositiveBigIntegerField(
+        _("points per currency unit of cash"), default=100, help_text=_("100 means 100 points pay 1 yuan."),
+        validators=[MaxValueValidator(MAX_POINTS)],
+    )  # fmt: skip
+    cash_min_points = models.PositiveBigIntegerField(
+        _("minimum points per use"), default=0, validators=[MaxValueValidator(MAX_POINTS)]
     )
-    cash_min_points = models.PositiveIntegerField(_("minimum points per use"), default=0)
     cash_max_share = models.PositiveSmallIntegerField(
         _("maximum share of the order (%)"), default=50, validators=[MaxValueValidator(100)]
     )
     # Task rewards; check-in, review and share are hooks for later issues.
-    profile_completion_points = models.PositiveIntegerField(_("points for a completed profile"), default=0)
-    profile_completion_growth = models.PositiveIntegerField(_("growth value for a completed profile"), default=0)
+    profile_completion_points = models.PositiveBigIntegerField(
+        _("points for a completed profile"), default=0, validators=[MaxValueValidator(MAX_POINTS)]
+    )
+    profile_completion_growth = models.PositiveBigIntegerField(
+        _("growth value for a completed profile"), default=0, validators=[MaxValueValidator(MAX_POINTS)]
+    )
     # Growth value per currency unit paid (no bonuses, no multipliers).
     growth_per_unit = models.DecimalField(
         _("growth value per currency unit"), max_digits=8, decimal_places=2, default=1
@@ -168,7 +178,9 @@ class BonusRule(ShopOwned):
     starts_on = models.DateField(_("from"), null=True, blank=True)
     ends_on = models.DateField(_("until"), null=True, blank=True)
     multiplier = models.DecimalField(_("multiplier"), max_digits=4, decimal_places=2, default=1)
-    extra_points = models.PositiveIntegerField(_("extra points"), default=0)
+    extra_points = models.PositiveBigIntegerField(
+        _("extra points"), default=0, validators=[MaxValueValidator(MAX_POINTS)]
+    )
     active = models.BooleanField(_("active"), default=True)
 
     class Meta:

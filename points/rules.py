@@ -7,8 +7,11 @@ Earning (SPEC 6), for an order paid `amount`:
 - base: eligible amount x points per currency unit;
 - the tier multiplier adds (multiplier - 1) x base; each bonus rule that applies adds (multiplier - 1) x the base
   of the amount it matches (the whole order, or its matching items) plus its extra points;
-- the sum is rounded once, with the program's rounding (down by default: fractions earn nothing), then capped.
-Growth value is the eligible amount x growth per currency unit, rounded down, without bonuses.
+- the sum is rounded once, with the program's rounding (down by default: fractions earn nothing), then capped
+  at the program's cap per order, and in any case at MAX_POINTS (members.models), the most one operation adds.
+Growth value is the eligible amount x growth per currency unit, rounded down, without bonuses, at most MAX_POINTS.
+(Otherwise an order of up to 9,999,999,999.99 times the rate, the tier multiplier and the bonuses could earn more
+than a bigint holds.)
 """
 
 import calendar
@@ -16,6 +19,8 @@ import zoneinfo
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import ROUND_DOWN, ROUND_HALF_UP, ROUND_UP, Decimal
+
+from members.models import MAX_POINTS
 
 from .models import BonusKind, BonusRule, ExpiryMode, ExpiryRounding, PointsProgram, Rounding
 
@@ -135,11 +140,12 @@ def points_for_order(
                                    extra=rule.extra_points))  # fmt: skip
     total = sum((line.points for line in lines), Decimal(0))
     points = max(int(total.quantize(ONE, rounding=_ROUNDING[program.rounding])), 0)
-    if program.per_order_cap is not None and points > program.per_order_cap:
-        lines.append(AwardLine("cap", Decimal(program.per_order_cap - points), basis=Decimal(program.per_order_cap)))
-        points = program.per_order_cap
+    cap = MAX_POINTS if program.per_order_cap is None else min(program.per_order_cap, MAX_POINTS)
+    if points > cap:
+        lines.append(AwardLine("cap", Decimal(cap - points), basis=Decimal(cap)))
+        points = cap
     growth = int((eligible * program.growth_per_unit).quantize(ONE, rounding=ROUND_DOWN))
-    return Award(points=points, growth=max(growth, 0), lines=tuple(lines))
+    return Award(points=points, growth=min(max(growth, 0), MAX_POINTS), lines=tuple(lines))
 
 
 def _add_months(moment: datetime, months: int) -> datetime:

@@ -3,18 +3,21 @@ entry (created=False) and changes nothing; the same key with other content is Id
 
 Each write locks the member row first, so a member's writes happen one at a time (concurrent redemptions cannot
 both spend the same points), then writes the entry, its lot or the lots it consumes, and the cached balance, in
-one transaction. The balance's CheckConstraint is the last line of defence against overdrawing."""
+one transaction. The balance's CheckConstraints are the last line of defence against overdrawing and against
+passing MAX_BALANCE; amounts are whole numbers of at most MAX_POINTS (members.models), carried as bigints."""
 
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
 from django.db import IntegrityError, transaction
-from django.db.models import Case, F, When
+from django.db.models import BigIntegerField, Case, F, Value, When
 from django.utils import timezone
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from members.models import Member, MemberStatus
+from members.errors import BalanceLimit
+from members.models import MAX_BALANCE, MAX_POINTS, Member, MemberStatus
 from shops.errors import Conflict
 from shops.idempotency import body_hash
 from shops.models import Shop
@@ -24,8 +27,6 @@ from .errors import IdempotencyConflict, InsufficientPoints, InvalidPoints
 from .models import EntryKind, PointsEntry, PointsLot
 from .rules import CashQuote, expiry_for, points_cash_quote
 from .selectors import points_program_of
-
-MAX_POINTS = 10**12  # far above any real balance; keeps sums inside a bigint
 
 
 @dataclass(frozen=True)
@@ -37,8 +38,16 @@ class Posted:
 def _check(points: int, *, signed: bool = False) -> None:
     """A whole number above zero (with signed=True: any whole number but zero), within MAX_POINTS."""
     whole = isinstance(points, int) and not isinstance(points, bool)
-    if not whole or not 0 < (abs(points) if signed else points) <= MAX_POINTS:
+    if not whole or not (abs(points) if signed else points) > 0:
         raise InvalidPoints(details={"points": points})
+    if abs(points) > MAX_POINTS:
+        message = gettext("At most %(max)s points in one operation.") % {"max": f"{MAX_POINTS:,}"}
+        raise InvalidPoints(message, details={"points": points, "max": MAX_POINTS})
+
+
+def _bigint(points: int) -> Value:
+    """`points` as a bigint in an expression: a bare int is an IntegerField there, sent as a 32-bit parameter."""
+    return Value(points, output_field=BigIntegerField())
 
 
 def _expiry(shop: Shop, earned_at: datetime) -> datetime | None:
@@ -77,6 +86,9 @@ def _credit(
     order_external_id: str, expires_at: datetime | None, actor: Actor, now: datetime,
     reverses: PointsEntry | None = None,
 ) -> PointsEntry:  # fmt: skip
+    """Credit `points` as a new lot. `member` is the locked row, whose balance is checked against MAX_BALANCE."""
+    if member.points_balance + points > MAX_BALANCE:
+        raise BalanceLimit(details={"points": points, "balance": member.points_balance})
     entry = PointsEntry.objects.create(
         shop=shop, member=member, kind=kind, points=points, reason=reason, order_external_id=order_external_id,
         idempotency_key=key, body_hash=body_hash, actor=actor.label, created_at=now, reverses=reverses,
@@ -84,7 +96,7 @@ def _credit(
     PointsLot.objects.create(
         shop=shop, entry=entry, member=member, remaining=points, earned_at=now, expires_at=expires_at
     )
-    Member.objects.filter(shop=shop, pk=member.pk).update(points_balance=F("points_balance") + points)
+    Member.objects.filter(shop=shop, pk=member.pk).update(points_balance=F("points_balance") + _bigint(points))
     return entry
 
 
@@ -104,7 +116,7 @@ def _debit(
     left = points
     for lot in lots.select_for_update():  # a member's open lots: a handful of rows
         take = min(left, lot.remaining)
-        PointsLot.objects.filter(pk=lot.pk).update(remaining=F("remaining") - take)
+        PointsLot.objects.filter(pk=lot.pk).update(remaining=F("remaining") - _bigint(take))
         left -= take
         if left == 0:
             break
@@ -115,7 +127,7 @@ def _debit(
         idempotency_key=key, body_hash=body_hash, actor=actor.label, created_at=now, reverses=reverses,
         details=details or {},
     )  # fmt: skip
-    Member.objects.filter(shop=shop, pk=member.pk).update(points_balance=F("points_balance") - points)
+    Member.objects.filter(shop=shop, pk=member.pk).update(points_balance=F("points_balance") - _bigint(points))
     return entry
 
 
@@ -125,7 +137,7 @@ def points_earn(
     expires_at: datetime | None = None, actor: Actor = SYSTEM, now: datetime | None = None,
 ) -> Posted:  # fmt: skip
     """Credit earned points as a new lot, expiring at `expires_at` (by default as the shop's rules say).
-    Raises InvalidPoints, IdempotencyConflict."""
+    Raises InvalidPoints, BalanceLimit, IdempotencyConflict."""
     _check(points)
     now = now or timezone.now()
     body = body_hash(kind="earn", member=member.pk, points=points, reason=reason, order=order_external_id)
@@ -181,8 +193,8 @@ def points_adjust(
     *, shop: Shop, member: Member, points: int, reason: str, idempotency_key: str, actor: Actor
 ) -> Posted:
     """A staff correction: positive points are credited as a lot (expiring by the shop's rule), negative ones are
-    taken like a redemption. Audited. Raises InvalidPoints (zero, or no reason), InsufficientPoints,
-    IdempotencyConflict."""
+    taken like a redemption. Audited. Raises InvalidPoints (zero, above MAX_POINTS, or no reason),
+    InsufficientPoints, BalanceLimit, IdempotencyConflict."""
     _check(points, signed=True)
     if not reason.strip():
         raise InvalidPoints("An adjustment needs a reason.", code="reason_required")
@@ -247,7 +259,7 @@ def points_refund(
     """Give back in full what the redemption `entry` took (a cancelled points mall exchange): a new entry of kind
     reverse with the positive points, naming `entry`, credited as a new lot that expires as the shop's rules say
     from now. A redemption is refunded once: a second refund of it under another key is RefundRefused.
-    Raises IdempotencyConflict, RefundRefused."""
+    Raises IdempotencyConflict, RefundRefused, BalanceLimit."""
     assert entry.shop_id == shop.pk and entry.kind == EntryKind.REDEEM and entry.points < 0
     points, now = -entry.points, timezone.now()
     body = body_hash(kind="refund", entry=entry.pk, points=points, reason=reason)

@@ -14,14 +14,15 @@ from rest_framework.generics import ListAPIView
 from rest_framework.response import Response
 
 from coupons.apis import WindowDateTimeField
+from members.models import MAX_POINTS
 from members.tags import tag_find
 from shops.rest.schema import error_response
-from shops.rest.serializers import StrictSerializer
+from shops.rest.serializers import Int64Field, StrictSerializer
 from shops.rest.views import ShopAPIView
 from tiers.rules import shop_zone
 
 from . import selectors, stats
-from .channels import MAX_WELCOME_POINTS, ChannelInput, channel_create
+from .channels import ChannelInput, channel_create
 from .errors import FontMissing, InvalidChannel
 from .forms import MAX_BENEFIT_LENGTH, MAX_BENEFITS, PUBLIC_KINDS
 from .links import channel_url
@@ -108,7 +109,7 @@ class ChannelOutput(serializers.Serializer):
     benefits = serializers.ListField(child=serializers.CharField())
     valid_from = serializers.DateTimeField(allow_null=True)
     valid_until = serializers.DateTimeField(allow_null=True)
-    welcome_points = serializers.IntegerField()
+    welcome_points = Int64Field()
     welcome_coupon_template_ids = serializers.ListField(child=serializers.IntegerField())
     tag_ids = serializers.ListField(child=serializers.IntegerField())
     is_active = serializers.BooleanField(help_text="false: paused by staff.")
@@ -209,7 +210,7 @@ class ChannelListCreateApi(ShopAPIView, ListAPIView):
         valid_until = WindowDateTimeField(
             required=False, allow_null=True, default=None, help_text="And until then. Null: no end."
         )
-        welcome_points = serializers.IntegerField(min_value=0, max_value=MAX_WELCOME_POINTS, required=False, default=0)
+        welcome_points = serializers.IntegerField(min_value=0, max_value=MAX_POINTS, required=False, default=0)
         welcome_coupon_template_ids = serializers.ListField(
             child=serializers.IntegerField(min_value=1, max_value=MAX_ID), max_length=MAX_LISTED, required=False,
             default=list, help_text="Coupon templates of the shop that have not ended, given on joining (at most 5).",

@@ -10,7 +10,7 @@ from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
 
 from coupons.models import CouponTemplate, TemplateStatus
-from members.models import Tag
+from members.models import MAX_POINTS, Tag
 from shops.models import Shop
 from shops.services import Actor, audit_record
 
@@ -19,7 +19,6 @@ from .models import Channel, ChannelKind, ChannelTag, WelcomeCoupon
 
 CODE_ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"
 CODE_LENGTH = 8
-MAX_WELCOME_POINTS = 1_000_000
 MAX_WELCOME_COUPONS = 5
 
 
@@ -55,8 +54,8 @@ def channel_errors(*, shop: Shop, data: ChannelInput, channel: Channel | None = 
         errors["kind"] = _("Choose one of the kinds of entry point.")
     if data.valid_from and data.valid_until and data.valid_until <= data.valid_from:
         errors["valid_until"] = _("The end must come after the start.")
-    if not 0 <= data.welcome_points <= MAX_WELCOME_POINTS:
-        errors["welcome_points"] = _("Give between 0 and %(max)s points.") % {"max": f"{MAX_WELCOME_POINTS:,}"}
+    if not 0 <= data.welcome_points <= MAX_POINTS:
+        errors["welcome_points"] = _("Give between 0 and %(max)s points.") % {"max": f"{MAX_POINTS:,}"}
     coupons = set(data.welcome_coupon_ids)
     if len(coupons) > MAX_WELCOME_COUPONS:
         errors["welcome_coupon_ids"] = _("A welcome gift holds at most %(max)s coupons.") % {"max": MAX_WELCOME_COUPONS}

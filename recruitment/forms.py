@@ -13,12 +13,12 @@ from django.utils.translation import gettext_lazy as _
 from coupons.forms.templates import ShopDateTimeField
 from coupons.models import TemplateStatus
 from coupons.selectors import template_list
-from members.models import TagKind
+from members.models import MAX_POINTS, TagKind
 from members.tags import tag_list
 from shops.models import Shop
 from tiers.rules import shop_zone
 
-from .channels import MAX_WELCOME_POINTS, ChannelInput
+from .channels import ChannelInput
 from .models import Channel, ChannelKind, ReferralProgram
 
 # A poster has room for a few short lines (recruitment.render sets longer text smaller).
@@ -60,7 +60,7 @@ class ChannelForm(forms.Form):
     valid_from = ShopDateTimeField(label=_("Open from"), required=False, help_text=_("Empty: at once."))
     valid_until = ShopDateTimeField(label=_("Open until"), required=False, help_text=_("Empty: no end."))
     welcome_points = forms.IntegerField(
-        label=_("Welcome points"), min_value=0, max_value=MAX_WELCOME_POINTS, initial=0,
+        label=_("Welcome points"), min_value=0, max_value=MAX_POINTS, initial=0,
         help_text=_("Given to each shopper who joins through this channel while it is open."),
     )  # fmt: skip
     welcome_coupon_ids = _checkboxes(_("Welcome coupons"), _("Coupons that have not ended; at most 5."))
@@ -147,8 +147,8 @@ class ReferralProgramForm(forms.ModelForm):
             self.fields[name].queryset = _live_templates(shop, [chosen] if chosen else [])
             self.fields[name].empty_label = _("No coupon")
         for name in ("inviter_points", "invitee_points"):  # as a channel's welcome points
-            self.fields[name].validators.append(MaxValueValidator(MAX_WELCOME_POINTS))
-            self.fields[name].widget.attrs["max"] = MAX_WELCOME_POINTS
+            self.fields[name].validators.append(MaxValueValidator(MAX_POINTS))
+            self.fields[name].widget.attrs["max"] = MAX_POINTS
 
 
 class LeaderboardPeriod:

@@ -3,11 +3,13 @@
 This app sits above coupons and points (SPEC 5): a channel's welcome gift names coupon templates and is issued
 through the coupon and points services. Members keep `join_channel` (the channel's code) and `referrer`."""
 
+from django.core.validators import MaxValueValidator
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from members.models import MAX_POINTS
 from shops.models import ShopOwned
 
 
@@ -35,7 +37,9 @@ class Channel(ShopOwned):
     benefits = models.TextField(_("benefits"), blank=True, help_text=_("One benefit per line, for the poster."))
     valid_from = models.DateTimeField(_("valid from"), null=True, blank=True)
     valid_until = models.DateTimeField(_("valid until"), null=True, blank=True)
-    welcome_points = models.PositiveIntegerField(_("welcome points"), default=0)
+    welcome_points = models.PositiveBigIntegerField(
+        _("welcome points"), default=0, validators=[MaxValueValidator(MAX_POINTS)]
+    )
     welcome_coupons = models.ManyToManyField(
         "coupons.CouponTemplate", through="WelcomeCoupon", related_name="+", blank=True,
         verbose_name=_("welcome coupons"),
@@ -116,8 +120,12 @@ class ReferralProgram(ShopOwned):
     trigger = models.CharField(
         _("reward when"), max_length=16, choices=ReferralTrigger.choices, default=ReferralTrigger.JOIN
     )
-    inviter_points = models.PositiveIntegerField(_("points for the inviter"), default=0)
-    invitee_points = models.PositiveIntegerField(_("points for the invitee"), default=0)
+    inviter_points = models.PositiveBigIntegerField(
+        _("points for the inviter"), default=0, validators=[MaxValueValidator(MAX_POINTS)]
+    )
+    invitee_points = models.PositiveBigIntegerField(
+        _("points for the invitee"), default=0, validators=[MaxValueValidator(MAX_POINTS)]
+    )
     inviter_coupon = models.ForeignKey(
         "coupons.CouponTemplate", null=True, blank=True, on_delete=models.PROTECT, related_name="+",
         verbose_name=_("coupon for the inviter"),

@@ -14,7 +14,7 @@ def pytest_collection_modifyitems(config, items):
     """`postgres` tests need real row locks and concurrent connections: skip them on SQLite."""
     from django.conf import settings
 
-    if settings.DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    if "postgresql" in settings.DATABASES["default"]["ENGINE"]:
         return
     skip = pytest.mark.skip(reason="needs PostgreSQL (set DATABASE_URL)")
     for item in items:

@@ -2,6 +2,7 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.response import Response
 
+from shops.rest.serializers import Int64Field
 from shops.rest.views import ShopAPIView
 
 from .selectors import tiers_of_shop
@@ -11,7 +12,7 @@ class TierOutput(serializers.Serializer):
     class QualificationSerializer(serializers.Serializer):
         min_spend = serializers.DecimalField(max_digits=12, decimal_places=2, allow_null=True)
         min_orders = serializers.IntegerField(allow_null=True)
-        min_growth = serializers.IntegerField(allow_null=True)
+        min_growth = Int64Field(allow_null=True)
         combine = serializers.CharField()
         window = serializers.CharField()
         retention_months = serializers.IntegerField()

@@ -3,7 +3,14 @@ from django.utils.translation import gettext_lazy as _
 from members.errors import MemberErased, UnknownTier
 from shops.errors import ApplicationError
 
-__all__ = ["InvalidLadder", "InvalidTierAssignment", "MemberErased", "TierScheduleApplied", "UnknownTier"]
+__all__ = [
+    "InvalidGrowth",
+    "InvalidLadder",
+    "InvalidTierAssignment",
+    "MemberErased",
+    "TierScheduleApplied",
+    "UnknownTier",
+]
 
 
 class InvalidLadder(ApplicationError):
@@ -19,3 +26,8 @@ class InvalidTierAssignment(ApplicationError):
 class TierScheduleApplied(ApplicationError):
     code = "tier_schedule_applied"
     default_message = _("This tier change has already been applied; it can no longer be cancelled.")
+
+
+class InvalidGrowth(ApplicationError):
+    code = "invalid_growth"
+    default_message = _("Growth value must be a whole number other than 0.")

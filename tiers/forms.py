@@ -12,7 +12,7 @@ from django.utils import timezone
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from members.models import Member
+from members.models import MAX_POINTS, Member
 from shops.models import Shop
 
 from .models import Combine, Tier, Window
@@ -37,7 +37,7 @@ class TierForm(forms.Form):
         help_text=_("Empty: not a condition."),
     )  # fmt: skip
     min_orders = forms.IntegerField(label=_("Minimum orders"), required=False)
-    min_growth = forms.IntegerField(label=_("Minimum growth value"), required=False)
+    min_growth = forms.IntegerField(label=_("Minimum growth value"), required=False, min_value=0, max_value=MAX_POINTS)
     combine = forms.ChoiceField(label=_("Conditions met"), choices=Combine.choices)
     window = forms.ChoiceField(label=_("Counted over"), choices=Window.choices)
     retention_months = forms.IntegerField(

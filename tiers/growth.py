@@ -7,13 +7,15 @@ from datetime import datetime
 
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext
 
-from members.models import Member
+from members.models import MAX_POINTS, Member
 from members.services import member_counters_add
 from shops.bulk import insert_rows
 from shops.models import Shop
 from shops.services import SYSTEM, Actor
 
+from .errors import InvalidGrowth
 from .models import GrowthEntry, GrowthKind
 
 
@@ -66,8 +68,14 @@ def growth_post(
     *, shop: Shop, member: Member, value: int, idempotency_key: str, kind: str = GrowthKind.TASK, reason: str = "",
     actor: Actor = SYSTEM, now: datetime | None = None,
 ) -> bool:  # fmt: skip
-    """One growth entry (an interaction's reward, a staff adjustment). Returns False for a replay of the key."""
+    """One growth entry (an interaction's reward, a staff adjustment). Returns False for a replay of the key.
+    Raises InvalidGrowth (0, not a whole number, or more than MAX_POINTS either way)."""
     assert member.shop_id == shop.pk
+    if not isinstance(value, int) or isinstance(value, bool) or value == 0:
+        raise InvalidGrowth(details={"value": value})
+    if abs(value) > MAX_POINTS:
+        message = gettext("At most %(max)s growth value in one operation.") % {"max": f"{MAX_POINTS:,}"}
+        raise InvalidGrowth(message, details={"value": value, "max": MAX_POINTS})
     row = GrowthRow(member_id=member.pk, value=value, idempotency_key=idempotency_key, kind=kind, reason=reason)
     return growth_post_many(shop=shop, rows=[row], actor=actor, now=now or timezone.now()) == 1
 

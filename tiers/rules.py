@@ -12,6 +12,7 @@ from decimal import Decimal, InvalidOperation
 
 from django.utils.translation import gettext as _
 
+from members.models import MAX_POINTS
 from orders.services import WINDOW_12M
 
 from .errors import InvalidLadder
@@ -27,7 +28,6 @@ MAX_TIERS = 50
 RETIRED_RANK = Tier.RETIRED_RANK
 MAX_MONEY = Decimal("9999999999.99")  # max_digits=12, decimal_places=2
 MAX_ORDERS = 2**31 - 1
-MAX_GROWTH = 2**63 - 1
 MAX_RETENTION_MONTHS = 120
 DEFAULTS = {
     "min_spend": None, "min_orders": None, "min_growth": None, "combine": Combine.ALL, "window": Window.ROLLING_12M,
@@ -162,7 +162,7 @@ def _clean_tier(raw, index: int) -> dict:
     if len(tier["name"]) > 40:
         raise fail(_("A tier's name has at most 40 characters."), "name")
 
-    limits = {"min_spend": MAX_MONEY, "min_orders": MAX_ORDERS, "min_growth": MAX_GROWTH}
+    limits = {"min_spend": MAX_MONEY, "min_orders": MAX_ORDERS, "min_growth": MAX_POINTS}
     for field in THRESHOLDS:
         if _empty(tier[field]):
             tier[field] = None

@@ -88,6 +88,10 @@ DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / '
 # Persistent connections: a minimal write endpoint measured about 5x faster with them (CONVENTIONS section 5).
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # Django's backend, but an integer parameter beyond its field's type is sent as a bigint instead of being cut
+    # to 32 bits by the driver (shops/postgresql/base.py, issue 16).
+    DATABASES["default"]["ENGINE"] = "shops.postgresql"
 if "postgresql" in DATABASES["default"]["ENGINE"] and env.bool("DATABASE_PREPARED_STATEMENTS", default=True):
     # Values bound by the server and statements prepared after 5 runs on a connection: the hot writes run the same
     # statements on every request, and PostgreSQL spent more CPU planning them than running them (about 1 ms of

@@ -4,7 +4,9 @@ They parse what staff type; coupons.mall checks the rules and says what is wrong
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from ..mall import GIFT_FIELDS, MAX_PRICE
+from members.models import MAX_POINTS
+
+from ..mall import GIFT_FIELDS
 from ..models import Fulfilment
 
 QUEUE_STATUSES = [(s, label) for s, label in Fulfilment.choices if s != Fulfilment.DONE]
@@ -13,7 +15,7 @@ QUEUE_STATUSES = [(s, label) for s, label in Fulfilment.choices if s != Fulfilme
 class GiftForm(forms.Form):
     name = forms.CharField(label=_("Name"), max_length=60, help_text=_("Shown to members in the points mall."))
     description = forms.CharField(label=_("Description"), max_length=200, required=False)
-    points_price = forms.IntegerField(label=_("Points price"), min_value=1, max_value=MAX_PRICE)
+    points_price = forms.IntegerField(label=_("Points price"), min_value=1, max_value=MAX_POINTS)
     stock = forms.IntegerField(
         label=_("Stock"), min_value=0, max_value=10**9, required=False,
         help_text=_("How many can be exchanged in all, those already exchanged included. Empty: unlimited."),

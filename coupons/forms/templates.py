@@ -14,10 +14,10 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from members.imports import text_of_upload
+from members.models import MAX_POINTS
 from members.segments import segment_list
 from members.tags import tag_list
 from points.forms import CATEGORY_SEPARATORS
-from points.services import MAX_POINTS
 from shops.models import Shop
 from tiers.rules import shop_zone
 from tiers.selectors import tiers_of_shop

@@ -1,5 +1,7 @@
 from collections.abc import Mapping
 
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 from rest_framework.exceptions import ErrorDetail
 from rest_framework.settings import api_settings
@@ -14,6 +16,13 @@ class StrictSerializer(serializers.Serializer):
             if unknown:
                 raise serializers.ValidationError({name: ["Unknown field."] for name in unknown})
         return super().to_internal_value(data)
+
+
+@extend_schema_field(OpenApiTypes.INT64)
+class Int64Field(serializers.IntegerField):
+    """An output integer documented as int64: points, growth value. A bare OpenAPI "integer" is a 32-bit int to many
+    client generators, which would cut a balance above 2,147,483,647 as the database driver once did (issue 16).
+    (Input fields bounded beyond 32 bits, such as max_value=MAX_POINTS, are documented as int64 already.)"""
 
 
 def validated(serializer: serializers.Serializer, data) -> dict:

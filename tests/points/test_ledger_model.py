@@ -1,7 +1,9 @@
 """A Hypothesis state machine drives the points ledger through random sequences of orders, refunds, cancellations,
 redemptions, adjustments and nightly expiry, and checks after every step that it agrees with a simple model of
 lots (soonest expiry consumed first, a refund's clawback from its order's own lot first) and that the books
-balance: cached balance = sum of entries = sum of open lots, never negative."""
+balance: cached balance = sum of entries = sum of open lots, never negative. Amounts are small (a shop's daily
+figures) or large: near and past 2**31 and 2**32, up to the largest order and MAX_POINTS (issue 16: 32-bit
+parameters once cut 4,294,967,396 to 100)."""
 
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -11,7 +13,7 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
-from members.models import Member
+from members.models import MAX_POINTS, Member
 from members.services import Enrolment, member_enroll
 from orders.models import Order
 from orders.services import OrderInput, RefundInput, order_change_status, order_record, refund_record
@@ -21,6 +23,14 @@ from points.models import ExpiryMode
 from points.selectors import points_program_of, points_reconcile
 from points.services import points_adjust, points_redeem
 from shops.services import SYSTEM
+
+
+def _amounts(small: int, largest: int, *, unit: int = 1) -> st.SearchStrategy[int]:
+    """Whole numbers from 1: small ones, ones near a 32-bit edge (2**31 or 2**32 units, either side), and any up to
+    `largest`. `unit`: 100 for cents, so that the yuan (the points an order earns) fall near the edges."""
+    edges = st.sampled_from([2**31, 2**32]).flatmap(lambda edge: st.integers((edge - 3) * unit, (edge + 3) * unit))
+    return st.one_of(st.integers(1, small), edges, st.integers(1, largest))
+
 
 START = datetime(2025, 1, 1, tzinfo=UTC)  # the model's clock runs from here, always before the real now
 LIFETIME = timedelta(days=30)
@@ -67,7 +77,8 @@ class LedgerMachine(RuleBasedStateMachine):
 
     # --- rules -------------------------------------------------------------------------------------------------
 
-    @rule(cents=st.integers(0, 50_000), hours=st.integers(0, 24 * 20))
+    # up to 9,999,999,999.99: an order's amount is DecimalField(12, 2); at one point per yuan it earns its yuan
+    @rule(cents=st.one_of(st.just(0), _amounts(50_000, 999_999_999_999, unit=100)), hours=st.integers(0, 24 * 20))
     def buy(self, cents, hours):
         self.clock += timedelta(hours=hours)
         number = f"{self.prefix}T{len(self.orders)}"
@@ -107,7 +118,7 @@ class LedgerMachine(RuleBasedStateMachine):
         self.orders[number][1] = self.orders[number][0]
         self._model_take_back(number)
 
-    @rule(points=st.integers(1, 800))
+    @rule(points=_amounts(800, MAX_POINTS))
     def redeem(self, points):
         self.seq += 1
         try:
@@ -120,7 +131,7 @@ class LedgerMachine(RuleBasedStateMachine):
         assert points <= self._model_balance()
         self._model_debit(points)
 
-    @rule(points=st.integers(-300, 300).filter(bool))
+    @rule(points=st.tuples(_amounts(300, MAX_POINTS), st.sampled_from([1, -1])).map(lambda p: p[0] * p[1]))
     def adjust(self, points):
         self.seq += 1
         try:

@@ -101,7 +101,7 @@ def test_a_channel_needs_only_a_name_and_a_kind(api_client, shop):
         ({"name": "甲", "kind": "purchase"}, "kind"),
         ({"name": "甲", "kind": "billboard"}, "kind"),
         ({"name": "甲", "kind": "qr", "welcome_points": -1}, "welcome_points"),
-        ({"name": "甲", "kind": "qr", "welcome_points": 1_000_001}, "welcome_points"),
+        ({"name": "甲", "kind": "qr", "welcome_points": 10**12 + 1}, "welcome_points"),
         ({"name": "甲", "kind": "qr", "welcome_coupon_template_ids": [0]}, "welcome_coupon_template_ids"),
         ({"name": "甲", "kind": "qr", "welcome_coupon_template_ids": [2**63]}, "welcome_coupon_template_ids"),
         ({"name": "甲", "kind": "qr", "tags": [True]}, "tags"),

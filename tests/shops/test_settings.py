@@ -45,7 +45,7 @@ def test_database_broker_and_redis_come_from_the_environment():
             "SMS_BACKEND": "file",
         }
     )
-    assert s["engine"] == "django.db.backends.postgresql"
+    assert s["engine"] == "shops.postgresql"  # Django's, with integers kept whole (shops/postgresql/base.py)
     assert s["name"] == "huiyuan"
     assert s["eager"] is False
     assert s["broker"] == "redis://redis.internal:6379/0"

@@ -53,6 +53,7 @@ def _ladder_state(shop) -> list:
         (ladder({"name": "A", "min_orders": 1.5}), "min_orders"),
         (ladder({"name": "A", "min_orders": -2}), "min_orders"),
         (ladder({"name": "A", "min_growth": True}), "min_growth"),
+        (ladder({"name": "A", "min_growth": 10**12 + 1}), "min_growth"),  # MAX_POINTS, as every growth input
         (ladder({"name": "A", "discount_rate": "0"}), "discount_rate"),
         (ladder({"name": "A", "discount_rate": "1.01"}), "discount_rate"),
         (ladder({"name": "A", "points_multiplier": "21"}), "points_multiplier"),

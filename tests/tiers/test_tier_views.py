@@ -272,6 +272,8 @@ def test_today_applies_now_and_a_past_date_is_refused(owner_client, shop, member
         ([DEFAULT_ROWS[0], {"name": "高级会员", "points_multiplier": "25"}], 1, "points_multiplier",
          "points_multiplier must be between 0 and 20."),
         ([DEFAULT_ROWS[0], {"name": "高级会员", "min_orders": "abc"}], 1, "min_orders", "Enter a whole number."),
+        ([DEFAULT_ROWS[0], {"name": "高级会员", "min_growth": "1000000000001"}], 1, "min_growth",
+         "Ensure this value is less than or equal to 1000000000000."),
         ([DEFAULT_ROWS[0], {"name": ""}], 1, "name", "This field is required."),
     ],
 )  # fmt: skip

@@ -22,6 +22,7 @@ from django.utils.translation import gettext as _
 
 from members.models import Member, MemberStatus
 from members.selectors import member_get_live_sql
+from shops import csp
 from shops.cache import optional_cache
 from shops.models import Shop
 from shops.selectors import shop_by_slug
@@ -142,16 +143,19 @@ def page(request: HttpRequest, shop: Shop, template: str, context: dict, *, stat
 
 def shared_page(request: HttpRequest, shop: Shop, template: str, key: str, context: Callable[[], dict]) -> HttpResponse:
     """A page that is the same for every shopper who sees it (given what `key` names), kept rendered in the cache
-    for SHARED_PAGE_TTL seconds: `context()` is called only when it is not there. The CSRF token, which differs per
-    shopper, is rendered as a placeholder and put in per request. Keys name the shop (they start with its id)."""
+    for SHARED_PAGE_TTL seconds: `context()` is called only when it is not there. The CSRF token and the CSP nonce,
+    which differ per response, are rendered as placeholders and put in per request. Keys name the shop (they start
+    with its id)."""
     key = f"portal:page:{shop.pk}:{translation.get_language()}:{key}"
     html = optional_cache.get(key)
     if html is None:
-        html = render_to_string(
-            template, {**_frame(request, shop, context()), "csrf_token": CSRF_PLACEHOLDER}, request=request
-        )
+        placeholders = {"csrf_token": CSRF_PLACEHOLDER, "csp_nonce": csp.NONCE_PLACEHOLDER}
+        html = render_to_string(template, {**_frame(request, shop, context()), **placeholders}, request=request)
         optional_cache.set(key, html, SHARED_PAGE_TTL)
-    return HttpResponse(html.replace(CSRF_PLACEHOLDER, get_token(request)))
+    html = html.replace(CSRF_PLACEHOLDER, get_token(request))
+    if csp.NONCE_PLACEHOLDER in html:
+        html = html.replace(csp.NONCE_PLACEHOLDER, str(request.csp_nonce))
+    return HttpResponse(html)
 
 
 def quiet(request: HttpRequest) -> bool:

@@ -1,4 +1,4 @@
-/* Members pages: confirm dialogs, revealing a phone number in place, the live count of a filter. No framework. */
+/* Members pages: revealing a phone number in place, the live count of a filter. No framework. */
 (function () {
   "use strict";
 
@@ -11,13 +11,11 @@
     });
   }
 
-  // Forms with data-confirm ask first; forms with data-reveal="<element id>" show the number in that element.
+  // Forms with data-reveal="<element id>" show the number in that element. A submit that dashboard.js (loaded
+  // first) cancelled, a data-confirm answered No, is left alone.
   document.addEventListener("submit", function (event) {
     var form = event.target;
-    if (form.dataset.confirm && !window.confirm(form.dataset.confirm)) {
-      event.preventDefault();
-      return;
-    }
+    if (event.defaultPrevented) return;
     if (form.dataset.reveal) {
       event.preventDefault();
       post(form.action, new FormData(form))
@@ -35,12 +33,6 @@
           form.submit(); // the page-load way: the server shows the number once after a redirect
         });
     }
-  });
-
-  document.querySelectorAll("select[data-autosubmit]").forEach(function (select) {
-    select.addEventListener("change", function () {
-      select.form.requestSubmit();
-    });
   });
 
   // Live count: a form with data-count-url posts its fields there (debounced) and shows the answer.

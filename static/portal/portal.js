@@ -1,5 +1,6 @@
 /* The send-code button: without this script it submits its form to the code route and the page comes back with
-   a message; with it, a fetch shows the message in place and the button counts down before it sends again. */
+   a message; with it, a fetch shows the message in place and the button counts down before it sends again.
+   A field with data-select-on-click (the invitation link) selects its text when tapped, for copying. */
 (function () {
   "use strict";
   function countdown(button, seconds) {
@@ -35,5 +36,8 @@
         button.disabled = false;
       });
     });
+  });
+  document.querySelectorAll("[data-select-on-click]").forEach(function (field) {
+    field.addEventListener("click", function () { field.select(); });
   });
 })();

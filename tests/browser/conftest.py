@@ -3,6 +3,9 @@ pytest-django's live server.
 
 One browser per module (module-scoped fixture), a fresh context (cookies, viewport) per test. The whole folder is
 skipped when Chromium or Playwright is missing. Never `playwright install`: the system Chromium is the browser.
+
+Every page of every test is watched for what the Content-Security-Policy refuses (the `securitypolicyviolation`
+events of the page and Chromium's console messages about the policy): a test whose pages met any fails.
 """
 
 import asyncio
@@ -74,19 +77,52 @@ def browser():
             browser.close()
 
 
+# Runs in every document before its own scripts: reports each violation to the test through a binding.
+CSP_WATCH = """
+document.addEventListener("securitypolicyviolation", (event) => {
+  window.__cspViolation(`${event.effectiveDirective} refused ${event.blockedURI} in ${event.documentURI}` +
+    ` (${event.sourceFile || "the document"}, line ${event.lineNumber}) ${event.sample}`);
+});
+"""
+
+
 @pytest.fixture
-def new_page(browser, live_server):
-    """new_page(viewport=..., **context_options): a page in a fresh browser context, closed after the test."""
+def csp_violations():
+    """What the Content-Security-Policy refused in this test's pages. The test fails if any remain at its end: a test
+    that provokes violations on purpose clears the list after checking it."""
+    violations = []
+    yield violations
+    if violations:
+        pytest.fail("Content-Security-Policy violations:\n" + "\n".join(violations), pytrace=False)
+
+
+def watch_csp(context, violations: list) -> None:
+    def console(message):
+        if "Content Security Policy" in message.text:
+            violations.append(f"console: {message.text}")
+
+    context.expose_binding("__cspViolation", lambda source, text: violations.append(text))
+    context.add_init_script(CSP_WATCH)
+    context.on("console", console)
+
+
+@pytest.fixture
+def new_page(browser, live_server, csp_violations):
+    """new_page(viewport=..., **context_options): a page in a fresh browser context, closed after the test, its
+    Content-Security-Policy violations collected in `csp_violations`."""
     contexts = []
 
     def make(viewport=DESKTOP, locale=MERCHANT_LOCALE, **options):
         context = browser.new_context(base_url=live_server.url, viewport=viewport, locale=locale, **options)
         context.set_default_timeout(DEFAULT_TIMEOUT_MS)
+        watch_csp(context, csp_violations)
         contexts.append(context)
         return context.new_page()
 
     yield make
     for context in contexts:
+        for page in context.pages:
+            page.evaluate("0")  # a round trip, so that reports of the last moments arrive before the pages close
         context.close()
 
 

@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from recruitment.channels import ChannelInput, channel_set_active, channel_update
 from recruitment.stats import channels_figures
+from shops import csp
 from shops.services import SYSTEM, shop_set_active, shop_update
 from tests.coupons.helpers import make_member, make_template
 from tests.recruitment.helpers import invite_code, make_channel
@@ -158,10 +159,11 @@ def test_the_landing_page_is_kept_rendered_but_every_visitor_gets_a_working_csrf
         response = strict.get(f"/j/{channel.code}/")
     page = text(response)
 
-    # then the page is the same but for the token, which is the visitor's own and works
+    # then the page is the same but for the token, which is the visitor's own and works, and the CSP nonce
     token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page).group(1)
-    assert "csrf-token-placeholder" not in page + first_page
-    assert re.sub(r'value="[^"]{40,}"', "", page) == re.sub(r'value="[^"]{40,}"', "", first_page)
+    assert "csrf-token-placeholder" not in page + first_page and csp.NONCE_PLACEHOLDER not in page + first_page
+    own = r'value="[^"]{40,}"|nonce="[^"]+"'
+    assert re.sub(own, "", page) == re.sub(own, "", first_page)
     posted = strict.post(
         "/m/shop-a/code/", {"phone": "12345", "csrfmiddlewaretoken": token}, HTTP_ACCEPT="application/json"
     )

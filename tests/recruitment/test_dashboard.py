@@ -354,7 +354,7 @@ def test_a_channels_page_shows_its_link_qr_downloads_gift_and_last_30_days(marke
     assert (days[10]["figures"].visits, days[10]["visits_bar"], days[10]["joins_bar"]) == (40, 100, 15)
     assert (days[0]["visits_bar"], days[0]["joins_bar"]) == (8, 2)
     assert "满100减20" in text(response)
-    assert 'style="width: 100%"' in page
+    assert '<rect class="visits" width="100"' in page
 
 
 def test_pausing_and_resuming_a_channel(marketer, shop):

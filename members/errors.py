@@ -31,3 +31,9 @@ class UnknownTag(ApplicationError):
 class UnknownTier(ApplicationError):
     code = "unknown_tier"
     default_message = _("No tier with this id or name in your shop.")
+
+
+class ImportFileError(ApplicationError):
+    """An import's file as a whole cannot be imported; nothing was written."""
+
+    code = "import_file_invalid"

@@ -41,9 +41,10 @@ MAX_READ_SECONDS = 180
 EXTENSIONS = (".csv", ".xlsx")
 
 
-def _deadline() -> Callable[[], None]:
-    """A check that raises ImportFileError once reading has cost MAX_READ_SECONDS of this thread's processor time
-    since the check was made: time the worker spends, whatever else runs on the machine."""
+def _deadline(on_progress: Callable[[], None] | None) -> Callable[[], None]:
+    """A check, made at every row and every block of XML, that raises ImportFileError once reading has cost
+    MAX_READ_SECONDS of this thread's processor time (the time the worker spends, whatever else runs on the
+    machine), and calls `on_progress`."""
     deadline = thread_time() + MAX_READ_SECONDS
 
     def check_time() -> None:
@@ -52,6 +53,8 @@ def _deadline() -> Callable[[], None]:
                 _("Reading the file took more than %(limit)s seconds of processing: split it into smaller files.")
                 % {"limit": MAX_READ_SECONDS}
             )
+        if on_progress is not None:
+            on_progress()
 
     return check_time
 
@@ -239,11 +242,17 @@ class Table:
 
 
 def read_table(
-    *, name: str, data: bytes, columns: dict[str, tuple[str, ...]], required: dict[str, str]
+    *,
+    name: str,
+    data: bytes,
+    columns: dict[str, tuple[str, ...]],
+    required: dict[str, str],
+    on_progress: Callable[[], None] | None = None,
 ) -> tuple[Table, Columns]:
     """The file's header row, mapped to `columns` (field -> the header names it is known by), and its data rows
-    with the cells of those columns only. Raises ImportFileError."""
-    check_time = _deadline()
+    with the cells of those columns only. `on_progress` is called as reading goes (often: it should be cheap).
+    Raises ImportFileError."""
+    check_time = _deadline(on_progress)
     extension = import_file_check(name=name, size=len(data))
     if extension == ".xlsx":
         rows = xlsx_rows(data, max_columns=MAX_COLUMNS, check_time=check_time)

@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from pathlib import PurePath
+from time import monotonic
 
 import phonenumbers
 from django.conf import settings
@@ -48,6 +49,7 @@ from .services import Enrolment
 logger = logging.getLogger(__name__)
 
 CHUNK_SIZE = 1000  # rows (or units of rows) per transaction; a kind may ask for less
+HEARTBEAT_SECONDS = 30  # while a file is read, how often the job records that its process is alive
 IMPORT_CHANNEL = "import"  # the join channel of imported members
 
 
@@ -388,6 +390,7 @@ def _import_chunk(
         "created_rows": F("created_rows") + result.created,
         "duplicate_rows": F("duplicate_rows") + result.duplicates,
         "error_rows": F("error_rows") + len(result.errors),
+        "heartbeat_at": timezone.now(),
     }
     new_errors = sorted(result.errors, key=lambda e: e["row"])
     if new_errors and connection.vendor == "postgresql":
@@ -433,8 +436,28 @@ def _parse(
             data = handle.read(MAX_FILE_BYTES + 1)
     except OSError:
         raise ImportFileError(_("The uploaded file is no longer available: upload it again.")) from None
-    table, columns = read_table(name=job.original_name, data=data, columns=handler.columns, required=handler.required)
+    table, columns = read_table(
+        name=job.original_name,
+        data=data,
+        columns=handler.columns,
+        required=handler.required,
+        on_progress=_heartbeat(ImportJob.objects.filter(shop=shop, pk=job.pk)),
+    )
     return handler.units(table=table, columns=columns, shop=shop, now=now), columns.ignored
+
+
+def _heartbeat(jobs: QuerySet[ImportJob]) -> Callable[[], None]:
+    """A callable that records, at most every HEARTBEAT_SECONDS, that the job's process is alive: reading a large
+    file takes minutes, and members.import_stale fails the jobs whose process shows no life."""
+    last = monotonic()
+
+    def beat() -> None:
+        nonlocal last
+        if monotonic() - last >= HEARTBEAT_SECONDS:
+            last = monotonic()
+            jobs.filter(status=ImportStatus.RUNNING).update(heartbeat_at=timezone.now())
+
+    return beat
 
 
 def _chunks(units: list[Unit], size: int) -> Iterator[list[Unit]]:
@@ -451,7 +474,8 @@ def import_process(*, shop: Shop, job_id: int) -> ImportJob:
     """
     jobs = ImportJob.objects.filter(shop=shop, pk=job_id)
     job = jobs.get()
-    if not jobs.filter(status__in=[ImportStatus.PENDING, ImportStatus.RUNNING]).update(status=ImportStatus.RUNNING):
+    unfinished = jobs.filter(status__in=[ImportStatus.PENDING, ImportStatus.RUNNING])
+    if not unfinished.update(status=ImportStatus.RUNNING, heartbeat_at=timezone.now()):
         return job
     job.refresh_from_db()
     with translation.override(shop.locale):
@@ -476,7 +500,9 @@ def _run(*, shop: Shop, job: ImportJob) -> None:
     units, ignored = _parse(shop=shop, job=job, handler=handler, now=timezone.now())
     note = _("Columns not imported: %(columns)s.") % {"columns": ", ".join(ignored)} if ignored else ""
     jobs = ImportJob.objects.filter(shop=shop, pk=job.pk)
-    jobs.update(total_rows=sum(len(unit.rows) for unit in units), message=note)
+    total = sum(len(unit.rows) for unit in units)
+    if not jobs.filter(status=ImportStatus.RUNNING).update(total_rows=total, message=note, heartbeat_at=timezone.now()):
+        return  # failed meanwhile, as a job whose process had died (members.import_stale): it stays failed
     errors, done = list(job.errors), 0
     for chunk in _chunks(units, min(CHUNK_SIZE, handler.chunk_size)):
         rows = sum(len(unit.rows) for unit in chunk)
@@ -484,7 +510,7 @@ def _run(*, shop: Shop, job: ImportJob) -> None:
             done += rows
             continue
         if not _import_chunk(shop=shop, job=job, handler=handler, units=chunk, offset=done, errors=errors):
-            return  # another run of this job is ahead: it finishes the job
+            return  # another run of this job is ahead and finishes it, or the job was failed as stale
         done += rows
     jobs.filter(status=ImportStatus.RUNNING).update(status=ImportStatus.DONE, finished_at=timezone.now())
 

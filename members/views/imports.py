@@ -13,7 +13,7 @@ from shops.errors import ApplicationError
 from shops.roles import Perm
 from shops.views import FormServiceMixin
 
-from .. import import_files, imports
+from .. import import_files, import_stale, imports
 from ..models import ImportKind, ImportStatus
 
 
@@ -47,6 +47,8 @@ class ImportsView(ShopStaffMixin, FormServiceMixin, FormView):
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
+        # Beat does this every few minutes; the page does it too, so that it never shows a dead job as running.
+        import_stale.imports_fail_stale(shop=self.shop)
         jobs = list(imports.import_list_recent(shop=self.shop))
         context.update(
             jobs=jobs,

@@ -364,3 +364,19 @@ def test_reading_is_stopped_once_it_has_cost_the_time_limit(shop, monkeypatch, n
     assert_failed_and_nothing_imported(
         job, "Reading the file took more than 180 seconds of processing: split it into smaller files."
     )
+
+
+def test_a_workbook_within_the_bounds_is_checked_and_imported_through_the_form(
+    owner_client, shop, django_capture_on_commit_callbacks
+):
+    """The control: the checks read the upload's zip directory and leave the file whole for the import."""
+    rows = [["手机号", "姓名"], *([f"138{n:08d}", f"会员{n}"] for n in range(50)), *([None, None] for _ in range(500))]
+    with django_capture_on_commit_callbacks(execute=True):
+        response = owner_client.post(
+            reverse("dashboard:imports", args=[shop.slug]),
+            {"kind": "members", "file": ContentFile(xlsx_bytes(rows), name="会员.xlsx")},
+        )
+    assert response.status_code == 302
+    job = ImportJob.objects.get(shop=shop)
+    assert (job.status, job.total_rows, job.created_rows, job.message) == (ImportStatus.DONE, 50, 50, "")
+    assert Member.objects.filter(shop=shop, name="会员49").count() == 1

@@ -44,3 +44,9 @@ class BalanceLimit(Conflict):
     def __init__(self, *, details: dict | None = None):
         message = gettext("This would take the member's balance above %(max)s, the most a member can hold.")
         super().__init__(message % {"max": f"{MAX_BALANCE:,}"}, details={"limit": MAX_BALANCE, **(details or {})})
+
+
+class ImportFileError(ApplicationError):
+    """An import's file as a whole cannot be imported; nothing was written."""
+
+    code = "import_file_invalid"

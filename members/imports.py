@@ -1,10 +1,11 @@
 """Imports from CSV (UTF-8 with or without BOM, GBK/GB18030) and XLSX files: the engine, and the members kind.
+Files are read within bounds of size, rows, columns and time by members.import_files.
 
-Invariants: a file-level problem (not CSV/XLSX, undecodable, empty, required columns missing, over the size or row
-limit) fails the job before anything is written. Otherwise every data row is counted once, as created, duplicate or
-error (processed = created + duplicates + errors), and every error names its row and reason. Each chunk's writes
-commit in one transaction with the job's progress, so a re-run of the job (a lost worker, a duplicate delivery)
-resumes after the last committed chunk, and importing the same file again creates nothing.
+Invariants: a file-level problem (not CSV/XLSX, undecodable, empty, required columns missing, over a bound of
+members.import_files) fails the job before anything is written. Otherwise every data row is counted once, as
+created, duplicate or error (processed = created + duplicates + errors), and every error names its row and reason.
+Each chunk's writes commit in one transaction with the job's progress, so a re-run of the job (a lost worker, a
+duplicate delivery) resumes after the last committed chunk, and importing the same file again creates nothing.
 
 Kinds that write into apps above members (orders.imports) plug in through settings.IMPORT_KINDS.
 """
@@ -20,8 +21,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from pathlib import PurePath
+from time import monotonic
 
-import openpyxl
 import phonenumbers
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -35,161 +36,28 @@ from django.utils.module_loading import import_string
 from django.utils.translation import gettext as _
 
 from shops.bulk import values_cte
-from shops.errors import ApplicationError
 from shops.models import Shop
 from shops.services import Actor, audit_record
 from shops.tenancy import all_shops
 
+from .errors import ImportFileError
+from .import_files import MAX_FILE_BYTES, Columns, Table, import_file_check, read_table
 from .models import Gender, ImportJob, ImportKind, ImportStatus, Member, MemberStatus
 from .phones import InvalidPhone, normalize_phone
 from .services import Enrolment
 
 logger = logging.getLogger(__name__)
 
-MAX_FILE_BYTES = 20 * 1024 * 1024
-MAX_ROWS = 200_000
-MAX_COLUMNS = 200
 CHUNK_SIZE = 1000  # rows (or units of rows) per transaction; a kind may ask for less
-EXTENSIONS = (".csv", ".xlsx")
+HEARTBEAT_SECONDS = 30  # while a file is read, how often the job records that its process is alive
 IMPORT_CHANNEL = "import"  # the join channel of imported members
-
-
-class ImportFileError(ApplicationError):
-    """The file as a whole cannot be imported; nothing was written."""
-
-    code = "import_file_invalid"
 
 
 class RowError(Exception):
     """One row cannot be imported; the message is its reason in the report."""
 
 
-# --- Reading the file: a header row and data rows, each numbered as a spreadsheet shows it -----------------------
-
-
-@dataclass
-class Table:
-    header: list[str]
-    rows: list[tuple[int, list]]  # (row number, cells); the header is row 1 when the file starts with it
-
-
-def import_file_check(*, name: str, size: int) -> str:
-    """The file's extension when its name and size are acceptable. Raises ImportFileError."""
-    extension = PurePath(name or "").suffix.lower()
-    if extension == ".xls":
-        raise ImportFileError(_("Old Excel files (.xls) cannot be read: save the file as .xlsx or CSV."))
-    if extension not in EXTENSIONS:
-        raise ImportFileError(_("Upload a CSV or XLSX file."))
-    if size > MAX_FILE_BYTES:
-        raise ImportFileError(
-            _("The file is larger than %(limit)s MB: split it into smaller files.")
-            % {"limit": MAX_FILE_BYTES // (1024 * 1024)}
-        )
-    if size == 0:
-        raise ImportFileError(_("The file is empty."))
-    return extension
-
-
-def text_of_upload(data: bytes) -> str | None:
-    """An uploaded text file's contents, read as UTF-8 or else GBK; None when it is neither (or binary). Excel in
-    China saves CSV as GBK; GB18030 is its superset. UTF-8 is tried first: GBK text is almost never valid UTF-8,
-    while UTF-8 text often decodes (wrongly) as GB18030."""
-    for encoding in ("utf-8-sig", "gb18030"):
-        try:
-            text = data.decode(encoding)
-        except UnicodeDecodeError:
-            continue
-        if "\x00" not in text:
-            return text
-    return None
-
-
-def _decode(data: bytes) -> str:
-    text = text_of_upload(data)
-    if text is None:
-        raise ImportFileError(_("The file is not UTF-8 or GBK text: save it as CSV (UTF-8) or XLSX."))
-    return text
-
-
-def _csv_rows(data: bytes) -> Iterator[tuple[int, list]]:
-    text = _decode(data)
-    first_line = text.split("\n", 1)[0]
-    delimiter = "\t" if "\t" in first_line and "," not in first_line else ","
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
-    try:
-        yield from enumerate(reader, start=1)
-    except csv.Error as exc:
-        raise ImportFileError(
-            _("The file could not be read as CSV (row %(row)s): %(error)s") % {"row": reader.line_num, "error": exc}
-        ) from None
-
-
-def _xlsx_rows(data: bytes) -> Iterator[tuple[int, list]]:
-    not_xlsx = _("The file is not a readable XLSX workbook: save it again from Excel as .xlsx, or as CSV.")
-    try:
-        workbook = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-    except Exception:  # openpyxl raises zip, XML and key errors alike for a damaged or foreign file
-        raise ImportFileError(not_xlsx) from None
-    try:
-        sheet = workbook.worksheets[0]
-        sheet.reset_dimensions()  # some producers record wrong dimensions; read what is there
-        for number, cells in enumerate(sheet.iter_rows(values_only=True, max_col=MAX_COLUMNS), start=1):
-            yield number, list(cells)
-    except ImportFileError:
-        raise
-    except Exception:
-        raise ImportFileError(not_xlsx) from None
-    finally:
-        workbook.close()
-
-
-def _clean(value):
-    """A cell as text, except dates and times from XLSX, which stay date/datetime objects."""
-    if value is None:
-        return ""
-    if isinstance(value, datetime.date):
-        return value
-    if isinstance(value, bool):
-        return str(value)
-    if isinstance(value, float):
-        return str(int(value)) if value.is_integer() else repr(value)
-    text = str(value).strip()
-    if text.startswith("'"):  # Excel's "this is text" mark, written by many exports in front of long numbers
-        text = text[1:].strip()
-    return text
-
-
-def _read_table(*, name: str, data: bytes) -> Table:
-    """Raises ImportFileError."""
-    extension = import_file_check(name=name, size=len(data))
-    rows = _xlsx_rows(data) if extension == ".xlsx" else _csv_rows(data)
-    header, body = None, []
-    for number, cells in rows:
-        cleaned = [_clean(cell) for cell in cells]
-        if not any(cell != "" for cell in cleaned):
-            continue  # blank lines, and the empty rows spreadsheets keep below the data
-        if header is None:
-            header = [str(cell) for cell in cleaned]
-            continue
-        if len(body) == MAX_ROWS:
-            raise ImportFileError(
-                _("The file has more than %(limit)s rows: split it into smaller files.") % {"limit": f"{MAX_ROWS:,}"}
-            )
-        body.append((number, cleaned))
-    if header is None:
-        raise ImportFileError(_("The file is empty."))
-    if not body:
-        raise ImportFileError(_("The file has a header row but no rows below it."))
-    return Table(header=header, rows=body)
-
-
-# --- Columns: Chinese or English names, matched loosely ----------------------------------------------------------
-
-
-def header_key(text: str) -> str:
-    """'手机号（必填）' -> '手机号', 'External_ID' -> 'externalid', '* Phone ' -> 'phone'."""
-    text = re.sub(r"[（(][^）)]*[）)]", "", str(text))
-    return re.sub(r"[\s_\-*.:：/]", "", text).lower()
+# --- Columns: Chinese or English names, matched loosely (by members.import_files.header_key) -----------------------
 
 
 PHONE_ALIASES = ("手机号", "手机", "手机号码", "电话", "电话号码", "联系电话", "phone", "mobile", "phonenumber", "tel")
@@ -203,39 +71,6 @@ MEMBER_COLUMNS = {
     "email": ("邮箱", "电子邮箱", "电子邮件", "邮件", "email"),
     "external_id": ("外部id", "平台买家id", "买家id", "externalid", "platformbuyerid", "buyerid"),
 }
-
-
-@dataclass
-class Columns:
-    positions: dict[str, int]  # field -> cell index
-    headers: dict[str, str]  # field -> the header as written in the file, for messages
-    ignored: list[str]
-
-
-def _map_columns(header: list[str], spec: dict[str, tuple[str, ...]], required: dict[str, str]) -> Columns:
-    """Raises ImportFileError for missing required columns and for two columns that mean the same."""
-    by_alias = {header_key(alias): name for name, aliases in spec.items() for alias in aliases}
-    positions, headers, ignored = {}, {}, []
-    for index, text in enumerate(header):
-        name = by_alias.get(header_key(text))
-        if name is None:
-            if text:
-                ignored.append(text)
-            continue
-        if name in positions:
-            raise ImportFileError(
-                _("Two columns mean the same thing: %(first)s and %(second)s. Keep one.")
-                % {"first": headers[name], "second": text}
-            )
-        positions[name], headers[name] = index, text
-    missing = [label for name, label in required.items() if name not in positions]
-    if missing:
-        preview = ", ".join(h for h in header if h)[:120]
-        raise ImportFileError(
-            _("Required columns are missing: %(columns)s. The first row must name the columns; it reads: %(header)s")
-            % {"columns": ", ".join(missing), "header": preview}
-        )
-    return Columns(positions, headers, ignored)
 
 
 class Row:
@@ -555,6 +390,7 @@ def _import_chunk(
         "created_rows": F("created_rows") + result.created,
         "duplicate_rows": F("duplicate_rows") + result.duplicates,
         "error_rows": F("error_rows") + len(result.errors),
+        "heartbeat_at": timezone.now(),
     }
     new_errors = sorted(result.errors, key=lambda e: e["row"])
     if new_errors and connection.vendor == "postgresql":
@@ -574,10 +410,11 @@ def _import_chunk(
 def import_create(*, shop: Shop, kind: str, upload: File, actor: Actor, dispatch: bool = True) -> ImportJob:
     """Store an uploaded file as a pending import job and, with `dispatch`, queue its processing after commit.
 
-    Raises ImportFileError for a file that is not CSV/XLSX, empty or over the size limit (nothing is stored)."""
+    Raises ImportFileError for a file that is not CSV/XLSX, empty, over the size limit or a workbook that would
+    unpack to too much (nothing is stored)."""
     import_handler(kind)
     name = PurePath(upload.name or "").name
-    extension = import_file_check(name=name, size=upload.size)
+    extension = import_file_check(name=name, size=upload.size, handle=upload)
     job = ImportJob(shop=shop, kind=kind, original_name=name[:255], created_by=actor.user)
     # The stored name carries the shop id (CONVENTIONS section 2); the merchant's own name stays in original_name.
     job.file.save(f"shop{shop.pk}-{uuid.uuid4().hex}{extension}", upload, save=False)
@@ -599,9 +436,28 @@ def _parse(
             data = handle.read(MAX_FILE_BYTES + 1)
     except OSError:
         raise ImportFileError(_("The uploaded file is no longer available: upload it again.")) from None
-    table = _read_table(name=job.original_name, data=data)
-    columns = _map_columns(table.header, handler.columns, handler.required)
+    table, columns = read_table(
+        name=job.original_name,
+        data=data,
+        columns=handler.columns,
+        required=handler.required,
+        on_progress=_heartbeat(ImportJob.objects.filter(shop=shop, pk=job.pk)),
+    )
     return handler.units(table=table, columns=columns, shop=shop, now=now), columns.ignored
+
+
+def _heartbeat(jobs: QuerySet[ImportJob]) -> Callable[[], None]:
+    """A callable that records, at most every HEARTBEAT_SECONDS, that the job's process is alive: reading a large
+    file takes minutes, and members.import_stale fails the jobs whose process shows no life."""
+    last = monotonic()
+
+    def beat() -> None:
+        nonlocal last
+        if monotonic() - last >= HEARTBEAT_SECONDS:
+            last = monotonic()
+            jobs.filter(status=ImportStatus.RUNNING).update(heartbeat_at=timezone.now())
+
+    return beat
 
 
 def _chunks(units: list[Unit], size: int) -> Iterator[list[Unit]]:
@@ -618,7 +474,8 @@ def import_process(*, shop: Shop, job_id: int) -> ImportJob:
     """
     jobs = ImportJob.objects.filter(shop=shop, pk=job_id)
     job = jobs.get()
-    if not jobs.filter(status__in=[ImportStatus.PENDING, ImportStatus.RUNNING]).update(status=ImportStatus.RUNNING):
+    unfinished = jobs.filter(status__in=[ImportStatus.PENDING, ImportStatus.RUNNING])
+    if not unfinished.update(status=ImportStatus.RUNNING, heartbeat_at=timezone.now()):
         return job
     job.refresh_from_db()
     with translation.override(shop.locale):
@@ -643,7 +500,9 @@ def _run(*, shop: Shop, job: ImportJob) -> None:
     units, ignored = _parse(shop=shop, job=job, handler=handler, now=timezone.now())
     note = _("Columns not imported: %(columns)s.") % {"columns": ", ".join(ignored)} if ignored else ""
     jobs = ImportJob.objects.filter(shop=shop, pk=job.pk)
-    jobs.update(total_rows=sum(len(unit.rows) for unit in units), message=note)
+    total = sum(len(unit.rows) for unit in units)
+    if not jobs.filter(status=ImportStatus.RUNNING).update(total_rows=total, message=note, heartbeat_at=timezone.now()):
+        return  # failed meanwhile, as a job whose process had died (members.import_stale): it stays failed
     errors, done = list(job.errors), 0
     for chunk in _chunks(units, min(CHUNK_SIZE, handler.chunk_size)):
         rows = sum(len(unit.rows) for unit in chunk)
@@ -651,7 +510,7 @@ def _run(*, shop: Shop, job: ImportJob) -> None:
             done += rows
             continue
         if not _import_chunk(shop=shop, job=job, handler=handler, units=chunk, offset=done, errors=errors):
-            return  # another run of this job is ahead: it finishes the job
+            return  # another run of this job is ahead and finishes it, or the job was failed as stale
         done += rows
     jobs.filter(status=ImportStatus.RUNNING).update(status=ImportStatus.DONE, finished_at=timezone.now())
 

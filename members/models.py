@@ -256,12 +256,21 @@ class ImportJob(ShopOwned):
     message = models.TextField(_("message"), blank=True)
     created_by = models.ForeignKey("shops.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     created_at = models.DateTimeField(_("uploaded"), auto_now_add=True)
+    # The last time the job's process showed it was alive (started, read on, wrote a chunk): a running job whose
+    # process died keeps its status, and members.import_stale fails it once this is old.
+    heartbeat_at = models.DateTimeField(_("last progress"), null=True, blank=True)
     finished_at = models.DateTimeField(_("finished"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("import")
         verbose_name_plural = _("imports")
         ordering = ["-pk"]
+        indexes = [
+            # The unfinished jobs, few at any time, that the check for dead processes reads every few minutes.
+            models.Index(
+                fields=["shop", "status"], condition=Q(status__in=["pending", "running"]), name="import_unfinished"
+            ),
+        ]
 
     def __str__(self):
         return f"{self.get_kind_display()} {self.original_name}"

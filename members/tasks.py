@@ -3,6 +3,7 @@ from celery import shared_task
 from shops.tasks import fan_out_per_shop
 from shops.tenancy import task_shop_scope
 
+from .import_stale import import_stale_shop_ids_all_shops, imports_fail_stale
 from .imports import import_job_shop_id_all_shops, import_process
 from .tags import tags_refresh_all
 
@@ -30,3 +31,19 @@ def import_run(job_id: int) -> None:
         return  # the job was deleted before the worker got to it
     with task_shop_scope(shop_id) as shop:
         import_process(shop=shop, job_id=job_id)
+
+
+@shared_task(acks_late=True, reject_on_worker_lost=True)
+def imports_fail_stale_shop(shop_id: int) -> int:
+    """Fail one shop's import jobs whose process died (idempotent). Returns how many were failed."""
+    with task_shop_scope(shop_id) as shop:
+        return imports_fail_stale(shop=shop)
+
+
+@shared_task
+def imports_fail_stale_all_shops() -> int:
+    """Every few minutes: one task per shop that has an import job whose process died (rarely any)."""
+    shop_ids = import_stale_shop_ids_all_shops()
+    for shop_id in shop_ids:
+        imports_fail_stale_shop.delay(shop_id)
+    return len(shop_ids)

@@ -13,7 +13,7 @@ from shops.errors import ApplicationError
 from shops.roles import Perm
 from shops.views import FormServiceMixin
 
-from .. import imports
+from .. import import_files, import_stale, imports
 from ..models import ImportKind, ImportStatus
 
 
@@ -28,12 +28,12 @@ class ImportForm(forms.Form):
         # Set per form, not at import time, so that the numbers are put into the request's language.
         self.fields["file"].help_text = gettext(
             "CSV (UTF-8 or GBK, as Excel saves it) or XLSX, with a header row; up to %(mb)s MB and %(rows)s rows."
-        ) % {"mb": imports.MAX_FILE_BYTES // (1024 * 1024), "rows": f"{imports.MAX_ROWS:,}"}
+        ) % {"mb": import_files.MAX_FILE_BYTES // (1024 * 1024), "rows": f"{import_files.MAX_ROWS:,}"}
 
     def clean_file(self):
         upload = self.cleaned_data["file"]
         try:
-            imports.import_file_check(name=upload.name, size=upload.size)
+            import_files.import_file_check(name=upload.name, size=upload.size, handle=upload)
         except ApplicationError as exc:
             raise forms.ValidationError(exc.message) from None
         return upload
@@ -47,6 +47,8 @@ class ImportsView(ShopStaffMixin, FormServiceMixin, FormView):
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
+        # Beat does this every few minutes; the page does it too, so that it never shows a dead job as running.
+        import_stale.imports_fail_stale(shop=self.shop)
         jobs = list(imports.import_list_recent(shop=self.shop))
         context.update(
             jobs=jobs,

@@ -4,6 +4,7 @@ failures that change nothing, chunked and resumable processing, the dashboard pa
 import csv
 import datetime
 import io
+import zipfile
 import zoneinfo
 from decimal import Decimal
 
@@ -15,7 +16,7 @@ from django.urls import include, path, reverse
 from django.utils import timezone, translation
 
 from config import urls as project_urls
-from members import import_urls, imports
+from members import import_files, import_urls, imports
 from members.imports import Columns, ImportFileError, Row, RowError, import_create, import_process, row_phone
 from members.models import ImportJob, ImportKind, ImportStatus, Member
 from members.phones import InvalidPhone, normalize_phone
@@ -83,6 +84,14 @@ def xlsx_bytes(rows: list[list]) -> bytes:
         workbook.active.append(row)
     buffer = io.BytesIO()
     workbook.save(buffer)
+    return buffer.getvalue()
+
+
+def zip_bytes(parts: dict[str, bytes]) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for name, content in parts.items():
+            archive.writestr(name, content)
     return buffer.getvalue()
 
 
@@ -296,7 +305,7 @@ def test_members_enrolled_by_someone_else_between_the_check_and_the_insert_are_d
         ),
         (
             "fake.xlsx",
-            b"PK\x03\x04 not really a workbook",
+            zip_bytes({"hello.txt": b"not really a workbook"}),
             "The file is not a readable XLSX workbook: save it again from Excel as .xlsx, or as CSV.",
         ),
     ],
@@ -311,7 +320,7 @@ def test_a_file_level_problem_fails_the_whole_job_and_stores_nothing(shop, name,
 
 
 def test_a_file_over_the_row_limit_fails_whole_before_any_row_is_written(shop, monkeypatch):
-    monkeypatch.setattr(imports, "MAX_ROWS", 2)
+    monkeypatch.setattr(import_files, "MAX_ROWS", 2)
     job = run_import(shop, ImportKind.MEMBERS, csv_bytes(MEMBER_ROWS))
     assert counters(job) == (ImportStatus.FAILED, 0, 0, 0, 0, 0)
     assert job.message == "The file has more than 2 rows: split it into smaller files."
@@ -325,6 +334,7 @@ def test_a_file_over_the_row_limit_fails_whole_before_any_row_is_written(shop, m
         ("members.pdf", 10, "Upload a CSV or XLSX file."),
         ("members.csv", 21 * 1024 * 1024, "The file is larger than 20 MB: split it into smaller files."),
         ("members.csv", 0, "The file is empty."),
+        ("members.xlsx", 10, "The file is not a readable XLSX workbook: save it again from Excel as .xlsx, or as CSV."),
     ],
 )
 def test_a_wrong_type_or_oversize_upload_is_refused_and_nothing_is_stored(shop, name, size, message):
@@ -633,7 +643,7 @@ def test_the_page_refreshes_itself_while_an_import_runs(owner_client, shop):
 def test_the_upload_form_refuses_a_wrong_type_or_an_oversize_file_with_a_clear_message(
     owner_client, shop, monkeypatch, name, content, error
 ):
-    monkeypatch.setattr(imports, "MAX_FILE_BYTES", 1024)
+    monkeypatch.setattr(import_files, "MAX_FILE_BYTES", 1024)
     owner_client.cookies["django_language"] = "en"
     response = owner_client.post(
         reverse("dashboard:imports", args=[shop.slug]), {"kind": "members", "file": ContentFile(content, name=name)}

@@ -283,6 +283,7 @@ AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
 AXES_LOCKOUT_CALLABLE = "shops.logins.lockout_response"
 # No row per successful log-in: nothing would ever delete them (failed attempts expire with the cool-off).
 AXES_DISABLE_ACCESS_LOG = True
+AXES_VERBOSE = False  # no banner on every manage.py start
 
 # --- Languages: zh-Hans by default, English available.
 LANGUAGE_CODE = "zh-hans"

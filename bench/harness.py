@@ -109,6 +109,7 @@ def gunicorn_serving(app: str, *, workers: int, log=None, access_log: str | None
         "API_THROTTLE_RATE": "1e9",
         "API_THROTTLE_BURST": "1000000000",
         "SECURE_COOKIES": "false",
+        "SECURE_SSL_REDIRECT": "false",  # plain http on loopback; behind the TLS proxy the check costs nothing
         "LOG_LEVEL": "WARNING",
     }
     root = Path(__file__).resolve().parent.parent

@@ -290,7 +290,7 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "shops.rest.errors.exception_handler",
     "DEFAULT_SCHEMA_CLASS": "shops.rest.schema.ContractAutoSchema",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["shops.rest.parsers.JSONParser"],
     "UNAUTHENTICATED_USER": None,
     "COERCE_DECIMAL_TO_STRING": True,
 }

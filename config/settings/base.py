@@ -243,7 +243,12 @@ STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
 }
-DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
+# The largest request body read into memory: an API JSON body (the API answers 413 request_too_large above it) or
+# a form's fields (uploads do not count: FILE_UPLOAD_* and each import's own limits govern them). Sized for the
+# bulk order endpoint's maximum of 1,000 orders: with 10 items each, under 60-character Chinese titles, a batch
+# takes 3.1 MB as UTF-8 and 5.8 MB \u-escaped and indented (json.dumps(..., indent=2)); 15 items escaped, 7.5 MB.
+# A 10 MB body is refused. tests/shops/test_api_input.py holds the bulk maximum under this limit.
+DATA_UPLOAD_MAX_MEMORY_SIZE = 8 * 1024 * 1024
 
 # EMAIL_URL: consolemail:// (default: printed), smtp+tls://user:password@host:587, ...
 vars().update(env.email_url("EMAIL_URL", default="consolemail://"))

@@ -1,18 +1,25 @@
-"""What the API does with bodies it cannot take (issue 16, item 6): nesting too deep for a parser gets a 400 in the
-one error format on every route, the lean path included; nothing is stored."""
+"""What the API does with bodies it cannot take (issue 16, items 6 and 7): nesting too deep for a parser and bodies
+too large to read get a 4xx in the one error format on every route, the lean path included; nothing is stored."""
 
 import json
 
 import pytest
+from django.conf import settings
+from django.core.exceptions import DisallowedHost, RequestDataTooBig
+from django.test import RequestFactory, override_settings
 from django.utils import timezone
 
+from config import urls
 from members.models import Member
+from members.services import Enrolment, member_enroll
 from orders.models import Order
 from shops.rest import hotpath
 from shops.roles import Role
 from tests.pages import staff_client, url
 
 pytestmark = pytest.mark.django_db
+
+TEN_MB = 10_000_000
 
 
 def _nested(depth: int) -> str:
@@ -89,3 +96,81 @@ def test_the_segment_count_preview_refuses_deep_json_with_its_clear_error(client
 
     assert response.status_code == 400
     assert response.json() == {"error": "The filter is nested too deeply."}
+
+
+# --- Size (item 7) -------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("post", "/api/v1/orders/bulk/"),
+        ("post", "/api/v1/orders/"),  # over the lean path's 64 KiB: DRF's path, as every large body
+        ("post", "/api/v1/members/"),
+        ("patch", "/api/v1/members/{id}/"),
+        ("post", "/api/v1/channels/"),
+    ],
+)
+def test_a_10_mb_body_is_413_in_the_error_format_and_nothing_is_stored(api_client, shop, method, path):
+    member, _ = member_enroll(shop=shop, data=Enrolment(phone="13800138000", name="张三"))
+    body = json.dumps({"orders": [_order()], "name": "x" * TEN_MB})
+
+    response = getattr(api_client, method)(path.format(id=member.pk), body, content_type="application/json")
+
+    error = _assert_error(response, 413, "request_too_large")
+    assert error["details"] == {"max_bytes": settings.DATA_UPLOAD_MAX_MEMORY_SIZE}
+    assert not Order.objects.filter(shop=shop).exists()
+    member.refresh_from_db()
+    assert (Member.objects.filter(shop=shop).count(), member.name) == (1, "张三")
+
+
+def test_a_body_of_exactly_the_limit_is_read_and_one_byte_more_is_not(api_client, shop):
+    limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+    batch = json.dumps({"orders": [_order()]})
+    at_limit = batch + " " * (limit - len(batch))  # blank space is valid JSON
+
+    refused = api_client.post("/api/v1/orders/bulk/", at_limit + " ", content_type="application/json")
+    read = api_client.post("/api/v1/orders/bulk/", at_limit, content_type="application/json")
+
+    _assert_error(refused, 413, "request_too_large")
+    assert read.status_code == 200, read.content[:300]
+    assert read.json() == {"created": 1, "duplicates": 0, "errors": []}
+
+
+def test_the_largest_legitimate_bulk_batch_fits_under_the_body_limit():
+    """SPEC 10: up to 1,000 orders a batch. With 10 items each under long Chinese titles, \\u-escaped and indented
+    as json.dumps(indent=2) writes them (the largest spelling a client library produces), settings says 5.8 MB."""
+    title = ("婴儿湿巾超柔一百抽十包装家庭实惠装" * 4)[:60]
+    orders = [
+        {**_order(f"TB2026112300{i:08d}"), "phone": "+8613800138000", "amount": "12345.67", "status": "completed",
+         "items": [{"sku": f"SKU-{i}-{j:04d}-ABCDEFGH", "name": title, "category": "母婴用品", "quantity": 12,
+                    "unit_price": "1234.56"} for j in range(10)]}
+        for i in range(1000)
+    ]  # fmt: skip
+
+    size = len(json.dumps({"orders": orders}, indent=2).encode())
+
+    assert 5_500_000 < size < settings.DATA_UPLOAD_MAX_MEMORY_SIZE < TEN_MB
+
+
+@override_settings(ALLOWED_HOSTS=["testserver"])
+def test_a_request_django_refuses_before_any_view_is_answered_in_the_error_format_under_api(api_client):
+    response = api_client.get("/api/v1/shop/", HTTP_HOST="attacker.example")
+
+    _assert_error(response, 400, "bad_request")
+
+
+def test_the_400_handler_answers_a_too_large_body_under_api_with_413_and_elsewhere_with_djangos_page():
+    factory = RequestFactory()
+
+    api = urls.handler400(factory.post("/api/v1/orders/"), RequestDataTooBig("too big"))
+    other = urls.handler400(factory.post("/dashboard/"), DisallowedHost("bad host"))
+
+    assert (api.status_code, json.loads(api.content)["code"]) == (413, "request_too_large")
+    assert other.status_code == 400 and other["Content-Type"].startswith("text/html")
+
+
+def test_a_10_mb_form_on_a_dashboard_page_is_djangos_400_not_a_500(client, shop):
+    response = client.post("/accounts/login/", {"email": "x" * TEN_MB, "password": "y"})
+
+    assert response.status_code == 400

@@ -59,7 +59,7 @@ class AmountField(serializers.DecimalField):
             if value < self.min_value:
                 self.fail("min_value", min_value=self.min_value)
             self.fail("format")
-        return super().to_internal_value(data)
+        return self.quantize(Decimal(data))  # the pattern leaves DRF's checks of the text nothing to find
 
 
 class StrictString:

@@ -15,7 +15,7 @@ from recruitment import urls as recruitment_urls
 from shops import urls as shop_urls
 from shops import views as shop_views
 from shops.health import healthz
-from shops.rest.errors import json_not_found, json_server_error
+from shops.rest.errors import json_bad_request, json_not_found, json_server_error
 from tiers import urls as tier_urls
 
 dashboard_patterns = [
@@ -61,6 +61,12 @@ urlpatterns = [
 if settings.SERVE_MEDIA:
     # Uploaded logos from the local volume. At scale, point the default storage at object storage instead.
     urlpatterns.append(re_path(r"^media/(?P<path>.*)$", static.serve, {"document_root": settings.MEDIA_ROOT}))
+
+
+def handler400(request, exception=None):
+    if request.path.startswith("/api/"):
+        return json_bad_request(request, exception)
+    return defaults.bad_request(request, exception)
 
 
 def handler404(request, exception=None):

@@ -18,6 +18,7 @@ from rest_framework.response import Response
 from members.models import MAX_POINTS
 from members.segments import segment_get
 from members.selectors import member_get_live, member_get_live_status
+from shops.rest.fields import AmountField
 from shops.rest.hotpath import HotWriteView
 from shops.rest.schema import CONFLICT, error_response
 from shops.rest.serializers import Int64Field, StrictSerializer, validated
@@ -65,7 +66,7 @@ IDEMPOTENCY_KEY = serializers.CharField(
 
 
 def _money(**extra):
-    return serializers.DecimalField(min_value=Decimal(0), **MONEY, **extra)
+    return AmountField(**MONEY, **extra)
 
 
 class WindowDateTimeField(serializers.DateTimeField):

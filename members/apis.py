@@ -1,4 +1,5 @@
 import datetime
+import re
 
 from django.core.exceptions import ObjectDoesNotExist
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema, extend_schema_field
@@ -15,15 +16,22 @@ from .errors import UnknownTag, UnknownTier
 from .models import ConsentChannel, Gender, Tag
 from .tags import tag_find, tags_of_members
 
+# The pattern admits each month's days up to 31 and the years 1900 to 2099: "02-30" and a year after this one pass
+# it and are refused as no real birthday.
+BIRTHDAY = re.compile(r"^((19|20)[0-9]{2}-)?(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$")
 
-@extend_schema_field({"type": "string", "pattern": "^([0-9]{4}-)?[0-9]{2}-[0-9]{2}$", "example": "05-20"})
+
+@extend_schema_field({"type": "string", "pattern": BIRTHDAY.pattern, "example": "05-20"})
 class BirthdayField(serializers.Field):
-    """Input only: "MM-DD" (year unknown) or "YYYY-MM-DD", to the member's birthday fields."""
+    """Input only: "MM-DD" (year unknown) or "YYYY-MM-DD", to the member's birthday fields. Exactly the schema's
+    pattern: no number, no spaces, and not the other forms date.fromisoformat takes ("20000520")."""
 
     default_error_messages = {"invalid": "Use MM-DD or YYYY-MM-DD, a real date."}
 
     def to_internal_value(self, value):
-        text = str(value).strip()
+        if not isinstance(value, str) or not BIRTHDAY.fullmatch(value):
+            self.fail("invalid")
+        text = value
         try:
             if len(text) == 5:
                 day = datetime.date.fromisoformat(f"2000-{text}")  # a leap year, so 02-29 is a valid birthday
@@ -39,6 +47,13 @@ class BirthdayField(serializers.Field):
         raise NotImplementedError("input only: MemberOutput.get_birthday renders birthdays")
 
 
+@extend_schema_field(
+    {
+        "type": "object",
+        "properties": {channel: {"type": "boolean"} for channel in ConsentChannel.values},
+        "additionalProperties": False,
+    }
+)
 class ConsentsField(serializers.DictField):
     child = serializers.BooleanField()
 

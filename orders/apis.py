@@ -1,11 +1,10 @@
-from decimal import Decimal
-
 from drf_spectacular.utils import OpenApiExample, extend_schema
 from rest_framework import serializers, status
 from rest_framework.response import Response
 
 from members.services import phone_normalize
 from shops.errors import ApplicationError
+from shops.rest.fields import AmountField
 from shops.rest.hotpath import HotWriteView
 from shops.rest.schema import CONFLICT
 from shops.rest.serializers import Int64Field, StrictSerializer
@@ -22,14 +21,14 @@ class ItemInput(StrictSerializer):
     name = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
     category = serializers.CharField(max_length=64, required=False, allow_blank=True, default="")
     quantity = serializers.IntegerField(min_value=1, max_value=100_000)
-    unit_price = serializers.DecimalField(min_value=0, **MONEY)
+    unit_price = AmountField(**MONEY)
 
 
 class OrderInput(StrictSerializer):
     external_id = serializers.CharField(max_length=64)
     member_id = serializers.IntegerField(required=False, min_value=1, max_value=2**63 - 1)
     phone = serializers.CharField(max_length=32, required=False, allow_blank=True)
-    amount = serializers.DecimalField(min_value=0, **MONEY)
+    amount = AmountField(**MONEY)
     paid_at = serializers.DateTimeField()
     status = serializers.ChoiceField(
         [OrderStatus.PAID, OrderStatus.COMPLETED, OrderStatus.CANCELLED], required=False, default=OrderStatus.PAID
@@ -179,7 +178,7 @@ class OrderBulkApi(ShopAPIView):
     class DocumentedInput(StrictSerializer):
         """What the schema shows: the rows as they should be."""
 
-        orders = OrderInput(many=True)
+        orders = OrderInput(many=True, allow_empty=False, max_length=services.MAX_BATCH)
 
         class Meta:
             ref_name = "OrderBulkInput"
@@ -268,7 +267,7 @@ class OrderDetailApi(ShopAPIView):
 class RefundCreateApi(ShopAPIView):
     class InputSerializer(StrictSerializer):
         external_id = serializers.CharField(max_length=64)
-        amount = serializers.DecimalField(min_value=Decimal("0.01"), **MONEY)
+        amount = AmountField(positive=True, **MONEY)
         refunded_at = serializers.DateTimeField(required=False)
 
         class Meta:

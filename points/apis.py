@@ -6,6 +6,7 @@ from rest_framework.response import Response
 
 from members.models import MAX_POINTS
 from members.selectors import member_get_live
+from shops.rest.fields import AmountField
 from shops.rest.schema import CONFLICT
 from shops.rest.serializers import Int64Field, StrictSerializer
 from shops.rest.views import ShopAPIView
@@ -83,8 +84,8 @@ class RedeemApi(ShopAPIView):
         points = serializers.IntegerField(min_value=1, max_value=MAX_POINTS)
         idempotency_key = IDEMPOTENCY_KEY
         order_external_id = serializers.CharField(max_length=64, required=False, allow_blank=True)
-        order_amount = serializers.DecimalField(
-            max_digits=12, decimal_places=2, min_value=0, required=False,
+        order_amount = AmountField(
+            max_digits=12, decimal_places=2, required=False,
             help_text="With points as cash: the order's amount, to check the minimum and the cap and price the points.",
         )  # fmt: skip
         reason = serializers.CharField(max_length=200, required=False, allow_blank=True)

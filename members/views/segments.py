@@ -1,7 +1,5 @@
 """Segments: saved member filters with their last count, a live count while editing, and a link to their list."""
 
-import json
-
 from django.http import JsonResponse
 from django.urls import reverse
 from django.utils.translation import gettext as _
@@ -10,6 +8,7 @@ from django.views import View
 from django.views.generic import FormView, TemplateView
 
 from shops.dashboard import ServiceActionView, ShopStaffMixin
+from shops.rest.parsers import TooDeep, json_loads_bounded
 from shops.roles import Perm
 from shops.views import FormServiceMixin
 
@@ -121,7 +120,9 @@ class SegmentCountView(ShopStaffMixin, View):
             if len(request.body) > MAX_DEFINITION_BYTES:
                 raise InvalidFilter(_("The filter is too large."))
             try:
-                body = json.loads(request.body)
+                body = json_loads_bounded(request.body)
+            except TooDeep:
+                raise InvalidFilter(_("The filter is nested too deeply.")) from None
             except (ValueError, UnicodeDecodeError):
                 raise InvalidFilter(_("The filter is not valid JSON.")) from None
             if not isinstance(body, dict) or not isinstance(body.get("definition"), dict):

@@ -1,8 +1,10 @@
 """One error format for the whole API: {"code": "snake_case", "message": "human text", "details": {...}}."""
 
-from django.core.exceptions import ObjectDoesNotExist, PermissionDenied
+from django.conf import settings
+from django.core.exceptions import ObjectDoesNotExist, PermissionDenied, RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404, JsonResponse
+from django.utils.translation import gettext as _
 from rest_framework import exceptions
 from rest_framework.response import Response
 from rest_framework.serializers import as_serializer_error
@@ -25,9 +27,19 @@ class ServiceUnavailable(exceptions.APIException):
     wait = availability.RETRY_AFTER
 
 
+def too_large_body() -> dict:
+    limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+    message = _("The request body is larger than %(limit)s bytes.") % {"limit": f"{limit:,}"}
+    return error_body("request_too_large", message, {"max_bytes": limit})
+
+
 def exception_handler(exc, context):
     if isinstance(exc, ApplicationError):
         return Response(error_body(exc.code, exc.message, exc.details), status=exc.status)
+    # Django refuses a body above DATA_UPLOAD_MAX_MEMORY_SIZE when DRF's parser reads request.body (before reading
+    # it, from Content-Length). Left to Django, that is its HTML "Bad Request (400)" page.
+    if isinstance(exc, RequestDataTooBig):
+        return Response(too_large_body(), status=413)
     # Missing and another shop's objects are the same DoesNotExist (selectors filter by shop): one 404.
     if isinstance(exc, ObjectDoesNotExist | Http404):
         exc = exceptions.NotFound()
@@ -54,6 +66,13 @@ def exception_handler(exc, context):
 
 def json_not_found(request, exception=None):
     return JsonResponse(error_body("not_found", "Not found."), status=404)
+
+
+def json_bad_request(request, exception=None):
+    """Django's 400 for a request it refuses before any view answers (a SuspiciousOperation), under /api/."""
+    if isinstance(exception, RequestDataTooBig):
+        return JsonResponse(too_large_body(), status=413)
+    return JsonResponse(error_body("bad_request", _("The request could not be read.")), status=400)
 
 
 def json_server_error(request):

@@ -10,10 +10,10 @@ of at most 64 KiB in UTF-8, `Authorization: Bearer ...`, no Accept or one that o
 string): the Request wrapper, content negotiation, versioning, the per-request authenticator, permission and
 throttle instances, and Response's rendering. It makes DRF's checks in DRF's order with the same code (the Bearer
 header as ApiKeyAuthentication reads it, with its per-address limit on bad keys, shop_active_check, the key's bucket
-through api_throttle), parses with DRF's JSONParser, renders with DRF's JSONRenderer and sends the same headers, so
-the answer is DRF's byte for byte (tests/shops/test_hotpath.py). Any other request, and every error answer, goes
-through DRF itself (drf_error_answer). GET and the OpenAPI schema are untouched: the view's decorated `post` is what
-the schema documents and DRF runs.
+through api_throttle), parses with the API's JSONParser (shops.rest.parsers, as DRF's path does), renders with DRF's
+JSONRenderer and sends the same headers, so the answer is DRF's byte for byte (tests/shops/test_hotpath.py). Any
+other request, and every error answer, goes through DRF itself (drf_error_answer). GET and the OpenAPI schema are
+untouched: the view's decorated `post` is what the schema documents and DRF runs.
 
 One thing differs on purpose: the key is resolved through apikey_authenticate_remembered, which remembers it for
 API_KEY_CACHE_SECONDS in this process; a revoked key, or a frozen shop, stops these two writes within that delay
@@ -25,7 +25,6 @@ from functools import cached_property
 
 from django.http import HttpResponse
 from rest_framework import exceptions
-from rest_framework.parsers import JSONParser
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 
@@ -33,6 +32,7 @@ from shops.services import Actor
 from shops.tenancy import shop_scope
 
 from .authentication import RememberedApiKeyAuthentication
+from .parsers import JSONParser
 from .permissions import shop_active_check
 from .throttling import api_throttle, key_ident
 from .views import ShopAPIView, client_ip

@@ -6,9 +6,17 @@ from rest_framework import serializers
 from rest_framework.exceptions import ErrorDetail
 from rest_framework.settings import api_settings
 
+from .fields import strict_strings
+
 
 class StrictSerializer(serializers.Serializer):
-    """An input serializer that refuses fields it does not know: nothing a client sends is silently dropped."""
+    """An input serializer that refuses fields it does not know, and text given as anything but a JSON string:
+    nothing a client sends is silently dropped or guessed at."""
+
+    def get_fields(self):
+        # Every string field, however declared, takes JSON strings only (as the schema says), where DRF's CharField
+        # would turn 12345 into "12345".
+        return {name: strict_strings(field) for name, field in super().get_fields().items()}
 
     def to_internal_value(self, data):
         if isinstance(data, Mapping):

@@ -18,9 +18,8 @@ VALID = [
     {**BASE, "member_id": 12, "phone": ""},
     {**BASE, "member_id": "12"},
     {**BASE, "external_id": "  TB002 "},  # trimmed, as CharField does
-    {**BASE, "external_id": 12345},  # a number becomes its text
     {**BASE, "amount": "268", "paid_at": "2026-11-20T02:15:00Z"},
-    {**BASE, "amount": 268.5, "paid_at": "2026-11-20T10:15:00"},  # a number; a time without offset
+    {**BASE, "amount": "268.5", "paid_at": "2026-11-20T10:15:00"},  # a time without offset
     {**BASE, "status": "cancelled", "items": []},
     {"external_id": "TB003", "amount": "0", "paid_at": "2026-11-20 10:15"},
     {**BASE, "items": [{"sku": "X", "quantity": "3", "unit_price": "1.5"}, {**ITEM, "name": "", "category": ""}]},
@@ -32,10 +31,17 @@ INVALID = [
     {**BASE, "coupon": "X"},
     {**BASE, "external_id": ""},
     {**BASE, "external_id": "x" * 65},
+    {**BASE, "external_id": 12345},  # text as a number: the schema says string
     {**BASE, "amount": "1.005"},
     {**BASE, "amount": "-1"},
     {**BASE, "amount": "NaN"},
     {**BASE, "amount": None},
+    {**BASE, "amount": ""},
+    {**BASE, "amount": 268.5},  # money as a JSON number: the schema says a decimal string
+    {**BASE, "amount": "0268.00"},
+    {**BASE, "amount": " 268.00"},
+    {**BASE, "amount": "2.68e2"},
+    {**BASE, "items": [{**ITEM, "sku": 1001}]},
     {**BASE, "paid_at": "yesterday"},
     {**BASE, "status": "refunded"},
     {**BASE, "member_id": 0},

@@ -136,7 +136,7 @@ def test_reading_the_imports_page_fails_a_job_whose_process_died_and_shows_the_r
     assert STOPPED in html
     assert state(live) == RUNNING_AFTER_A_CHUNK
     assert Member.objects.filter(shop=shop).count() == 4
-    assert "location.reload" in html  # the live job is still followed
+    assert "js/reload.js" in html  # the live job is still followed
 
 
 def test_a_failed_job_stays_failed_when_its_task_is_delivered_again(owner_client, shop, monkeypatch, t0):

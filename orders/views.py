@@ -17,6 +17,7 @@ from django.views.generic import TemplateView
 
 from members.phones import mask_phone
 from shops.dashboard import ShopStaffMixin
+from shops.ids import parse_id
 from shops.roles import Perm
 
 from . import selectors
@@ -36,13 +37,6 @@ class OrderFilterForm(forms.Form):
         if cleaned.get("paid_from") and cleaned.get("paid_to") and cleaned["paid_from"] > cleaned["paid_to"]:
             self.add_error("paid_to", _("Must not be before the first day."))
         return cleaned
-
-
-def _int(value) -> int | None:
-    try:
-        return int(value) if value else None
-    except (TypeError, ValueError):
-        return None
 
 
 def order_page_sections(*, shop, order) -> list[dict]:
@@ -91,8 +85,8 @@ class OrderListView(ShopStaffMixin, TemplateView):
                 status=data["status"],
                 paid_from=start,
                 paid_until=end,
-                after=_int(self.request.GET.get("after")),
-                before=_int(self.request.GET.get("before")),
+                after=parse_id(self.request.GET.get("after")),
+                before=parse_id(self.request.GET.get("before")),
                 limit=PAGE_SIZE,
             )
             for name in ("status", "paid_from", "paid_to"):

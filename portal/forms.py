@@ -11,6 +11,7 @@ from members.errors import InvalidPhoneError
 from members.forms import BirthdayFormMixin
 from members.models import Gender
 from members.services import phone_normalize
+from shops.ids import ascii_digits
 
 TOKEN = re.compile(r"[A-Za-z0-9_-]{8,40}")
 GENDER_CHOICES = [
@@ -68,7 +69,7 @@ class CodeField(forms.CharField):
 
     def clean(self, value):
         value = super().clean(value)
-        if value and not value.isdigit():
+        if value and not ascii_digits(value):
             raise forms.ValidationError(_("The code is 6 digits."), code="code_format")
         return value
 

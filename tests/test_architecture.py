@@ -62,3 +62,32 @@ def test_the_guard_catches_a_direct_query_and_accepts_a_justified_one():
         (2, "a = Member.objects.filter(phone=request.GET['p'])"),
         (3, "b = models.Order.objects.all()"),
     ]
+
+
+DIGIT_TESTS = ("isdigit", "isnumeric", "isdecimal")
+
+
+def unicode_digit_tests(source: str) -> list[tuple[int, str]]:
+    """Lines that call str.isdigit(), isnumeric() or isdecimal(): true for superscript and other scripts' digits,
+    which int() refuses or reads. shops.ids parses numbers from text instead."""
+    lines = source.splitlines()
+    return [
+        (node.lineno, lines[node.lineno - 1].strip())
+        for node in ast.walk(ast.parse(source))
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in DIGIT_TESTS
+    ]
+
+
+def test_numbers_in_text_are_parsed_by_shops_ids():
+    offences = [
+        f"{path.relative_to(ROOT)}:{lineno}: {line}"
+        for app in APPS
+        for path in sorted((ROOT / app).rglob("*.py"))
+        for lineno, line in unicode_digit_tests(path.read_text(encoding="utf-8"))
+    ]
+    assert offences == [], "Use shops.ids (parse_id, parse_int, ascii_digits):\n" + "\n".join(offences)
+
+
+def test_the_digit_guard_catches_isdigit_and_its_kin():
+    source = "a = x.isdigit()\nb = int(x)\nc = y.strip().isdecimal()\n"
+    assert unicode_digit_tests(source) == [(1, "a = x.isdigit()"), (3, "c = y.strip().isdecimal()")]

@@ -19,6 +19,7 @@ from members.models import Member, MemberStatus
 from members.phones import InvalidPhone, normalize_phone
 from members.segments import segment_count, segment_list
 from members.selectors import member_search
+from shops.ids import parse_int
 from shops.models import Shop
 
 from ..codes import code_normalize
@@ -189,7 +190,9 @@ class RedeemForm(forms.Form):
             parts = _ITEM_SEPARATORS.split(line)
             try:
                 sku, category, quantity, price = parts
-                item = CartItem(sku=sku, category=category, quantity=int(quantity), unit_price=Decimal(price))
+                item = CartItem(
+                    sku=sku, category=category, quantity=parse_int(quantity.strip()) or 0, unit_price=Decimal(price)
+                )
                 valid = sku and 0 < item.quantity <= 100_000 and Decimal(0) <= item.unit_price <= MAX_AMOUNT
             except (ValueError, ArithmeticError):
                 valid = False

@@ -456,6 +456,35 @@ def test_a_bad_item_row_keeps_its_whole_order_out_and_names_every_row_of_it(shop
     assert OrderItem.objects.filter(shop=shop).count() == 1
 
 
+def test_member_ids_and_quantities_in_other_digits_or_beyond_bigint_are_row_errors(shop):
+    # given: a member whose id is also written in fullwidth digits (which int() would read as that id)
+    member = member_enroll(shop=shop, data=Enrolment(phone="13800138000"))[0]
+    fullwidth = str(member.pk).translate(str.maketrans("0123456789", "０１２３４５６７８９"))
+    rows = [
+        ["order_id", "member_id", "amount", "paid_at", "sku", "quantity", "unit_price"],
+        ["A", "¹", "10", "2025-06-01 10:00", "S1", "1", "10"],  # row 2: superscript member id
+        ["B", fullwidth, "10", "2025-06-01 10:00", "S1", "1", "10"],  # row 3
+        ["C", "99999999999999999999", "10", "2025-06-01 10:00", "S1", "1", "10"],  # row 4
+        ["D", "", "10", "2025-06-01 10:00", "S1", "²", "10"],  # row 5: superscript quantity
+        ["E", "", "10", "2025-06-01 10:00", "S1", "１", "10"],  # row 6: fullwidth quantity
+        ["F", str(member.pk), "10", "2025-06-01 10:00", "S1", "1", "10"],  # row 7: good
+    ]
+
+    # when
+    job = run_import(shop, ImportKind.ORDERS, csv_bytes(rows))
+
+    # then: each bad row is named with its reason, the good one kept, the job done
+    assert counters(job) == (ImportStatus.DONE, 6, 6, 1, 0, 5)
+    assert job.errors == [
+        {"row": 2, "reason": "Not a valid member id: ¹"},
+        {"row": 3, "reason": f"Not a valid member id: {fullwidth}"},
+        {"row": 4, "reason": "Not a valid member id: 99999999999999999999"},
+        {"row": 5, "reason": "Not a valid quantity: ²"},
+        {"row": 6, "reason": "Not a valid quantity: １"},
+    ]
+    assert list(Order.objects.filter(shop=shop).values_list("external_id", "member_id")) == [("F", member.pk)]
+
+
 def test_item_columns_without_a_sku_or_price_fail_the_file(shop):
     rows = [["订单号", "金额", "支付时间", "数量"], ["A", "30", "2025-06-01", "1"]]
     job = run_import(shop, ImportKind.ORDERS, csv_bytes(rows))

@@ -3,6 +3,7 @@ member already, a referral; sending codes answers the same for any phone and 429
 
 import re
 
+import pytest
 from django.test import TestCase
 
 from coupons.models import Coupon
@@ -62,6 +63,19 @@ def test_a_wrong_code_is_a_form_error_and_nothing_is_created(shop, shopper):
     assert not Member.objects.filter(shop=shop).exists()
     assert not PointsEntry.objects.filter(shop=shop).exists()
     assert channels_figures(shop=shop, channel_ids=[channel.pk])[channel.pk].joins == 0
+    assert f"portal:{shop.pk}" not in shopper.session
+
+
+@pytest.mark.parametrize("digits", ["⁰¹²³⁴⁵⁶⁷⁸⁹", "０１２３４５６７８９"], ids=["superscript", "fullwidth"])
+def test_the_code_in_digits_other_than_ascii_is_a_format_error_and_nothing_is_created(shop, shopper, digits):
+    assert send_code(shopper, shop).status_code == 200
+    spelt = sent_code().translate(str.maketrans("0123456789", digits))
+
+    response = shopper.post("/m/shop-a/join/", join_form(code=spelt))
+
+    assert response.status_code == 400
+    assert "The code is 6 digits." in text(response)
+    assert not Member.objects.filter(shop=shop).exists()
     assert f"portal:{shop.pk}" not in shopper.session
 
 

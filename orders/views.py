@@ -17,6 +17,7 @@ from django.views.generic import TemplateView
 
 from members.phones import mask_phone
 from shops.dashboard import ShopStaffMixin
+from shops.forms import Form
 from shops.ids import parse_id
 from shops.roles import Perm
 
@@ -26,7 +27,7 @@ from .models import OrderStatus
 PAGE_SIZE = 50
 
 
-class OrderFilterForm(forms.Form):
+class OrderFilterForm(Form):
     number = forms.CharField(label=_("Order number"), max_length=64, required=False)
     status = forms.ChoiceField(label=_("Status"), choices=[("", _("All")), *OrderStatus.choices], required=False)
     paid_from = forms.DateField(label=_("Paid from"), required=False, widget=forms.DateInput({"type": "date"}))

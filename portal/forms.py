@@ -11,6 +11,7 @@ from members.errors import InvalidPhoneError
 from members.forms import BirthdayFormMixin
 from members.models import Gender
 from members.services import phone_normalize
+from shops.forms import Form
 from shops.ids import ascii_digits
 
 TOKEN = re.compile(r"[A-Za-z0-9_-]{8,40}")
@@ -74,7 +75,7 @@ class CodeField(forms.CharField):
         return value
 
 
-class ProfileFieldsForm(BirthdayFormMixin, forms.Form):
+class ProfileFieldsForm(BirthdayFormMixin, Form):
     """Name, gender, birthday and region, as a shopper gives them on joining and on the profile page."""
 
     name = forms.CharField(
@@ -155,7 +156,7 @@ class JoinForm(ProfileFieldsForm):
         return cleaned
 
 
-class LoginForm(forms.Form):
+class LoginForm(Form):
     phone = PhoneField()
     code = CodeField()
 
@@ -173,7 +174,7 @@ class ProfileForm(ProfileFieldsForm):
         }
 
 
-class ShippingForm(forms.Form):
+class ShippingForm(Form):
     """Where a gift from the points mall goes (coupons.mall checks the address is there and not too long)."""
 
     recipient_name = forms.CharField(label=_("Recipient"), max_length=50, required=False)

@@ -237,6 +237,32 @@ def test_enrol_refuses_bad_profile_fields_and_stores_nothing(api_client, field, 
     assert Member.objects.count() == 0
 
 
+HIDDEN = {"BEL": "\x07", "ESC": "\x1b[31m", "RLO": "\u202e", "RLI": "\u2067", "LRM": "\u200e", "C1": "\x9b"}
+
+
+@pytest.mark.parametrize("field", ["name", "region", "external_id", "wechat_openid"])
+@pytest.mark.parametrize("char", HIDDEN.values(), ids=HIDDEN.keys())
+def test_enrol_and_update_refuse_control_and_text_direction_characters_and_store_nothing(api_client, shop, field, char):
+    member, _ = member_enroll(shop=shop, data=Enrolment(phone="13900139000", name="李四"))
+    before = _state()
+
+    enrol = api_client.post("/api/v1/members/", {"phone": "13800138000", field: f"张{char}三"}, format="json")
+    update = api_client.patch(f"/api/v1/members/{member.pk}/", {field: f"张{char}三"}, format="json")
+
+    for response in (enrol, update):
+        body = _error(response, 400, "invalid")
+        assert list(body["details"]) == [field]
+        assert "U+" in body["details"][field][0]
+    assert _state() == before
+
+
+def test_names_in_chinese_with_emoji_and_punctuation_are_kept_as_sent(api_client):
+    name = "张三👨\u200d👩\u200d👧「小宝」·❤️"
+    response = api_client.post("/api/v1/members/", {"phone": "13800138000", "name": name}, format="json")
+    assert response.status_code == 201, response.content
+    assert Member.objects.get().name == name
+
+
 def test_enrol_with_another_members_platform_id_is_409_and_stores_nothing(api_client, shop):
     member_enroll(shop=shop, data=Enrolment(phone="13900139000", external_id="buyer-1"))
     before = _state()

@@ -639,11 +639,39 @@ def test_read_an_order(api_client, member, paid_at):
 
 @pytest.mark.parametrize("external_id", ["bulk", "TB/2026/1", "TB?1", "TB#1", "50%", "..", "TB\t1"])
 def test_an_order_id_that_cannot_be_an_address_segment_is_refused(api_client, paid_at, external_id):
-    # /orders/{external_id}/ must reach the order later: an id it cannot carry is refused when recorded
+    # /orders/{external_id}/ must reach the order later: an id it cannot carry is refused when recorded (a control
+    # character, as in any text field, by the serializer first)
     response = api_client.post("/api/v1/orders/", _order(paid_at, external_id=external_id), format="json")
     assert response.status_code == 400, response.content
-    assert response.json()["code"] == "invalid_external_id"
+    body = response.json()
+    if "\t" in external_id:
+        assert (body["code"], list(body["details"])) == ("invalid", ["external_id"])
+    else:
+        assert body["code"] == "invalid_external_id"
     assert Order.objects.count() == 0
+
+
+@pytest.mark.parametrize(("field", "char"), [("name", "\x1b"), ("category", "\u202e"), ("sku", "\x07")])
+def test_an_item_with_a_control_or_text_direction_character_is_refused_and_nothing_stored(
+    api_client, member, paid_at, field, char
+):
+    # given: a good order and one whose item holds the character, alone and in a batch
+    bad = _order(paid_at, external_id="BAD", member_id=member.pk, items=[{**ITEM, field: f"婴儿{char}湿巾"}])
+    good = _order(paid_at, external_id="GOOD", member_id=member.pk)
+    before = _tables()
+
+    # when
+    single = api_client.post("/api/v1/orders/", bad, format="json")
+    batch = api_client.post("/api/v1/orders/bulk/", {"orders": [good, bad]}, format="json").json()
+
+    # then: the single order is a 400 on the field, the batch names the row and keeps the good order
+    assert single.status_code == 400, single.content
+    [message] = single.json()["details"]["items"]["0"][field]
+    assert single.json()["details"] == {"items": {"0": {field: [message]}}} and "U+" in message
+    assert (batch["created"], [(e["index"], e["code"]) for e in batch["errors"]]) == (1, [(1, "invalid")])
+    assert batch["errors"][0]["message"].startswith(f"items.0.{field}: ")
+    assert list(Order.objects.values_list("external_id", flat=True)) == ["GOOD"]
+    assert before[0] == []
 
 
 def test_an_order_id_with_dots_dashes_and_chinese_is_reachable(api_client, paid_at):

@@ -79,6 +79,20 @@ def test_the_code_in_digits_other_than_ascii_is_a_format_error_and_nothing_is_cr
     assert f"portal:{shop.pk}" not in shopper.session
 
 
+@pytest.mark.parametrize(
+    ("field", "value"), [("name", "李\u202e雷"), ("name", "\x1b[31m李雷"), ("region", "上海\u200f")]
+)
+def test_joining_with_a_control_or_text_direction_character_is_a_form_error_and_nothing_is_created(
+    shop, shopper, field, value
+):
+    response = join(shopper, shop, **{field: value})
+
+    assert response.status_code == 400
+    assert "Remove the invisible character U+" in text(response)
+    assert not Member.objects.filter(shop=shop).exists()
+    assert f"portal:{shop.pk}" not in shopper.session
+
+
 def test_without_the_privacy_agreement_or_the_code_nothing_is_created(shop, shopper):
     send_code(shopper, shop)
     response = shopper.post("/m/shop-a/join/", join_form(code=sent_code(), agree=""))

@@ -4,10 +4,10 @@ A template's terms can be corrected here, checked by the same rules as the dashb
 `issued` counter and its shop cannot (issuance keeps the counter). Coupons, redemptions, grants, gift runs and
 points exchanges are history and read-only: they change only through the services (redeem, refund, fulfil)."""
 
-from django import forms
 from django.contrib import admin
 
 from shops.admin import ReadOnlyAdmin
+from shops.forms import ModelForm
 from shops.services import Actor
 
 from .mall import GIFT_FIELDS, gift_errors, gift_save
@@ -15,7 +15,7 @@ from .models import Coupon, CouponTemplate, Exchange, Gift, GiftRun, GrantJob, R
 from .services import TEMPLATE_FIELDS, template_errors, template_update
 
 
-class CouponTemplateForm(forms.ModelForm):
+class CouponTemplateForm(ModelForm):
     """The editor's fields, checked together against the template's shop as coupons.services checks them. The
     segment stays read-only: its choices would be every shop's segments (and a form field over a shop-scoped model
     cannot even be built outside a scope)."""
@@ -100,7 +100,7 @@ class GiftRunAdmin(ReadOnlyAdmin):
     list_select_related = ["shop"]
 
 
-class GiftForm(forms.ModelForm):
+class GiftForm(ModelForm):
     class Meta:
         model = Gift
         fields = list(GIFT_FIELDS)

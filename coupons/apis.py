@@ -21,7 +21,7 @@ from members.selectors import member_get_live, member_get_live_status
 from shops.rest.fields import AmountField
 from shops.rest.hotpath import HotWriteView
 from shops.rest.schema import CONFLICT, error_response
-from shops.rest.serializers import Int64Field, StrictSerializer, validated
+from shops.rest.serializers import MULTILINE, Int64Field, StrictSerializer, validated
 from shops.rest.views import ShopAPIView
 from tiers.rules import shop_zone
 
@@ -150,7 +150,7 @@ class TemplateListCreateApi(ShopAPIView, ListAPIView):
 
     class InputSerializer(StrictSerializer):
         name = serializers.CharField(max_length=60)
-        description = serializers.CharField(max_length=200, required=False, allow_blank=True)
+        description = serializers.CharField(max_length=200, required=False, allow_blank=True, style=MULTILINE)
         kind = serializers.ChoiceField(CouponKind.choices)
         value = _money(
             required=False,

@@ -34,6 +34,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from shops.errors import ApplicationError
+from shops.ids import BIGINT_MAX, BIGINT_MIN, parse_int
 from shops.models import Shop
 
 from .models import ConsentChannel, Gender, Member, MemberStatus, MemberTag
@@ -56,12 +57,19 @@ class InvalidFilter(ApplicationError):
     code = "invalid_filter"
 
 
+def _whole(value) -> int | None:
+    """A definition's number: an int within bigint (what the forms store), or text of ASCII digits (shops.ids)."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value if BIGINT_MIN <= value <= BIGINT_MAX else None
+    return parse_int(value)
+
+
 def _ints(definition: dict, key: str) -> list[int]:
     values = definition.get(key) or []
-    try:
-        return [int(v) for v in values]
-    except (TypeError, ValueError):
-        raise InvalidFilter(_("%(key)s must be a list of numbers.") % {"key": key}, details={key: values}) from None
+    numbers = [_whole(v) for v in values] if isinstance(values, list | tuple) else [None]
+    if None in numbers:
+        raise InvalidFilter(_("%(key)s must be a list of numbers.") % {"key": key}, details={key: values})
+    return numbers
 
 
 def _decimal(definition: dict, key: str) -> Decimal | None:
@@ -81,10 +89,9 @@ def _int(definition: dict, key: str) -> int | None:
     value = definition.get(key)
     if value in (None, ""):
         return None
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        raise InvalidFilter(_("%(key)s must be a whole number.") % {"key": key}, details={key: value}) from None
+    if (number := _whole(value)) is None:
+        raise InvalidFilter(_("%(key)s must be a whole number.") % {"key": key}, details={key: value})
+    return number
 
 
 def _date(definition: dict, key: str) -> datetime.date | None:

@@ -10,6 +10,7 @@ from django.http import QueryDict
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
+from shops.forms import Form
 from shops.models import Shop
 
 from .models import ConsentChannel, Gender, MemberStatus, TagKind
@@ -70,7 +71,7 @@ def _checkboxes(label, choices=(), coerce=str):
     )
 
 
-class MemberFilterForm(forms.Form):
+class MemberFilterForm(Form):
     """The conditions of a member filter. `definition()` gives the members.filters definition of a valid form;
     `data_for(definition)` turns a definition back into form data (to bind, or to put in a link)."""
 
@@ -210,7 +211,7 @@ class SegmentForm(MemberFilterForm):
     field_order = ["name"]
 
 
-class TagCreateForm(forms.Form):
+class TagCreateForm(Form):
     name = forms.CharField(label=_("Tag name"), max_length=50)
 
 
@@ -218,7 +219,7 @@ def _manual_tag_choices(shop: Shop):
     return [(tag.pk, tag.name) for tag in tag_list(shop=shop).filter(kind=TagKind.MANUAL)]
 
 
-class MemberTagForm(forms.Form):
+class MemberTagForm(Form):
     tag = forms.TypedChoiceField(label=_("Tag"), coerce=int)
 
     def __init__(self, *args, shop: Shop, **kwargs):
@@ -260,7 +261,7 @@ class BirthdayFormMixin:
         return cleaned
 
 
-class MemberEditForm(BirthdayFormMixin, forms.Form):
+class MemberEditForm(BirthdayFormMixin, Form):
     """The profile fields a member's staff may change, and their marketing consents (recorded by member_update)."""
 
     name = forms.CharField(label=_("Name"), max_length=50, required=False)

@@ -39,6 +39,7 @@ from shops.bulk import values_cte
 from shops.models import Shop
 from shops.services import Actor, audit_record
 from shops.tenancy import all_shops
+from shops.text import code_point, hidden_character
 
 from .errors import ImportFileError
 from .import_files import MAX_FILE_BYTES, Columns, Table, import_file_check, read_table
@@ -95,6 +96,11 @@ class Row:
             raise RowError(
                 _("%(column)s is longer than %(max)s characters.") % {"column": self.column(name), "max": max_length}
             )
+        if (char := hidden_character(text)) is not None:
+            raise RowError(
+                _("%(column)s holds the invisible character %(char)s: control and text-direction characters are not "
+                  "allowed.") % {"column": self.column(name), "char": code_point(char)}
+            )  # fmt: skip
         return text
 
 

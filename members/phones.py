@@ -2,6 +2,8 @@
 
 import phonenumbers
 
+from shops.ids import ascii_digits
+
 DEFAULT_REGION = "CN"
 
 
@@ -14,7 +16,7 @@ def normalize_phone(raw: str, region: str = DEFAULT_REGION) -> str:
     text = (raw or "").strip()
     if not text or len(text) > 32:
         raise InvalidPhone(raw)
-    if text.startswith("86") and len(text) == 13 and text.isdigit():
+    if text.startswith("86") and len(text) == 13 and ascii_digits(text):
         text = "+" + text  # a mainland mobile written with its country code but no plus, as exports often do
     try:
         number = phonenumbers.parse(text, region)

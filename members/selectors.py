@@ -6,6 +6,7 @@ from django.db import connection
 from django.db.models import Exists, OuterRef, Q, QuerySet
 
 from shops.bulk import models_select
+from shops.ids import parse_id
 from shops.models import Shop
 
 from .filters import DEFAULT_SORT, SORTS, member_filter
@@ -61,7 +62,7 @@ def _tier_model():
 def tier_find(*, shop: Shop, name_or_id: str):
     """A tier of the shop by id or exact name. Raises Tier.DoesNotExist."""
     tiers = _tier_model().objects.filter(shop=shop)
-    if name_or_id.isdigit() and (by_id := tiers.filter(pk=int(name_or_id)).first()):
+    if (pk := parse_id(name_or_id)) is not None and (by_id := tiers.filter(pk=pk).first()):
         return by_id
     return tiers.get(name=name_or_id)
 

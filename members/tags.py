@@ -9,6 +9,7 @@ from django.utils.translation import gettext as _
 
 from shops.bulk import adapt
 from shops.errors import Conflict
+from shops.ids import parse_id
 from shops.models import Shop
 from shops.services import Actor, audit_record
 
@@ -31,7 +32,8 @@ def tag_get(*, shop: Shop, pk: int) -> Tag:
 def tag_find(*, shop: Shop, name_or_id: str) -> Tag:
     """A tag by its id or its exact name. Raises Tag.DoesNotExist."""
     tags = Tag.objects.filter(shop=shop)
-    return tags.get(pk=int(name_or_id)) if name_or_id.isdigit() else tags.get(name=name_or_id)
+    pk = parse_id(name_or_id)
+    return tags.get(pk=pk) if pk is not None else tags.get(name=name_or_id)
 
 
 def tags_of_members(*, shop: Shop, member_ids: list[int]) -> dict[int, list[str]]:

@@ -27,6 +27,7 @@ from members.imports import (
     row_phone,
 )
 from shops.errors import ApplicationError
+from shops.ids import parse_id, parse_int
 from shops.models import Shop
 
 from .errors import OrderConflict, UnknownMember
@@ -129,18 +130,18 @@ def _member_id(row: Row) -> int | None:
     raw = row.text("member_id", max_length=20)
     if not raw:
         return None
-    if not raw.isdigit() or int(raw) < 1:
+    if (member_id := parse_id(raw)) is None:
         raise RowError(_("Not a valid member id: %(value)s") % {"value": raw})
-    return int(raw)
+    return member_id
 
 
 def _quantity(row: Row) -> int:
     raw = row.text("quantity", max_length=20)
     if not raw:
         return 1
-    if not raw.isdigit() or not 1 <= int(raw) <= 100_000:
+    if (quantity := parse_int(raw, minimum=1, maximum=100_000)) is None:
         raise RowError(_("Not a valid quantity: %(value)s") % {"value": raw})
-    return int(raw)
+    return quantity
 
 
 @dataclass

@@ -293,14 +293,21 @@ def _record(*, shop: Shop, orders: list[OrderInput]) -> list[Recorded | Applicat
         earned = points.get(order.data.external_id, 0)
         outcome[i] = Recorded(partial(_new_order, shop, order.pk, buyer, order.data, now, earned), created=True)
 
-    for i, data in enumerate(orders):  # later copies of an id within the batch repeat its first occurrence
-        if outcome[i] is None:
-            first = outcome[first_index[data.external_id]]
-            if orders[first_index[data.external_id]].body_hash == data.body_hash:
-                # the same order again: a replay of the first, or the same refusal
-                outcome[i] = first.replayed() if isinstance(first, Recorded) else first
-            else:
-                outcome[i] = OrderConflict(details={"external_id": data.external_id})
+    for i, data in enumerate(orders):  # later copies of an id within the batch
+        if outcome[i] is not None:
+            continue
+        ext = data.external_id
+        if ext in existing:
+            # Recorded before this batch (or by a concurrent writer): each copy is compared with the stored order, not
+            # with the batch's first copy, which may itself be the conflicting one.
+            same = existing[ext].body_hash == data.body_hash
+            outcome[i] = Recorded(existing[ext], created=False) if same else OrderConflict(details={"external_id": ext})
+        elif orders[first_index[ext]].body_hash == data.body_hash:
+            # the same order again: a replay of the one this batch created, or the same refusal
+            first = outcome[first_index[ext]]
+            outcome[i] = first.replayed() if isinstance(first, Recorded) else first
+        else:
+            outcome[i] = OrderConflict(details={"external_id": ext})
     return outcome
 
 

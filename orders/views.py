@@ -17,6 +17,8 @@ from django.views.generic import TemplateView
 
 from members.phones import mask_phone
 from shops.dashboard import ShopStaffMixin
+from shops.forms import Form
+from shops.ids import parse_id
 from shops.roles import Perm
 
 from . import selectors
@@ -25,7 +27,7 @@ from .models import OrderStatus
 PAGE_SIZE = 50
 
 
-class OrderFilterForm(forms.Form):
+class OrderFilterForm(Form):
     number = forms.CharField(label=_("Order number"), max_length=64, required=False)
     status = forms.ChoiceField(label=_("Status"), choices=[("", _("All")), *OrderStatus.choices], required=False)
     paid_from = forms.DateField(label=_("Paid from"), required=False, widget=forms.DateInput({"type": "date"}))
@@ -36,13 +38,6 @@ class OrderFilterForm(forms.Form):
         if cleaned.get("paid_from") and cleaned.get("paid_to") and cleaned["paid_from"] > cleaned["paid_to"]:
             self.add_error("paid_to", _("Must not be before the first day."))
         return cleaned
-
-
-def _int(value) -> int | None:
-    try:
-        return int(value) if value else None
-    except (TypeError, ValueError):
-        return None
 
 
 def order_page_sections(*, shop, order) -> list[dict]:
@@ -91,8 +86,8 @@ class OrderListView(ShopStaffMixin, TemplateView):
                 status=data["status"],
                 paid_from=start,
                 paid_until=end,
-                after=_int(self.request.GET.get("after")),
-                before=_int(self.request.GET.get("before")),
+                after=parse_id(self.request.GET.get("after")),
+                before=parse_id(self.request.GET.get("before")),
                 limit=PAGE_SIZE,
             )
             for name in ("status", "paid_from", "paid_to"):

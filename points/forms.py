@@ -9,6 +9,7 @@ from django.core.validators import RegexValidator
 from django.utils.translation import gettext_lazy as _
 
 from members.models import MAX_POINTS
+from shops.forms import Form
 
 from .models import BonusKind, EntryKind, ExpiryMode, ExpiryRounding, PointsProgram, Rounding
 from .program import MAX_MULTIPLIER, MAX_PENDING_DAYS, MAX_REMINDER_DAYS, PROGRAM_FIELDS
@@ -17,7 +18,7 @@ CATEGORY_SEPARATORS = re.compile(r"[,，、;；\n]")
 DATE = forms.DateInput({"type": "date"})
 
 
-class PointsProgramForm(forms.Form):
+class PointsProgramForm(Form):
     points_per_unit = forms.DecimalField(
         label=_("Points per currency unit"), min_value=0, max_value=1000, max_digits=8, decimal_places=2,
         help_text=_("1 means one point for each yuan paid."),
@@ -91,7 +92,7 @@ class PointsProgramForm(forms.Form):
         return initial
 
 
-class BonusRuleForm(forms.Form):
+class BonusRuleForm(Form):
     name = forms.CharField(label=_("Name"), max_length=60, help_text=_("Shown on the order, e.g. 双十一双倍积分."))
     kind = forms.ChoiceField(label=_("Applies to"), choices=BonusKind.choices)
     match = forms.CharField(
@@ -124,7 +125,7 @@ def new_adjustment_key() -> str:
     return f"dashboard#{uuid.uuid4().hex}"
 
 
-class PointsAdjustForm(forms.Form):
+class PointsAdjustForm(Form):
     """One staff adjustment. The idempotency key is made when the form is shown, so submitting the same form twice
     (a double click, a resent request) adjusts once."""
 
@@ -157,7 +158,7 @@ class PointsAdjustForm(forms.Form):
         return cleaned
 
 
-class LedgerFilterForm(forms.Form):
+class LedgerFilterForm(Form):
     kind = forms.ChoiceField(label=_("Kind"), choices=[("", _("All")), *EntryKind.choices], required=False)
     created_from = forms.DateField(label=_("From"), required=False, widget=DATE)
     created_to = forms.DateField(label=_("Until"), required=False, widget=DATE)

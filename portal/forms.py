@@ -11,6 +11,8 @@ from members.errors import InvalidPhoneError
 from members.forms import BirthdayFormMixin
 from members.models import Gender
 from members.services import phone_normalize
+from shops.forms import Form
+from shops.ids import ascii_digits
 
 TOKEN = re.compile(r"[A-Za-z0-9_-]{8,40}")
 GENDER_CHOICES = [
@@ -68,12 +70,12 @@ class CodeField(forms.CharField):
 
     def clean(self, value):
         value = super().clean(value)
-        if value and not value.isdigit():
+        if value and not ascii_digits(value):
             raise forms.ValidationError(_("The code is 6 digits."), code="code_format")
         return value
 
 
-class ProfileFieldsForm(BirthdayFormMixin, forms.Form):
+class ProfileFieldsForm(BirthdayFormMixin, Form):
     """Name, gender, birthday and region, as a shopper gives them on joining and on the profile page."""
 
     name = forms.CharField(
@@ -154,7 +156,7 @@ class JoinForm(ProfileFieldsForm):
         return cleaned
 
 
-class LoginForm(forms.Form):
+class LoginForm(Form):
     phone = PhoneField()
     code = CodeField()
 
@@ -172,7 +174,7 @@ class ProfileForm(ProfileFieldsForm):
         }
 
 
-class ShippingForm(forms.Form):
+class ShippingForm(Form):
     """Where a gift from the points mall goes (coupons.mall checks the address is there and not too long)."""
 
     recipient_name = forms.CharField(label=_("Recipient"), max_length=50, required=False)

@@ -16,6 +16,7 @@ from rest_framework.response import Response
 from coupons.apis import WindowDateTimeField
 from members.models import MAX_POINTS
 from members.tags import tag_find
+from shops.ids import ascii_digits, parse_id
 from shops.rest.schema import error_response
 from shops.rest.serializers import Int64Field, StrictSerializer
 from shops.rest.views import ShopAPIView
@@ -55,7 +56,7 @@ class TagRefField(serializers.Field):
             return str(data)
         if isinstance(data, str) and 0 < len(data.strip()) <= 50 and "\x00" not in data:
             text = data.strip()
-            if not text.isdigit() or 1 <= int(text) <= MAX_ID:
+            if not ascii_digits(text) or parse_id(text) is not None:  # digits only are an id: in range
                 return text
         self.fail("invalid")
 

@@ -15,6 +15,7 @@ from coupons.models import TemplateStatus
 from coupons.selectors import template_list
 from members.models import MAX_POINTS, TagKind
 from members.tags import tag_list
+from shops.forms import Form, ModelForm
 from shops.models import Shop
 from tiers.rules import shop_zone
 
@@ -43,7 +44,7 @@ def _live_templates(shop: Shop, keep: list[int]):
     return template_list(shop=shop).filter(~Q(status=TemplateStatus.ENDED) | Q(pk__in=keep))
 
 
-class ChannelForm(forms.Form):
+class ChannelForm(Form):
     """A channel's fields (recruitment.channels.ChannelInput). The join-on-purchase channel keeps its kind and has no
     poster: its form has no kind, headline or benefits."""
 
@@ -127,7 +128,7 @@ def _program_formfield(field, **kwargs):
     return field.formfield(**kwargs)
 
 
-class ReferralProgramForm(forms.ModelForm):
+class ReferralProgramForm(ModelForm):
     """The shop's referral rules. The coupons are the shop's templates that have not ended (and the one chosen
     before, if it has ended since)."""
 
@@ -159,7 +160,7 @@ class LeaderboardPeriod:
     DAYS = {WEEK: 7, MONTH: 30}
 
 
-class LeaderboardForm(forms.Form):
+class LeaderboardForm(Form):
     period = forms.ChoiceField(
         label=_("Period"), required=False, choices=LeaderboardPeriod.CHOICES, initial=LeaderboardPeriod.MONTH,
         widget=forms.Select({"data-autosubmit": ""}),

@@ -8,6 +8,7 @@ from django.utils.translation import gettext_lazy as _
 
 from .models import colour_validator, slug_validator
 from .roles import Role
+from .text import multiline_text, single_line_text
 
 CURRENCIES = [
     ("CNY", _("CNY - Chinese yuan")),
@@ -24,7 +25,29 @@ CURRENCIES = [
 MAX_LOGO_BYTES = 2 * 1024 * 1024
 
 
-class SignUpForm(forms.Form):
+class PlainTextFormMixin:
+    """Every text field of the form refuses control and invisible format characters (shops.text), without each
+    field saying so: a field shown as a Textarea is multi-line and keeps newlines and tabs. Passwords are left
+    alone: never shown, and their characters are their owner's choice. Every form of the apps has this mixin
+    (tests/test_architecture.py)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for field in self.fields.values():  # the form's own copies: the class's fields stay as declared
+            if isinstance(field, forms.CharField) and not isinstance(field.widget, forms.PasswordInput):
+                multiline = isinstance(field.widget, forms.Textarea)
+                field.validators.append(multiline_text if multiline else single_line_text)
+
+
+class Form(PlainTextFormMixin, forms.Form):
+    pass
+
+
+class ModelForm(PlainTextFormMixin, forms.ModelForm):
+    pass
+
+
+class SignUpForm(Form):
     name = forms.CharField(label=_("Your name"), max_length=100)
     email = forms.EmailField(label=_("Work email"))
     password = forms.CharField(label=_("Password"), widget=forms.PasswordInput, strip=False)
@@ -51,12 +74,12 @@ class SignUpForm(forms.Form):
         return cleaned
 
 
-class ShopCreateForm(forms.Form):
+class ShopCreateForm(Form):
     shop_name = SignUpForm.base_fields["shop_name"]
     shop_slug = SignUpForm.base_fields["shop_slug"]
 
 
-class ShopSettingsForm(forms.Form):
+class ShopSettingsForm(Form):
     name = forms.CharField(label=_("Shop name"), max_length=100)
     currency = forms.ChoiceField(label=_("Currency"), choices=CURRENCIES)
     time_zone = forms.ChoiceField(label=_("Time zone"))
@@ -92,22 +115,22 @@ class ShopSettingsForm(forms.Form):
         return values
 
 
-class InviteForm(forms.Form):
+class InviteForm(Form):
     email = forms.EmailField(label=_("Email"))
     role = forms.ChoiceField(label=_("Role"), choices=Role.choices, initial=Role.CLERK)
 
 
-class RoleForm(forms.Form):
+class RoleForm(Form):
     role = forms.ChoiceField(label=_("Role"), choices=Role.choices)
 
 
-class ApiKeyForm(forms.Form):
+class ApiKeyForm(Form):
     name = forms.CharField(
         label=_("Name"), max_length=100, help_text=_("What uses this key, e.g. 'POS' or 'Online store'.")
     )
 
 
-class AcceptInvitationForm(forms.Form):
+class AcceptInvitationForm(Form):
     """For an invited person who has no account yet: the account is created as the invitation is accepted."""
 
     name = forms.CharField(label=_("Your name"), max_length=100)

@@ -13,6 +13,7 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from members.models import MAX_POINTS, Member
+from shops.forms import Form
 from shops.models import Shop
 
 from .models import Combine, Tier, Window
@@ -28,7 +29,7 @@ def _number(step: str) -> forms.NumberInput:
     return forms.NumberInput({"step": step})
 
 
-class TierForm(forms.Form):
+class TierForm(Form):
     """One tier of the ladder; its rank is its place in the formset."""
 
     name = forms.CharField(label=_("Name"), max_length=40)
@@ -116,7 +117,7 @@ def ladder_formset(*, tiers: list[Tier], data=None, rows: list[dict] | None = No
     return LadderFormSet(initial=initial if rows is None else rows)
 
 
-class LadderApplyForm(forms.Form):
+class LadderApplyForm(Form):
     """When the edited ladder applies, and the digest of the ladder last previewed (so that Apply applies what the
     preview showed: a ladder edited after its preview is previewed again first)."""
 
@@ -147,7 +148,7 @@ def ladder_digest(ladder: list[dict], effective_on: datetime.date | None) -> str
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-class TierAssignForm(forms.Form):
+class TierAssignForm(Form):
     """Put a member on a tier by hand. The tier is chosen among the shop's ladder (resolved through the selector,
     so another shop's tier id is not a choice); `until` is a last day, in the shop's time zone."""
 

@@ -14,6 +14,7 @@ from django.utils.translation import gettext as _
 
 from members.models import MAX_POINTS
 from orders.services import WINDOW_12M
+from shops.ids import parse_int
 
 from .errors import InvalidLadder
 from .models import Combine, Tier, Window
@@ -122,8 +123,8 @@ def _decimal(value, *, places: int) -> Decimal:
 
 def _integer(value) -> int:
     """A whole number from an int, an integral float or Decimal, or a string of digits. Raises ValueError."""
-    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
-        return int(value.strip())
+    if isinstance(value, str) and (whole := parse_int(value.strip())) is not None:
+        return whole
     if isinstance(value, float | Decimal):
         try:
             whole = int(value)

@@ -19,6 +19,8 @@ from members.models import Member, MemberStatus
 from members.phones import InvalidPhone, normalize_phone
 from members.segments import segment_count, segment_list
 from members.selectors import member_search
+from shops.forms import Form
+from shops.ids import parse_int
 from shops.models import Shop
 
 from ..codes import code_normalize
@@ -37,7 +39,7 @@ def new_grant_key() -> str:
     return f"dashboard#{uuid.uuid4().hex}"
 
 
-class KeyedForm(forms.Form):
+class KeyedForm(Form):
     extra_kwargs: dict = {}  # what the form's constructor takes besides the data (renewed() passes it on)
     idempotency_key = forms.CharField(widget=forms.HiddenInput, max_length=100, validators=[RegexValidator(KEY_FORMAT)])
 
@@ -134,7 +136,7 @@ class CodeField(forms.CharField):
         return code
 
 
-class LookupForm(forms.Form):
+class LookupForm(Form):
     code = CodeField(
         label=_("Coupon code"),
         widget=forms.TextInput(attrs={"autofocus": True, "autocomplete": "off", "spellcheck": "false"}),
@@ -144,7 +146,7 @@ class LookupForm(forms.Form):
 _ITEM_SEPARATORS = re.compile(r"\s*[,，\t]\s*")
 
 
-class RedeemForm(forms.Form):
+class RedeemForm(Form):
     """An order to check a coupon against (`validate`) or to use it on (`redeem`). The member is the coupon's
     holder; a code nobody holds yet (a generated or imported one) needs the shopper's phone, which becomes its
     holder. The phone is posted, never put in a URL."""
@@ -189,7 +191,9 @@ class RedeemForm(forms.Form):
             parts = _ITEM_SEPARATORS.split(line)
             try:
                 sku, category, quantity, price = parts
-                item = CartItem(sku=sku, category=category, quantity=int(quantity), unit_price=Decimal(price))
+                item = CartItem(
+                    sku=sku, category=category, quantity=parse_int(quantity.strip()) or 0, unit_price=Decimal(price)
+                )
                 valid = sku and 0 < item.quantity <= 100_000 and Decimal(0) <= item.unit_price <= MAX_AMOUNT
             except (ValueError, ArithmeticError):
                 valid = False

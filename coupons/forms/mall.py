@@ -5,6 +5,7 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from members.models import MAX_POINTS
+from shops.forms import Form
 
 from ..mall import GIFT_FIELDS
 from ..models import Fulfilment
@@ -12,7 +13,7 @@ from ..models import Fulfilment
 QUEUE_STATUSES = [(s, label) for s, label in Fulfilment.choices if s != Fulfilment.DONE]
 
 
-class GiftForm(forms.Form):
+class GiftForm(Form):
     name = forms.CharField(label=_("Name"), max_length=60, help_text=_("Shown to members in the points mall."))
     description = forms.CharField(label=_("Description"), max_length=200, required=False)
     points_price = forms.IntegerField(label=_("Points price"), min_value=1, max_value=MAX_POINTS)
@@ -27,15 +28,15 @@ class GiftForm(forms.Form):
         return {name: getattr(gift, name) for name in GIFT_FIELDS}
 
 
-class QueueFilterForm(forms.Form):
+class QueueFilterForm(Form):
     status = forms.ChoiceField(
         label=_("Status"), required=False, choices=[("", _("All")), *QUEUE_STATUSES], initial=Fulfilment.PENDING
     )
 
 
-class ShipForm(forms.Form):
+class ShipForm(Form):
     tracking_number = forms.CharField(label=_("Tracking number"), max_length=64)
 
 
-class CancelForm(forms.Form):
+class CancelForm(Form):
     reason = forms.CharField(label=_("Reason"), max_length=150, required=False)

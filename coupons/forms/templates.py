@@ -18,6 +18,7 @@ from members.models import MAX_POINTS
 from members.segments import segment_list
 from members.tags import tag_list
 from points.forms import CATEGORY_SEPARATORS
+from shops.forms import Form
 from shops.models import Shop
 from tiers.rules import shop_zone
 from tiers.selectors import tiers_of_shop
@@ -74,7 +75,7 @@ def _checkboxes(label):
     return forms.TypedMultipleChoiceField(label=label, required=False, coerce=int, widget=forms.CheckboxSelectMultiple)
 
 
-class TemplateForm(forms.Form):
+class TemplateForm(Form):
     """Every field of a coupon template (coupons.services.TEMPLATE_FIELDS), in the editor's sections. Fields that
     the chosen audience, scope or use window does not use are cleared, so that a value left in a hidden field is
     not stored."""
@@ -234,14 +235,14 @@ class TemplateForm(forms.Form):
         return {name: self.cleaned_data[name] for name in TEMPLATE_FIELDS}
 
 
-class TemplateFilterForm(forms.Form):
+class TemplateFilterForm(Form):
     status = forms.ChoiceField(
         label=_("Status"), required=False, choices=[("", _("All")), *TemplateStatus.choices],
         widget=forms.Select({"data-autosubmit": ""}),
     )  # fmt: skip
 
 
-class CodesGenerateForm(forms.Form):
+class CodesGenerateForm(Form):
     count = forms.IntegerField(
         label=_("Number of codes"), min_value=1, max_value=MAX_CODES_PER_BATCH, initial=100,
         help_text=_("Bearer codes for printing or handing out; each counts against the stock."),
@@ -256,7 +257,7 @@ MAX_IMPORT_CODES = 20_000
 HEADINGS = {"CODE", "CODES", "COUPONCODE", "COUPON_CODE", "券码", "优惠码", "优惠券码", "兑换码", "券号", "卡密"}
 
 
-class CodesImportForm(forms.Form):
+class CodesImportForm(Form):
     """An uploaded list of external codes: a CSV (its first column) or a text file (one code per line), in UTF-8
     or GBK, up to 2 MB. Blank lines and a heading on the first line are skipped; `codes` keeps each code with the
     line of the file it was on, so errors name the line the merchant sees."""
@@ -337,7 +338,7 @@ def _first_column(text: str):
     return rows
 
 
-class TierGiftForm(forms.Form):
+class TierGiftForm(Form):
     """One gift of a tier: the tier is posted as a hidden field of the tier's own form."""
 
     tier = forms.TypedChoiceField(coerce=int, widget=forms.HiddenInput)

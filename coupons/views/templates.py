@@ -25,6 +25,7 @@ from members.exports import csv_pieces
 from members.tags import tag_list
 from shops.dashboard import ServiceActionView, ShopStaffMixin
 from shops.errors import ApplicationError
+from shops.ids import parse_id
 from shops.models import Shop
 from shops.roles import Perm
 from shops.views import FieldErrorMixin
@@ -329,7 +330,7 @@ class TierGiftsView(ShopStaffMixin, FieldErrorMixin, FormView):
         self.tiers = list(tiers_of_shop(shop=self.shop))
         kwargs = {**super().get_form_kwargs(), "shop": self.shop, "tiers": self.tiers}
         posted = self.request.POST.get("tier", "")
-        if posted.isdigit():
+        if parse_id(posted) is not None:
             kwargs["auto_id"] = _gift_form_ids(posted)
         return kwargs
 

@@ -10,6 +10,7 @@ from django.views.generic import FormView
 
 from shops.dashboard import ShopStaffMixin
 from shops.errors import ApplicationError
+from shops.forms import Form
 from shops.roles import Perm
 from shops.views import FormServiceMixin
 
@@ -17,7 +18,7 @@ from .. import import_files, import_stale, imports
 from ..models import ImportKind, ImportStatus
 
 
-class ImportForm(forms.Form):
+class ImportForm(Form):
     kind = forms.ChoiceField(
         label=_("The file holds"), choices=ImportKind.choices, initial=ImportKind.MEMBERS, widget=forms.RadioSelect
     )

@@ -25,6 +25,7 @@ from django.views.generic import FormView, TemplateView
 from shops.cache import optional_cache
 from shops.dashboard import ShopStaffMixin
 from shops.errors import ApplicationError
+from shops.ids import parse_id
 from shops.models import Shop
 from shops.roles import Perm
 from shops.services import audit_record
@@ -63,13 +64,6 @@ def with_masked_phones(members):
 
 def _sort(value) -> str:
     return value if value in SORTS else DEFAULT_SORT
-
-
-def _int(value) -> int | None:
-    try:
-        return int(value) if value else None
-    except (TypeError, ValueError):
-        return None
 
 
 # --- The list's filter: from GET parameters, or from the session for a search --------------------------------
@@ -165,7 +159,7 @@ class MemberListView(ShopStaffMixin, TemplateView):
     def get_context_data(self, *, sort, **kwargs):
         context = super().get_context_data(**kwargs)
         definition, query = self.filter.definition, self.filter.query
-        after, before = _int(self.request.GET.get("after")), _int(self.request.GET.get("before"))
+        after, before = parse_id(self.request.GET.get("after")), parse_id(self.request.GET.get("before"))
         page, count, error = None, None, ""
         if definition is not None:
             try:

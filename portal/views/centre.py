@@ -37,6 +37,7 @@ from recruitment.referrals import referral_code_for
 from recruitment.render import qr_svg
 from recruitment.selectors import referral_program_of, referrals_of_inviter
 from shops.errors import ApplicationError
+from shops.ids import parse_id
 from shops.models import Shop
 from shops.services import audit_record
 from tiers.selectors import tier_of_member, tier_progress, tiers_of_shop
@@ -155,10 +156,10 @@ def claim(request: HttpRequest, shop: Shop, member: Member) -> HttpResponse:
     """Claim a coupon. The idempotency key is the member's, the template's and the form's token: a double click
     claims once."""
     token = request.POST.get("token", "")
-    template_id = request.POST.get("template", "")
+    template_id = parse_id(request.POST.get("template", ""))
     template = None
-    if template_id.isdigit() and token_valid(token):
-        template = templates_for_shoppers(shop=shop).filter(pk=int(template_id)).first()
+    if template_id is not None and token_valid(token):
+        template = templates_for_shoppers(shop=shop).filter(pk=template_id).first()
     if template is None:
         messages.error(request, _("This coupon cannot be claimed."))
         return redirect("portal:wallet", shop_slug=shop.slug)
@@ -203,15 +204,15 @@ def mall(request: HttpRequest, shop: Shop, member: Member) -> HttpResponse:
 @member_page
 def exchange(request: HttpRequest, shop: Shop, member: Member) -> HttpResponse:
     """Spend points on a coupon (into the wallet at once) or a gift (shipped to the address given)."""
-    token, kind, pk = request.POST.get("token", ""), request.POST.get("kind", ""), request.POST.get("id", "")
-    if not (token_valid(token) and pk.isdigit() and kind in ("coupon", "gift")):
+    token, kind, pk = request.POST.get("token", ""), request.POST.get("kind", ""), parse_id(request.POST.get("id", ""))
+    if not (token_valid(token) and pk is not None and kind in ("coupon", "gift")):
         messages.error(request, _("This reward cannot be exchanged."))
         return redirect("portal:mall", shop_slug=shop.slug)
     key = f"portal#{member.pk}#{kind}{pk}#{token}"
     actor = shopper_actor(request, member)
     try:
         if kind == "coupon":
-            template = mall_templates(shop=shop).filter(pk=int(pk)).first()
+            template = mall_templates(shop=shop).filter(pk=pk).first()
             if template is None:
                 messages.error(request, _("This reward is no longer offered."))
                 return redirect("portal:mall", shop_slug=shop.slug)
@@ -224,7 +225,7 @@ def exchange(request: HttpRequest, shop: Shop, member: Member) -> HttpResponse:
                 messages.error(request, next(iter(shipping.errors.values()))[0])
                 return redirect("portal:mall", shop_slug=shop.slug)
             fields = shipping.cleaned_data
-            gift = gift_get(shop=shop, pk=int(pk))
+            gift = gift_get(shop=shop, pk=pk)
             done, _created = mall_exchange(
                 shop=shop, member=member, gift=gift, idempotency_key=key, actor=actor, **fields
             )

@@ -28,6 +28,7 @@ from rest_framework import exceptions
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 
+from shops.ids import parse_int
 from shops.services import Actor
 from shops.tenancy import shop_scope
 
@@ -53,8 +54,7 @@ def plain_json_post(request) -> bool:
         return False
     if request.content_params and request.content_params != {"charset": "utf-8"}:
         return False
-    length = meta.get("CONTENT_LENGTH", "")
-    return length.isdigit() and 0 < int(length) <= MAX_BODY
+    return parse_int(meta.get("CONTENT_LENGTH", ""), minimum=1, maximum=MAX_BODY) is not None
 
 
 class LeanBody:

@@ -6,17 +6,37 @@ from rest_framework import serializers
 from rest_framework.exceptions import ErrorDetail
 from rest_framework.settings import api_settings
 
+from shops.text import multiline_text, single_line_text
+
 from .fields import strict_strings
+
+# What marks a multi-line text field (a description): DRF's own hint for a textarea, also used by its browsable API.
+MULTILINE = {"base_template": "textarea.html"}
+
+
+def _plain_text(field: serializers.Field) -> None:
+    """Give a text field, or the text fields inside a list or dict field, the plain-text validator (shops.text)."""
+    if isinstance(field, serializers.CharField):
+        multiline = field.style.get("base_template") == MULTILINE["base_template"]
+        field.validators.append(multiline_text if multiline else single_line_text)
+    elif isinstance(field, serializers.ListField | serializers.DictField):
+        _plain_text(field.child)
 
 
 class StrictSerializer(serializers.Serializer):
     """An input serializer that refuses fields it does not know, and text given as anything but a JSON string:
-    nothing a client sends is silently dropped or guessed at."""
+    nothing a client sends is silently dropped or guessed at. Its text fields refuse control and invisible format
+    characters (shops.text) without each saying so; a field with `style=MULTILINE` keeps newlines and tabs. Every
+    input serializer of the API is one (tests/test_architecture.py)."""
 
     def get_fields(self):
-        # Every string field, however declared, takes JSON strings only (as the schema says), where DRF's CharField
-        # would turn 12345 into "12345".
-        return {name: strict_strings(field) for name, field in super().get_fields().items()}
+        fields = super().get_fields()  # this serializer's own copies: the class's fields stay as declared
+        for field in fields.values():
+            # Every string field, however declared, takes JSON strings only (as the schema says), where DRF's
+            # CharField would turn 12345 into "12345".
+            strict_strings(field)
+            _plain_text(field)
+        return fields
 
     def to_internal_value(self, data):
         if isinstance(data, Mapping):

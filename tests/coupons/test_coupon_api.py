@@ -79,6 +79,44 @@ def test_creating_a_template_answers_201_with_its_fields_and_figures(api_client,
     assert entry.actor_api_key is not None
 
 
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("name", "满100减20\u202e"),
+        ("name", "\x07满100减20"),
+        ("item_name", "湿巾\u2066"),
+        ("scope_values", ["母婴", "玩\x1b具"]),
+        ("description", "第一行\n\u202e第二行"),
+    ],
+)
+def test_a_template_with_a_control_or_text_direction_character_is_a_400_and_stores_nothing(
+    api_client, shop, field, value
+):
+    body = {
+        "name": "满100减20",
+        "kind": "amount_off",
+        "value": "20",
+        "min_spend": "100",
+        "valid_days": 30,
+        field: value,
+    }
+    if field == "scope_values":
+        body["scope"] = "categories"
+
+    response = _post(api_client, TEMPLATES, body)
+
+    assert response.status_code == 400, response.content
+    assert list(response.json()["details"]) == [field]
+    assert _template_rows(shop) == []
+
+
+def test_a_templates_description_keeps_its_lines(api_client, shop):
+    body = {"name": "满100减20", "kind": "amount_off", "value": "20", "min_spend": "100", "valid_days": 30,
+            "description": "母婴类可用\r\n不与其他优惠同享"}  # fmt: skip
+    assert _post(api_client, TEMPLATES, body).status_code == 201
+    assert CouponTemplate.objects.get(shop=shop).description == "母婴类可用\r\n不与其他优惠同享"
+
+
 def test_a_template_with_every_optional_field(api_client, shop):
     segment = segment_save(shop=shop, actor=SYSTEM, name="高价值", definition={"spend_min": "1000"})
     body = {

@@ -293,6 +293,9 @@ def test_the_editor_shows_a_saved_template_in_the_shops_time_zone(owner_client, 
         ({"valid_days": "abc"}, "valid_days", "Enter a whole number."),
         ({"claim_starts_at": "tomorrow"}, "claim_starts_at", "Enter a valid date/time."),
         ({"name": ""}, "name", "This field is required."),
+        ({"name": "满100减20\u202e"}, "name", "Remove the invisible character U+202E"),
+        ({"item_name": "\x07湿巾"}, "item_name", "Remove the invisible character U+0007"),
+        ({"description": "第一行\n\u2067第二行"}, "description", "Remove the invisible character U+2067"),
     ],
 )  # fmt: skip
 def test_a_bad_template_shows_each_error_at_its_field_and_saves_nothing(owner_client, shop, changes, field, message):

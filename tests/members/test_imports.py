@@ -185,6 +185,37 @@ def test_bad_member_rows_are_named_with_their_row_and_reason_and_good_rows_are_k
     assert [name for _phone, name, *_rest in members_of(shop)] == ["好", "也好"]
 
 
+@pytest.mark.parametrize("make", [csv_bytes, xlsx_bytes], ids=["csv", "xlsx"])
+def test_member_rows_with_control_or_text_direction_characters_are_named_and_good_rows_kept(shop, make):
+    rows = [
+        ["手机号", "姓名", "地区", "外部ID"],
+        ["13800138000", "好", "", ""],  # row 2: good
+        ["13900139000", "李\u202e雷", "", ""],  # row 3
+        ["13700137000", "韩梅梅", "上海\u2067", ""],  # row 4
+        ["13600136000", "王五", "", "tb-\u200b1"],  # row 5
+        ["18612345679", "👨\u200d👩\u200d👧 张三", "", ""],  # row 6: good, an emoji with joiners
+    ]
+    if make is csv_bytes:  # XLSX cannot hold C0 controls at all
+        rows.append(["15000150000", "\x1b[31m红", "", ""])  # row 7
+
+    job = run_import(shop, ImportKind.MEMBERS, make(rows), name="file.csv" if make is csv_bytes else "file.xlsx")
+
+    errors = [
+        {"row": 3, "reason": "姓名 holds the invisible character U+202E: control and text-direction characters are "
+                             "not allowed."},
+        {"row": 4, "reason": "地区 holds the invisible character U+2067: control and text-direction characters are "
+                             "not allowed."},
+        {"row": 5, "reason": "外部ID holds the invisible character U+200B: control and text-direction characters are "
+                             "not allowed."},
+    ]  # fmt: skip
+    if make is csv_bytes:
+        errors.append({"row": 7, "reason": "姓名 holds the invisible character U+001B: control and text-direction "
+                                           "characters are not allowed."})  # fmt: skip
+    assert job.errors == errors
+    assert counters(job)[3:] == (2, 0, len(errors))
+    assert [name for _phone, name, *_rest in members_of(shop)] == ["好", "👨\u200d👩\u200d👧 张三"]
+
+
 def test_existing_members_count_as_duplicates_and_are_left_unchanged(shop):
     member, _ = member_enroll(shop=shop, data=Enrolment(phone="13800138000", name="老会员", channel="api"))
     before = Member.objects.filter(pk=member.pk).values().get()
@@ -462,6 +493,55 @@ def test_a_bad_item_row_keeps_its_whole_order_out_and_names_every_row_of_it(shop
         {"row": 5, "reason": "Order A has another 金额 on row 2."},
         {"row": 6, "reason": "Order A was not imported: row 4 has an error."},
     ]
+    assert list(Order.objects.filter(shop=shop).values_list("external_id", flat=True)) == ["B"]
+    assert OrderItem.objects.filter(shop=shop).count() == 1
+
+
+def test_member_ids_and_quantities_in_other_digits_or_beyond_bigint_are_row_errors(shop):
+    # given: a member whose id is also written in fullwidth digits (which int() would read as that id)
+    member = member_enroll(shop=shop, data=Enrolment(phone="13800138000"))[0]
+    fullwidth = str(member.pk).translate(str.maketrans("0123456789", "０１２３４５６７８９"))
+    rows = [
+        ["order_id", "member_id", "amount", "paid_at", "sku", "quantity", "unit_price"],
+        ["A", "¹", "10", "2025-06-01 10:00", "S1", "1", "10"],  # row 2: superscript member id
+        ["B", fullwidth, "10", "2025-06-01 10:00", "S1", "1", "10"],  # row 3
+        ["C", "99999999999999999999", "10", "2025-06-01 10:00", "S1", "1", "10"],  # row 4
+        ["D", "", "10", "2025-06-01 10:00", "S1", "²", "10"],  # row 5: superscript quantity
+        ["E", "", "10", "2025-06-01 10:00", "S1", "１", "10"],  # row 6: fullwidth quantity
+        ["F", str(member.pk), "10", "2025-06-01 10:00", "S1", "1", "10"],  # row 7: good
+    ]
+
+    # when
+    job = run_import(shop, ImportKind.ORDERS, csv_bytes(rows))
+
+    # then: each bad row is named with its reason, the good one kept, the job done
+    assert counters(job) == (ImportStatus.DONE, 6, 6, 1, 0, 5)
+    assert job.errors == [
+        {"row": 2, "reason": "Not a valid member id: ¹"},
+        {"row": 3, "reason": f"Not a valid member id: {fullwidth}"},
+        {"row": 4, "reason": "Not a valid member id: 99999999999999999999"},
+        {"row": 5, "reason": "Not a valid quantity: ²"},
+        {"row": 6, "reason": "Not a valid quantity: １"},
+    ]
+    assert list(Order.objects.filter(shop=shop).values_list("external_id", "member_id")) == [("F", member.pk)]
+
+
+def test_an_order_row_with_a_control_or_text_direction_character_keeps_its_order_out(shop):
+    rows = [
+        ["order_id", "amount", "paid_at", "sku", "item_name", "quantity", "unit_price"],
+        ["A", "20", "2025-06-01 10:00", "S1", "湿巾", "1", "10"],  # row 2
+        ["A", "20", "2025-06-01 10:00", "S2", "奶\u202e粉", "1", "10"],  # row 3: the order's second item
+        ["B", "10", "2025-06-01 11:00", "S1", "湿巾", "1", "10"],  # row 4: good
+        ["C\x07", "10", "2025-06-01 11:00", "S1", "湿巾", "1", "10"],  # row 5
+    ]
+    job = run_import(shop, ImportKind.ORDERS, csv_bytes(rows))
+    assert job.errors == [
+        {"row": 2, "reason": "Order A was not imported: row 3 has an error."},
+        {"row": 3, "reason": "item_name holds the invisible character U+202E: control and text-direction characters "
+                             "are not allowed."},
+        {"row": 5, "reason": "order_id holds the invisible character U+0007: control and text-direction characters "
+                             "are not allowed."},
+    ]  # fmt: skip
     assert list(Order.objects.filter(shop=shop).values_list("external_id", flat=True)) == ["B"]
     assert OrderItem.objects.filter(shop=shop).count() == 1
 

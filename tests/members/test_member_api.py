@@ -9,7 +9,9 @@ from rest_framework.test import APIClient
 
 from members.models import ConsentChange, Member
 from members.services import Enrolment, member_enroll
+from members.tags import member_tag_change, tag_create
 from shops.models import AuditLogEntry
+from shops.services import SYSTEM
 from tests.factories import make_api_key
 from tiers.models import Tier
 
@@ -235,6 +237,32 @@ def test_enrol_refuses_bad_profile_fields_and_stores_nothing(api_client, field, 
     assert Member.objects.count() == 0
 
 
+HIDDEN = {"BEL": "\x07", "ESC": "\x1b[31m", "RLO": "\u202e", "RLI": "\u2067", "LRM": "\u200e", "C1": "\x9b"}
+
+
+@pytest.mark.parametrize("field", ["name", "region", "external_id", "wechat_openid"])
+@pytest.mark.parametrize("char", HIDDEN.values(), ids=HIDDEN.keys())
+def test_enrol_and_update_refuse_control_and_text_direction_characters_and_store_nothing(api_client, shop, field, char):
+    member, _ = member_enroll(shop=shop, data=Enrolment(phone="13900139000", name="李四"))
+    before = _state()
+
+    enrol = api_client.post("/api/v1/members/", {"phone": "13800138000", field: f"张{char}三"}, format="json")
+    update = api_client.patch(f"/api/v1/members/{member.pk}/", {field: f"张{char}三"}, format="json")
+
+    for response in (enrol, update):
+        body = _error(response, 400, "invalid")
+        assert list(body["details"]) == [field]
+        assert "U+" in body["details"][field][0]
+    assert _state() == before
+
+
+def test_names_in_chinese_with_emoji_and_punctuation_are_kept_as_sent(api_client):
+    name = "张三👨\u200d👩\u200d👧「小宝」·❤️"
+    response = api_client.post("/api/v1/members/", {"phone": "13800138000", "name": name}, format="json")
+    assert response.status_code == 201, response.content
+    assert Member.objects.get().name == name
+
+
 def test_enrol_with_another_members_platform_id_is_409_and_stores_nothing(api_client, shop):
     member_enroll(shop=shop, data=Enrolment(phone="13900139000", external_id="buyer-1"))
     before = _state()
@@ -302,6 +330,45 @@ def test_search_with_a_malformed_phone_is_400(api_client, shop):
 def test_a_nul_byte_in_a_search_parameter_is_not_a_500(api_client, shop, param):
     response = api_client.get("/api/v1/members/", {param: "a\x00b"})
     assert response.status_code in {200, 400}
+
+
+FULLWIDTH = str.maketrans("0123456789", "０１２３４５６７８９")
+SUPERSCRIPT = str.maketrans("0123456789", "⁰¹²³⁴⁵⁶⁷⁸⁹")
+
+
+@pytest.mark.parametrize("param", ["tag", "tier"])
+@pytest.mark.parametrize("spelling", ["superscript", "fullwidth", "beyond bigint", "signed", "spaced"])
+def test_a_tag_or_tier_id_not_in_ascii_digits_within_bigint_names_nothing(api_client, shop, param, spelling):
+    # given: a tag and a tier whose ids are spelled other than in ASCII digits (int() reads some, refuses others)
+    member, _ = member_enroll(shop=shop, data=Enrolment(phone="13800138000"))
+    tag = tag_create(shop=shop, actor=SYSTEM, name="老客")
+    member_tag_change(shop=shop, actor=SYSTEM, member=member, tag=tag)
+    pk = tag.pk if param == "tag" else Tier.objects.get(shop=shop, rank=0).pk
+    value = {
+        "superscript": str(pk).translate(SUPERSCRIPT),
+        "fullwidth": str(pk).translate(FULLWIDTH),
+        "beyond bigint": "99999999999999999999",
+        "signed": f"+{pk}",
+        "spaced": f" {pk}",
+    }[spelling]
+
+    # when
+    response = api_client.get("/api/v1/members/", {param: value})
+
+    # then: the 400 of an unknown tag or tier, naming what was sent
+    body = _error(response, 400, f"unknown_{param}")
+    assert body["details"] == {param: value}
+
+
+def test_a_tag_named_in_other_digits_is_found_by_its_name(api_client, shop):
+    member, _ = member_enroll(shop=shop, data=Enrolment(phone="13800138000"))
+    tag = tag_create(shop=shop, actor=SYSTEM, name="¹²")
+    member_tag_change(shop=shop, actor=SYSTEM, member=member, tag=tag)
+
+    response = api_client.get("/api/v1/members/", {"tag": "¹²"})
+
+    assert response.status_code == 200, response.content
+    assert [m["id"] for m in response.json()["results"]] == [member.pk]
 
 
 def test_list_shows_only_the_keys_shop(api_client, shop, other_shop):

@@ -509,6 +509,10 @@ def test_editing_a_profile_saves_records_consent_and_audits(owner_client, owner,
         ({"email": "not-an-email"}, "email"),
         ({"gender": "robot"}, "gender"),
         ({"external_id": "tb-dan"}, "external_id"),  # Dan's: the service refuses, shown on the field
+        ({"name": "Bob\x07"}, "name"),  # control and text-direction characters (shops.text)
+        ({"name": "\u202ebobB"}, "name"),
+        ({"region": "上海\x1b[31m"}, "region"),
+        ({"name": "Bob\tJr"}, "name"),  # a one-line field has no tabs
     ],
 )
 def test_a_refused_edit_shows_the_error_on_its_field_and_changes_nothing(owner_client, shop, people, change, field):
@@ -654,6 +658,16 @@ def test_the_tags_page_lists_counts_and_creates_manual_and_rule_tags(owner_clien
     page = owner_client.get(url("member_tags", shop))
     assert {(t.name, t.member_count) for t in page.context["tags"]} == {("广东", 2), ("门店", 0)}
     assert f'?tags_any={rule.pk}"' in page.content.decode()
+
+
+@pytest.mark.parametrize("name", ["门\x07店", "\u202e店门", "门店\u2069"])
+def test_a_tag_name_with_a_control_or_text_direction_character_is_refused_on_the_form(owner_client, shop, name):
+    manual = owner_client.post(url("member_tags", shop), {"name": name})
+    rule = owner_client.post(url("member_rule_tag_create", shop), {"name": "广东", "regions": f"广东,{name}"})
+
+    assert list(manual.context["form"].errors) == ["name"]
+    assert list(rule.context["form"].errors) == ["regions"]
+    assert not Tag.objects.filter(shop=shop).exists()
 
 
 def test_refresh_now_brings_rule_tags_up_to_date(owner_client, shop, people):

@@ -415,6 +415,47 @@ def test_bulk_the_same_id_with_another_body_in_one_batch_refuses_the_second(api_
     assert _aggregates(member)["lifetime_spend"] == Decimal("268.00")
 
 
+@pytest.mark.parametrize("replay_first", [True, False], ids=["replay-then-conflict", "conflict-then-replay"])
+@pytest.mark.parametrize("alone", [True, False], ids=["alone", "with-another-order"])
+def test_bulk_an_exact_replay_is_a_duplicate_and_a_reused_id_with_another_body_the_conflict(
+    api_client, member, paid_at, replay_first, alone
+):
+    # given: TB001 recorded; a batch holds its exact replay and another body under the same id, in either order
+    recorded = _order(paid_at, member_id=member.pk)
+    assert api_client.post("/api/v1/orders/", recorded, format="json").status_code == 201
+    other = _order(paid_at, member_id=member.pk, amount="1.00")
+    before = _tables()
+
+    # when
+    rows = [recorded, other] if replay_first else [other, recorded]
+    if not alone:  # two ids: the batch looks for recorded orders before its insert instead of after
+        rows.append(_order(paid_at, external_id="TB002", member_id=member.pk))
+    body = api_client.post("/api/v1/orders/bulk/", {"orders": rows}, format="json").json()
+
+    # then: each row is reported for what it is, and nothing else is written
+    conflict_index = 1 if replay_first else 0
+    assert (body["created"], body["duplicates"]) == (0 if alone else 1, 1)
+    assert [(e["index"], e["external_id"], e["code"]) for e in body["errors"]] == [
+        (conflict_index, "TB001", "order_conflict")
+    ]
+    if alone:
+        assert _tables() == before
+    assert Order.objects.get(external_id="TB001").amount == Decimal("268.00")
+    assert _aggregates(member)["lifetime_spend"] == Decimal("268.00") * (1 if alone else 2)
+
+
+def test_bulk_copies_of_an_id_recorded_by_the_batch_are_compared_with_what_it_recorded(api_client, member, paid_at):
+    first = _order(paid_at, member_id=member.pk)
+    other = _order(paid_at, member_id=member.pk, amount="1.00")
+
+    body = api_client.post("/api/v1/orders/bulk/", {"orders": [first, other, first]}, format="json").json()
+
+    assert (body["created"], body["duplicates"]) == (1, 1)
+    assert [(e["index"], e["code"]) for e in body["errors"]] == [(1, "order_conflict")]
+    assert list(Order.objects.values_list("amount", flat=True)) == [Decimal("268.00")]
+    assert _aggregates(member)["order_count"] == 1
+
+
 def test_bulk_a_second_identical_call_creates_nothing_and_counts_duplicates(api_client, member, paid_at):
     orders = [_order(paid_at, external_id=f"B{i}", member_id=member.pk, amount="1.50") for i in range(20)]
     first = api_client.post("/api/v1/orders/bulk/", {"orders": orders}, format="json").json()
@@ -598,11 +639,39 @@ def test_read_an_order(api_client, member, paid_at):
 
 @pytest.mark.parametrize("external_id", ["bulk", "TB/2026/1", "TB?1", "TB#1", "50%", "..", "TB\t1"])
 def test_an_order_id_that_cannot_be_an_address_segment_is_refused(api_client, paid_at, external_id):
-    # /orders/{external_id}/ must reach the order later: an id it cannot carry is refused when recorded
+    # /orders/{external_id}/ must reach the order later: an id it cannot carry is refused when recorded (a control
+    # character, as in any text field, by the serializer first)
     response = api_client.post("/api/v1/orders/", _order(paid_at, external_id=external_id), format="json")
     assert response.status_code == 400, response.content
-    assert response.json()["code"] == "invalid_external_id"
+    body = response.json()
+    if "\t" in external_id:
+        assert (body["code"], list(body["details"])) == ("invalid", ["external_id"])
+    else:
+        assert body["code"] == "invalid_external_id"
     assert Order.objects.count() == 0
+
+
+@pytest.mark.parametrize(("field", "char"), [("name", "\x1b"), ("category", "\u202e"), ("sku", "\x07")])
+def test_an_item_with_a_control_or_text_direction_character_is_refused_and_nothing_stored(
+    api_client, member, paid_at, field, char
+):
+    # given: a good order and one whose item holds the character, alone and in a batch
+    bad = _order(paid_at, external_id="BAD", member_id=member.pk, items=[{**ITEM, field: f"婴儿{char}湿巾"}])
+    good = _order(paid_at, external_id="GOOD", member_id=member.pk)
+    before = _tables()
+
+    # when
+    single = api_client.post("/api/v1/orders/", bad, format="json")
+    batch = api_client.post("/api/v1/orders/bulk/", {"orders": [good, bad]}, format="json").json()
+
+    # then: the single order is a 400 on the field, the batch names the row and keeps the good order
+    assert single.status_code == 400, single.content
+    [message] = single.json()["details"]["items"]["0"][field]
+    assert single.json()["details"] == {"items": {"0": {field: [message]}}} and "U+" in message
+    assert (batch["created"], [(e["index"], e["code"]) for e in batch["errors"]]) == (1, [(1, "invalid")])
+    assert batch["errors"][0]["message"].startswith(f"items.0.{field}: ")
+    assert list(Order.objects.values_list("external_id", flat=True)) == ["GOOD"]
+    assert before[0] == []
 
 
 def test_an_order_id_with_dots_dashes_and_chinese_is_reachable(api_client, paid_at):

@@ -145,6 +145,21 @@ def test_an_adjustment_needs_a_reason_and_is_audited(api_client, shop, member):
     assert entry.changes["reason"] == ["", "重复积分更正"] and entry.actor_api_key is not None
 
 
+@pytest.mark.parametrize("action", ["adjust", "redeem"])
+@pytest.mark.parametrize("reason", ["更正\x07", "\u202e更正", "更正\n第二行"])
+def test_a_reason_with_a_control_or_text_direction_character_is_a_400_and_changes_nothing(
+    api_client, shop, member, action, reason
+):
+    body = {"points": 100, "reason": reason, "idempotency_key": "r1"}
+
+    response = api_client.post(_url(member, action), body, format="json")
+
+    assert response.status_code == 400, response.content
+    assert list(response.json()["details"]) == ["reason"]
+    assert _balance(member) == 1000
+    assert not PointsEntry.objects.filter(shop=shop, idempotency_key="r1").exists()
+
+
 def test_an_erased_members_points_are_404(api_client, shop, member):
     from members.services import member_erase
     from shops.services import SYSTEM

@@ -363,6 +363,9 @@ def test_an_adjustment_is_made_once_even_when_the_form_is_submitted_twice(owner_
         ({"points": "0", "reason": "无"}, {"points": ["Give a number of points other than 0."]}),
         ({"points": "20", "reason": "  "}, {"reason": ["This field is required."]}),
         ({"points": "1.5", "reason": "半"}, {"points": ["Enter a whole number."]}),
+        ({"points": "20", "reason": "更正\u202e"},
+         {"reason": ["Remove the invisible character U+202E: control and text-direction characters are not "
+                     "allowed."]}),
         ({"points": "20", "reason": "x", "idempotency_key": "forged"},
          {"idempotency_key": ["Enter a valid value."],
           "__all__": ["This form is out of date. Reload the page and try again."]}),

@@ -8,6 +8,7 @@ from decimal import Decimal
 
 import pytest
 from django.contrib.staticfiles import finders
+from django.forms.models import model_to_dict
 from django.utils import timezone
 
 from coupons.mall import gift_save
@@ -170,6 +171,49 @@ def test_a_gift_without_address_or_without_enough_points_takes_nothing(shop, sho
     assert Gift.objects.get(pk=gift.pk).issued == 0
 
 
+SPELLINGS = {
+    "superscript": str.maketrans("0123456789", "⁰¹²³⁴⁵⁶⁷⁸⁹"),
+    "fullwidth": str.maketrans("0123456789", "０１２３４５６７８９"),
+}
+
+
+@pytest.mark.parametrize("spelling", [*SPELLINGS, "beyond bigint"])
+def test_a_reward_id_not_in_ascii_digits_within_bigint_is_a_message_and_nothing_is_taken(
+    shop, shopper, member, spelling
+):
+    # given: a claimable coupon, a mall coupon and a gift, named by ids spelled in other digits (or too large)
+    claimable = make_template(shop, name="领券中心券", shopper_claimable=True)
+    sold = make_template(shop, name="积分换券", points_price=10)
+    gift = gift_save(shop=shop, actor=SYSTEM, name="帆布袋", points_price=10, stock=5)
+
+    def spelt(pk: int) -> str:
+        return str(pk).translate(SPELLINGS[spelling]) if spelling in SPELLINGS else "99999999999999999999"
+
+    address = {"recipient_name": "韩梅梅", "recipient_phone": "13800138000", "address": "上海"}
+    # when
+    claim = shopper.post(
+        "/m/shop-a/me/coupons/claim/", {"template": spelt(claimable.pk), "token": "tok-12345678"}, follow=True
+    )
+    coupon = shopper.post(
+        "/m/shop-a/me/mall/exchange/", {"kind": "coupon", "id": spelt(sold.pk), "token": "tok-abcdefgh"}, follow=True
+    )
+    shipped = shopper.post(
+        "/m/shop-a/me/mall/exchange/", {"kind": "gift", "id": spelt(gift.pk), "token": "tok-zzzzzzzz", **address},
+        follow=True,
+    )  # fmt: skip
+
+    # then: each is refused with its message, and nothing is issued, exchanged or spent
+    assert messages_of(claim) == ["This coupon cannot be claimed."]
+    assert messages_of(coupon) == messages_of(shipped) == ["This reward cannot be exchanged."]
+    assert not Coupon.objects.filter(member=member, template__in=[claimable, sold]).exists()
+    assert not Exchange.objects.filter(shop=shop).exists() and Gift.objects.get(pk=gift.pk).issued == 0
+    member.refresh_from_db()
+    assert member.points_balance == 100
+    # and with the same tokens, the id in ASCII digits goes through: only the spelling was refused
+    claimed = shopper.post("/m/shop-a/me/coupons/claim/", {"template": claimable.pk, "token": "tok-12345678"})
+    assert claimed.status_code == 302 and Coupon.objects.filter(member=member, template=claimable).count() == 1
+
+
 def test_another_shops_reward_cannot_be_exchanged_or_claimed(shop, other_shop, shopper, member):
     foreign_gift = gift_save(shop=other_shop, actor=SYSTEM, name="乙店礼物", points_price=1)
     foreign_coupon = make_template(other_shop, name="乙店券")
@@ -222,6 +266,38 @@ def test_a_bad_profile_is_named_and_nothing_is_saved(shop, shopper, member):
     assert response.status_code == 400 and "Select a valid choice" in text(response)
     member.refresh_from_db()
     assert member.name == "韩梅梅"
+
+
+@pytest.mark.parametrize(
+    ("field", "value"), [("name", "韩\u202e梅梅"), ("name", "韩梅梅\x07"), ("region", "北京\u2066")]
+)
+def test_a_profile_with_a_control_or_text_direction_character_is_refused_and_nothing_is_saved(
+    shop, shopper, member, field, value
+):
+    before = model_to_dict(Member.objects.get(pk=member.pk), exclude=["updated_at"])
+    form = {"name": "韩梅梅", "gender": "female", "region": "北京", field: value}
+
+    response = shopper.post("/m/shop-a/me/profile/", form)
+
+    assert response.status_code == 400
+    assert "Remove the invisible character U+" in text(response)
+    assert model_to_dict(Member.objects.get(pk=member.pk), exclude=["updated_at"]) == before
+
+
+def test_a_shipping_address_keeps_its_lines_and_refuses_hidden_characters(shop, shopper, member):
+    gift = gift_save(shop=shop, actor=SYSTEM, name="帆布袋", points_price=10, stock=5)
+    form = {"kind": "gift", "id": gift.pk, "recipient_name": "韩梅梅", "recipient_phone": "13800138000"}
+
+    refused = shopper.post(
+        "/m/shop-a/me/mall/exchange/", {**form, "token": "tok-12345678", "address": "上海市\n\u202e静安区"}, follow=True
+    )
+    assert len(messages_of(refused)) == 1 and "U+202E" in messages_of(refused)[0]
+    assert not Exchange.objects.filter(shop=shop).exists() and Gift.objects.get(pk=gift.pk).issued == 0
+    member.refresh_from_db()
+    assert member.points_balance == 100
+
+    shopper.post("/m/shop-a/me/mall/exchange/", {**form, "token": "tok-abcdefgh", "address": "上海市\r\n静安区"})
+    assert Exchange.objects.get(shop=shop, gift=gift).address == "上海市\r\n静安区"
 
 
 def test_the_data_download_is_the_dashboards_export_and_is_audited(shop, shopper, member):

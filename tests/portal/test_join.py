@@ -3,6 +3,7 @@ member already, a referral; sending codes answers the same for any phone and 429
 
 import re
 
+import pytest
 from django.test import TestCase
 
 from coupons.models import Coupon
@@ -62,6 +63,33 @@ def test_a_wrong_code_is_a_form_error_and_nothing_is_created(shop, shopper):
     assert not Member.objects.filter(shop=shop).exists()
     assert not PointsEntry.objects.filter(shop=shop).exists()
     assert channels_figures(shop=shop, channel_ids=[channel.pk])[channel.pk].joins == 0
+    assert f"portal:{shop.pk}" not in shopper.session
+
+
+@pytest.mark.parametrize("digits", ["⁰¹²³⁴⁵⁶⁷⁸⁹", "０１２３４５６７８９"], ids=["superscript", "fullwidth"])
+def test_the_code_in_digits_other_than_ascii_is_a_format_error_and_nothing_is_created(shop, shopper, digits):
+    assert send_code(shopper, shop).status_code == 200
+    spelt = sent_code().translate(str.maketrans("0123456789", digits))
+
+    response = shopper.post("/m/shop-a/join/", join_form(code=spelt))
+
+    assert response.status_code == 400
+    assert "The code is 6 digits." in text(response)
+    assert not Member.objects.filter(shop=shop).exists()
+    assert f"portal:{shop.pk}" not in shopper.session
+
+
+@pytest.mark.parametrize(
+    ("field", "value"), [("name", "李\u202e雷"), ("name", "\x1b[31m李雷"), ("region", "上海\u200f")]
+)
+def test_joining_with_a_control_or_text_direction_character_is_a_form_error_and_nothing_is_created(
+    shop, shopper, field, value
+):
+    response = join(shopper, shop, **{field: value})
+
+    assert response.status_code == 400
+    assert "Remove the invisible character U+" in text(response)
+    assert not Member.objects.filter(shop=shop).exists()
     assert f"portal:{shop.pk}" not in shopper.session
 
 

@@ -176,6 +176,45 @@ def test_another_shops_tag_or_a_rule_tag_is_a_400_on_tags(api_client, shop, othe
     assert _state(shop) == ([], [], [])
 
 
+@pytest.mark.parametrize(
+    "spelling",
+    [
+        str.maketrans("0123456789", "⁰¹²³⁴⁵⁶⁷⁸⁹"),
+        str.maketrans("0123456789", "０１２３４５６７８９"),
+        "99999999999999999999",
+    ],
+    ids=["superscript", "fullwidth", "beyond bigint"],
+)
+def test_a_tag_id_in_digits_other_than_ascii_or_beyond_bigint_is_a_400_on_tags(api_client, shop, spelling):
+    tag = tag_create(shop=shop, actor=SYSTEM, name="新客")
+    ref = spelling if isinstance(spelling, str) else str(tag.pk).translate(spelling)
+
+    response = _post(api_client, {"name": "甲", "kind": "qr", "tags": [ref]})
+
+    assert response.status_code == 400, response.content
+    assert list(response.json()["details"]) == ["tags"]
+    assert _state(shop) == ([], [], [])
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("name", "收银台\x1b[2J"),
+        ("name", "\u202e台银收"),
+        ("headline", "扫码\u2067入会"),
+        ("benefits", ["满减", "\x07"]),
+    ],
+)
+def test_a_control_or_text_direction_character_is_a_400_on_its_field_and_nothing_is_stored(
+    api_client, shop, field, value
+):
+    response = _post(api_client, {"name": "甲", "kind": "qr", field: value})
+
+    assert response.status_code == 400, response.content
+    assert list(response.json()["details"]) == [field]
+    assert _state(shop) == ([], [], [])
+
+
 def test_a_body_that_is_not_an_object_is_a_400(api_client, shop):
     assert api_client.post(CHANNELS, [1, 2], format="json").status_code == 400
     assert api_client.post(CHANNELS, "x", content_type="application/json").status_code == 400

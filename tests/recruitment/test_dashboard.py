@@ -267,6 +267,18 @@ def test_a_name_already_used_is_refused_on_the_name_field_and_nothing_is_stored(
     assert channels_state(shop) == before
 
 
+@pytest.mark.parametrize(("field", "value"), [("name", "收银台\x1b[2J"), ("headline", "\u202e会入码扫"),
+                                             ("benefits", "满100减20\n\u2066新客礼")])  # fmt: skip
+def test_a_control_or_text_direction_character_is_refused_on_its_field_and_nothing_is_stored(
+    marketer, shop, field, value
+):
+    response = marketer.post(url("channel_create", shop), FORM | {field: value})
+
+    assert response.status_code == 200
+    assert list(response.context["form"].errors) == [field]
+    assert channels_state(shop) == ([], [], [])
+
+
 def test_an_end_before_the_start_is_refused_on_the_end_field_and_nothing_is_stored(marketer, shop):
     response = marketer.post(
         url("channel_create", shop), FORM | {"valid_from": "2026-12-01T09:00", "valid_until": "2026-11-30T09:00"}

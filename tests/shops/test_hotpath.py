@@ -201,6 +201,15 @@ def test_plain_writes_skip_drf_and_other_requests_go_through_it(api_client, memb
     assert query.status_code == 201
 
 
+@pytest.mark.parametrize("length", ["¹²", "１２", "-12", "99999999999999999999", ""])
+def test_a_content_length_other_than_ascii_digits_within_the_limit_goes_through_drf(rf, length):
+    request = rf.post(ORDERS, _order(), content_type="application/json", HTTP_AUTHORIZATION="Bearer k")
+    request.META["CONTENT_LENGTH"] = length
+    assert hotpath.plain_json_post(request) is False
+    request.META["CONTENT_LENGTH"] = str(len(_order()))
+    assert hotpath.plain_json_post(request) is True
+
+
 def test_every_lean_write_takes_from_the_keys_bucket(api_client, member):
     with override_settings(API_THROTTLE_RATE=0.001, API_THROTTLE_BURST=2):
         statuses = [

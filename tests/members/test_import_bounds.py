@@ -11,32 +11,16 @@ import zipfile
 import openpyxl
 import pytest
 from django.core.files.base import ContentFile
-from django.urls import include, path, reverse
+from django.urls import reverse
 from django.utils import translation
 
-from config import urls as project_urls
-from members import import_urls
 from members.imports import ImportFileError, import_create, import_process
 from members.models import ImportJob, ImportKind, ImportStatus, Member
 from orders.models import Order
 from shops.models import AuditLogEntry, Shop
 from shops.services import SYSTEM
 
-# The project's URLs with the imports pages, whether or not config/urls.py includes them yet.
-urlpatterns = [
-    path(
-        "dashboard/",
-        include(
-            (
-                [*project_urls.dashboard_patterns, path("<slug:shop_slug>/", include(import_urls.dashboard_patterns))],
-                "dashboard",
-            )
-        ),
-    ),
-    *project_urls.urlpatterns,
-]
-
-pytestmark = [pytest.mark.django_db, pytest.mark.urls(__name__)]
+pytestmark = [pytest.mark.django_db, pytest.mark.urls("tests.members.test_imports")]
 
 HEADERS = {ImportKind.MEMBERS: ["手机号"], ImportKind.ORDERS: ["订单号", "金额", "支付时间"]}
 DATA = {ImportKind.MEMBERS: ["13800138000"], ImportKind.ORDERS: ["T1", "10.00", "2024-05-01 10:00:00"]}

@@ -12,34 +12,19 @@ import pytest
 import time_machine
 from django.core.files.base import ContentFile
 from django.db import connection, transaction
-from django.urls import include, path, reverse
+from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.module_loading import import_string
 from django_scopes import scopes_disabled
 
-from config import urls as project_urls
-from members import import_urls, imports, tasks
+from members import imports, tasks
 from members.imports import import_create, import_process
 from members.models import ImportJob, ImportKind, ImportStatus, Member
 from shops.models import Shop
 from shops.services import SYSTEM
 from shops.tenancy import shop_scope
 
-# The project's URLs with the imports pages, whether or not config/urls.py includes them yet.
-urlpatterns = [
-    path(
-        "dashboard/",
-        include(
-            (
-                [*project_urls.dashboard_patterns, path("<slug:shop_slug>/", include(import_urls.dashboard_patterns))],
-                "dashboard",
-            )
-        ),
-    ),
-    *project_urls.urlpatterns,
-]
-
-pytestmark = [pytest.mark.django_db, pytest.mark.urls(__name__)]
+pytestmark = [pytest.mark.django_db, pytest.mark.urls("tests.members.test_imports")]
 
 STOPPED = (
     "The import stopped without finishing: its process showed no progress for 10 minutes. The rows counted as "

@@ -11,7 +11,7 @@ from datetime import datetime
 from decimal import Decimal
 
 from django.db import IntegrityError, transaction
-from django.db.models import BigIntegerField, Case, F, Value, When
+from django.db.models import Case, F, When
 from django.utils import timezone
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
@@ -43,11 +43,6 @@ def _check(points: int, *, signed: bool = False) -> None:
     if abs(points) > MAX_POINTS:
         message = gettext("At most %(max)s points in one operation.") % {"max": f"{MAX_POINTS:,}"}
         raise InvalidPoints(message, details={"points": points, "max": MAX_POINTS})
-
-
-def _bigint(points: int) -> Value:
-    """`points` as a bigint in an expression: a bare int is an IntegerField there, sent as a 32-bit parameter."""
-    return Value(points, output_field=BigIntegerField())
 
 
 def _expiry(shop: Shop, earned_at: datetime) -> datetime | None:
@@ -96,7 +91,7 @@ def _credit(
     PointsLot.objects.create(
         shop=shop, entry=entry, member=member, remaining=points, earned_at=now, expires_at=expires_at
     )
-    Member.objects.filter(shop=shop, pk=member.pk).update(points_balance=F("points_balance") + _bigint(points))
+    Member.objects.filter(shop=shop, pk=member.pk).update(points_balance=F("points_balance") + points)
     return entry
 
 
@@ -116,7 +111,7 @@ def _debit(
     left = points
     for lot in lots.select_for_update():  # a member's open lots: a handful of rows
         take = min(left, lot.remaining)
-        PointsLot.objects.filter(pk=lot.pk).update(remaining=F("remaining") - _bigint(take))
+        PointsLot.objects.filter(pk=lot.pk).update(remaining=F("remaining") - take)
         left -= take
         if left == 0:
             break
@@ -127,7 +122,7 @@ def _debit(
         idempotency_key=key, body_hash=body_hash, actor=actor.label, created_at=now, reverses=reverses,
         details=details or {},
     )  # fmt: skip
-    Member.objects.filter(shop=shop, pk=member.pk).update(points_balance=F("points_balance") - _bigint(points))
+    Member.objects.filter(shop=shop, pk=member.pk).update(points_balance=F("points_balance") - points)
     return entry
 
 

@@ -19,6 +19,7 @@ from members.models import ImportJob, ImportKind, ImportStatus, Member
 from orders.models import Order
 from shops.models import AuditLogEntry, Shop
 from shops.services import SYSTEM
+from tests.members.test_imports import xlsx_bytes
 
 pytestmark = [pytest.mark.django_db, pytest.mark.urls("tests.members.test_imports")]
 
@@ -50,15 +51,6 @@ def shop(shop):
     Shop.objects.filter(pk=shop.pk).update(locale="en")
     shop.refresh_from_db()
     return shop
-
-
-def xlsx_bytes(rows: list[list]) -> bytes:
-    workbook = openpyxl.Workbook()
-    for row in rows:
-        workbook.active.append(row)
-    buffer = io.BytesIO()
-    workbook.save(buffer)
-    return buffer.getvalue()
 
 
 def xlsx_with(parts: dict) -> bytes:

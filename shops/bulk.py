@@ -13,7 +13,7 @@ from psycopg.types.json import Jsonb
 # PostgreSQL needs the type of a VALUES column spelled out when the driver sends untyped literals; SQLite has no
 # such types and compares Django's stored text/numbers as they are.
 _PG_TYPES = {"int": "bigint", "decimal": "numeric", "datetime": "timestamptz", "text": "text", "bool": "boolean",
-             "json": "jsonb"}  # fmt: skip
+             "json": "jsonb", "uuid": "uuid"}  # fmt: skip
 
 
 @contextmanager
@@ -42,6 +42,8 @@ def adapt(value, kind: str):
         return connection.ops.adapt_decimalfield_value(value)
     if kind == "json":
         return Jsonb(value) if connection.vendor == "postgresql" else json.dumps(value)
+    if kind == "uuid" and connection.vendor != "postgresql":
+        return value.hex  # as Django stores a UUIDField where the database has no uuid type
     return value
 
 

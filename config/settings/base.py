@@ -34,6 +34,7 @@ INSTALLED_APPS = [
     "django_scopes",
     "axes",
     "shops",
+    "events",
     "members",
     "orders",
     "tiers",
@@ -176,7 +177,7 @@ CELERY_BEAT_SCHEDULE = {
         "task": "points.tasks.points_expire_all_shops",
         "schedule": crontab(hour=16, minute=5),
     },
-    # 10:00 in China: reminders go out at a decent hour (handlers: POINTS_EXPIRY_REMINDER_HANDLERS).
+    # 10:00 in China: points.expiring events, so that reminders go out at a decent hour.
     "points-expiry-reminders": {
         "task": "points.tasks.points_expiry_reminders_all_shops",
         "schedule": crontab(hour=2, minute=0),
@@ -201,10 +202,20 @@ CELERY_BEAT_SCHEDULE = {
         "task": "recruitment.tasks.channel_stats_flush_all_shops",
         "schedule": crontab(minute="*/5"),
     },
-    # 10:05 in China: coupon expiry reminders (handlers: COUPON_EXPIRY_REMINDER_HANDLERS).
+    # 10:05 in China: coupon.expiring events (coupon expiry reminders).
     "coupons-expiry-reminders": {
         "task": "coupons.tasks.coupons_expiry_reminders_all_shops",
         "schedule": crontab(hour=2, minute=5),
+    },
+    # Every minute: events not yet handed to their consumers (a lost nudge or task, a killed worker) are (SPEC 9).
+    "events-sweep": {
+        "task": "events.tasks.events_sweep",
+        "schedule": crontab(),
+    },
+    # 03:30 in China: events older than EVENTS_RETENTION_DAYS are deleted.
+    "events-prune": {
+        "task": "events.tasks.events_prune",
+        "schedule": crontab(hour=19, minute=30),
     },
     # Every 5 minutes: import jobs whose process died are failed with a reason (members.import_stale).
     "imports-fail-stale": {
@@ -212,6 +223,9 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": crontab(minute="*/5"),
     },
 }
+
+# Domain events are kept this long (SPEC 9: at least 30 days; the events API and webhook replays read them).
+EVENTS_RETENTION_DAYS = env.int("EVENTS_RETENTION_DAYS", default=30)
 
 # Apps above members that hold data about a member: each module has `timeline()` and `export()` (members.timeline),
 # so the profile's one timeline and the privacy export include them without members importing those apps.
@@ -243,14 +257,7 @@ MEMBER_JOIN_EFFECTS = ["recruitment.join_effects"]
 # called by shops.services.shop_create in the shop's transaction.
 SHOP_DEFAULT_PROGRAM = ["tiers.defaults", "points.defaults"]
 
-# Who is told about points about to expire (points.expiry, whose docstring describes the hook): dotted paths of
-# callables handler(*, shop, reminders), called daily per shop with the members whose points expire within the
-# program's reminder_days; each reminder has a dedup_key so that a handler sends once.
-POINTS_EXPIRY_REMINDER_HANDLERS = []
-
-# Who is told about coupons about to expire (coupons.redemption.coupons_expiry_reminders): dotted paths of
-# callables handler(*, shop, coupons), called daily per shop with the members' coupons expiring within the days.
-COUPON_EXPIRY_REMINDER_HANDLERS = []
+# Coupons expiring within this many days get a daily coupon.expiring event (coupons.redemption).
 COUPON_EXPIRY_REMINDER_DAYS = 3
 
 AUTH_USER_MODEL = "shops.User"

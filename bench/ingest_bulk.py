@@ -9,7 +9,8 @@ transaction.
 Baseline: the same rows written with raw SQL, everything computed beforehand (buyers resolved, body hashes, each
 order's points, growth value and the lines explaining them by points.rules, expiries): ids from the sequences,
 then COPY of the orders, their items, the points entries of the orders that earn, their lots and the growth
-entries, one transaction per batch: the floor of any recorder that writes what ours writes. (Not in it: the
+entries, and the domain events (order.recorded per order, points.posted per earning order; ids and payloads made
+beforehand), one transaction per batch: the floor of any recorder that writes what ours writes. (Not in it: the
 members' aggregates and balances, one UPDATE of ours, and the few tier changes of buyers an order moves up.) The
 JSON line also gives the baseline of issue 3's first measurement, before orders earned points (COPY of the orders
 and items only), as `orders_items_baseline` and its ratio.
@@ -48,6 +49,7 @@ def main() -> None:
     from django.utils import timezone
     from psycopg.types.json import Jsonb
 
+    from events.outbox import uuid7
     from orders.services import orders_record
     from points.rules import ItemFacts, OrderFacts, expiry_for, points_for_order
     from points.selectors import bonus_rules_of, points_program_of
@@ -76,11 +78,11 @@ def main() -> None:
     with shop_scope(shop):
         program, rules = points_program_of(shop=shop), bonus_rules_of(shop=shop, active=True)
 
-    def raw_rows(batch: list[dict]) -> tuple[list[tuple], list[list[tuple]], list[tuple | None]]:
+    def raw_rows(batch: list[dict]) -> tuple[list[tuple], list[list[tuple]], list[tuple | None], list[tuple]]:
         """The rows the baseline writes, prepared outside the timing: per order its row, its items' rows and, for an
-        order that earns, (points, growth, details, expiry) of its entries."""
+        order that earns, (points, growth, details, expiry) of its entries; and the events of the batch."""
         now = timezone.now()
-        orders, items, earns = [], [], []
+        orders, items, earns, events = [], [], [], []
         for payload in batch:
             data = order_input(payload)
             member = data.member_id or member_by_phone.get(data.phone)
@@ -98,7 +100,14 @@ def main() -> None:
                  award.points if earns[-1] else 0, data.body_hash, now)
             )  # fmt: skip
             items.append([(shop.pk, i.sku, i.name, i.category, i.quantity, i.unit_price) for i in data.items])
-        return orders, items, earns
+            recorded = {"order_id": None, "external_id": data.external_id, "amount": str(data.amount),
+                        "status": data.status, "paid_at": data.paid_at.isoformat()}  # fmt: skip
+            events.append((uuid7(), shop.pk, "order.recorded", member, now, Jsonb(recorded)))
+            if earns[-1]:
+                posted = {"kind": "earn", "points": award.points, "key": f"order#{data.external_id}",
+                          "order_external_id": data.external_id}  # fmt: skip
+                events.append((uuid7(), shop.pk, "points.posted", member, now, Jsonb(posted)))
+        return orders, items, earns, events
 
     def copy_rows(cursor, table: str, columns: str, rows) -> None:
         with cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
@@ -109,7 +118,7 @@ def main() -> None:
         cursor.execute("SELECT nextval(%s) FROM generate_series(1, %s)", [sequence, n])
         return [row[0] for row in cursor.fetchall()]
 
-    def raw_write(orders: list[tuple], items: list[list[tuple]], earns: list, *, ledgers: bool) -> None:
+    def raw_write(orders: list[tuple], items: list[list[tuple]], earns: list, events: list, *, ledgers: bool) -> None:
         with transaction.atomic(), connection.cursor() as cursor:
             pg, now = cursor.cursor, timezone.now()
             ids = ids_from(pg, sequences["orders_order"], len(orders))
@@ -143,6 +152,7 @@ def main() -> None:
                 ((shop.pk, row[2], "earn", earn[1], "", row[1], f"order#{row[1]}", "system", now)
                  for row, earn in earning),
             )  # fmt: skip
+            copy_rows(pg, "events_event", "id, shop_id, type, member_id, occurred_at, payload", events)
 
     best = {"service": 0.0, "replays": 0.0, "raw": 0.0, "raw_orders_items": 0.0, "api": 0.0}
     outcome = {"created": 0, "replays": 0, "errors": 0}

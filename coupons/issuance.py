@@ -21,6 +21,8 @@ from django.db.models.functions import Cast, Coalesce, Concat
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from events.outbox import NewEvent, emit_many
+from events.types import EventType
 from members.filters import member_filter
 from members.models import Member, MemberStatus
 from shops.bulk import adapt, in_condition, models_select, values_cte
@@ -162,6 +164,7 @@ def coupon_issue(
             return Issued(_earlier(shop=shop, key=idempotency_key, template=template, member=member), created=False)
         coupon.pk = row[0]
         cursor.execute("UPDATE coupons_coupontemplate SET issued = issued + 1 WHERE id = %s", [template.pk])
+    emit_many(shop_id=shop.pk, events=[issued_event(coupon.pk, member.pk, template.pk, source)])
     coupon._state.adding, coupon._state.db = False, connection.alias
     return Issued(coupon, created=True)
 
@@ -267,9 +270,17 @@ def _coupons_insert(
     columns = ", ".join(name for name, _kind in COUPON_COLUMNS)
     sql = (
         f"{chosen} INSERT INTO coupons_coupon ({columns}) "  # noqa: S608 - names from code, values as parameters
-        f"SELECT %s, %s, member_id, {code_sql()}, %s, %s, %s, %s, %s, %s || CAST(member_id AS text) FROM chosen"
+        f"SELECT %s, %s, member_id, {code_sql()}, %s, %s, %s, %s, %s, %s || CAST(member_id AS text) FROM chosen "
+        "RETURNING id, member_id"
     )
     params += [shop.pk, template.pk, str(CouponStatus.AVAILABLE), str(source), adapt(now, "datetime"),
                adapt(valid_from, "datetime"), adapt(valid_until, "datetime"), key_prefix]  # fmt: skip
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
+        issued = cursor.fetchall()
+    emit_many(shop_id=shop.pk, events=[issued_event(pk, member_id, template.pk, source) for pk, member_id in issued])
+
+
+def issued_event(coupon_id: int, member_id: int, template_id: int, source: str) -> NewEvent:
+    payload = {"coupon_id": coupon_id, "template_id": template_id, "source": str(source)}
+    return NewEvent(EventType.COUPON_ISSUED, member_id, payload)

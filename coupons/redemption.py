@@ -13,9 +13,10 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
-from django.utils.module_loading import import_string
 from django.utils.translation import gettext_lazy as _
 
+from events.outbox import NewEvent, emit, emit_many
+from events.types import EventType
 from members.models import Member, MemberStatus
 from shops.models import Shop
 from shops.services import SYSTEM, Actor
@@ -139,6 +140,11 @@ def coupon_redeem(
         shop=shop, coupon=coupon, template_id=coupon.template_id, member=member, order_external_id=order_external_id,
         order_amount=cart.amount, discount=checked.discount, redeemed_at=now, actor=actor.label,
     )  # fmt: skip
+    emit(
+        shop_id=shop.pk, type=EventType.COUPON_REDEEMED, member_id=member.pk, occurred_at=now,
+        payload={"coupon_id": coupon.pk, "template_id": coupon.template_id, "order_external_id": order_external_id,
+                 "discount": str(checked.discount)},
+    )  # fmt: skip
     return Redeemed(redemption, created=True)
 
 
@@ -167,12 +173,23 @@ def coupons_reverse_for_order(*, shop: Shop, order_external_id: str, now: dateti
     return len(standing)
 
 
+@transaction.atomic
 def coupons_expire(*, shop: Shop, now: datetime.datetime | None = None) -> int:
-    """Mark the shop's available coupons whose window has ended as expired (set-based; a re-run finds none).
-    Returns how many expired."""
+    """Mark the shop's available coupons whose window has ended as expired, with a coupon.expired event each
+    (set-based; a re-run finds none). Returns how many expired."""
     now = now or timezone.now()
     due = Coupon.objects.filter(shop=shop, status=CouponStatus.AVAILABLE, valid_until__lte=now)
-    return due.update(status=CouponStatus.EXPIRED, status_changed_at=now)
+    # Locked first, so that the events name exactly the coupons the update expires (a redemption waits).
+    expiring = list(due.select_for_update().order_by("pk").values_list("pk", "member_id", "template_id"))
+    expired = due.update(status=CouponStatus.EXPIRED, status_changed_at=now)
+    emit_many(
+        shop_id=shop.pk,
+        events=[
+            NewEvent(EventType.COUPON_EXPIRED, member_id, {"coupon_id": pk, "template_id": template_id}, now)
+            for pk, member_id, template_id in expiring
+        ],
+    )
+    return expired
 
 
 def coupons_expiring(*, shop: Shop, within: datetime.timedelta, now: datetime.datetime | None = None):
@@ -189,16 +206,22 @@ REMINDER_BATCH = 1000
 
 
 def coupons_expiry_reminders(*, shop: Shop, now: datetime.datetime | None = None) -> int:
-    """Pass the shop's coupons expiring within settings.COUPON_EXPIRY_REMINDER_DAYS to each handler of
-    settings.COUPON_EXPIRY_REMINDER_HANDLERS (dotted paths of callables handler(*, shop, coupons)), in batches of
-    REMINDER_BATCH. A coupon is passed on every daily run until it is used or expires: a handler sends once per
-    coupon id. Returns the number of coupons; 0 without handlers (nothing is read then)."""
-    handlers = [import_string(path) for path in settings.COUPON_EXPIRY_REMINDER_HANDLERS]
-    if not handlers:
-        return 0
+    """Write a coupon.expiring event for each of the shop's members' coupons expiring within
+    settings.COUPON_EXPIRY_REMINDER_DAYS, in batches of REMINDER_BATCH. A coupon gets one on every daily run until
+    it is used or expires: a consumer that tells the member acts once per coupon id and `ends_at`. Returns the
+    number of coupons."""
     within = datetime.timedelta(days=settings.COUPON_EXPIRY_REMINDER_DAYS)
-    coupons = list(coupons_expiring(shop=shop, within=within, now=now).select_related("template"))
-    for start in range(0, len(coupons), REMINDER_BATCH):
-        for handler in handlers:
-            handler(shop=shop, coupons=coupons[start : start + REMINDER_BATCH])
-    return len(coupons)
+    coupons = coupons_expiring(shop=shop, within=within, now=now).values_list(
+        "pk", "member_id", "template_id", "valid_until"
+    )
+    count = 0
+    for start in range(0, coupons.count(), REMINDER_BATCH):
+        batch = [
+            NewEvent(EventType.COUPON_EXPIRING, member_id, {"coupon_id": pk, "template_id": template_id,
+                                                            "ends_at": ends_at.isoformat()})
+            for pk, member_id, template_id, ends_at in coupons[start : start + REMINDER_BATCH]
+        ]  # fmt: skip
+        with transaction.atomic():
+            emit_many(shop_id=shop.pk, events=batch)
+        count += len(batch)
+    return count

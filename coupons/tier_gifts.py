@@ -1,15 +1,17 @@
 """Tier gifts (coupons.models.TierGift): coupons for a tier's members on reaching it, on their birthday and every
-month, in the shop's time zone. An hourly task calls tier_gifts_issue per shop; each gift is issued set-based by
-coupons_issue_bulk with keys that make it once-only:
+month, in the shop's time zone. Each gift is issued set-based by coupons_issue_bulk with keys that make it
+once-only:
 
 - upgrade:  "upgrade#<gift>#<year>#<n>#<member>": once per member, tier and calendar year, for upgrades (and manual
-  assignments to a higher tier) of the last UPGRADE_LOOKBACK;
+  assignments to a higher tier), as their tier.changed events arrive (tier_gifts_on_tier_changed, a consumer of
+  the domain events registered in coupons.apps);
 - birthday: "birthday#<gift>#<year>#<n>#<member>": on the member's birthday (29 February: on 28 February in other
   years), for the members then in the tier;
 - monthly:  "monthly#<gift>#<yyyy-mm>#<n>#<member>": the month's pack for the members in the tier when it runs.
 
-A birthday or monthly run done for its day or month is recorded (GiftRun), so later hours skip it; a run cut short
-is redone in full next hour, and the keys keep it from issuing twice. A paused or ended template issues nothing."""
+The birthday and monthly gifts are issued by an hourly task calling tier_gifts_issue per shop. A birthday or
+monthly run done for its day or month is recorded (GiftRun), so later hours skip it; a run cut short is redone in
+full next hour, and the keys keep it from issuing twice. A paused or ended template issues nothing."""
 
 import calendar
 import datetime
@@ -17,18 +19,18 @@ import zoneinfo
 from collections import defaultdict
 
 from django.db import transaction
-from django.db.models import F, Q
+from django.db.models import Q
 from django.utils import timezone
 
+from events.consumers import DomainEvent
 from members.models import Member, MemberStatus
 from shops.models import Shop
-from tiers.models import ChangeReason, Tier, TierChange
+from tiers.models import ChangeReason, Tier
 
 from .errors import NotIssuable
 from .issuance import BulkIssued, coupons_issue_bulk
 from .models import GiftRun, Occasion, Source, TemplateStatus, TierGift
 
-UPGRADE_LOOKBACK = datetime.timedelta(days=3)
 CHUNK = 10_000
 SOURCES = {
     Occasion.UPGRADE: Source.TIER_UPGRADE,
@@ -63,23 +65,28 @@ def _gifts(shop: Shop, occasion: str) -> list[TierGift]:
     )
 
 
-def _upgrades(shop: Shop, now: datetime.datetime) -> int:
+def tier_gifts_on_tier_changed(*, shop: Shop, events: list[DomainEvent]) -> int:
+    """The upgrade gifts of these tier.changed events: a rise to a tier with gifts (an upgrade, or a manual
+    assignment to a higher tier). Returns the coupons issued. Runs in the transaction that moves the consumer's
+    cursor; a chunk read again issues nothing twice (the keys)."""
     gifts = defaultdict(list)
     for gift in _gifts(shop, Occasion.UPGRADE):
         gifts[gift.tier_id].append(gift)
     if not gifts:
         return 0
-    changes = (
-        TierChange.objects.filter(shop=shop, changed_at__gte=now - UPGRADE_LOOKBACK, to_tier_id__in=list(gifts))
-        .filter(reason__in=[ChangeReason.UPGRADE, ChangeReason.MANUAL])
-        .filter(Q(from_tier__isnull=True) | Q(from_tier__rank__lt=F("to_tier__rank")))
-        .values_list("to_tier_id", "member_id", "changed_at")
-    )
+    rank = dict(Tier.objects.filter(shop=shop).values_list("pk", "rank"))
     zone = zoneinfo.ZoneInfo(shop.time_zone)
     by_gift_year = defaultdict(set)
-    for tier_id, member_id, changed_at in changes:
-        for gift in gifts[tier_id]:
-            by_gift_year[(gift, changed_at.astimezone(zone).year)].add(member_id)
+    for event in events:
+        change = event.payload
+        to_tier, from_tier = change["to_tier_id"], change["from_tier_id"]
+        if change["reason"] not in (ChangeReason.UPGRADE, ChangeReason.MANUAL) or to_tier not in gifts:
+            continue
+        if from_tier is not None and rank.get(from_tier, 0) >= rank.get(to_tier, 0):
+            continue
+        for gift in gifts[to_tier]:
+            by_gift_year[(gift, event.occurred_at.astimezone(zone).year)].add(event.member_id)
+    now = timezone.now()
     issued = 0
     for (gift, year), member_ids in sorted(by_gift_year.items(), key=lambda kv: (kv[0][0].pk, kv[0][1])):
         done = _issue(shop=shop, gift=gift, member_ids=sorted(member_ids), prefix=f"upgrade#{gift.pk}#{year}", now=now)
@@ -115,12 +122,11 @@ def _periodic(shop: Shop, occasion: str, period: str, members: Q, prefix: str, n
 
 
 def tier_gifts_issue(*, shop: Shop, now: datetime.datetime | None = None) -> dict[str, int]:
-    """Issue what is due now: upgrade gifts of recent upgrades, today's birthday gifts, this month's packs.
-    Returns the coupons issued per occasion."""
+    """Issue what is due now: today's birthday gifts, this month's packs. Returns the coupons issued per occasion.
+    (Upgrade gifts follow the tier.changed events: tier_gifts_on_tier_changed.)"""
     now = now or timezone.now()
     today = now.astimezone(zoneinfo.ZoneInfo(shop.time_zone)).date()
     return {
-        Occasion.UPGRADE: _upgrades(shop, now),
         Occasion.BIRTHDAY: _periodic(
             shop, Occasion.BIRTHDAY, today.isoformat(), _birthday_today(today), str(today.year), now
         ),

@@ -13,6 +13,8 @@ from decimal import Decimal
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
+from events.outbox import NewEvent, emit, emit_many
+from events.types import EventType
 from shops.bulk import adapt, in_condition, values_cte
 from shops.hooks import hook_modules
 from shops.models import Shop
@@ -63,6 +65,13 @@ def _record_consents(*, shop: Shop, member: Member, consents: dict[str, bool], s
     ConsentChange.objects.bulk_create(
         ConsentChange(shop=shop, member=member, channel=channel, granted=granted, source=source)
         for channel, granted in consents.items()
+    )
+    emit_many(
+        shop_id=shop.pk,
+        events=[
+            NewEvent(EventType.CONSENT_CHANGED, member.pk, {"channel": channel, "granted": granted, "source": source})
+            for channel, granted in consents.items()
+        ],
     )
 
 
@@ -118,6 +127,10 @@ def member_enroll(*, shop: Shop, data: Enrolment, source: str = "api") -> tuple[
         if winner is None:
             raise ExternalIdTaken(details={"external_id": data.external_id}) from None
         return winner, False
+    joined = {"source": source, "channel": data.channel} if data.channel else {"source": source}
+    emit(
+        shop_id=shop.pk, type=EventType.MEMBER_JOINED, member_id=member.pk, payload=joined, occurred_at=member.joined_at
+    )
     _record_consents(shop=shop, member=member, consents=consents, source=source)
     _profile_saved(shop=shop, member=member)
     _member_joined(shop=shop, member=member, data=data)
@@ -158,6 +171,8 @@ def member_update(*, shop: Shop, member: Member, actor: Actor = SYSTEM, source: 
         if "phone" in diff:  # phone numbers stay out of the audit log, which roles without the right can read
             diff["phone"] = ["…", "…"]
         audit_record(shop=shop, actor=actor, action="member.update", obj=member, changes=diff)
+        if profile := sorted(f for f in diff if f in changes):  # consents have events of their own
+            emit(shop_id=shop.pk, type=EventType.MEMBER_UPDATED, member_id=member.pk, payload={"fields": profile})
         _profile_saved(shop=shop, member=member)
     return member
 
@@ -175,6 +190,8 @@ def member_set_frozen(*, shop: Shop, member: Member, actor: Actor, frozen: bool)
     source = MemberStatus.ACTIVE if frozen else MemberStatus.FROZEN
     if Member.objects.filter(shop=shop, pk=member.pk, status=source).update(status=target, updated_at=timezone.now()):
         member.status = target
+        status = {"fields": ["status"], "status": target}
+        emit(shop_id=shop.pk, type=EventType.MEMBER_UPDATED, member_id=member.pk, payload=status)
         audit_record(shop=shop, actor=actor, action="member.freeze" if frozen else "member.unfreeze", obj=member)
     return member
 
@@ -198,6 +215,7 @@ def member_erase(*, shop: Shop, member: Member, actor: Actor) -> Member:
         setattr(member, CONSENT_FIELDS[channel], False)
     member.save()
     _record_consents(shop=shop, member=member, consents=withdrawn, source="erasure")
+    emit(shop_id=shop.pk, type=EventType.MEMBER_ERASED, member_id=member.pk)
     audit_record(shop=shop, actor=actor, action="member.erase", obj=member)
     return member
 
@@ -406,6 +424,11 @@ def members_for_orders(
         joined = {m.phone: m for m in live("phone", missing)}
         by_phone.update(joined)
         enrolled = {m.pk for m in joined.values()}
+        # In that race both batches report the join: consumers tell a member's second "joined" by its member id.
+        emit_many(
+            shop_id=shop.pk,
+            events=[NewEvent(EventType.MEMBER_JOINED, pk, {"source": "purchase"}) for pk in sorted(enrolled)],
+        )
     return by_id, by_phone, enrolled, facts
 
 
@@ -435,14 +458,24 @@ def members_bulk_enroll(*, shop: Shop, enrolments: list[Enrolment], source: str)
         batch_size=1000,
         ignore_conflicts=True,  # a concurrent enrolment of the same phone wins
     )
-    consenting = [phone for phone, e in new.items() if any(e.consents.values())]
+    ids = dict(live.filter(phone__in=list(new)).values_list("phone", "pk"))
+    granted = [
+        (ids[phone], channel)
+        for phone, e in new.items()
+        if phone in ids
+        for channel, given in e.consents.items()
+        if given and channel in CONSENT_FIELDS
+    ]
     ConsentChange.objects.bulk_create(
-        [
-            ConsentChange(shop=shop, member_id=pk, channel=channel, granted=True, source=source)
-            for pk, phone in live.filter(phone__in=consenting).values_list("pk", "phone")
-            for channel, granted in new[phone].consents.items()
-            if granted and channel in CONSENT_FIELDS
-        ],
+        [ConsentChange(shop=shop, member_id=pk, channel=c, granted=True, source=source) for pk, c in granted],
         batch_size=1000,
     )
+    emit_many(
+        shop_id=shop.pk,
+        events=[
+            *(NewEvent(EventType.MEMBER_JOINED, ids[p], {"source": source}, new[p].joined_at) for p in ids),
+            *(NewEvent(EventType.CONSENT_CHANGED, pk, {"channel": c, "granted": True, "source": source})
+              for pk, c in granted),
+        ],
+    )  # fmt: skip
     return len(new)

@@ -23,6 +23,9 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import Max, Min
 from django.utils import timezone
 
+from events import outbox
+from events.outbox import NewEvent, emit
+from events.types import EventType
 from members.services import (
     SpendDelta,
     member_aggregates_apply,
@@ -180,7 +183,7 @@ def orders_record(*, shop: Shop, orders: list[OrderInput]) -> list[Recorded | Ap
 
     Safe to retry and to run concurrently: rows that a concurrent writer inserted first are treated as replays."""
     assert len(orders) <= MAX_BATCH
-    with gc_paused():
+    with gc_paused(), outbox.batch():  # the batch's events (orders, points, tiers) in one statement
         return _record(shop=shop, orders=orders)
 
 
@@ -289,6 +292,7 @@ def _record(*, shop: Shop, orders: list[OrderInput]) -> list[Recorded | Applicat
     insert_rows("orders_orderitem", ITEM_COLUMNS, items)
     _points_correct(shop=shop, points=corrected)
     points.update(corrected)
+    outbox.emit_many(shop_id=shop.pk, events=[_recorded_event(c) for _i, c, _b in created])
     for i, order, buyer in created:
         earned = points.get(order.data.external_id, 0)
         outcome[i] = Recorded(partial(_new_order, shop, order.pk, buyer, order.data, now, earned), created=True)
@@ -309,6 +313,18 @@ def _record(*, shop: Shop, orders: list[OrderInput]) -> list[Recorded | Applicat
         else:
             outcome[i] = OrderConflict(details={"external_id": ext})
     return outcome
+
+
+def _recorded_event(order: CreatedOrder) -> NewEvent:
+    data = order.data
+    payload = {"order_id": order.pk, "external_id": data.external_id, "amount": str(data.amount),
+               "status": data.status, "paid_at": data.paid_at.isoformat()}  # fmt: skip
+    return NewEvent(EventType.ORDER_RECORDED, order.member_id, payload)
+
+
+def _order_event(order: Order, type: EventType, **values) -> None:
+    payload = {"order_id": order.pk, "external_id": order.external_id, **values}
+    emit(shop_id=order.shop_id, type=type, member_id=order.member_id, payload=payload)
 
 
 def _points_correct(*, shop: Shop, points: dict[str, int]) -> None:
@@ -387,6 +403,7 @@ def order_change_status(*, shop: Shop, order: Order, status: str) -> Order:
     else:
         order.completed_at = timezone.now()
         order.save(update_fields=["status", "completed_at"])
+    _order_event(order, EventType.ORDER_STATUS_CHANGED, **{"from": previous, "to": status})
     for effects in _order_effects():
         effects.order_status_changed(shop=shop, order=order, previous=previous)
     return order
@@ -452,6 +469,10 @@ def refund_record(*, shop: Shop, order: Order, data: RefundInput) -> RefundRecor
         _order_leaves_aggregates(shop=shop, order=order, spend=data.amount)
     else:
         member_aggregates_apply(shop=shop, deltas=_member_delta(order, -data.amount, 0))
+    _order_event(
+        order, EventType.ORDER_REFUNDED, refund_id=refund.pk, refund_external_id=refund.external_id,
+        amount=str(refund.amount), fully=fully,
+    )  # fmt: skip
     for effects in _order_effects():
         effects.refund_created(shop=shop, order=order, refund=refund)
     return RefundRecorded(refund, created=True)

@@ -4,13 +4,12 @@ Invariant, as in points.services: a lot expires once, as one `expire` entry for 
 key `expire#lot#<lot id>`), written in the same transaction as the lot's remainder going to 0 and the member's
 cached balance going down by as much. A re-run finds no open due lot and changes nothing.
 
-Reminder hook: settings.POINTS_EXPIRY_REMINDER_HANDLERS lists dotted paths of callables
-`handler(*, shop: Shop, reminders: list[ExpiryReminder]) -> None`. Once a day (points.tasks), for each shop, every
-member with points expiring within the program's `reminder_days` is passed to each handler, in batches of up to
-REMINDER_BATCH reminders (so a handler may be called several times per run). Members stay in the window, and are
-passed again, on every run until their points expire or are spent: a handler sends once per `dedup_key`
-(shop, member, local date of the earliest expiry), e.g. by using it as an idempotency key. A handler runs outside
-any transaction of ours; what it raises propagates (the task fails and the next run passes the reminders again).
+Reminders: once a day (points.tasks), for each shop, every member with points expiring within the program's
+`reminder_days` gets a `points.expiring` domain event (events.types), written set-based in batches of up to
+REMINDER_BATCH. Members stay in the window, and get an event again, on every run until their points expire or are
+spent: a consumer that tells the member acts once per `dedup_key` (shop, member, local date of the earliest
+expiry) in the payload, e.g. by using it as an idempotency key. Expiry itself writes `points.posted` events (kind
+`expire`) with its entries.
 """
 
 import zoneinfo
@@ -18,12 +17,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from itertools import islice
 
-from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
-from django.utils.module_loading import import_string
 from django.utils.translation import gettext_noop
 
+from events.dispatch import nudge_on_commit
+from events.outbox import NewEvent, emit_many, insert_select_sql
+from events.types import EventType
 from members.models import Member
 from shops.bulk import adapt, rows_affected
 from shops.models import Shop
@@ -124,8 +124,21 @@ def points_expire(*, shop: Shop, now: datetime | None = None) -> int:
                 ORDER BY m.id{lock}""",  # noqa: S608 - table names come from the models
             [shop.pk, *due],
         )
-        cursor.execute(insert_sql, [*insert_params, *due])
-        expired = rows_affected(cursor)
+        if connection.vendor == "postgresql":  # the entries and their events in one statement
+            cursor.execute(
+                f"WITH e AS ({insert_sql} RETURNING id, member_id, points, idempotency_key), "  # noqa: S608
+                f"ev AS ({_expired_events(shop, 'e')}) SELECT COUNT(*) FROM e",
+                [*insert_params, *due],
+            )
+            [expired] = cursor.fetchone()
+        else:  # SQLite writes one transaction at a time: the entries after the last id before are this run's
+            cursor.execute("SELECT COALESCE(MAX(id), 0) FROM points_pointsentry")  # tenant-ok: SQLite, one writer
+            [last] = cursor.fetchone()
+            cursor.execute(insert_sql, [*insert_params, *due])
+            expired = rows_affected(cursor)
+            source = f"points_pointsentry e WHERE e.shop_id = %s AND e.id > %s AND e.kind = '{EntryKind.EXPIRE}'"
+            cursor.execute(_expired_events(shop, source), [shop.pk, last])
+        nudge_on_commit(shop.pk)
         cursor.execute(
             f"""UPDATE {members} AS m SET points_balance = m.points_balance - d.total
                 FROM (SELECT l.member_id, SUM(l.remaining) AS total FROM {lots} l
@@ -144,6 +157,17 @@ def points_expire(*, shop: Shop, now: datetime | None = None) -> int:
     return expired
 
 
+def _expired_events(shop: Shop, source: str) -> str:
+    """The points.posted events (kind expire) of the expire entries `source` (aliased e), as posted_event makes
+    them: written in SQL, since a million lots may expire in one night."""
+    payload = {"kind": f"'{EntryKind.EXPIRE.value}'", "points": "e.points", "key": "e.idempotency_key",
+               "entry_id": "e.id"}  # fmt: skip
+    return insert_select_sql(
+        shop_id=shop.pk, type=EventType.POINTS_POSTED, source=source, member="e.member_id", payload=payload,
+        occurred_at="CURRENT_TIMESTAMP",
+    )  # fmt: skip
+
+
 @dataclass(frozen=True)
 class ExpiryReminder:
     member_id: int
@@ -153,12 +177,9 @@ class ExpiryReminder:
 
 
 def points_expiry_reminders(*, shop: Shop, now: datetime | None = None) -> int:
-    """Pass every member with points expiring within the program's reminder_days after `now` to each handler of
-    settings.POINTS_EXPIRY_REMINDER_HANDLERS (see the module docstring). Returns the number of reminders (members);
-    0 without handlers or with reminder_days = 0 (nothing is read then)."""
-    handlers = [import_string(path) for path in settings.POINTS_EXPIRY_REMINDER_HANDLERS]
-    if not handlers:
-        return 0
+    """Write a `points.expiring` event for every member with points expiring within the program's reminder_days
+    after `now` (see the module docstring). Returns the number of reminders (members); 0 with reminder_days = 0
+    (nothing is read then)."""
     program = points_program_of(shop=shop)
     if program.reminder_days == 0:
         return 0
@@ -175,7 +196,16 @@ def points_expiry_reminders(*, shop: Shop, now: datetime | None = None) -> int:
             )
             for row in batch
         ]
-        for handler in handlers:
-            handler(shop=shop, reminders=reminders)
+        with transaction.atomic():
+            emit_many(shop_id=shop.pk, events=[_expiring_event(r) for r in reminders])
         count += len(reminders)
     return count
+
+
+def _expiring_event(reminder: ExpiryReminder) -> NewEvent:
+    payload = {
+        "points": reminder.points,
+        "expires_at": reminder.expires_at.isoformat(),
+        "dedup_key": reminder.dedup_key,
+    }
+    return NewEvent(EventType.POINTS_EXPIRING, reminder.member_id, payload)

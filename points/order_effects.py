@@ -20,6 +20,7 @@ from django.db.models import Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from events.outbox import emit_many
 from members.models import Member
 from members.services import member_counters_add
 from orders.models import Order, OrderStatus, Refund
@@ -33,7 +34,7 @@ from tiers.models import GrowthKind
 from .models import EntryKind, PendingAward, PendingState, PointsEntry, PointsProgram
 from .rules import Award, ItemFacts, OrderFacts, expiry_for, points_for_order
 from .selectors import bonus_rules_of, points_program_of
-from .services import points_reverse
+from .services import points_reverse, posted_event
 
 EARNING_STATUSES = (OrderStatus.PAID, OrderStatus.COMPLETED)
 
@@ -93,6 +94,9 @@ def _credit_many(*, shop: Shop, program: PointsProgram, credits: list[Credit], n
             [(shop.pk, entry_id, c.member_id, c.points, c.earned_at, expires)
              for (entry_id,), c, expires in zip(ids, credits, expiries, strict=True)],
         )  # fmt: skip
+    events = [posted_event(member_id=c.member_id, kind=EntryKind.EARN, points=c.points, key=c.key,
+                           order_external_id=c.order_external_id) for c in credits]  # fmt: skip
+    emit_many(shop_id=shop.pk, events=events)
     totals = Counter()
     for c in credits:
         totals[c.member_id] += c.points

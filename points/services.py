@@ -16,6 +16,8 @@ from django.utils import timezone
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
+from events.outbox import NewEvent, emit
+from events.types import EventType
 from members.errors import BalanceLimit
 from members.models import MAX_BALANCE, MAX_POINTS, Member, MemberStatus
 from shops.errors import Conflict
@@ -76,6 +78,23 @@ def _post(*, shop: Shop, member: Member, key: str, body_hash: str, write) -> Pos
         return Posted(earlier, created=False)
 
 
+def posted_event(*, member_id: int, kind: str, points: int, key: str, order_external_id: str = "",
+                 entry_id: int | None = None) -> NewEvent:  # fmt: skip
+    """The points.posted event of a ledger entry (`key`: its idempotency key, unique per shop)."""
+    payload = {"kind": kind, "points": points, "key": key}
+    if entry_id is not None:
+        payload["entry_id"] = entry_id
+    if order_external_id:
+        payload["order_external_id"] = order_external_id
+    return NewEvent(EventType.POINTS_POSTED, member_id, payload)
+
+
+def _posted(entry: PointsEntry) -> None:
+    event = posted_event(member_id=entry.member_id, kind=entry.kind, points=entry.points, key=entry.idempotency_key,
+                         order_external_id=entry.order_external_id, entry_id=entry.pk)  # fmt: skip
+    emit(shop_id=entry.shop_id, type=event.type, member_id=event.member_id, payload=event.payload)
+
+
 def _credit(
     *, shop: Shop, member: Member, kind: str, points: int, key: str, body_hash: str, reason: str,
     order_external_id: str, expires_at: datetime | None, actor: Actor, now: datetime,
@@ -92,6 +111,7 @@ def _credit(
         shop=shop, entry=entry, member=member, remaining=points, earned_at=now, expires_at=expires_at
     )
     Member.objects.filter(shop=shop, pk=member.pk).update(points_balance=F("points_balance") + points)
+    _posted(entry)
     return entry
 
 
@@ -123,6 +143,7 @@ def _debit(
         details=details or {},
     )  # fmt: skip
     Member.objects.filter(shop=shop, pk=member.pk).update(points_balance=F("points_balance") - points)
+    _posted(entry)
     return entry
 
 

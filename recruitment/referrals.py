@@ -21,6 +21,8 @@ from django.utils.translation import gettext_lazy
 from coupons.errors import LimitReached, NotIssuable, OutOfStock
 from coupons.issuance import coupon_issue
 from coupons.models import Source
+from events.outbox import emit
+from events.types import EventType
 from members.models import Member, MemberStatus
 from points.services import points_earn
 from shops.models import Shop
@@ -124,6 +126,11 @@ def referral_reward(*, shop: Shop, referral: Referral, now: datetime.datetime | 
     )
     referral.status, referral.rewarded_at = ReferralStatus.REWARDED, now
     referral.save(update_fields=["status", "rewarded_at"])
+    emit(
+        shop_id=shop.pk, type=EventType.REFERRAL_REWARDED, member_id=inviter.pk, occurred_at=now,
+        payload={"referral_id": referral.pk, "invitee_id": invitee.pk, "inviter_points": program.inviter_points,
+                 "invitee_points": program.invitee_points},
+    )  # fmt: skip
     return referral
 
 

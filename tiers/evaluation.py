@@ -23,6 +23,9 @@ from decimal import ROUND_HALF_UP, Decimal
 from django.db import connection, transaction
 from django.utils import timezone
 
+from events.dispatch import nudge_on_commit
+from events.outbox import insert_select_sql
+from events.types import EventType
 from members.models import Member, MemberStatus
 from orders.models import COUNTED_STATUSES
 from shops.bulk import adapt, in_condition, models_select
@@ -283,10 +286,12 @@ def _move(
                     INSERT INTO tiers_tierchange ({history_columns})
                     SELECT {shop_id}, u.id, u.from_tier, u.new_tier, u.reason, {note_p}, {actor_p}, {at}
                     FROM u WHERE u.reason <> '{RENEW}'
-                    RETURNING reason)
+                    RETURNING id, member_id, from_tier_id, to_tier_id, reason),
+                e AS ({_changed_events(shop, source="h", at=at)})
                 SELECT reason, COUNT(*) FROM h GROUP BY reason""",  # noqa: S608 - SQL from code, values as parameters
                 p.values,
             )
+            nudge_on_commit(shop.pk)
             return Counter(dict(cursor.fetchall()))
         # SQLite (3.33+: UPDATE ... FROM, no RETURNING before 3.35): the decisions go to a temporary table that
         # the update and the history insert then read, in the caller's transaction.
@@ -301,16 +306,32 @@ def _move(
             f"updated_at = {at} FROM temp.tier_moves AS t WHERE m.id = t.id",
             p.values,
         )
+        cursor.execute("SELECT COALESCE(MAX(id), 0) FROM tiers_tierchange")  # tenant-ok: SQLite, this process only
+        [last] = cursor.fetchone()
         cursor.execute(
             f"INSERT INTO tiers_tierchange ({history_columns}) "  # noqa: S608
             f"SELECT {shop_id}, t.id, t.from_tier, t.new_tier, t.reason, {note_p}, {actor_p}, {at} "
             f"FROM temp.tier_moves AS t WHERE t.reason <> '{RENEW}'",
             p.values,
         )
+        # SQLite writes one transaction at a time: the rows after the last id before the insert are this one's.
+        source = f"tiers_tierchange h WHERE h.shop_id = {shop_id} AND h.id > {int(last)}"  # noqa: S608
+        cursor.execute(_changed_events(shop, source=source, at=at), p.values)
+        nudge_on_commit(shop.pk)
         cursor.execute("SELECT reason, COUNT(*) FROM temp.tier_moves WHERE reason <> 'renew' GROUP BY reason")
         moved = Counter(dict(cursor.fetchall()))
         cursor.execute("DROP TABLE temp.tier_moves")
         return moved
+
+
+def _changed_events(shop: Shop, *, source: str, at: str) -> str:
+    """The tier.changed events of the history rows `source` (aliased h) just written."""
+    payload = {"change_id": "h.id", "from_tier_id": "h.from_tier_id", "to_tier_id": "h.to_tier_id",
+               "reason": "h.reason"}  # fmt: skip
+    return insert_select_sql(
+        shop_id=shop.pk, type=EventType.TIER_CHANGED, source=source, member="h.member_id", payload=payload,
+        occurred_at=at,
+    )  # fmt: skip
 
 
 def ladder_tiers(*, shop: Shop, lock: bool = False) -> list[Tier]:

@@ -14,6 +14,8 @@ from django.db.models import Max, ProtectedError
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from events.outbox import emit
+from events.types import EventType
 from members.models import Member, MemberStatus
 from shops.models import Shop
 from shops.services import Actor, audit_record
@@ -222,9 +224,14 @@ def tier_assign(
     if (old_tier, locked.tier_until) == (new_tier, new_until):
         return locked
     Member.objects.filter(shop=shop, pk=locked.pk).update(tier=new_tier, tier_until=new_until, updated_at=now)
-    TierChange.objects.create(
+    change = TierChange.objects.create(
         shop=shop, member=locked, from_tier=old_tier, to_tier=new_tier, reason=ChangeReason.MANUAL, note=note,
         actor=actor.label[:200], changed_at=now,
+    )  # fmt: skip
+    emit(
+        shop_id=shop.pk, type=EventType.TIER_CHANGED, member_id=locked.pk, occurred_at=now,
+        payload={"change_id": change.pk, "from_tier_id": change.from_tier_id, "to_tier_id": change.to_tier_id,
+                 "reason": change.reason},
     )  # fmt: skip
     base = Tier.objects.filter(shop=shop, rank=0).first()
     audit_record(

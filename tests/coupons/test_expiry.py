@@ -1,11 +1,13 @@
-"""Coupon expiry (coupons_expire) at its exact boundary, and the expiry reminders passed to the configured handlers
-(coupons_expiry_reminders), with their tasks."""
+"""Coupon expiry (coupons_expire) at its exact boundary, with its coupon.expired events, and the expiry reminders
+(coupons_expiry_reminders: coupon.expiring events), with their tasks."""
 
 import datetime
 import zoneinfo
 
 import pytest
 import time_machine
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from coupons import redemption
 from coupons.issuance import coupon_issue
@@ -14,6 +16,8 @@ from coupons.redemption import coupon_redeem, coupons_expire, coupons_expiry_rem
 from coupons.rules import Cart
 from coupons.services import codes_generate
 from coupons.tasks import coupons_expiry_reminders_all_shops
+from events.models import Event
+from events.types import EventType
 from shops.services import SYSTEM
 
 from .helpers import make_member, make_template
@@ -21,20 +25,18 @@ from .helpers import make_member, make_template
 pytestmark = pytest.mark.django_db
 SHANGHAI = zoneinfo.ZoneInfo("Asia/Shanghai")
 ISSUED = datetime.datetime(2026, 6, 1, 9, 0, tzinfo=SHANGHAI)
-HANDLER = "tests.coupons.test_expiry.remember"
-received: list[tuple[int, list[str]]] = []
-
-
-def remember(*, shop, coupons):
-    """A reminder handler for the tests: records which coupons each call was given."""
-    received.append((shop.pk, [c.code for c in coupons]))
 
 
 @pytest.fixture(autouse=True)
-def _handlers(settings):
-    received.clear()
-    settings.COUPON_EXPIRY_REMINDER_HANDLERS = [HANDLER]
+def _reminder_days(settings):
     settings.COUPON_EXPIRY_REMINDER_DAYS = 3
+
+
+def reminded(shop, type=EventType.COUPON_EXPIRING) -> list[str]:
+    """The codes of the coupons with an event of `type`, in the order written."""
+    ids = [e.payload["coupon_id"] for e in Event.objects.filter(shop=shop, type=type).order_by("id")]
+    codes = dict(Coupon.objects.filter(shop=shop, pk__in=ids).values_list("pk", "code"))
+    return [codes[pk] for pk in ids]
 
 
 def issue(shop, member, days: int, key: str) -> Coupon:
@@ -103,7 +105,9 @@ def test_reminders_pass_the_coupons_ending_within_the_days_soonest_first(shop, o
     count = coupons_expiry_reminders(shop=shop, now=now)
 
     assert count == 2
-    assert received == [(shop.pk, [two.code, four.code])]
+    assert reminded(shop) == [two.code, four.code]
+    assert reminded(shop, EventType.COUPON_EXPIRED) == [gone.code]
+    assert reminded(other_shop) == []
     assert five.valid_until > now + datetime.timedelta(days=3)
 
 
@@ -112,19 +116,12 @@ def test_reminders_come_in_batches(shop, monkeypatch):
     member = make_member(shop)
     made = [issue(shop, member, 2, f"k{n}") for n in range(5)]
 
-    assert coupons_expiry_reminders(shop=shop, now=ISSUED) == 5
+    with CaptureQueriesContext(connection) as queries:
+        assert coupons_expiry_reminders(shop=shop, now=ISSUED) == 5
 
-    codes = [c.code for c in sorted(made, key=lambda c: c.pk)]
-    assert received == [(shop.pk, codes[0:2]), (shop.pk, codes[2:4]), (shop.pk, codes[4:5])]
-
-
-def test_without_handlers_nothing_is_read_or_sent(shop, settings, django_assert_num_queries):
-    settings.COUPON_EXPIRY_REMINDER_HANDLERS = []
-    issue(shop, make_member(shop), 2, "k")
-
-    with django_assert_num_queries(0):
-        assert coupons_expiry_reminders(shop=shop, now=ISSUED) == 0
-    assert received == []
+    assert reminded(shop) == [c.code for c in sorted(made, key=lambda c: c.pk)]
+    inserts = [q for q in queries.captured_queries if q["sql"].startswith("INSERT INTO events_event")]
+    assert len(inserts) == 3
 
 
 def test_the_daily_task_reminds_every_shop(shop, other_shop):
@@ -134,4 +131,4 @@ def test_the_daily_task_reminds_every_shop(shop, other_shop):
     with time_machine.travel(ISSUED, tick=False):
         assert coupons_expiry_reminders_all_shops.delay().get() == 2
 
-    assert sorted(received) == sorted([(shop.pk, [mine.code]), (other_shop.pk, [theirs.code])])
+    assert (reminded(shop), reminded(other_shop)) == ([mine.code], [theirs.code])

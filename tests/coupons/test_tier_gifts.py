@@ -13,6 +13,8 @@ from coupons.models import Coupon, GiftRun, GrantStatus, Occasion, Source, TierG
 from coupons.services import template_set_status
 from coupons.tasks import coupons_expire_all_shops, tier_gifts_all_shops
 from coupons.tier_gifts import tier_gifts_issue
+from events.models import Cursor
+from events.tasks import events_dispatch
 from members.segments import segment_save
 from members.services import member_set_frozen
 from shops.services import SYSTEM
@@ -50,7 +52,12 @@ def assign(shop, member, rank, at):
         tier_assign(shop=shop, member=member, tier=tier(shop, rank), actor=SYSTEM)
 
 
-# --- Upgrades ------------------------------------------------------------------------------------------------------
+# --- Upgrades: the tier.changed events, delivered to the tier gifts consumer -----------------------------------------
+
+
+def deliver(shop) -> None:
+    """What the dispatcher does after the commits (which a test's transaction never reaches)."""
+    events_dispatch(shop.pk)
 
 
 def test_an_upgrade_gives_the_tiers_upgrade_gift_once(shop):
@@ -58,10 +65,10 @@ def test_an_upgrade_gives_the_tiers_upgrade_gift_once(shop):
     member, stays = make_member(shop, 1), make_member(shop, 2)
     assign(shop, member, 2, local(2026, 4, 10, 9))
 
-    first = tier_gifts_issue(shop=shop, now=local(2026, 4, 10, 10))
-    again = tier_gifts_issue(shop=shop, now=local(2026, 4, 10, 11))
+    deliver(shop)
+    Cursor.objects.filter(shop=shop, consumer="coupons.tier_gifts").update(position=0)  # the chunk read again
+    deliver(shop)
 
-    assert (first[Occasion.UPGRADE], again[Occasion.UPGRADE]) == (1, 0)
     assert coupons(shop, Source.TIER_UPGRADE) == [(member.pk, f"upgrade#{gift.pk}#2026#1#{member.pk}")]
     assert not Coupon.objects.filter(member=stays).exists()
 
@@ -70,23 +77,27 @@ def test_falling_and_rising_again_in_the_same_year_gives_no_second_upgrade_gift(
     tier_gift(shop, 2, Occasion.UPGRADE)
     member = make_member(shop)
     assign(shop, member, 2, local(2026, 4, 10, 9))
-    tier_gifts_issue(shop=shop, now=local(2026, 4, 10, 10))
+    deliver(shop)
     assign(shop, member, 0, local(2026, 4, 11, 9))
     assign(shop, member, 2, local(2026, 4, 12, 9))
+    deliver(shop)
 
-    assert tier_gifts_issue(shop=shop, now=local(2026, 4, 12, 10))[Occasion.UPGRADE] == 0
     assert Coupon.objects.filter(member=member).count() == 1
 
 
-def test_an_upgrade_older_than_the_lookback_and_a_move_down_give_nothing(shop):
-    tier_gift(shop, 1, Occasion.UPGRADE)
-    old, down = make_member(shop, 1), make_member(shop, 2)
-    assign(shop, old, 1, local(2026, 4, 1, 9))
-    assign(shop, down, 2, local(2026, 4, 9, 9))
+def test_a_move_down_gives_nothing_and_a_rise_in_another_year_gives_again(shop):
+    gift = tier_gift(shop, 1, Occasion.UPGRADE)
+    down, rises = make_member(shop, 1), make_member(shop, 2)
+    assign(shop, down, 2, local(2025, 4, 9, 9))
     assign(shop, down, 1, local(2026, 4, 10, 9))
+    assign(shop, rises, 1, local(2025, 12, 31, 23))
+    assign(shop, rises, 0, local(2026, 1, 1, 9))
+    assign(shop, rises, 1, local(2026, 1, 2, 9))
+    deliver(shop)
 
-    assert tier_gifts_issue(shop=shop, now=local(2026, 4, 10, 10))[Occasion.UPGRADE] == 0
-    assert Coupon.objects.count() == 0
+    assert coupons(shop, Source.TIER_UPGRADE) == [
+        (rises.pk, f"upgrade#{gift.pk}#2025#1#{rises.pk}"), (rises.pk, f"upgrade#{gift.pk}#2026#1#{rises.pk}"),
+    ]  # fmt: skip
 
 
 # --- Birthdays -----------------------------------------------------------------------------------------------------
@@ -192,8 +203,9 @@ def test_a_paused_template_issues_nothing(shop):
     assign(shop, upgraded, 1, local(2026, 6, 1, 8))
 
     issued = tier_gifts_issue(shop=shop, now=local(2026, 6, 1, 9))
+    deliver(shop)
 
-    assert issued == {Occasion.UPGRADE: 0, Occasion.BIRTHDAY: 0, Occasion.MONTHLY: 0}
+    assert issued == {Occasion.BIRTHDAY: 0, Occasion.MONTHLY: 0}
     assert Coupon.objects.filter(member__in=[member, upgraded]).count() == 0
 
 
@@ -202,7 +214,7 @@ def test_an_upgrade_gift_of_quantity_two_gives_two(shop):
     member = make_member(shop)
     assign(shop, member, 2, local(2026, 4, 10, 9))
 
-    assert tier_gifts_issue(shop=shop, now=local(2026, 4, 10, 10))[Occasion.UPGRADE] == 2
+    deliver(shop)
     assert coupons(shop, Source.TIER_UPGRADE) == [
         (member.pk, f"upgrade#{gift.pk}#2026#1#{member.pk}"), (member.pk, f"upgrade#{gift.pk}#2026#2#{member.pk}"),
     ]  # fmt: skip

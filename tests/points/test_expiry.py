@@ -5,15 +5,17 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 import time_machine
-from django.db import IntegrityError
+from django.db import IntegrityError, connection
 from django.forms.models import model_to_dict
-from django.test import override_settings
+from django.test.utils import CaptureQueriesContext
 
+from events.models import Event
+from events.types import EventType
 from members.models import Member
 from members.services import Enrolment, member_enroll, member_erase
 from points import expiry
 from points.errors import InsufficientPoints
-from points.expiry import EXPIRE_REASON, ExpiryConflict, ExpiryReminder, points_expire, points_expiry_reminders
+from points.expiry import EXPIRE_REASON, ExpiryConflict, points_expire, points_expiry_reminders
 from points.models import EntryKind, PointsEntry, PointsLot, PointsProgram
 from points.selectors import points_expiring, points_reconcile
 from points.services import points_adjust, points_earn, points_redeem
@@ -25,19 +27,6 @@ from tests.concurrency import in_scope, race
 pytestmark = pytest.mark.django_db
 
 NOW = datetime(2028, 12, 31, 16, 5, tzinfo=UTC)  # 2029-01-01 00:05 in Shanghai, when the nightly run starts
-calls: list[dict] = []
-
-
-def record_reminders(*, shop, reminders):
-    """A reminder handler for these tests (settings.POINTS_EXPIRY_REMINDER_HANDLERS)."""
-    calls.append({"shop": shop.pk, "reminders": list(reminders)})
-
-
-@pytest.fixture(autouse=True)
-def _clear_calls():
-    calls.clear()
-    yield
-    calls.clear()
 
 
 def _member(shop, phone: str) -> Member:
@@ -227,8 +216,16 @@ def test_erased_members_get_no_reminder(shop):
     assert [r["member_id"] for r in points_expiring(shop=shop, within_days=30, now=NOW)] == [kept.pk]
 
 
-@override_settings(POINTS_EXPIRY_REMINDER_HANDLERS=["tests.points.test_expiry.record_reminders"])
-def test_reminders_pass_each_handler_the_members_points_and_a_dedup_key(shop, other_shop):
+def _reminders(shop) -> list[tuple]:
+    """The points.expiring events written, as (member, points, earliest expiry, dedup key), in order."""
+    events = Event.objects.filter(shop=shop, type=EventType.POINTS_EXPIRING).order_by("id")
+    return [
+        (e.member_id, e.payload["points"], datetime.fromisoformat(e.payload["expires_at"]), e.payload["dedup_key"])
+        for e in events
+    ]
+
+
+def test_reminders_are_events_with_the_members_points_and_a_dedup_key(shop, other_shop):
     PointsProgram.objects.filter(shop=shop).update(reminder_days=7)
     ann, bo, cy = (_member(shop, f"1380013800{i}") for i in range(3))
     _earn(shop, ann, 100, "a1", NOW + timedelta(days=2))  # 2029-01-03 00:05 in Shanghai
@@ -241,55 +238,42 @@ def test_reminders_pass_each_handler_the_members_points_and_a_dedup_key(shop, ot
     sent = points_expiry_reminders(shop=shop, now=NOW)
 
     assert sent == 2
-    assert calls == [
-        {
-            "shop": shop.pk,
-            "reminders": [
-                ExpiryReminder(ann.pk, 125, NOW + timedelta(days=2), f"points-expiry:{shop.pk}:{ann.pk}:2029-01-03"),
-                ExpiryReminder(
-                    bo.pk, 30, NOW + timedelta(days=7, hours=-1), f"points-expiry:{shop.pk}:{bo.pk}:2029-01-07"
-                ),
-            ],
-        }
+    assert _reminders(shop) == [
+        (ann.pk, 125, NOW + timedelta(days=2), f"points-expiry:{shop.pk}:{ann.pk}:2029-01-03"),
+        (bo.pk, 30, NOW + timedelta(days=7, hours=-1), f"points-expiry:{shop.pk}:{bo.pk}:2029-01-07"),
     ]
+    assert not Event.objects.filter(shop=other_shop, type=EventType.POINTS_EXPIRING).exists()
     assert _state() == before
-    # the next day: the same keys for the same members and earliest expiry (a handler sends once), and Cy's points
-    # have come within the window
+    # the next day: the same keys for the same members and earliest expiry (a consumer sends once), and Cy's
+    # points have come within the window
     assert points_expiry_reminders(shop=shop, now=NOW + timedelta(days=1)) == 3
-    assert [(r.member_id, r.points, r.dedup_key) for r in calls[1]["reminders"]] == [
-        *((r.member_id, r.points, r.dedup_key) for r in calls[0]["reminders"]),
+    first = _reminders(shop)[:2]
+    assert [(m, p, k) for m, p, _at, k in _reminders(shop)[2:]] == [
+        *((m, p, k) for m, p, _at, k in first),
         (cy.pk, 60, f"points-expiry:{shop.pk}:{cy.pk}:2029-01-09"),
     ]
 
 
-@override_settings(POINTS_EXPIRY_REMINDER_HANDLERS=["tests.points.test_expiry.record_reminders"])
-def test_reminders_reach_a_handler_in_batches(shop, monkeypatch):
+def test_reminders_are_written_in_batches(shop, monkeypatch):
     monkeypatch.setattr(expiry, "REMINDER_BATCH", 2)
     members = [_member(shop, f"1380013800{i}") for i in range(5)]
     for i, member in enumerate(members):
         _earn(shop, member, 10 + i, f"e{i}", NOW + timedelta(days=1))
 
-    assert points_expiry_reminders(shop=shop, now=NOW) == 5
+    with CaptureQueriesContext(connection) as queries:
+        assert points_expiry_reminders(shop=shop, now=NOW) == 5
 
-    assert [[(r.member_id, r.points) for r in call["reminders"]] for call in calls] == [
-        [(members[0].pk, 10), (members[1].pk, 11)],
-        [(members[2].pk, 12), (members[3].pk, 13)],
-        [(members[4].pk, 14)],
-    ]
-
-
-def test_without_handlers_no_reminder_is_built(shop, django_assert_num_queries):
-    _earn(shop, _member(shop, "13800138000"), 10, "e1", NOW + timedelta(days=1))
-    with django_assert_num_queries(0):
-        assert points_expiry_reminders(shop=shop, now=NOW) == 0
+    assert [(m, p) for m, p, _at, _k in _reminders(shop)] == [(m.pk, 10 + i) for i, m in enumerate(members)]
+    inserts = [q for q in queries.captured_queries if q["sql"].startswith("INSERT INTO events_event")]
+    assert len(inserts) == 3
 
 
-@override_settings(POINTS_EXPIRY_REMINDER_HANDLERS=["tests.points.test_expiry.record_reminders"])
-def test_a_program_without_reminder_days_sends_nothing(shop):
+def test_a_program_without_reminder_days_reads_and_writes_nothing(shop, django_assert_num_queries):
     PointsProgram.objects.filter(shop=shop).update(reminder_days=0)
     _earn(shop, _member(shop, "13800138000"), 10, "e1", NOW + timedelta(days=1))
-    assert points_expiry_reminders(shop=shop, now=NOW) == 0
-    assert calls == []
+    with django_assert_num_queries(1):  # the program
+        assert points_expiry_reminders(shop=shop, now=NOW) == 0
+    assert _reminders(shop) == []
 
 
 def test_the_dedup_date_is_the_shops_local_date(shop):
@@ -297,9 +281,17 @@ def test_the_dedup_date_is_the_shops_local_date(shop):
     shop.save(update_fields=["time_zone"])
     member = _member(shop, "13800138000")
     _earn(shop, member, 10, "e1", datetime(2029, 1, 3, 2, 0, tzinfo=UTC))  # still 2 January in New York
-    with override_settings(POINTS_EXPIRY_REMINDER_HANDLERS=["tests.points.test_expiry.record_reminders"]):
-        points_expiry_reminders(shop=shop, now=NOW)
-    assert calls[0]["reminders"][0].dedup_key.endswith(f":{member.pk}:{date(2029, 1, 2)}")
+    points_expiry_reminders(shop=shop, now=NOW)
+    assert _reminders(shop)[0][3].endswith(f":{member.pk}:{date(2029, 1, 2)}")
+
+
+def test_expiry_writes_a_points_posted_event_per_expired_lot(shop):
+    member = _member(shop, "13800138000")
+    _earn(shop, member, 40, "e1", NOW - timedelta(days=1))
+    points_expire(shop=shop, now=NOW)
+    [event] = Event.objects.filter(shop=shop, type=EventType.POINTS_POSTED, payload__kind="expire")
+    assert (event.member_id, event.payload["points"]) == (member.pk, -40)
+    assert event.payload["key"].startswith("expire#lot#")
 
 
 # --- races (PostgreSQL: real row locks, one connection per thread)

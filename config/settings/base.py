@@ -206,7 +206,7 @@ CELERY_BEAT_SCHEDULE = {
         "task": "coupons.tasks.coupons_expiry_reminders_all_shops",
         "schedule": crontab(hour=2, minute=5),
     },
-    # Every 5 minutes: import jobs whose process died are failed with a reason (members.import_stale).
+    # Every 5 minutes: import jobs whose process died are failed with a reason (members.imports.stale).
     "imports-fail-stale": {
         "task": "members.tasks.imports_fail_stale_all_shops",
         "schedule": crontab(minute="*/5"),

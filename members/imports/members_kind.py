@@ -210,6 +210,7 @@ def _insert_members(*, shop: Shop, enrolments: list[Enrolment]) -> set[str]:
         f"WHERE true ON CONFLICT DO NOTHING RETURNING {quote('phone')}"
     )
     with connection.cursor() as cursor:
+        # tenant-ok: shop_id is among the columns written, from the template member of `shop`
         cursor.execute(sql, params)
         return {phone for (phone,) in cursor.fetchall()}
 

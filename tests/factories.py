@@ -7,7 +7,7 @@ production, and that keep children on their parent's shop.
 - OrderFactory(member=..., amount=..., **OrderInput fields): orders.services.order_record, on the member's shop,
   paid a minute ago. Returns the Order.
 - CouponTemplateFactory(shop=..., **template fields): coupons.services.template_create; by default 20 off 100,
-  valid 30 days from issue (pass valid_from/valid_until instead for a fixed window).
+  valid 30 days from issue, or until valid_until when that is given.
 - CouponFactory(member=..., template=..., source=...): coupons.issuance.coupon_issue, on the member's shop (a
   template of another shop fails). Returns the Coupon.
 - ChannelFactory(shop=..., **ChannelInput fields): recruitment.channels.channel_create.
@@ -118,12 +118,11 @@ class CouponTemplateFactory(factory.Factory):
     kind = "amount_off"
     value = Decimal("20")
     min_spend = Decimal("100")
-    valid_days = 30
+    valid_until = None
+    valid_days = factory.LazyAttribute(lambda o: None if o.valid_until else 30)  # a fixed window, or days from issue
 
     @classmethod
     def _create(cls, model_class, *, shop, **data):
-        if "valid_from" in data or "valid_until" in data:
-            data.pop("valid_days")  # a fixed window instead of days from issue
         return template_create(shop=shop, actor=SYSTEM, data=data)
 
 

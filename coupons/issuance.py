@@ -163,6 +163,7 @@ def coupon_issue(
         if row is None:
             return Issued(_earlier(shop=shop, key=idempotency_key, template=template, member=member), created=False)
         coupon.pk = row[0]
+        # tenant-ok: the template row that template_lock read and locked with its shop_id
         cursor.execute("UPDATE coupons_coupontemplate SET issued = issued + 1 WHERE id = %s", [template.pk])
     emit_many(shop_id=shop.pk, events=[issued_event(coupon.pk, member.pk, template.pk, source)])
     coupon._state.adding, coupon._state.db = False, connection.alias
@@ -207,7 +208,7 @@ def coupons_issue_bulk(
         # A 10,000-member chunk makes the classification below look costly enough for JIT compilation, which cost
         # about 20 ms a chunk and saved nothing (measured: 7.9 s against 5.9 s of a million-member grant).
         with connection.cursor() as cursor:
-            cursor.execute("SET LOCAL jit = off")
+            cursor.execute("SET LOCAL jit = off")  # tenant-ok: a setting of this transaction, no rows
     template = template_lock(shop, template)
     issuable_check(template, source=Source.GRANT if source == Source.CLAIM else source, now=now)
     # One probe per member whatever the statistics say: planned from statistics taken before a grant filled the
@@ -225,6 +226,7 @@ def coupons_issue_bulk(
     )
     rows = (
         Member.objects.filter(shop=shop)
+        # tenant-ok: narrows the shop's members above to the chunk's ids
         .filter(RawSQL(*in_condition('"members_member"."id"', member_ids), output_field=BooleanField()))  # noqa: S611
         .annotate(
             in_audience=_in_audience(audience_members(shop=shop, template=template, now=now)),

@@ -144,7 +144,7 @@ def _add_codes(shop: Shop, template: CouponTemplate, codes: list[str], *, source
     window = (None, None) if template.valid_days is not None else (template.valid_from, template.valid_until)
     rows = [(shop.pk, template.pk, None, code, CouponStatus.AVAILABLE, source, now, *window, f"{source}#{batch}#{i}")
             for i, code in enumerate(codes)]  # fmt: skip
-    insert_rows("coupons_coupon", COUPON_COLUMNS, rows)
+    insert_rows("coupons_coupon", COUPON_COLUMNS, rows)  # tenant-ok: COUPON_COLUMNS starts with shop_id, shop.pk here
     CouponTemplate.objects.filter(pk=template.pk).update(issued=F("issued") + len(codes))
 
 

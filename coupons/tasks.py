@@ -2,8 +2,6 @@
 the hour), expiry (nightly) and expiry reminders (daily), and the segment grant jobs. Every task is idempotent
 (keys, GiftRun, conditional updates), hence acks_late with reject_on_worker_lost."""
 
-import logging
-
 from celery import shared_task
 
 from shops.errors import ApplicationError
@@ -14,8 +12,6 @@ from .grants import grant_fail, grant_run_chunk
 from .redemption import coupons_expire, coupons_expiry_reminders
 from .selectors import grant_get
 from .tier_gifts import tier_gifts_issue
-
-logger = logging.getLogger(__name__)
 
 
 @shared_task(acks_late=True, reject_on_worker_lost=True)

@@ -257,7 +257,7 @@ class ImportJob(ShopOwned):
     created_by = models.ForeignKey("shops.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     created_at = models.DateTimeField(_("uploaded"), auto_now_add=True)
     # The last time the job's process showed it was alive (started, read on, wrote a chunk): a running job whose
-    # process died keeps its status, and members.import_stale fails it once this is old.
+    # process died keeps its status, and members.imports.stale fails it once this is old.
     heartbeat_at = models.DateTimeField(_("last progress"), null=True, blank=True)
     finished_at = models.DateTimeField(_("finished"), null=True, blank=True)
 

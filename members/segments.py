@@ -1,7 +1,5 @@
 """Segments: saved member filters (members.filters) with a live count, feeding coupons and campaigns."""
 
-from collections.abc import Iterator
-
 from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
@@ -30,19 +28,6 @@ def segment_get(*, shop: Shop, pk: int) -> Segment:
 def segment_count(*, shop: Shop, definition: dict) -> int:
     """How many members match now (the live preview). Raises InvalidFilter."""
     return member_filter(shop=shop, definition=definition).count()
-
-
-def segment_member_ids(*, shop: Shop, segment: Segment, chunk_size: int = 1000) -> Iterator[list[int]]:
-    """The segment's member ids in chunks, for jobs that fan out per chunk (coupon grants, campaigns)."""
-    ids = member_filter(shop=shop, definition=segment.definition).order_by("pk").values_list("pk", flat=True)
-    chunk: list[int] = []
-    for pk in ids.iterator(chunk_size=chunk_size):
-        chunk.append(pk)
-        if len(chunk) == chunk_size:
-            yield chunk
-            chunk = []
-    if chunk:
-        yield chunk
 
 
 @transaction.atomic

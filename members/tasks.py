@@ -3,8 +3,8 @@ from celery import shared_task
 from shops.tasks import fan_out_per_shop
 from shops.tenancy import task_shop_scope
 
-from .import_stale import import_stale_shop_ids_all_shops, imports_fail_stale
-from .imports import import_job_shop_id_all_shops, import_process
+from .imports.engine import import_job_shop_id_all_shops, import_process
+from .imports.stale import import_stale_shop_ids_all_shops, imports_fail_stale
 from .tags import tags_refresh_all
 
 

@@ -1,4 +1,5 @@
-"""The orders kind of members.imports: historical orders from CSV/XLSX, recorded through orders_record.
+"""The orders kind of import (the engine is members.imports.engine): historical orders from CSV/XLSX, recorded
+through orders_record.
 
 Members sits below orders and imports none of it; settings.IMPORT_KINDS names ORDER_IMPORT for the "orders" kind.
 Rows of one order number are one order (one row per item when the file has item columns): a bad row keeps its
@@ -12,15 +13,14 @@ from dataclasses import dataclass, field
 
 from django.utils.translation import gettext as _
 
-from members.imports import (
+from members.errors import ImportFileError
+from members.imports.files import Columns, Table
+from members.imports.kind import (
     PHONE_ALIASES,
     ChunkResult,
-    Columns,
-    ImportFileError,
     ImportKindHandler,
     Row,
     RowError,
-    Table,
     Unit,
     error_entry,
     row_amount,

@@ -151,7 +151,7 @@ def points_expire(*, shop: Shop, now: datetime | None = None) -> int:
             due,
         )
         zeroed = rows_affected(cursor)
-        cursor.execute(f"DROP TABLE {_MEMBERS}")
+        cursor.execute(f"DROP TABLE {_MEMBERS}")  # tenant-ok: this run's temporary table
     if expired != zeroed:  # ON CONFLICT skipped a lot that is still open: never lower a balance without its entry
         raise ExpiryConflict(f"shop {shop.pk}: {zeroed - expired} open due lots already have an expiry entry")
     return expired

@@ -82,11 +82,6 @@ def _load_font(path: str, size: int) -> ImageFont.FreeTypeFont:
     return ImageFont.truetype(path, size, index=_face_index(path))
 
 
-def cjk_font(size: int) -> ImageFont.FreeTypeFont:
-    """The CJK font at `size` pixels, loaded once per (path, size). Raises FontMissing."""
-    return _load_font(cjk_font_path(), size)
-
-
 def _qr(url: str) -> segno.QRCode:
     # make_qr, not make: segno.make picks a Micro QR for short content, which most phone scanners do not read.
     return segno.make_qr(url, error=QR_ERROR)

@@ -25,7 +25,7 @@ def membership_for_slug(*, user: User, shop_slug: str) -> StaffMembership:
 def shop_by_slug(*, slug: str) -> Shop:
     """Raises Shop.DoesNotExist. Shops are the tenants themselves, so this needs no scope. Written out
     (shops.bulk.models_select): every dashboard and shopper page reads its shop by slug first."""
-    found = models_select(Shop, "slug = %s", [slug])
+    found = models_select(Shop, "slug = %s", [slug])  # tenant-ok: the shop itself, found by its slug
     if not found:
         raise Shop.DoesNotExist
     return found[0]

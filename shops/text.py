@@ -13,7 +13,7 @@ sequences are made of: the zero-width joiner U+200D (👨‍👩‍👧) and the
 England, Scotland and Wales).
 
 One validator serves every interface: Django forms through shops.forms.PlainTextFormMixin, the API through
-shops.rest.serializers.StrictSerializer, imports through members.imports.Row.text.
+shops.rest.serializers.StrictSerializer, imports through members.imports.kind.Row.text.
 """
 
 import unicodedata

@@ -139,7 +139,7 @@ CASES["dashboard:order"] = Case(_order_pk, _order_pk_state)
 def _import_job(shop: Shop) -> dict:
     from django.core.files.base import ContentFile
 
-    from members.imports import import_create
+    from members.imports.engine import import_create
 
     upload = ContentFile("手机号,姓名\n12345,坏号码\n".encode(), name="members.csv")
     return {"pk": import_create(shop=shop, kind="members", upload=upload, actor=SYSTEM, dispatch=False).pk}

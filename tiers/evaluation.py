@@ -70,8 +70,8 @@ def _settle_for_a_large_read() -> None:
     planner sorts, or spills to disk). SQLite has neither."""
     if _postgres():
         with connection.cursor() as cursor:
-            cursor.execute("SET LOCAL jit = off")
-            cursor.execute("SET LOCAL work_mem = '256MB'")
+            cursor.execute("SET LOCAL jit = off")  # tenant-ok: a setting of this transaction, no rows
+            cursor.execute("SET LOCAL work_mem = '256MB'")  # tenant-ok: a setting of this transaction, no rows
 
 
 def _money_sum(expr: str) -> str:
@@ -295,12 +295,13 @@ def _move(
             return Counter(dict(cursor.fetchall()))
         # SQLite (3.33+: UPDATE ... FROM, no RETURNING before 3.35): the decisions go to a temporary table that
         # the update and the history insert then read, in the caller's transaction.
-        cursor.execute("DROP TABLE IF EXISTS temp.tier_moves")
+        cursor.execute("DROP TABLE IF EXISTS temp.tier_moves")  # tenant-ok: this connection's temporary table
         cursor.execute(
             f"CREATE TEMP TABLE tier_moves AS {select} "  # noqa: S608
             "SELECT id, from_tier, reason, new_tier, new_until FROM chg",
             p.values,
         )
+        # tenant-ok: the members in tier_moves, which the statement above chose from this shop's
         cursor.execute(
             f"UPDATE members_member AS m SET tier_id = t.new_tier, tier_until = t.new_until, "  # noqa: S608
             f"updated_at = {at} FROM temp.tier_moves AS t WHERE m.id = t.id",
@@ -318,9 +319,10 @@ def _move(
         source = f"tiers_tierchange h WHERE h.shop_id = {shop_id} AND h.id > {int(last)}"  # noqa: S608
         cursor.execute(_changed_events(shop, source=source, at=at), p.values)
         nudge_on_commit(shop.pk)
+        # tenant-ok: this connection's temporary table, of this shop's members
         cursor.execute("SELECT reason, COUNT(*) FROM temp.tier_moves WHERE reason <> 'renew' GROUP BY reason")
         moved = Counter(dict(cursor.fetchall()))
-        cursor.execute("DROP TABLE temp.tier_moves")
+        cursor.execute("DROP TABLE temp.tier_moves")  # tenant-ok: this connection's temporary table
         return moved
 
 

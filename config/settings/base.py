@@ -217,7 +217,7 @@ CELERY_BEAT_SCHEDULE = {
         "task": "events.tasks.events_prune",
         "schedule": crontab(hour=19, minute=30),
     },
-    # Every 5 minutes: import jobs whose process died are failed with a reason (members.import_stale).
+    # Every 5 minutes: import jobs whose process died are failed with a reason (members.imports.stale).
     "imports-fail-stale": {
         "task": "members.tasks.imports_fail_stale_all_shops",
         "schedule": crontab(minute="*/5"),

@@ -13,7 +13,7 @@ from django.utils import timezone
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from members.import_files import text_of_upload
+from members.imports.files import text_of_upload
 from members.models import MAX_POINTS
 from members.segments import segment_list
 from members.tags import tag_list

@@ -14,7 +14,7 @@ from shops.forms import Form
 from shops.roles import Perm
 from shops.views import FormServiceMixin
 
-from .. import import_files, import_stale, imports
+from ..imports import engine, files, stale
 from ..models import ImportKind, ImportStatus
 
 
@@ -29,12 +29,12 @@ class ImportForm(Form):
         # Set per form, not at import time, so that the numbers are put into the request's language.
         self.fields["file"].help_text = gettext(
             "CSV (UTF-8 or GBK, as Excel saves it) or XLSX, with a header row; up to %(mb)s MB and %(rows)s rows."
-        ) % {"mb": import_files.MAX_FILE_BYTES // (1024 * 1024), "rows": f"{import_files.MAX_ROWS:,}"}
+        ) % {"mb": files.MAX_FILE_BYTES // (1024 * 1024), "rows": f"{files.MAX_ROWS:,}"}
 
     def clean_file(self):
         upload = self.cleaned_data["file"]
         try:
-            import_files.import_file_check(name=upload.name, size=upload.size, handle=upload)
+            files.import_file_check(name=upload.name, size=upload.size, handle=upload)
         except ApplicationError as exc:
             raise forms.ValidationError(exc.message) from None
         return upload
@@ -49,8 +49,8 @@ class ImportsView(ShopStaffMixin, FormServiceMixin, FormView):
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
         # Beat does this every few minutes; the page does it too, so that it never shows a dead job as running.
-        import_stale.imports_fail_stale(shop=self.shop)
-        jobs = list(imports.import_list_recent(shop=self.shop))
+        stale.imports_fail_stale(shop=self.shop)
+        jobs = list(engine.import_list_recent(shop=self.shop))
         context.update(
             jobs=jobs,
             running=any(job.status in (ImportStatus.PENDING, ImportStatus.RUNNING) for job in jobs),
@@ -58,7 +58,7 @@ class ImportsView(ShopStaffMixin, FormServiceMixin, FormView):
         return context
 
     def perform(self, form):
-        imports.import_create(
+        engine.import_create(
             shop=self.shop, kind=form.cleaned_data["kind"], upload=form.cleaned_data["file"], actor=self.actor
         )
 
@@ -72,7 +72,7 @@ class ImportErrorsView(ShopStaffMixin, View):
     permission = Perm.MEMBERS_EXPORT
 
     def get(self, request, *args, pk, **kwargs):
-        job = imports.import_get(shop=self.shop, pk=pk)
-        response = HttpResponse(imports.import_errors_csv(job=job), content_type="text/csv; charset=utf-8")
+        job = engine.import_get(shop=self.shop, pk=pk)
+        response = HttpResponse(engine.import_errors_csv(job=job), content_type="text/csv; charset=utf-8")
         response["Content-Disposition"] = f'attachment; filename="import-{job.pk}-errors.csv"'
         return response

@@ -1,20 +1,13 @@
-"""Coupon test helpers: templates and members made through the services."""
+"""Coupon test helpers: templates and members made through the services (tests.factories)."""
 
 import datetime
-from decimal import Decimal
 
-from coupons.services import template_create
 from members.services import Enrolment, member_enroll
-from shops.services import SYSTEM
+from tests.factories import CouponTemplateFactory
 
 
 def make_template(shop, **fields):
-    data = {"name": "满100减20", "kind": "amount_off", "value": Decimal("20"), "min_spend": Decimal("100"),
-            "valid_days": 30}  # fmt: skip
-    data.update(fields)
-    if "valid_until" in fields:
-        data.pop("valid_days", None) if "valid_days" not in fields else None
-    return template_create(shop=shop, actor=SYSTEM, data=data)
+    return CouponTemplateFactory(shop=shop, **{"name": "满100减20", **fields})
 
 
 def make_member(shop, n: int = 0, **fields):

@@ -6,6 +6,7 @@ import re
 import pytest
 
 from coupons.codes import code_display
+from coupons.grants import grant_create, grant_fail, grant_run_chunk
 from coupons.issuance import coupon_issue
 from coupons.models import Coupon, CouponTemplate, GrantJob, GrantStatus, Source
 from coupons.services import template_set_status
@@ -55,7 +56,7 @@ def setup(shop):
 @pytest.mark.parametrize("role", Role.values)
 def test_each_role_reaches_the_grant_pages_only_with_the_grant_right(client, shop, setup, role):
     template, segment, members = setup
-    job = GrantJob.objects.create(shop=shop, template=template, segment=segment, idempotency_key="j")
+    job = grant_create(shop=shop, actor=SYSTEM, template=template, segment=segment, idempotency_key="j", dispatch=False)
     staff_client(client, shop, role)
     allowed = Perm.COUPONS_GRANT in ROLE_PERMISSIONS[role]
 
@@ -137,10 +138,14 @@ def test_a_form_used_before_for_another_grant_gets_a_fresh_key_and_makes_nothing
 
 
 def test_a_running_job_page_refreshes_itself(owner_client, shop, setup):
-    template, segment, _members = setup
-    job = GrantJob.objects.create(shop=shop, template=template, segment=segment, idempotency_key="j",
-                                  status=GrantStatus.RUNNING, members_total=10, members_done=4, issued=3,
-                                  skipped_audience=1)  # fmt: skip
+    # given: a job over ten members that has granted to its first four, one of them frozen (skipped)
+    template, segment, members = setup
+    members += [make_member(shop, i, region="上海市") for i in range(3, 10)]
+    member_set_frozen(shop=shop, member=members[1], actor=SYSTEM, frozen=True)
+    job = grant_create(shop=shop, actor=SYSTEM, template=template, segment=segment, idempotency_key="j", dispatch=False)
+    grant_run_chunk(shop=shop, job=job, chunk=4)
+    job.refresh_from_db()
+    assert (job.status, job.members_total, job.members_done, job.issued) == (GrantStatus.RUNNING, 10, 4, 3)
 
     html = owner_client.get(url("coupon_grant", shop, job.pk)).content.decode()
 
@@ -150,8 +155,8 @@ def test_a_running_job_page_refreshes_itself(owner_client, shop, setup):
 
 def test_a_failed_job_shows_its_error(owner_client, shop, setup):
     template, segment, _members = setup
-    job = GrantJob.objects.create(shop=shop, template=template, segment=segment, idempotency_key="j",
-                                  status=GrantStatus.FAILED, error="This coupon is paused or has ended.")  # fmt: skip
+    job = grant_create(shop=shop, actor=SYSTEM, template=template, segment=segment, idempotency_key="j", dispatch=False)
+    grant_fail(shop=shop, job=job, error="This coupon is paused or has ended.")
 
     html = owner_client.get(url("coupon_grant", shop, job.pk)).content.decode()
 
@@ -197,8 +202,14 @@ def test_another_shops_template_or_segment_is_not_a_choice(owner_client, shop, o
 
 def test_another_shops_job_answers_404(owner_client, shop, other_shop):
     template = make_template(other_shop)
-    job = GrantJob.objects.create(shop=other_shop, template=template, segment=segment_of(other_shop),
-                                  idempotency_key="j")  # fmt: skip
+    job = grant_create(
+        shop=other_shop,
+        actor=SYSTEM,
+        template=template,
+        segment=segment_of(other_shop),
+        idempotency_key="j",
+        dispatch=False,
+    )
 
     assert owner_client.get(url("coupon_grant", shop, job.pk)).status_code == 404
 

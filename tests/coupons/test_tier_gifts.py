@@ -12,6 +12,7 @@ from coupons.grants import grant_create
 from coupons.models import Coupon, GiftRun, GrantStatus, Occasion, Source, TierGift
 from coupons.services import template_set_status
 from coupons.tasks import coupons_expire_all_shops, tier_gifts_all_shops
+from coupons.tier_gift_services import tier_gift_add
 from coupons.tier_gifts import tier_gifts_issue
 from events.models import Cursor
 from events.tasks import events_dispatch
@@ -37,10 +38,10 @@ def tier(shop, rank: int) -> Tier:
 
 
 def tier_gift(shop, rank: int, occasion: str, quantity: int = 1, **template_fields) -> TierGift:
-    # Tier gifts are rules rows (the dashboard's editor makes them); the test makes them directly.
     template = make_template(shop, name=f"{occasion}券", **template_fields)
-    return TierGift.objects.create(shop=shop, tier=tier(shop, rank), occasion=occasion, template=template,
-                                   quantity=quantity)  # fmt: skip
+    return tier_gift_add(
+        shop=shop, actor=SYSTEM, tier=tier(shop, rank), occasion=occasion, template=template, quantity=quantity
+    )
 
 
 def coupons(shop, source: str):

@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from members import exports
 from members.exports import members_export_csv
-from members.imports import import_create, import_process
+from members.imports.engine import import_create, import_process
 from members.models import ImportKind, Member
 from members.services import Enrolment, member_enroll
 from members.tags import tag_apply, tag_create

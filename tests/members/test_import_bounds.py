@@ -1,4 +1,4 @@
-"""Import files are read within bounds (members.import_files, members.import_xlsx): a file that would make a
+"""Import files are read within bounds (members.imports.files, members.imports.xlsx): a file that would make a
 worker, which every shop shares, spend much more memory or time than its size says is refused with a clear
 message, and nothing of it is imported. The bombs are built here, streamed, so that the test never holds them."""
 
@@ -14,7 +14,8 @@ from django.core.files.base import ContentFile
 from django.urls import reverse
 from django.utils import translation
 
-from members.imports import ImportFileError, import_create, import_process
+from members.errors import ImportFileError
+from members.imports.engine import import_create, import_process
 from members.models import ImportJob, ImportKind, ImportStatus, Member
 from orders.models import Order
 from shops.models import AuditLogEntry, Shop
@@ -158,8 +159,8 @@ def test_a_zip_bomb_is_refused_from_its_zip_directory_before_openpyxl_unpacks_an
 
 def test_a_worker_refuses_a_zip_bomb_too_before_openpyxl_unpacks_anything(shop, monkeypatch):
     """A file stored before uploads were checked reaches the worker: it checks the directory again."""
-    from members.import_files import read_table  # here: the module came with these bounds
-    from members.imports import MEMBER_IMPORT
+    from members.imports.files import read_table  # here: the module came with these bounds
+    from members.imports.members_kind import MEMBER_IMPORT
 
     bomb = zip_bomb()
     opened = []
@@ -176,7 +177,7 @@ def test_a_worker_refuses_a_zip_bomb_too_before_openpyxl_unpacks_anything(shop, 
 
 
 def test_a_workbook_that_unpacks_to_more_than_the_limit_is_refused_at_the_upload(shop, monkeypatch):
-    monkeypatch.setattr("members.import_xlsx.MAX_XLSX_UNPACKED_BYTES", 1024 * 1024)
+    monkeypatch.setattr("members.imports.xlsx.MAX_XLSX_UNPACKED_BYTES", 1024 * 1024)
     picture = random.Random(1).randbytes(1024 * 1024)  # barely compressible: only the total is over
     workbook = xlsx_with({"xl/media/image1.png": picture})
     with pytest.raises(ImportFileError) as caught:
@@ -245,7 +246,7 @@ def test_a_workbook_whose_xml_would_grow_in_memory_is_refused_and_nothing_is_imp
 
 
 def test_a_workbook_with_too_many_shared_strings_is_refused(shop, monkeypatch):
-    monkeypatch.setattr("members.import_xlsx.MAX_SHARED_STRINGS", 10)
+    monkeypatch.setattr("members.imports.xlsx.MAX_SHARED_STRINGS", 10)
     parts = {**shared_strings(*(str(n) for n in range(11))), **members_sheet()}
     job = run_import(shop, ImportKind.MEMBERS, xlsx_with(parts), name="m.xlsx")
     assert_failed_and_nothing_imported(
@@ -331,7 +332,7 @@ def test_a_shared_string_repeated_in_every_row_counts_once_per_row(shop):
 @pytest.mark.parametrize("name", ["m.csv", "m.xlsx"])
 def test_reading_is_stopped_once_it_has_cost_the_time_limit(shop, monkeypatch, name):
     # given: a clock on which each look costs a minute of processing
-    monkeypatch.setattr("members.import_files.thread_time", itertools.count(0, 60).__next__)
+    monkeypatch.setattr("members.imports.files.thread_time", itertools.count(0, 60).__next__)
     rows = [["手机号"], *([f"138{n:08d}"] for n in range(10))]
     data = xlsx_bytes(rows) if name.endswith("xlsx") else "\n".join(r[0] for r in rows).encode()
     # when

@@ -1,4 +1,4 @@
-"""An import job whose process died is failed with a reason (members.import_stale), by beat and whenever the imports
+"""An import job whose process died is failed with a reason (members.imports.stale), by beat and whenever the imports
 page is read, instead of showing "running" for ever. The rows it wrote stay; live jobs and other shops' jobs are
 left alone."""
 
@@ -17,8 +17,9 @@ from django.utils import timezone, translation
 from django.utils.module_loading import import_string
 from django_scopes import scopes_disabled
 
-from members import imports, tasks
-from members.imports import import_create, import_process
+from members import tasks
+from members.imports import engine
+from members.imports.engine import import_create, import_process
 from members.models import ImportJob, ImportKind, ImportStatus, Member
 from shops.models import Shop
 from shops.services import SYSTEM
@@ -67,9 +68,9 @@ def upload(shop: Shop, count: int, first: int = 0) -> ImportJob:
 def died_after_a_chunk(shop: Shop, monkeypatch, first: int = 0) -> ImportJob:
     """A job of 5 new members whose process died (nothing the job could catch) while it wrote its second chunk of
     2."""
-    monkeypatch.setattr(imports, "CHUNK_SIZE", 2)
+    monkeypatch.setattr(engine, "CHUNK_SIZE", 2)
     job = upload(shop, 5, first)
-    write, calls = imports._import_chunk, []
+    write, calls = engine._import_chunk, []
 
     def dying(**kwargs):
         calls.append(kwargs["offset"])
@@ -77,10 +78,10 @@ def died_after_a_chunk(shop: Shop, monkeypatch, first: int = 0) -> ImportJob:
             raise SystemExit("process killed")
         return write(**kwargs)
 
-    monkeypatch.setattr(imports, "_import_chunk", dying)
+    monkeypatch.setattr(engine, "_import_chunk", dying)
     with shop_scope(shop), pytest.raises(SystemExit):
         import_process(shop=shop, job_id=job.pk)
-    monkeypatch.setattr(imports, "_import_chunk", write)
+    monkeypatch.setattr(engine, "_import_chunk", write)
     return job
 
 
@@ -176,11 +177,11 @@ def test_beat_runs_the_check_every_5_minutes(settings):
 def test_a_job_longer_than_the_limit_that_keeps_progressing_is_never_failed(shop, monkeypatch, t0):
     # given: a file of 14 rows whose reading takes a minute a row and whose 7 chunks take 6 minutes each, while the
     # check runs at every step
-    from members.import_stale import imports_fail_stale  # here: the module came with the fix
+    from members.imports.stale import imports_fail_stale  # here: the module came with the fix
 
-    monkeypatch.setattr(imports, "CHUNK_SIZE", 2)
-    monkeypatch.setattr(imports, "HEARTBEAT_SECONDS", 0)
-    read, write = imports.read_table, imports._import_chunk
+    monkeypatch.setattr(engine, "CHUNK_SIZE", 2)
+    monkeypatch.setattr(engine, "HEARTBEAT_SECONDS", 0)
+    read, write = engine.read_table, engine._import_chunk
     with time_machine.travel(t0, tick=False) as clock:
 
         def check_after(minutes: int) -> None:
@@ -200,8 +201,8 @@ def test_a_job_longer_than_the_limit_that_keeps_progressing_is_never_failed(shop
             check_after(6)
             return write(**kwargs)
 
-        monkeypatch.setattr(imports, "read_table", slow_read)
-        monkeypatch.setattr(imports, "_import_chunk", slow_write)
+        monkeypatch.setattr(engine, "read_table", slow_read)
+        monkeypatch.setattr(engine, "_import_chunk", slow_write)
         job = upload(shop, 14)
         # when
         job = import_process(shop=shop, job_id=job.pk)
@@ -213,7 +214,7 @@ def test_a_job_longer_than_the_limit_that_keeps_progressing_is_never_failed(shop
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_a_chunk_that_commits_while_the_check_waits_keeps_its_job_alive(shop, monkeypatch, t0):
-    from members.import_stale import imports_fail_stale  # here: the module came with the fix
+    from members.imports.stale import imports_fail_stale  # here: the module came with the fix
 
     # given: a job silent for 11 minutes, whose process is writing a chunk right now (it holds the job's row)
     with time_machine.travel(t0, tick=False):

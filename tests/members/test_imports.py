@@ -16,8 +16,12 @@ from django.urls import include, path, reverse
 from django.utils import timezone, translation
 
 from config import urls as project_urls
-from members import import_files, import_urls, imports
-from members.imports import Columns, ImportFileError, Row, RowError, import_create, import_process, row_phone
+from members import import_urls
+from members.errors import ImportFileError
+from members.imports import engine, files, members_kind
+from members.imports.engine import import_create, import_process
+from members.imports.files import Columns
+from members.imports.kind import Row, RowError, row_phone
 from members.models import ImportJob, ImportKind, ImportStatus, Member
 from members.phones import InvalidPhone, normalize_phone
 from members.services import Enrolment, member_enroll
@@ -287,14 +291,14 @@ def test_the_mobile_fast_path_reads_every_phone_as_normalize_phone_does(raw):
 
 def test_members_enrolled_by_someone_else_between_the_check_and_the_insert_are_duplicates(shop, monkeypatch):
     # given: while the import inserts, another writer enrols one of its phones and takes one of its buyer ids
-    insert = imports._insert_members
+    insert = members_kind._insert_members
 
     def concurrently(**kwargs):
         member_enroll(shop=shop, data=Enrolment(phone="13800138000", name="抢先"))
         member_enroll(shop=shop, data=Enrolment(phone="13600136000", external_id="tb-9"))
         return insert(**kwargs)
 
-    monkeypatch.setattr(imports, "_insert_members", concurrently)
+    monkeypatch.setattr(members_kind, "_insert_members", concurrently)
     rows = [["手机号", "外部ID"], ["13800138000", ""], ["13900139000", "tb-9"], ["13700137000", ""]]
     # when
     job = run_import(shop, ImportKind.MEMBERS, csv_bytes(rows))
@@ -351,7 +355,7 @@ def test_a_file_level_problem_fails_the_whole_job_and_stores_nothing(shop, name,
 
 
 def test_a_file_over_the_row_limit_fails_whole_before_any_row_is_written(shop, monkeypatch):
-    monkeypatch.setattr(import_files, "MAX_ROWS", 2)
+    monkeypatch.setattr(files, "MAX_ROWS", 2)
     job = run_import(shop, ImportKind.MEMBERS, csv_bytes(MEMBER_ROWS))
     assert counters(job) == (ImportStatus.FAILED, 0, 0, 0, 0, 0)
     assert job.message == "The file has more than 2 rows: split it into smaller files."
@@ -586,15 +590,15 @@ def _member_rows(count: int) -> list[list]:
 
 
 def test_rows_are_processed_in_chunks_that_each_record_progress(shop, monkeypatch):
-    monkeypatch.setattr(imports, "CHUNK_SIZE", 2)
+    monkeypatch.setattr(engine, "CHUNK_SIZE", 2)
     seen = []
-    write = imports._import_chunk
+    write = engine._import_chunk
 
     def spy(**kwargs):
         seen.append(ImportJob.objects.values_list("processed_rows", "created_rows").get(pk=kwargs["job"].pk))
         return write(**kwargs)
 
-    monkeypatch.setattr(imports, "_import_chunk", spy)
+    monkeypatch.setattr(engine, "_import_chunk", spy)
     job = run_import(shop, ImportKind.MEMBERS, csv_bytes(_member_rows(5)))
     assert seen == [(0, 0), (2, 2), (4, 4)]
     assert counters(job) == (ImportStatus.DONE, 5, 5, 5, 0, 0)
@@ -602,7 +606,7 @@ def test_rows_are_processed_in_chunks_that_each_record_progress(shop, monkeypatc
 
 def test_a_rerun_after_a_lost_worker_resumes_after_the_last_written_chunk(shop, monkeypatch):
     # given: a worker that dies (not an exception the job could catch) while writing the second chunk
-    monkeypatch.setattr(imports, "CHUNK_SIZE", 2)
+    monkeypatch.setattr(engine, "CHUNK_SIZE", 2)
     rows = [*_member_rows(5), ["bad"]]
     job = import_create(
         shop=shop,
@@ -611,7 +615,7 @@ def test_a_rerun_after_a_lost_worker_resumes_after_the_last_written_chunk(shop, 
         actor=SYSTEM,
         dispatch=False,
     )
-    write, calls = imports._import_chunk, []
+    write, calls = engine._import_chunk, []
 
     def dying(**kwargs):
         calls.append(kwargs["offset"])
@@ -619,13 +623,13 @@ def test_a_rerun_after_a_lost_worker_resumes_after_the_last_written_chunk(shop, 
             raise SystemExit("worker lost")
         return write(**kwargs)
 
-    monkeypatch.setattr(imports, "_import_chunk", dying)
+    monkeypatch.setattr(engine, "_import_chunk", dying)
     with pytest.raises(SystemExit):
         import_process(shop=shop, job_id=job.pk)
     job.refresh_from_db()
     assert counters(job) == (ImportStatus.RUNNING, 6, 2, 2, 0, 0)
     # when: the task is delivered again
-    monkeypatch.setattr(imports, "_import_chunk", write)
+    monkeypatch.setattr(engine, "_import_chunk", write)
     job = import_process(shop=shop, job_id=job.pk)
     # then: every row counted once
     assert counters(job) == (ImportStatus.DONE, 6, 6, 5, 0, 1)
@@ -634,8 +638,8 @@ def test_a_rerun_after_a_lost_worker_resumes_after_the_last_written_chunk(shop, 
 
 
 def test_an_unexpected_error_fails_the_job_and_keeps_the_chunks_written(shop, monkeypatch):
-    monkeypatch.setattr(imports, "CHUNK_SIZE", 2)
-    write, calls = imports._import_chunk, []
+    monkeypatch.setattr(engine, "CHUNK_SIZE", 2)
+    write, calls = engine._import_chunk, []
 
     def broken(**kwargs):
         calls.append(1)
@@ -643,7 +647,7 @@ def test_an_unexpected_error_fails_the_job_and_keeps_the_chunks_written(shop, mo
             raise RuntimeError("bug")
         return write(**kwargs)
 
-    monkeypatch.setattr(imports, "_import_chunk", broken)
+    monkeypatch.setattr(engine, "_import_chunk", broken)
     with pytest.raises(RuntimeError):
         run_import(shop, ImportKind.MEMBERS, csv_bytes(_member_rows(5)))
     job = ImportJob.objects.get(shop=shop)
@@ -723,7 +727,7 @@ def test_the_page_refreshes_itself_while_an_import_runs(owner_client, shop):
 def test_the_upload_form_refuses_a_wrong_type_or_an_oversize_file_with_a_clear_message(
     owner_client, shop, monkeypatch, name, content, error
 ):
-    monkeypatch.setattr(import_files, "MAX_FILE_BYTES", 1024)
+    monkeypatch.setattr(files, "MAX_FILE_BYTES", 1024)
     owner_client.cookies["django_language"] = "en"
     response = owner_client.post(
         reverse("dashboard:imports", args=[shop.slug]), {"kind": "members", "file": ContentFile(content, name=name)}

@@ -15,9 +15,10 @@ from django.forms.models import model_to_dict
 from django.utils import timezone
 
 from members.models import ConsentChange, Member, MemberStatus, MemberTag, Segment, Tag, TagKind
+from members.segments import segment_save
 from members.selectors import member_page
 from members.services import Enrolment, member_enroll, member_update
-from members.tags import tag_apply, tag_create
+from members.tags import member_tag_change, tag_apply, tag_create
 from members.timeline import TimelineEvent
 from members.views import members as member_views
 from orders.services import ItemInput, OrderInput, RefundInput, order_record, refund_record
@@ -126,7 +127,7 @@ WRITE_PAGES = {"segment_create": Perm.MEMBERS_CHANGE, "member_rule_tag_create": 
 @pytest.mark.parametrize("role", Role.values)
 def test_each_role_sees_the_member_pages_it_may_and_is_refused_the_others(client, shop, people, role):
     staff_client(client, shop, role)
-    segment = Segment.objects.create(shop=shop, name="big", definition={"spend_min": "100"})
+    segment = segment_save(shop=shop, actor=SYSTEM, name="big", definition={"spend_min": "100"})
     pages = [(url(n, shop), p) for n, p in {**READ_PAGES, **WRITE_PAGES}.items()]
     pages += [(url(n, shop, people.a.pk), p) for n, p in MEMBER_PAGES.items()]
     pages += [(url("segment_edit", shop, segment.pk), Perm.MEMBERS_CHANGE)]
@@ -638,7 +639,7 @@ def test_tagging_one_member_tags_that_member_only(owner_client, shop, people):
     tag = tag_create(shop=shop, actor=SYSTEM, name="回头客")
     owner_client.post(url("member_tag_add", shop, people.a.pk), {"tag": tag.pk})
     assert list(MemberTag.objects.filter(tag=tag).values_list("member_id", flat=True)) == [people.a.pk]
-    MemberTag.objects.create(shop=shop, tag=tag, member=namesake)
+    member_tag_change(shop=shop, tag=tag, member=namesake, actor=SYSTEM)
     owner_client.post(url("member_tag_remove", shop, people.a.pk, tag.pk))
     assert list(MemberTag.objects.filter(tag=tag).values_list("member_id", flat=True)) == [namesake.pk]
 
@@ -736,7 +737,7 @@ def test_the_count_preview_answers_the_count_or_a_clear_error(client, shop, peop
 
 
 def test_a_segment_with_a_bad_or_taken_name_is_refused_and_nothing_is_stored(owner_client, shop, people):
-    Segment.objects.create(shop=shop, name="已有", definition={})
+    segment_save(shop=shop, actor=SYSTEM, name="已有", definition={})
     taken = owner_client.post(url("segment_create", shop), {"name": "已有"})
     assert taken.status_code == 200 and taken.context["form"].non_field_errors()
     blank = owner_client.post(url("segment_create", shop), {"name": "", "spend_min": "-1"})
@@ -745,7 +746,7 @@ def test_a_segment_with_a_bad_or_taken_name_is_refused_and_nothing_is_stored(own
 
 
 def test_an_analyst_cannot_create_change_or_delete_segments(client, shop, people):
-    segment = Segment.objects.create(shop=shop, name="s", definition={})
+    segment = segment_save(shop=shop, actor=SYSTEM, name="s", definition={})
     staff_client(client, shop, Role.ANALYST)
     assert client.post(url("segment_create", shop), {"name": "t"}).status_code == 403
     assert client.post(url("segment_edit", shop, segment.pk), {"name": "u"}).status_code == 403

@@ -20,10 +20,12 @@ from orders.services import (
     orders_record,
     refund_record,
 )
-from points.models import BonusKind, BonusRule, EntryKind, PendingAward, PendingState, PointsEntry, PointsLot
+from points.models import BonusKind, EntryKind, PendingAward, PendingState, PointsEntry, PointsLot
 from points.order_effects import points_pending_release
+from points.program import bonus_rule_save
 from points.selectors import points_program_of, points_reconcile
 from points.services import points_redeem
+from shops.services import SYSTEM
 from tiers.models import GrowthEntry, Tier
 
 pytestmark = pytest.mark.django_db
@@ -87,7 +89,7 @@ def test_orders_without_a_member_or_cancelled_at_once_earn_nothing(shop, member)
 
 
 def test_a_batch_awards_each_order_and_the_first_purchase_bonus_only_to_the_earliest(shop, member):
-    BonusRule.objects.create(shop=shop, name="首单礼", kind=BonusKind.FIRST_PURCHASE, extra_points=50)
+    bonus_rule_save(shop=shop, actor=SYSTEM, name="首单礼", kind=BonusKind.FIRST_PURCHASE, extra_points=50)
     now = timezone.now()
     results = orders_record(
         shop=shop,
@@ -107,7 +109,7 @@ def test_a_batch_awards_each_order_and_the_first_purchase_bonus_only_to_the_earl
 @pytest.mark.parametrize("join_on_purchase", [False, True])
 def test_a_replay_in_a_batch_does_not_take_the_first_purchase_bonus(shop, member, join_on_purchase):
     # given: the buyer's only order was refunded in full, so they have no counted order and a first purchase ahead
-    BonusRule.objects.create(shop=shop, name="首单礼", kind=BonusKind.FIRST_PURCHASE, extra_points=50)
+    bonus_rule_save(shop=shop, actor=SYSTEM, name="首单礼", kind=BonusKind.FIRST_PURCHASE, extra_points=50)
     shop.join_on_purchase = join_on_purchase
     shop.save()
     now = timezone.now()

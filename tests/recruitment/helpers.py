@@ -1,14 +1,14 @@
 """Recruitment test helpers: channels, members and referral programs made through the services."""
 
 from members.services import Enrolment, member_enroll
-from recruitment.channels import ChannelInput, channel_create
 from recruitment.models import ReferralProgram
 from recruitment.referrals import referral_code_for, referral_program_save
 from shops.services import SYSTEM
+from tests.factories import ChannelFactory
 
 
 def make_channel(shop, name="门店收银台", **fields):
-    return channel_create(shop=shop, actor=SYSTEM, data=ChannelInput(name=name, **fields))
+    return ChannelFactory(shop=shop, name=name, **fields)
 
 
 def join(shop, n: int = 0, **fields):

@@ -13,8 +13,8 @@ from members.services import Enrolment, member_enroll, members_bulk_enroll
 from members.tags import tag_create
 from orders.services import OrderInput, order_record
 from points.models import PointsEntry
-from recruitment.channels import purchase_channel
-from recruitment.models import ChannelDay, WelcomeCoupon
+from recruitment.channels import ChannelInput, channel_update, purchase_channel
+from recruitment.models import ChannelDay
 from recruitment.stats import channels_figures
 from recruitment.welcome import channel_join
 from shops.models import AuditLogEntry
@@ -135,9 +135,8 @@ def test_a_buyer_enrolled_by_an_order_joins_through_the_purchase_channel(shop):
     shop.save()
     channel = purchase_channel(shop=shop)
     template = make_template(shop, name="首单礼")
-    channel.welcome_points = 88
-    channel.save()
-    WelcomeCoupon.objects.create(shop=shop, channel=channel, template=template)
+    gift = ChannelInput(name=channel.name, welcome_points=88, welcome_coupon_ids=[template.pk])
+    channel_update(shop=shop, actor=SYSTEM, channel=channel, data=gift)
 
     order_record(
         shop=shop,

@@ -13,7 +13,7 @@ from PIL import Image, ImageDraw
 
 from recruitment import render
 from recruitment.checks import cjk_font_check
-from recruitment.render import FontMissing, cjk_font, cjk_font_path, poster_png, qr_png, qr_svg
+from recruitment.render import FontMissing, _load_font, cjk_font_path, poster_png, qr_png, qr_svg
 
 URL = "https://hy.example.com/j/AB12CD34/"
 POSTER = {
@@ -102,7 +102,7 @@ def test_poster_with_much_text_still_fits_a_scannable_qr_code():
 
 
 def test_chinese_text_renders_real_glyphs_not_tofu():
-    font = cjk_font(64)
+    font = _load_font(cjk_font_path(), 64)  # as poster_png loads its fonts
 
     def bitmap(text: str) -> bytes:
         image = Image.new("L", (96, 96), 0)

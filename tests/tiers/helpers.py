@@ -11,7 +11,8 @@ from members.models import Member
 from members.services import Enrolment, member_enroll
 from orders.services import OrderInput, order_record
 from shops.models import Shop
-from tiers.models import GrowthEntry, GrowthKind, Tier
+from tiers.growth import growth_post
+from tiers.models import Tier
 
 _numbers = count(1)
 
@@ -30,13 +31,11 @@ def buy(shop: Shop, member: Member, amount, paid_at: datetime, status: str = "pa
     return order_record(shop=shop, data=data).order
 
 
-def grow(shop: Shop, member: Member, value: int, at: datetime) -> GrowthEntry:
-    """A growth entry written directly (an interaction's reward), without touching the member row."""
+def grow(shop: Shop, member: Member, value: int, at: datetime) -> None:
+    """Post growth value as an interaction's reward does (tiers.growth.growth_post): the entry at `at`, and the
+    member's cached growth value and updated_at changed with it."""
     with scope(shop=shop):
-        return GrowthEntry.objects.create(
-            shop=shop, member=member, kind=GrowthKind.TASK, value=value, idempotency_key=f"g-{next(_numbers)}",
-            created_at=at,
-        )  # fmt: skip
+        growth_post(shop=shop, member=member, value=value, idempotency_key=f"g-{next(_numbers)}", now=at)
 
 
 def rank_of(member: Member) -> int:

@@ -3,7 +3,7 @@ from pathlib import Path
 from django.core.files import File
 from django.core.management.base import BaseCommand, CommandError
 
-from members.imports import import_create, import_process
+from members.imports.engine import import_create, import_process
 from members.models import ImportKind, ImportStatus
 from shops.errors import ApplicationError
 from shops.models import Shop

@@ -1,4 +1,4 @@
-"""An XLSX import file's rows, read by openpyxl only once the file has shown it is bounded (members.import_files
+"""An XLSX import file's rows, read by openpyxl only once the file has shown it is bounded (members.imports.files
 says why and lists every bound of an import file).
 
 - The zip directory, read before openpyxl opens the file: what the parts unpack to (MAX_XLSX_UNPACKED_BYTES in all)
@@ -18,7 +18,7 @@ from xml.parsers import expat
 import openpyxl
 from django.utils.translation import gettext as _
 
-from .errors import ImportFileError
+from ..errors import ImportFileError
 
 MAX_XLSX_PARTS = 1_000
 MAX_XLSX_UNPACKED_BYTES = 256 * 1024 * 1024  # 200,000 order rows with items, as openpyxl writes them: 110 MB

@@ -1,10 +1,10 @@
 """Import jobs whose process died: failed with a reason instead of showing "running" for ever.
 
-A job records a heartbeat when it starts, as it reads its file and with every chunk it writes (members.imports).
+A job records a heartbeat when it starts, as it reads its file and with every chunk it writes (members.imports.engine).
 When its process dies (a worker killed, or a web process that ran the task in-process), nothing fails the job:
 these functions do, from beat (members.tasks) and whenever the imports page is read. The rows written stay as they
 are: each chunk committed with the job's progress. A process that was only slow finds its job failed at its next
-chunk and writes nothing more (members.imports._import_chunk), so the counters stay true.
+chunk and writes nothing more (members.imports.engine._import_chunk), so the counters stay true.
 """
 
 import datetime
@@ -16,7 +16,7 @@ from django.utils.translation import gettext as _
 from shops.models import Shop
 from shops.tenancy import all_shops
 
-from .models import ImportJob, ImportStatus
+from ..models import ImportJob, ImportStatus
 
 # Far longer than a live job goes without a heartbeat (reading beats every 30 s, a chunk takes seconds).
 STALE_RUNNING_AFTER = datetime.timedelta(minutes=10)

@@ -1,12 +1,12 @@
 """Reading an uploaded import file within bounds: a CSV or XLSX file in, the columns of its header row and its data
-rows out. Shared by every kind of import (members.imports and the kinds it names in settings.IMPORT_KINDS).
+rows out. Shared by every kind of import (members.imports.engine runs them all).
 
 Files are read on workers that every shop shares, so nothing in a file may decide how much memory or time reading
 it takes: a 201 KB workbook once grew a worker by 390 MB, and 45 KB of blank rows took 30 s. Each bound is refused
 with its own message (ImportFileError) before the work it guards:
 
 - the upload, MAX_FILE_BYTES (compressed, for an XLSX);
-- an XLSX's zip directory and XML, before openpyxl reads them (members.import_xlsx);
+- an XLSX's zip directory and XML, before openpyxl reads them (members.imports.xlsx);
 - rows read, blank ones included, MAX_ROWS_READ: a sheet whose one row is numbered 1,048,576 makes openpyxl yield a
   million blank rows from a few bytes. Data rows, MAX_ROWS;
 - columns: the first MAX_COLUMNS are read; a CSV record is at most MAX_RECORD_CHARS long and a cell MAX_CELL_CHARS;
@@ -26,8 +26,8 @@ from time import thread_time
 
 from django.utils.translation import gettext as _
 
-from .errors import ImportFileError
-from .import_xlsx import archive_check, open_archive, xlsx_rows
+from ..errors import ImportFileError
+from .xlsx import archive_check, open_archive, xlsx_rows
 
 MAX_FILE_BYTES = 20 * 1024 * 1024
 MAX_ROWS = 200_000  # data rows

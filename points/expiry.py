@@ -2,7 +2,7 @@
 
 Invariant, as in points.services: a lot expires once, as one `expire` entry for its whole remainder (idempotency
 key `expire#lot#<lot id>`), written in the same transaction as the lot's remainder going to 0 and the member's
-cached balance going down by as much. A re-run finds no open due lot and changes nothing.
+cached balance going down by as much (members.figures). A re-run finds no open due lot and changes nothing.
 
 Reminder hook: settings.POINTS_EXPIRY_REMINDER_HANDLERS lists dotted paths of callables
 `handler(*, shop: Shop, reminders: list[ExpiryReminder]) -> None`. Once a day (points.tasks), for each shop, every
@@ -24,6 +24,7 @@ from django.utils import timezone
 from django.utils.module_loading import import_string
 from django.utils.translation import gettext_noop
 
+from members.figures import member_counters_subtract
 from members.models import Member
 from shops.bulk import adapt, rows_affected
 from shops.models import Shop
@@ -126,12 +127,12 @@ def points_expire(*, shop: Shop, now: datetime | None = None) -> int:
         )
         cursor.execute(insert_sql, [*insert_params, *due])
         expired = rows_affected(cursor)
-        cursor.execute(
-            f"""UPDATE {members} AS m SET points_balance = m.points_balance - d.total
-                FROM (SELECT l.member_id, SUM(l.remaining) AS total FROM {lots} l
-                      JOIN {_MEMBERS} em ON em.id = l.member_id WHERE {_due()} GROUP BY l.member_id) AS d
-                WHERE m.id = d.member_id""",  # noqa: S608
-            due,
+        member_counters_subtract(
+            shop=shop,
+            column="points_balance",
+            totals_sql=f"""SELECT l.member_id, SUM(l.remaining) AS total FROM {lots} l
+                JOIN {_MEMBERS} em ON em.id = l.member_id WHERE {_due()} GROUP BY l.member_id""",  # noqa: S608
+            params=due,
         )
         cursor.execute(
             f"UPDATE {lots} SET remaining = 0 WHERE {_due(lots)} AND member_id IN (SELECT id FROM {_MEMBERS})",  # noqa: S608

@@ -23,6 +23,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from django.db import connection, transaction
 from django.utils import timezone
 
+from members.figures import members_tiers_update_sql
 from members.models import Member, MemberStatus
 from orders.models import COUNTED_STATUSES
 from shops.bulk import adapt, in_condition, models_select
@@ -268,17 +269,14 @@ def _move(
     history_columns = "shop_id, member_id, from_tier_id, to_tier_id, reason, note, actor, changed_at"
     with connection.cursor() as cursor:
         if _postgres():
-            # One statement: the update returns what it changed (with the values decided from) and the history
-            # rows are inserted from that, in a data-modifying CTE.
+            # One statement: the update (members.figures' own) returns what it changed (with the values decided
+            # from) and the history rows are inserted from that, in a data-modifying CTE.
+            update = members_tiers_update_sql(
+                source="chg", alias="chg", at=at, guarded=True, returning="chg.from_tier, chg.new_tier, chg.reason"
+            )
             cursor.execute(
                 f"""{select},
-                u AS (
-                    UPDATE members_member AS m
-                    SET tier_id = chg.new_tier, tier_until = chg.new_until, updated_at = {at}
-                    FROM chg WHERE m.id = chg.id
-                        AND m.tier_id IS NOT DISTINCT FROM chg.old_tier
-                        AND m.tier_until IS NOT DISTINCT FROM chg.old_until
-                    RETURNING m.id, chg.from_tier, chg.new_tier, chg.reason),
+                u AS ({update}),
                 h AS (
                     INSERT INTO tiers_tierchange ({history_columns})
                     SELECT {shop_id}, u.id, u.from_tier, u.new_tier, u.reason, {note_p}, {actor_p}, {at}
@@ -297,9 +295,7 @@ def _move(
             p.values,
         )
         cursor.execute(
-            f"UPDATE members_member AS m SET tier_id = t.new_tier, tier_until = t.new_until, "  # noqa: S608
-            f"updated_at = {at} FROM temp.tier_moves AS t WHERE m.id = t.id",
-            p.values,
+            members_tiers_update_sql(source="temp.tier_moves AS t", alias="t", at=at, guarded=False), p.values
         )
         cursor.execute(
             f"INSERT INTO tiers_tierchange ({history_columns}) "  # noqa: S608

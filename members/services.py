@@ -148,7 +148,8 @@ def member_update(*, shop: Shop, member: Member, actor: Actor = SYSTEM, source: 
     consent_changes = {c: bool(g) for c, g in consents.items() if getattr(member, CONSENT_FIELDS[c]) != bool(g)}
     for channel, granted in consent_changes.items():
         setattr(member, CONSENT_FIELDS[channel], granted)
-    member.save()
+    # Only what changed: the cached figures are members.figures' to write.
+    member.save(update_fields=[*changes, *(CONSENT_FIELDS[c] for c in consent_changes), "updated_at"])
     _record_consents(shop=shop, member=member, consents=consent_changes, source=source)
     diff = {
         f: [str(before[f] or ""), str(getattr(member, f) or "")] for f in changes if before[f] != getattr(member, f)
@@ -187,16 +188,16 @@ def member_erase(*, shop: Shop, member: Member, actor: Actor) -> Member:
         return member
     withdrawn = {c: False for c, f in CONSENT_FIELDS.items() if getattr(member, f)}
     member.status = MemberStatus.ERASED
-    member.phone = ""
-    member.name = ""
-    member.email = ""
-    member.region = ""
-    member.external_id = ""
-    member.wechat_openid = ""
-    member.birthday_month = member.birthday_day = member.birth_year = None
+    blanked = {
+        **dict.fromkeys(("phone", "name", "email", "region", "external_id", "wechat_openid"), ""),
+        **dict.fromkeys(("birthday_month", "birthday_day", "birth_year")),
+    }
+    for name, value in blanked.items():
+        setattr(member, name, value)
     for channel in withdrawn:
         setattr(member, CONSENT_FIELDS[channel], False)
-    member.save()
+    # Only what erasure changes: the cached figures are members.figures' to write.
+    member.save(update_fields=["status", *blanked, *(CONSENT_FIELDS[c] for c in withdrawn), "updated_at"])
     _record_consents(shop=shop, member=member, consents=withdrawn, source="erasure")
     audit_record(shop=shop, actor=actor, action="member.erase", obj=member)
     return member

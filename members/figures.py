@@ -22,9 +22,9 @@ statement (members_tiers_update_sql).
 
 Writers of several members lock their rows in primary-key order, so that they cannot deadlock. The balances'
 CheckConstraints refuse a result below zero or above MAX_BALANCE. Every write stamps updated_at, which the
-incremental tier evaluation reads, but the points-only ones (tiers do not read points, and an update that leaves
-the indexed column alone stays HOT). The set-based writes are written out in SQL: the bulk order path records
-thousands of orders a second through member_aggregates_apply.
+incremental tier evaluation reads, but a single points entry's and the expiry's (tiers do not read points, and an
+update that leaves the indexed column alone stays HOT). The set-based writes are written out in SQL: the bulk order
+path records thousands of orders a second through member_aggregates_apply.
 """
 
 from collections.abc import Collection
@@ -241,7 +241,7 @@ def member_windows_refresh(*, shop: Shop, counted_statuses: Collection[str], now
 def member_points_add(*, shop: Shop, member_id: int, points: int) -> None:
     """Add `points` (a debit: less than zero) to one member's points_balance. For points.services, which has
     locked the row and checked the balance and MAX_BALANCE, in the transaction that writes the entry and its
-    lots; the balance's CheckConstraints are the last line of defence."""
+    lots; the balance's CheckConstraints are the last line of defence. updated_at is left alone (see above)."""
     Member.objects.filter(shop=shop, pk=member_id).update(points_balance=F("points_balance") + points)
 
 
@@ -268,7 +268,7 @@ def member_counters_subtract(*, shop: Shop, column: str, totals_sql: str, params
     member_id, total, run with `params`), in one UPDATE ... FROM, so that a ledger change computed in the
     database (the nightly expiry of points) never passes through Python. The caller has locked the rows in
     primary-key order and writes the entries in the same transaction; a result below zero is an IntegrityError
-    (the balances' CheckConstraint). updated_at is left alone, as for every points-only write."""
+    (the balances' CheckConstraint). updated_at is left alone, as member_points_add leaves it."""
     assert column in COUNTER_COLUMNS
     with connection.cursor() as cursor:
         cursor.execute(

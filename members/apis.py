@@ -15,6 +15,7 @@ from . import selectors, services
 from .errors import UnknownTag, UnknownTier
 from .models import ConsentChannel, Gender, Tag
 from .tags import tag_find, tags_of_members
+from .tier_lookup import tier_lookup
 
 # The pattern admits each month's days up to 31 and the years 1900 to 2099: "02-30" and a year after this one pass
 # it and are refused as no real birthday.
@@ -129,7 +130,7 @@ def member_output(members, *, shop, many: bool = False):
     rows = list(members) if many else [members]
     context = {
         "tags": tags_of_members(shop=shop, member_ids=[m.pk for m in rows]),
-        "base_tier": selectors.base_tier_of(shop=shop),
+        "base_tier": tier_lookup().tier_base_of(shop=shop),
     }
     return MemberOutput(rows if many else members, many=many, context=context).data
 
@@ -182,7 +183,7 @@ class MemberListCreateApi(ShopAPIView, ListAPIView):
         tier = None
         if params.get("tier"):
             try:
-                tier = selectors.tier_find(shop=self.shop, name_or_id=params["tier"])
+                tier = tier_lookup().tier_find(shop=self.shop, name_or_id=params["tier"])
             except ObjectDoesNotExist:
                 raise UnknownTier(details={"tier": params["tier"]}) from None
         return selectors.member_search(

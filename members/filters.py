@@ -39,6 +39,7 @@ from shops.models import Shop
 
 from .models import ConsentChannel, Gender, Member, MemberStatus, MemberTag
 from .phones import InvalidPhone, normalize_phone
+from .tier_lookup import tier_lookup
 
 SORTS = {
     "-last_order_at": ("-last_order_at", "-id"),
@@ -114,10 +115,10 @@ def _choices(definition: dict, key: str, allowed) -> list[str]:
 
 def _in_tiers(shop: Shop, tier_ids: list[int]) -> Q:
     # Members on the joining tier (rank 0) hold no tier row: Member.tier is NULL for them.
-    tier_model = Member._meta.get_field("tier").related_model
-    base = set(tier_model.objects.filter(shop=shop, rank=0, pk__in=tier_ids).values_list("pk", flat=True))
-    held = Q(tier_id__in=[pk for pk in tier_ids if pk not in base])
-    return held | Q(tier__isnull=True) if base else held
+    base = tier_lookup().tier_base_of(shop=shop)
+    if base is None or base.pk not in tier_ids:
+        return Q(tier_id__in=tier_ids)
+    return Q(tier_id__in=[pk for pk in tier_ids if pk != base.pk]) | Q(tier__isnull=True)
 
 
 def _has_tag(shop: Shop, tag_ids) -> Exists:

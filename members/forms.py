@@ -14,8 +14,8 @@ from shops.forms import Form
 from shops.models import Shop
 
 from .models import ConsentChannel, Gender, MemberStatus, TagKind
-from .selectors import ladder_tiers_of
 from .tags import tag_list
+from .tier_lookup import tier_lookup
 
 SORT_CHOICES = [
     ("-joined_at", _("Joined, newest first")),
@@ -118,7 +118,7 @@ class MemberFilterForm(Form):
 
     def __init__(self, *args, shop: Shop, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["tiers"].choices = [(tier.pk, tier.name) for tier in ladder_tiers_of(shop=shop)]
+        self.fields["tiers"].choices = [(tier.pk, tier.name) for tier in tier_lookup().tiers_of_shop(shop=shop)]
         tags = [(tag.pk, tag.name) for tag in tag_list(shop=shop)]
         for name in ("tags_any", "tags_all", "tags_none"):
             if tags:

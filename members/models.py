@@ -69,21 +69,23 @@ class Member(ShopOwned):
     consent_sms = models.BooleanField(_("SMS marketing"), default=False)
     consent_push = models.BooleanField(_("push marketing"), default=False)
     consent_email = models.BooleanField(_("email marketing"), default=False)
-    # Aggregates of the member's orders, kept current by orders.services in the same transaction as each order.
+    # The cached figures below (aggregates, windows, balances, tier) are written only by members.figures, at the
+    # request of the app that owns their meaning, in the transaction that writes the facts they summarise.
+    # Aggregates of the member's orders, kept current for orders.services in the same transaction as each order.
     lifetime_spend = models.DecimalField(_("lifetime spend"), max_digits=14, decimal_places=2, default=0)
     order_count = models.IntegerField(_("orders"), default=0)
     first_order_at = models.DateTimeField(_("first order"), null=True, blank=True)
     last_order_at = models.DateTimeField(_("last order"), null=True, blank=True)
-    # Rolling 12-month figures, recomputed set-based (members.services.member_windows_refresh) nightly and after
-    # each order, so filters and tiers read a column instead of aggregating orders.
+    # Rolling 12-month figures, changed by each order and re-aged set-based nightly (member_windows_refresh), so
+    # filters and tiers read a column instead of aggregating orders.
     spend_12m = models.DecimalField(_("spend, last 12 months"), max_digits=14, decimal_places=2, default=0)
     orders_12m = models.IntegerField(_("orders, last 12 months"), default=0)
-    # Cached balances of the points app's ledgers, written only by points.services in the transaction that writes
-    # the entry (points.selectors reconciles them); here so that lists, filters and tiers read a column.
+    # Cached balances of the points and growth value ledgers, changed only in the transaction that writes the
+    # entry (points.selectors reconciles them); here so that lists, filters and tiers read a column.
     points_balance = models.BigIntegerField(_("points"), default=0)
     points_pending = models.BigIntegerField(_("pending points"), default=0)
     growth_value = models.BigIntegerField(_("growth value"), default=0)
-    # The member's tier, written by tiers.services (NULL: the shop's rank-0 tier, so joining writes nothing), and
+    # The member's tier, decided by tiers (NULL: the shop's rank-0 tier, so joining writes nothing), and
     # the end of its retention period, before which it is never lowered (NULL: never lowered).
     tier = models.ForeignKey(
         "tiers.Tier", null=True, blank=True, on_delete=models.PROTECT, related_name="+", db_index=False,

@@ -6,7 +6,6 @@ from django.db import connection
 from django.db.models import Exists, OuterRef, Q, QuerySet
 
 from shops.bulk import models_select
-from shops.ids import parse_id
 from shops.models import Shop
 
 from .filters import DEFAULT_SORT, SORTS, member_filter
@@ -52,30 +51,6 @@ def member_get_live_status(*, shop: Shop, pk: int) -> Member:
     if row is None:
         raise Member.DoesNotExist
     return Member.from_db(connection.alias, ["id", "shop_id", "status"], [pk, shop.pk, row[0]])
-
-
-def _tier_model():
-    # The tiers app sits above members (its models import Member), so Tier is reached through Member.tier.
-    return Member._meta.get_field("tier").related_model
-
-
-def tier_find(*, shop: Shop, name_or_id: str):
-    """A tier of the shop by id or exact name. Raises Tier.DoesNotExist."""
-    tiers = _tier_model().objects.filter(shop=shop)
-    if (pk := parse_id(name_or_id)) is not None and (by_id := tiers.filter(pk=pk).first()):
-        return by_id
-    return tiers.get(name=name_or_id)
-
-
-def ladder_tiers_of(*, shop: Shop) -> list:
-    """The shop's tiers on its ladder, by rank (tiers a ladder change retired are left out)."""
-    tier_model = _tier_model()
-    return list(tier_model.objects.filter(shop=shop, rank__lt=tier_model.RETIRED_RANK).order_by("rank"))
-
-
-def base_tier_of(*, shop: Shop):
-    """The tier members hold on joining (rank 0): the one a NULL Member.tier means."""
-    return _tier_model().objects.filter(shop=shop, rank=0).first()
 
 
 def member_search(

@@ -2,8 +2,8 @@
 
 Invariants: an order, and a refund, is recorded once per external id and shop; a replay returns the first result
 and records nothing; the same id with a different body is a conflict, never an overwrite. A member's aggregates
-(spend = paid minus refunded over counted orders, count of counted orders, first/last order time) change in the
-same transaction as the facts they summarise.
+(spend = paid minus refunded over counted orders, count of counted orders, first/last order time, the same over the
+last 12 months) change in the same transaction as the facts they summarise, written by members.figures.
 
 Points and tiers build on this without orders importing them (apps depend downwards only): every write calls the
 order-effects modules listed in settings.ORDER_EFFECTS (points.order_effects) explicitly, in the same transaction,
@@ -26,14 +26,15 @@ from django.utils import timezone
 from events import outbox
 from events.outbox import NewEvent, emit
 from events.types import EventType
-from members.services import (
+from members.figures import (
+    WINDOW_12M,
     SpendDelta,
     member_aggregates_apply,
     member_order_span_set,
-    members_for_orders,
     members_lock_for_orders,
 )
-from shops.bulk import adapt, gc_paused, in_condition, insert_rows, models_select, rows_affected, values_cte
+from members.services import members_for_orders
+from shops.bulk import gc_paused, in_condition, insert_rows, models_select, values_cte
 from shops.errors import ApplicationError
 from shops.hooks import hook_modules
 from shops.idempotency import body_hash
@@ -46,7 +47,6 @@ from .models import COUNTED_STATUSES, Order, OrderStatus, Refund
 FUTURE_TOLERANCE = timedelta(minutes=10)
 INITIAL_STATUSES = (OrderStatus.PAID, OrderStatus.COMPLETED, OrderStatus.CANCELLED)
 MAX_BATCH = 1000
-WINDOW_12M = timedelta(days=365)
 # Older dates are typing mistakes, not sales (and before 1901 time zones render as local mean time).
 EARLIEST_PAID_AT = datetime(2000, 1, 1, tzinfo=UTC)
 
@@ -476,31 +476,3 @@ def refund_record(*, shop: Shop, order: Order, data: RefundInput) -> RefundRecor
     for effects in _order_effects():
         effects.refund_created(shop=shop, order=order, refund=refund)
     return RefundRecorded(refund, created=True)
-
-
-def member_windows_refresh(*, shop: Shop, now: datetime | None = None) -> int:
-    """Recompute every member's rolling 12-month spend and order count from the orders, in two set-based
-    statements that only touch members whose figures changed. Orders keep the figures current between runs; this
-    ages out what left the window. Returns the number of members updated."""
-    now = now or timezone.now()
-    since = adapt(now - WINDOW_12M, "datetime")
-    counted = list(COUNTED_STATUSES)
-    status_in = ", ".join(["%s"] * len(counted))
-    window = f"o.shop_id = %s AND o.paid_at >= %s AND o.status IN ({status_in})"
-    with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(
-            f"""WITH w AS (
-                    SELECT o.member_id, SUM(o.amount - o.refunded_amount) AS spend, COUNT(*) AS cnt
-                    FROM orders_order o WHERE {window} AND o.member_id IS NOT NULL GROUP BY o.member_id)
-                UPDATE members_member AS m SET spend_12m = w.spend, orders_12m = w.cnt
-                FROM w WHERE m.id = w.member_id AND (m.spend_12m <> w.spend OR m.orders_12m <> w.cnt)""",  # noqa: S608
-            [shop.pk, since, *counted],
-        )
-        updated = rows_affected(cursor)
-        cursor.execute(
-            f"""UPDATE members_member AS m SET spend_12m = 0, orders_12m = 0
-                WHERE m.shop_id = %s AND (m.spend_12m <> 0 OR m.orders_12m <> 0)
-                AND NOT EXISTS (SELECT 1 FROM orders_order o WHERE o.member_id = m.id AND {window})""",  # noqa: S608
-            [shop.pk, shop.pk, since, *counted],
-        )
-        return updated + cursor.rowcount

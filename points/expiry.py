@@ -2,7 +2,7 @@
 
 Invariant, as in points.services: a lot expires once, as one `expire` entry for its whole remainder (idempotency
 key `expire#lot#<lot id>`), written in the same transaction as the lot's remainder going to 0 and the member's
-cached balance going down by as much. A re-run finds no open due lot and changes nothing.
+cached balance going down by as much (members.figures). A re-run finds no open due lot and changes nothing.
 
 Reminders: once a day (points.tasks), for each shop, every member with points expiring within the program's
 `reminder_days` gets a `points.expiring` domain event (events.types), written set-based in batches of up to
@@ -24,6 +24,7 @@ from django.utils.translation import gettext_noop
 from events.dispatch import nudge_on_commit
 from events.outbox import NewEvent, emit_many, insert_select_sql
 from events.types import EventType
+from members.figures import member_counters_subtract
 from members.models import Member
 from shops.bulk import adapt, rows_affected
 from shops.models import Shop
@@ -139,12 +140,12 @@ def points_expire(*, shop: Shop, now: datetime | None = None) -> int:
             source = f"points_pointsentry e WHERE e.shop_id = %s AND e.id > %s AND e.kind = '{EntryKind.EXPIRE}'"
             cursor.execute(_expired_events(shop, source), [shop.pk, last])
         nudge_on_commit(shop.pk)
-        cursor.execute(
-            f"""UPDATE {members} AS m SET points_balance = m.points_balance - d.total
-                FROM (SELECT l.member_id, SUM(l.remaining) AS total FROM {lots} l
-                      JOIN {_MEMBERS} em ON em.id = l.member_id WHERE {_due()} GROUP BY l.member_id) AS d
-                WHERE m.id = d.member_id""",  # noqa: S608
-            due,
+        member_counters_subtract(
+            shop=shop,
+            column="points_balance",
+            totals_sql=f"""SELECT l.member_id, SUM(l.remaining) AS total FROM {lots} l
+                JOIN {_MEMBERS} em ON em.id = l.member_id WHERE {_due()} GROUP BY l.member_id""",  # noqa: S608
+            params=due,
         )
         cursor.execute(
             f"UPDATE {lots} SET remaining = 0 WHERE {_due(lots)} AND member_id IN (SELECT id FROM {_MEMBERS})",  # noqa: S608

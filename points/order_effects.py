@@ -21,8 +21,8 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from events.outbox import emit_many
+from members.figures import member_counters_add
 from members.models import Member
-from members.services import member_counters_add
 from orders.models import Order, OrderStatus, Refund
 from orders.services import CreatedOrder
 from shops.bulk import insert_rows, rows_source
@@ -201,7 +201,7 @@ def orders_created(
 ) -> tuple[dict[str, int], dict[str, dict[int, int]]]:
     """Credit the points and growth value that orders_award computed, for the orders created, and upgrade their
     buyers. `members` holds the buyers' figures before these orders, read under lock
-    (members.services.members_lock_for_orders).
+    (members.figures.members_lock_for_orders).
 
     Returns the points of orders whose award changed since (rarely: some orders of the batch were not created, a
     replay or a conflict, so a buyer's first purchase may be another; or a concurrent write moved a buyer's tier)

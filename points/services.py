@@ -2,9 +2,10 @@
 entry (created=False) and changes nothing; the same key with other content is IdempotencyConflict.
 
 Each write locks the member row first, so a member's writes happen one at a time (concurrent redemptions cannot
-both spend the same points), then writes the entry, its lot or the lots it consumes, and the cached balance, in
-one transaction. The balance's CheckConstraints are the last line of defence against overdrawing and against
-passing MAX_BALANCE; amounts are whole numbers of at most MAX_POINTS (members.models), carried as bigints."""
+both spend the same points), then writes the entry, its lot or the lots it consumes, and (members.figures) the
+cached balance, in one transaction. The balance's CheckConstraints are the last line of defence against
+overdrawing and against passing MAX_BALANCE; amounts are whole numbers of at most MAX_POINTS (members.models),
+carried as bigints."""
 
 from dataclasses import dataclass
 from datetime import datetime
@@ -19,6 +20,7 @@ from django.utils.translation import gettext_lazy as _
 from events.outbox import NewEvent, emit
 from events.types import EventType
 from members.errors import BalanceLimit
+from members.figures import member_points_add
 from members.models import MAX_BALANCE, MAX_POINTS, Member, MemberStatus
 from shops.errors import Conflict
 from shops.idempotency import body_hash
@@ -110,7 +112,7 @@ def _credit(
     PointsLot.objects.create(
         shop=shop, entry=entry, member=member, remaining=points, earned_at=now, expires_at=expires_at
     )
-    Member.objects.filter(shop=shop, pk=member.pk).update(points_balance=F("points_balance") + points)
+    member_points_add(shop=shop, member_id=member.pk, points=points)
     _posted(entry)
     return entry
 
@@ -142,7 +144,7 @@ def _debit(
         idempotency_key=key, body_hash=body_hash, actor=actor.label, created_at=now, reverses=reverses,
         details=details or {},
     )  # fmt: skip
-    Member.objects.filter(shop=shop, pk=member.pk).update(points_balance=F("points_balance") - points)
+    member_points_add(shop=shop, member_id=member.pk, points=-points)
     _posted(entry)
     return entry
 

@@ -26,6 +26,7 @@ from django.utils import timezone
 from events.dispatch import nudge_on_commit
 from events.outbox import insert_select_sql
 from events.types import EventType
+from members.figures import members_tiers_update_sql
 from members.models import Member, MemberStatus
 from orders.models import COUNTED_STATUSES
 from shops.bulk import adapt, in_condition, models_select
@@ -271,17 +272,14 @@ def _move(
     history_columns = "shop_id, member_id, from_tier_id, to_tier_id, reason, note, actor, changed_at"
     with connection.cursor() as cursor:
         if _postgres():
-            # One statement: the update returns what it changed (with the values decided from) and the history
-            # rows are inserted from that, in a data-modifying CTE.
+            # One statement: the update (members.figures' own) returns what it changed (with the values decided
+            # from) and the history rows are inserted from that, in a data-modifying CTE.
+            update = members_tiers_update_sql(
+                source="chg", alias="chg", at=at, guarded=True, returning="chg.from_tier, chg.new_tier, chg.reason"
+            )
             cursor.execute(
                 f"""{select},
-                u AS (
-                    UPDATE members_member AS m
-                    SET tier_id = chg.new_tier, tier_until = chg.new_until, updated_at = {at}
-                    FROM chg WHERE m.id = chg.id
-                        AND m.tier_id IS NOT DISTINCT FROM chg.old_tier
-                        AND m.tier_until IS NOT DISTINCT FROM chg.old_until
-                    RETURNING m.id, chg.from_tier, chg.new_tier, chg.reason),
+                u AS ({update}),
                 h AS (
                     INSERT INTO tiers_tierchange ({history_columns})
                     SELECT {shop_id}, u.id, u.from_tier, u.new_tier, u.reason, {note_p}, {actor_p}, {at}
@@ -303,9 +301,7 @@ def _move(
         )
         # tenant-ok: the members in tier_moves, which the statement above chose from this shop's
         cursor.execute(
-            f"UPDATE members_member AS m SET tier_id = t.new_tier, tier_until = t.new_until, "  # noqa: S608
-            f"updated_at = {at} FROM temp.tier_moves AS t WHERE m.id = t.id",
-            p.values,
+            members_tiers_update_sql(source="temp.tier_moves AS t", alias="t", at=at, guarded=False), p.values
         )
         cursor.execute("SELECT COALESCE(MAX(id), 0) FROM tiers_tierchange")  # tenant-ok: SQLite, this process only
         [last] = cursor.fetchone()

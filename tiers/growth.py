@@ -9,8 +9,8 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext
 
+from members.figures import member_counters_add
 from members.models import MAX_POINTS, Member
-from members.services import member_counters_add
 from shops.bulk import insert_rows
 from shops.models import Shop
 from shops.services import SYSTEM, Actor

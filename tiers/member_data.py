@@ -4,17 +4,16 @@ settings.MEMBER_DATA_PROVIDERS): the tier changes with their reasons, and the gr
 from django.utils.translation import gettext as _
 
 from members.models import Member
-from members.selectors import base_tier_of
 from members.timeline import TimelineEvent
 from shops.models import Shop
 
 from .models import ChangeReason, GrowthEntry
-from .selectors import tier_changes_of_member
+from .selectors import tier_base_of, tier_changes_of_member
 
 
 def _names(shop: Shop):
     """A tier's name; None (the NULL of Member.tier and TierChange) is the tier members hold on joining."""
-    base = base_tier_of(shop=shop)
+    base = tier_base_of(shop=shop)
     base_name = base.name if base else _("(base tier)")
     return lambda tier: tier.name if tier is not None else base_name
 

@@ -1,5 +1,6 @@
 """Reads of tiers: the ladder, a member's tier and history, how members spread over the tiers, and how far a
-member is from the next tier."""
+member is from the next tier. tier_find, tier_base_of and tiers_of_shop also answer members' own tier lookups
+(members.tier_lookup, registered in TiersConfig.ready())."""
 
 from datetime import datetime
 from decimal import Decimal
@@ -10,6 +11,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from members.models import Member, MemberStatus
+from shops.ids import parse_id
 from shops.models import Shop
 
 from .evaluation import member_figures
@@ -22,6 +24,19 @@ CURRENCY_SYMBOLS = {"CNY": "¥", "JPY": "¥", "USD": "$", "HKD": "HK$", "TWD": "
 def tiers_of_shop(*, shop: Shop) -> QuerySet[Tier]:
     """The shop's ladder by rank (tiers removed from it, kept for their history, left out)."""
     return Tier.objects.filter(shop=shop, rank__lt=RETIRED_RANK).order_by("rank")
+
+
+def tier_base_of(*, shop: Shop) -> Tier | None:
+    """The tier members hold on joining (rank 0): the one a NULL Member.tier means. None without a ladder."""
+    return Tier.objects.filter(shop=shop, rank=0).first()
+
+
+def tier_find(*, shop: Shop, name_or_id: str) -> Tier:
+    """A tier of the shop (on its ladder or retired from it) by id or exact name. Raises Tier.DoesNotExist."""
+    tiers = Tier.objects.filter(shop=shop)
+    if (pk := parse_id(name_or_id)) is not None and (by_id := tiers.filter(pk=pk).first()):
+        return by_id
+    return tiers.get(name=name_or_id)
 
 
 def tier_of_member(*, shop: Shop, member: Member, ladder: list[Tier] | None = None) -> Tier:

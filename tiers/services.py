@@ -16,6 +16,7 @@ from django.utils.translation import gettext as _
 
 from events.outbox import emit
 from events.types import EventType
+from members.figures import member_tier_set
 from members.models import Member, MemberStatus
 from shops.models import Shop
 from shops.services import Actor, audit_record
@@ -223,7 +224,7 @@ def tier_assign(
         old_tier = None
     if (old_tier, locked.tier_until) == (new_tier, new_until):
         return locked
-    Member.objects.filter(shop=shop, pk=locked.pk).update(tier=new_tier, tier_until=new_until, updated_at=now)
+    member_tier_set(shop=shop, member_id=locked.pk, tier_id=new_tier.pk if new_tier else None, until=new_until, now=now)
     change = TierChange.objects.create(
         shop=shop, member=locked, from_tier=old_tier, to_tier=new_tier, reason=ChangeReason.MANUAL, note=note,
         actor=actor.label[:200], changed_at=now,

@@ -11,7 +11,7 @@ from django.utils.translation import gettext_lazy
 from django.views.generic import FormView, TemplateView
 
 from members.models import Member, MemberStatus
-from members.selectors import base_tier_of, member_get, member_get_live
+from members.selectors import member_get, member_get_live
 from points.selectors import points_program_of
 from shops.dashboard import ServiceActionView, ShopStaffMixin
 from shops.models import Shop
@@ -23,6 +23,7 @@ from .evaluation import tier_policy_preview
 from .forms import LadderApplyForm, TierAssignForm, ladder_digest, ladder_formset
 from .rules import DEFAULTS, MAX_TIERS
 from .selectors import (
+    tier_base_of,
     tier_changes_of_member,
     tier_distribution,
     tier_evaluations_recent,
@@ -200,7 +201,7 @@ class MemberTierView(ShopStaffMixin, FormView):
         context.update(
             member=self.member,
             changes=tier_changes_of_member(shop=self.shop, member=self.member)[:HISTORY_LIMIT],
-            base_tier=base_tier_of(shop=self.shop),  # what a NULL tier in the history means
+            base_tier=tier_base_of(shop=self.shop),  # what a NULL tier in the history means
             **member_tier_card(shop=self.shop, member=self.member, perms=self.perms, form=context["form"]),
         )
         return context

@@ -7,7 +7,7 @@ created, duplicate or error (processed = created + duplicates + errors), and eve
 Each chunk's writes commit in one transaction with the job's progress, so a re-run of the job (a lost worker, a
 duplicate delivery) resumes after the last committed chunk, and importing the same file again creates nothing.
 
-Kinds that write into apps above members (orders.imports) plug in through settings.IMPORT_KINDS.
+Kinds that write into apps above members (orders.imports) plug in through the extension point IMPORT_HANDLER.
 """
 
 import csv
@@ -24,7 +24,6 @@ from pathlib import PurePath
 from time import monotonic
 
 import phonenumbers
-from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.files import File
 from django.core.validators import validate_email
@@ -32,10 +31,10 @@ from django.db import connection, transaction
 from django.db.models import F, JSONField, QuerySet, Value
 from django.db.models.expressions import CombinedExpression
 from django.utils import timezone, translation
-from django.utils.module_loading import import_string
 from django.utils.translation import gettext as _
 
 from shops.bulk import values_cte
+from shops.extensions import IMPORT_HANDLER, by_key
 from shops.models import Shop
 from shops.services import Actor, audit_record
 from shops.tenancy import all_shops
@@ -370,14 +369,15 @@ MEMBER_IMPORT = ImportKindHandler(
 
 
 def import_handler(kind: str) -> ImportKindHandler:
-    """The handler of an ImportKind. Kinds that write into apps above members (orders) are named in
-    settings.IMPORT_KINDS, as dotted paths, so that members imports no higher app. Raises ImportFileError."""
+    """The handler of an ImportKind. Kinds that write into apps above members (orders) are registered by those apps
+    for the extension point IMPORT_HANDLER (shops.extensions), so that members imports no higher app. Raises
+    ImportFileError."""
     if kind == ImportKind.MEMBERS:
         return MEMBER_IMPORT
-    path = getattr(settings, "IMPORT_KINDS", {}).get(kind)
-    if kind not in ImportKind.values or path is None:
+    handler = by_key(IMPORT_HANDLER).get(kind)
+    if kind not in ImportKind.values or handler is None:
         raise ImportFileError(_("Choose what the file holds: members or orders."))
-    return import_string(path)
+    return handler
 
 
 @transaction.atomic

@@ -14,7 +14,7 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from shops.bulk import adapt, in_condition, values_cte
-from shops.hooks import hook_modules
+from shops.extensions import MEMBER_JOINED, PROFILE_SAVED, implementations
 from shops.models import Shop
 from shops.services import SYSTEM, Actor, audit_record
 
@@ -66,31 +66,13 @@ def _record_consents(*, shop: Shop, member: Member, consents: dict[str, bool], s
     )
 
 
-def _member_effects() -> list:
-    """The modules that act on a member's profile (settings.MEMBER_EFFECTS), each with `profile_saved(shop=,
-    member=)`, called in the transaction of an enrolment or a profile change (task rewards)."""
-    return hook_modules("MEMBER_EFFECTS")
-
-
-def _profile_saved(*, shop: Shop, member: Member) -> None:
-    for effects in _member_effects():
-        effects.profile_saved(shop=shop, member=member)
-
-
-def _member_joined(*, shop: Shop, member: Member, data: Enrolment) -> None:
-    """The modules that act on a new member's joining (settings.MEMBER_JOIN_EFFECTS: recruitment's channel
-    attribution, welcome gift and referral), each with `member_joined(shop=, member=, data=)`."""
-    modules = hook_modules("MEMBER_JOIN_EFFECTS")
-    for effects in modules:
-        effects.member_joined(shop=shop, member=member, data=data)
-    if modules:  # a welcome gift or a referral changed the row's balances and referrer
-        member.refresh_from_db(fields=["points_balance", "points_pending", "growth_value", "tier", "referrer"])
-
-
 @transaction.atomic
 def member_enroll(*, shop: Shop, data: Enrolment, source: str = "api") -> tuple[Member, bool]:
     """Enrol a shopper. Returns (member, created); a phone that is already a member returns that member and
-    changes nothing. Raises InvalidPhoneError, ExternalIdTaken."""
+    changes nothing. Raises InvalidPhoneError, ExternalIdTaken.
+
+    A new member runs, in this transaction, the extension points PROFILE_SAVED, then MEMBER_JOINED
+    (shops.extensions)."""
     phone = phone_normalize(data.phone)
     existing = Member.objects.filter(shop=shop, phone=phone).exclude(status=MemberStatus.ERASED).first()
     if existing:
@@ -119,8 +101,12 @@ def member_enroll(*, shop: Shop, data: Enrolment, source: str = "api") -> tuple[
             raise ExternalIdTaken(details={"external_id": data.external_id}) from None
         return winner, False
     _record_consents(shop=shop, member=member, consents=consents, source=source)
-    _profile_saved(shop=shop, member=member)
-    _member_joined(shop=shop, member=member, data=data)
+    for profile_saved in implementations(PROFILE_SAVED):
+        profile_saved(shop=shop, member=member)
+    for member_joined in implementations(MEMBER_JOINED):
+        member_joined(shop=shop, member=member, data=data)
+    if implementations(MEMBER_JOINED):  # a welcome gift or a referral changed the row's balances and referrer
+        member.refresh_from_db(fields=["points_balance", "points_pending", "growth_value", "tier", "referrer"])
     return member, True
 
 
@@ -128,7 +114,8 @@ def member_enroll(*, shop: Shop, data: Enrolment, source: str = "api") -> tuple[
 def member_update(*, shop: Shop, member: Member, actor: Actor = SYSTEM, source: str = "api", **changes) -> Member:
     """Change profile fields, identities (phone, external_id, wechat_openid) and consents (`consents={"sms": True}`).
 
-    Raises InvalidPhoneError, PhoneTaken, ExternalIdTaken, MemberErased. Consent changes are recorded."""
+    Raises InvalidPhoneError, PhoneTaken, ExternalIdTaken, MemberErased. Consent changes are recorded. A change runs
+    the extension point PROFILE_SAVED (shops.extensions) in this transaction."""
     assert member.shop_id == shop.pk
     member = Member.objects.select_for_update().get(shop=shop, pk=member.pk)
     if member.status == MemberStatus.ERASED:
@@ -158,7 +145,8 @@ def member_update(*, shop: Shop, member: Member, actor: Actor = SYSTEM, source: 
         if "phone" in diff:  # phone numbers stay out of the audit log, which roles without the right can read
             diff["phone"] = ["…", "…"]
         audit_record(shop=shop, actor=actor, action="member.update", obj=member, changes=diff)
-        _profile_saved(shop=shop, member=member)
+        for profile_saved in implementations(PROFILE_SAVED):
+            profile_saved(shop=shop, member=member)
     return member
 
 

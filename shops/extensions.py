@@ -75,7 +75,7 @@ class ShopDefaults(Protocol):
     def __call__(self, *, shop: Shop) -> None: ...
 
 
-SHOP_DEFAULTS = ExtensionPoint("shop_defaults", ShopDefaults, required=True)
+SHOP_DEFAULTS: ExtensionPoint[ShopDefaults] = ExtensionPoint("shop_defaults", ShopDefaults, required=True)
 
 
 # --- Members -------------------------------------------------------------------------------------------------------
@@ -100,8 +100,8 @@ class MemberJoined(Protocol):
     def __call__(self, *, shop: Shop, member: Member, data: Enrolment) -> None: ...
 
 
-PROFILE_SAVED = ExtensionPoint("profile_saved", ProfileSaved)
-MEMBER_JOINED = ExtensionPoint("member_joined", MemberJoined)
+PROFILE_SAVED: ExtensionPoint[ProfileSaved] = ExtensionPoint("profile_saved", ProfileSaved)
+MEMBER_JOINED: ExtensionPoint[MemberJoined] = ExtensionPoint("member_joined", MemberJoined)
 
 
 # --- Orders --------------------------------------------------------------------------------------------------------
@@ -175,10 +175,12 @@ class OrderStatusChanged(Protocol):
     def __call__(self, *, shop: Shop, order: Order, previous: str) -> None: ...
 
 
-ORDER_POINTS_AWARD = ExtensionPoint("order_points_award", OrderPointsAward, required=True, single=True)
-ORDERS_CREATED = ExtensionPoint("orders_created", OrdersCreated)
-REFUND_CREATED = ExtensionPoint("refund_created", RefundCreated)
-ORDER_STATUS_CHANGED = ExtensionPoint("order_status_changed", OrderStatusChanged)
+ORDER_POINTS_AWARD: ExtensionPoint[OrderPointsAward] = ExtensionPoint(
+    "order_points_award", OrderPointsAward, required=True, single=True
+)
+ORDERS_CREATED: ExtensionPoint[OrdersCreated] = ExtensionPoint("orders_created", OrdersCreated)
+REFUND_CREATED: ExtensionPoint[RefundCreated] = ExtensionPoint("refund_created", RefundCreated)
+ORDER_STATUS_CHANGED: ExtensionPoint[OrderStatusChanged] = ExtensionPoint("order_status_changed", OrderStatusChanged)
 
 
 # --- Pages, files and data that apps above add ----------------------------------------------------------------------
@@ -228,10 +230,12 @@ class DemoSeeder(Protocol):
     def __call__(self, *, shop: Shop, rng: random.Random, members: int) -> str: ...
 
 
-MEMBER_DATA = ExtensionPoint("member_data", MemberData)
-ORDER_PAGE_SECTION = ExtensionPoint("order_page_section", OrderPageSection)
-IMPORT_HANDLER = ExtensionPoint("import_handler", ImportHandler, required=True, keyed=True)
-DEMO_SEEDER = ExtensionPoint("demo_seeder", DemoSeeder, ordered=True)
+MEMBER_DATA: ExtensionPoint[MemberData] = ExtensionPoint("member_data", MemberData)
+ORDER_PAGE_SECTION: ExtensionPoint[OrderPageSection] = ExtensionPoint("order_page_section", OrderPageSection)
+IMPORT_HANDLER: ExtensionPoint[ImportHandler] = ExtensionPoint(
+    "import_handler", ImportHandler, required=True, keyed=True
+)
+DEMO_SEEDER: ExtensionPoint[DemoSeeder] = ExtensionPoint("demo_seeder", DemoSeeder, ordered=True)
 
 
 # --- The dashboard ---------------------------------------------------------------------------------------------------
@@ -247,11 +251,11 @@ class NavItem:
 # The label of an audit action code (the `action` of shops.services.audit_record), keyed by the code; each app
 # registers the codes it writes, with gettext_lazy (translated when the audit page shows them). A test finds every
 # code written in the code and wants a label for it (tests/shops/test_extensions.py).
-AUDIT_ACTION = ExtensionPoint("audit_action", (str, Promise), keyed=True)
+AUDIT_ACTION: ExtensionPoint[str | Promise] = ExtensionPoint("audit_action", (str, Promise), keyed=True)
 # The dashboard's navigation (shops.dashboard): each app registers the entries of its areas, shown in app order to
 # those with the entry's permission. The settings group shows an entry only to those with its permission.
-NAVIGATION = ExtensionPoint("navigation", NavItem)
-SETTINGS_NAVIGATION = ExtensionPoint("settings_navigation", NavItem)
+NAVIGATION: ExtensionPoint[NavItem] = ExtensionPoint("navigation", NavItem)
+SETTINGS_NAVIGATION: ExtensionPoint[NavItem] = ExtensionPoint("settings_navigation", NavItem)
 
 
 POINTS = (

@@ -4,6 +4,7 @@ action code the code writes has a label, translated into zh-Hans."""
 
 import ast
 import inspect
+import re
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -155,6 +156,23 @@ def test_implementations_run_in_the_dependency_order_of_their_apps_or_by_explici
         None,
         None,
     ]
+
+
+def test_the_catalogues_table_names_the_apps_that_implement_each_point():
+    from django.apps import apps
+
+    labels = {config.label for config in apps.get_app_configs()}
+    by_name = {name: getattr(extensions, name) for name in dir(extensions) if getattr(extensions, name) in POINTS}
+    rows = [line.strip("| ").split(" | ") for line in extensions.__doc__.splitlines() if line.startswith("| ")]
+    checked = 0
+    for names, _contract, _caller, implementers in rows:
+        listed = list(dict.fromkeys(word for word in re.findall(r"[a-z]+", implementers) if word in labels))
+        for name in names.split(", "):
+            if name in by_name and listed:  # "every app that audits" is not a list
+                registered = list(dict.fromkeys(r.app for r in registry.registrations(by_name[name])))
+                assert registered == listed, name
+                checked += 1
+    assert checked == 11
 
 
 def test_an_override_replaces_the_registrations_for_its_block_only():

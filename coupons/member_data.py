@@ -1,5 +1,6 @@
-"""What coupons knows about a member, for the member's timeline and privacy export (members.timeline; listed in
-settings.MEMBER_DATA_PROVIDERS): coupons received, used, given back or voided, expired, and points mall exchanges."""
+"""What coupons knows about a member, for the member's timeline and privacy export (members.timeline; registered
+for the extension point MEMBER_DATA): coupons received, used, given back or voided, expired, and points mall
+exchanges."""
 
 from django.utils.formats import number_format
 from django.utils.translation import gettext as _

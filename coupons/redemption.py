@@ -18,6 +18,7 @@ from django.utils.translation import gettext_lazy as _
 from events.outbox import NewEvent, emit, emit_many
 from events.types import EventType
 from members.models import Member, MemberStatus
+from orders.models import Order, OrderStatus, Refund
 from shops.models import Shop
 from shops.services import SYSTEM, Actor
 
@@ -171,6 +172,19 @@ def coupons_reverse_for_order(*, shop: Shop, order_external_id: str, now: dateti
         redemption.save(update_fields=["reversal", "reversed_at"])
         coupon.save(update_fields=["status", "status_changed_at"])
     return len(standing)
+
+
+def order_refunded(*, shop: Shop, order: Order, refund: Refund) -> None:
+    """Extension point REFUND_CREATED: an order refunded in full gives back or voids the coupons used on it."""
+    if order.status == OrderStatus.REFUNDED:
+        coupons_reverse_for_order(shop=shop, order_external_id=order.external_id)
+
+
+def order_status_changed(*, shop: Shop, order: Order, previous: str) -> None:
+    """Extension point ORDER_STATUS_CHANGED: a cancelled order, likewise. Recording an order does nothing here:
+    coupons are redeemed through coupons/redeem/, which names the order."""
+    if order.status == OrderStatus.CANCELLED:
+        coupons_reverse_for_order(shop=shop, order_external_id=order.external_id)
 
 
 @transaction.atomic

@@ -7,6 +7,7 @@ from rest_framework import serializers, status
 from rest_framework.generics import ListAPIView
 from rest_framework.response import Response
 
+from shops.extensions import TIER_LOOKUP, implementation
 from shops.rest.schema import CONFLICT
 from shops.rest.serializers import Int64Field, StrictSerializer
 from shops.rest.views import ShopAPIView
@@ -15,7 +16,6 @@ from . import selectors, services
 from .errors import UnknownTag, UnknownTier
 from .models import ConsentChannel, Gender, Tag
 from .tags import tag_find, tags_of_members
-from .tier_lookup import tier_lookup
 
 # The pattern admits each month's days up to 31 and the years 1900 to 2099: "02-30" and a year after this one pass
 # it and are refused as no real birthday.
@@ -130,7 +130,7 @@ def member_output(members, *, shop, many: bool = False):
     rows = list(members) if many else [members]
     context = {
         "tags": tags_of_members(shop=shop, member_ids=[m.pk for m in rows]),
-        "base_tier": tier_lookup().tier_base_of(shop=shop),
+        "base_tier": implementation(TIER_LOOKUP).tier_base_of(shop=shop),
     }
     return MemberOutput(rows if many else members, many=many, context=context).data
 
@@ -183,7 +183,7 @@ class MemberListCreateApi(ShopAPIView, ListAPIView):
         tier = None
         if params.get("tier"):
             try:
-                tier = tier_lookup().tier_find(shop=self.shop, name_or_id=params["tier"])
+                tier = implementation(TIER_LOOKUP).tier_find(shop=self.shop, name_or_id=params["tier"])
             except ObjectDoesNotExist:
                 raise UnknownTier(details={"tier": params["tier"]}) from None
         return selectors.member_search(

@@ -34,12 +34,12 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from shops.errors import ApplicationError
+from shops.extensions import TIER_LOOKUP, implementation
 from shops.ids import BIGINT_MAX, BIGINT_MIN, parse_int
 from shops.models import Shop
 
 from .models import ConsentChannel, Gender, Member, MemberStatus, MemberTag
 from .phones import InvalidPhone, normalize_phone
-from .tier_lookup import tier_lookup
 
 SORTS = {
     "-last_order_at": ("-last_order_at", "-id"),
@@ -115,7 +115,7 @@ def _choices(definition: dict, key: str, allowed) -> list[str]:
 
 def _in_tiers(shop: Shop, tier_ids: list[int]) -> Q:
     # Members on the joining tier (rank 0) hold no tier row: Member.tier is NULL for them.
-    base = tier_lookup().tier_base_of(shop=shop)
+    base = implementation(TIER_LOOKUP).tier_base_of(shop=shop)
     if base is None or base.pk not in tier_ids:
         return Q(tier_id__in=tier_ids)
     return Q(tier_id__in=[pk for pk in tier_ids if pk != base.pk]) | Q(tier__isnull=True)

@@ -10,12 +10,12 @@ from django.http import QueryDict
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
+from shops.extensions import TIER_LOOKUP, implementation
 from shops.forms import Form
 from shops.models import Shop
 
 from .models import ConsentChannel, Gender, MemberStatus, TagKind
 from .tags import tag_list
-from .tier_lookup import tier_lookup
 
 SORT_CHOICES = [
     ("-joined_at", _("Joined, newest first")),
@@ -118,7 +118,8 @@ class MemberFilterForm(Form):
 
     def __init__(self, *args, shop: Shop, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["tiers"].choices = [(tier.pk, tier.name) for tier in tier_lookup().tiers_of_shop(shop=shop)]
+        tiers = implementation(TIER_LOOKUP).tiers_of_shop(shop=shop)
+        self.fields["tiers"].choices = [(tier.pk, tier.name) for tier in tiers]
         tags = [(tag.pk, tag.name) for tag in tag_list(shop=shop)]
         for name in ("tags_any", "tags_all", "tags_none"):
             if tags:

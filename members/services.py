@@ -15,7 +15,7 @@ from django.utils import timezone
 from events.outbox import NewEvent, emit, emit_many
 from events.types import EventType
 from shops.bulk import in_condition
-from shops.hooks import hook_modules
+from shops.extensions import MEMBER_JOINED, PROFILE_SAVED, implementations
 from shops.models import Shop
 from shops.services import SYSTEM, Actor, audit_record
 
@@ -75,31 +75,13 @@ def _record_consents(*, shop: Shop, member: Member, consents: dict[str, bool], s
     )
 
 
-def _member_effects() -> list:
-    """The modules that act on a member's profile (settings.MEMBER_EFFECTS), each with `profile_saved(shop=,
-    member=)`, called in the transaction of an enrolment or a profile change (task rewards)."""
-    return hook_modules("MEMBER_EFFECTS")
-
-
-def _profile_saved(*, shop: Shop, member: Member) -> None:
-    for effects in _member_effects():
-        effects.profile_saved(shop=shop, member=member)
-
-
-def _member_joined(*, shop: Shop, member: Member, data: Enrolment) -> None:
-    """The modules that act on a new member's joining (settings.MEMBER_JOIN_EFFECTS: recruitment's channel
-    attribution, welcome gift and referral), each with `member_joined(shop=, member=, data=)`."""
-    modules = hook_modules("MEMBER_JOIN_EFFECTS")
-    for effects in modules:
-        effects.member_joined(shop=shop, member=member, data=data)
-    if modules:  # a welcome gift or a referral changed the row's balances and referrer
-        member.refresh_from_db(fields=["points_balance", "points_pending", "growth_value", "tier", "referrer"])
-
-
 @transaction.atomic
 def member_enroll(*, shop: Shop, data: Enrolment, source: str = "api") -> tuple[Member, bool]:
     """Enrol a shopper. Returns (member, created); a phone that is already a member returns that member and
-    changes nothing. Raises InvalidPhoneError, ExternalIdTaken."""
+    changes nothing. Raises InvalidPhoneError, ExternalIdTaken.
+
+    A new member runs, in this transaction, the extension points PROFILE_SAVED, then MEMBER_JOINED
+    (shops.extensions)."""
     phone = phone_normalize(data.phone)
     existing = Member.objects.filter(shop=shop, phone=phone).exclude(status=MemberStatus.ERASED).first()
     if existing:
@@ -132,8 +114,12 @@ def member_enroll(*, shop: Shop, data: Enrolment, source: str = "api") -> tuple[
         shop_id=shop.pk, type=EventType.MEMBER_JOINED, member_id=member.pk, payload=joined, occurred_at=member.joined_at
     )
     _record_consents(shop=shop, member=member, consents=consents, source=source)
-    _profile_saved(shop=shop, member=member)
-    _member_joined(shop=shop, member=member, data=data)
+    for profile_saved in implementations(PROFILE_SAVED):
+        profile_saved(shop=shop, member=member)
+    for member_joined in implementations(MEMBER_JOINED):
+        member_joined(shop=shop, member=member, data=data)
+    if implementations(MEMBER_JOINED):  # a welcome gift or a referral changed the row's balances and referrer
+        member.refresh_from_db(fields=["points_balance", "points_pending", "growth_value", "tier", "referrer"])
     return member, True
 
 
@@ -141,7 +127,8 @@ def member_enroll(*, shop: Shop, data: Enrolment, source: str = "api") -> tuple[
 def member_update(*, shop: Shop, member: Member, actor: Actor = SYSTEM, source: str = "api", **changes) -> Member:
     """Change profile fields, identities (phone, external_id, wechat_openid) and consents (`consents={"sms": True}`).
 
-    Raises InvalidPhoneError, PhoneTaken, ExternalIdTaken, MemberErased. Consent changes are recorded."""
+    Raises InvalidPhoneError, PhoneTaken, ExternalIdTaken, MemberErased. Consent changes are recorded. A change runs
+    the extension point PROFILE_SAVED (shops.extensions) in this transaction."""
     assert member.shop_id == shop.pk
     member = Member.objects.select_for_update().get(shop=shop, pk=member.pk)
     if member.status == MemberStatus.ERASED:
@@ -174,7 +161,8 @@ def member_update(*, shop: Shop, member: Member, actor: Actor = SYSTEM, source: 
         audit_record(shop=shop, actor=actor, action="member.update", obj=member, changes=diff)
         if profile := sorted(f for f in diff if f in changes):  # consents have events of their own
             emit(shop_id=shop.pk, type=EventType.MEMBER_UPDATED, member_id=member.pk, payload={"fields": profile})
-        _profile_saved(shop=shop, member=member)
+        for profile_saved in implementations(PROFILE_SAVED):
+            profile_saved(shop=shop, member=member)
     return member
 
 

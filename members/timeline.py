@@ -1,8 +1,8 @@
 """A member's one timeline and their privacy data export, assembled from providers.
 
 Members sits low in the dependency order and never imports the apps above it. Instead, each app that holds data
-about members (orders now; points, tiers, coupons, messages later) names a module in
-`settings.MEMBER_DATA_PROVIDERS` with two functions:
+about members (orders, tiers, points, coupons, recruitment) registers a provider for the extension point
+MEMBER_DATA (shops.extensions.MemberData), with two functions:
 
     timeline(*, shop, member, limit) -> list[TimelineEvent]   the member's latest events, newest first
     export(*, shop, member) -> dict                            everything it holds on the member, JSON-able
@@ -12,12 +12,10 @@ Every provider is read; nothing is filtered by role here (the views check permis
 
 from dataclasses import dataclass
 from datetime import datetime
-from types import SimpleNamespace
 
-from django.conf import settings
-from django.utils.module_loading import import_string
 from django.utils.translation import gettext as _
 
+from shops.extensions import MEMBER_DATA, implementations
 from shops.models import Shop
 
 from .models import ConsentChannel, Member
@@ -31,14 +29,6 @@ class TimelineEvent:
     title: str
     detail: str = ""
     url: str = ""
-
-
-def member_data_providers() -> list[SimpleNamespace]:
-    """The providers of settings.MEMBER_DATA_PROVIDERS, each with its `timeline` and `export` functions."""
-    return [
-        SimpleNamespace(name=path, timeline=import_string(f"{path}.timeline"), export=import_string(f"{path}.export"))
-        for path in settings.MEMBER_DATA_PROVIDERS
-    ]
 
 
 def _own_events(*, shop: Shop, member: Member, limit: int) -> list[TimelineEvent]:
@@ -61,7 +51,7 @@ def member_timeline(*, shop: Shop, member: Member, limit: int = 50) -> list[Time
     """The member's latest `limit` events from every provider and from members itself, newest first."""
     assert member.shop_id == shop.pk
     events = _own_events(shop=shop, member=member, limit=limit)
-    for provider in member_data_providers():
+    for provider in implementations(MEMBER_DATA):
         events += provider.timeline(shop=shop, member=member, limit=limit)
     events.sort(key=lambda e: e.at, reverse=True)
     return events[:limit]
@@ -105,6 +95,6 @@ def member_data_export(*, shop: Shop, member: Member) -> dict:
         ],
         "tags": [tag.name for tag in member_tag_list(shop=shop, member=member)],
     }
-    for provider in member_data_providers():
+    for provider in implementations(MEMBER_DATA):
         data.update(provider.export(shop=shop, member=member))
     return data

@@ -1,7 +1,8 @@
 """The orders kind of import (the engine is members.imports.engine): historical orders from CSV/XLSX, recorded
 through orders_record.
 
-Members sits below orders and imports none of it; settings.IMPORT_KINDS names ORDER_IMPORT for the "orders" kind.
+Members sits below orders and imports none of it: orders registers ORDER_IMPORT for the "orders" kind (extension
+point IMPORT_HANDLER, orders.apps).
 Rows of one order number are one order (one row per item when the file has item columns): a bad row keeps its
 whole order out, and orders recorded already (same number, same content) are counted as duplicates.
 """

@@ -1,5 +1,5 @@
-"""What orders knows about a member, for the member's timeline and privacy export (members.timeline; listed in
-settings.MEMBER_DATA_PROVIDERS)."""
+"""What orders knows about a member, for the member's timeline and privacy export (members.timeline; registered
+for the extension point MEMBER_DATA)."""
 
 from django.urls import reverse
 from django.utils.formats import number_format

@@ -5,10 +5,11 @@ and records nothing; the same id with a different body is a conflict, never an o
 (spend = paid minus refunded over counted orders, count of counted orders, first/last order time, the same over the
 last 12 months) change in the same transaction as the facts they summarise, written by members.figures.
 
-Points and tiers build on this without orders importing them (apps depend downwards only): every write calls the
-order-effects modules listed in settings.ORDER_EFFECTS (points.order_effects) explicitly, in the same transaction,
-with what it created (orders, a refund, a status change), so every path that records orders (API, bulk, imports,
-demo) awards points and moves tiers, and a replay, which creates nothing, awards nothing twice.
+Points, tiers, coupons and recruitment build on this without orders importing them (apps depend downwards only):
+every write runs the extension points of shops.extensions named where it calls them, in the same transaction, with
+what it created (orders: ORDER_POINTS_AWARD, then ORDERS_CREATED; a refund: REFUND_CREATED; a status change:
+ORDER_STATUS_CHANGED), so every path that records orders (API, bulk, imports, demo) awards points and moves tiers,
+and a replay, which creates nothing, awards nothing twice.
 """
 
 import hashlib
@@ -36,7 +37,14 @@ from members.figures import (
 from members.services import members_for_orders
 from shops.bulk import gc_paused, in_condition, insert_rows, models_select, values_cte
 from shops.errors import ApplicationError
-from shops.hooks import hook_modules
+from shops.extensions import (
+    ORDER_POINTS_AWARD,
+    ORDER_STATUS_CHANGED,
+    ORDERS_CREATED,
+    REFUND_CREATED,
+    implementation,
+    implementations,
+)
 from shops.idempotency import body_hash
 from shops.models import Shop
 
@@ -89,25 +97,13 @@ ITEM_COLUMNS = [("shop_id", "int"), ("order_id", "int"), ("sku", "text"), ("name
 
 @dataclass(frozen=True)
 class CreatedOrder:
-    """An order of a batch as order effects receive it: about to be written (orders_award, `pk` None), then
-    created by the call (orders_created)."""
+    """An order of a batch as the extension points receive it: about to be written (ORDER_POINTS_AWARD's
+    orders_award, `pk` None), then created by the call (its orders_created, and ORDERS_CREATED)."""
 
     member_id: int | None
     data: OrderInput
     buyer_enrolled: bool = False  # the buyer was enrolled by this batch (join on purchase)
     pk: int | None = None
-
-
-def _order_effects() -> list:
-    """The modules that act on order facts (settings.ORDER_EFFECTS). Each has
-    - `orders_award(shop=, orders=, members=)`: what the new orders of a batch earn, before they are written, so
-      that each is inserted with its points: an object whose `points` is {external_id: points}, or None;
-    - `orders_created(shop=, created=, members=, now=, awarded=)`, given back its award with the buyers' figures
-      read under lock: writes what the orders created earn, returns ({external_id: points} where these differ from
-      the award (rarely: a replay in the batch or a concurrent write to a buyer), {balance column: {member id:
-      delta}});
-    - `refund_created(shop=, order=, refund=)` and `order_status_changed(shop=, order=, previous=)`."""
-    return hook_modules("ORDER_EFFECTS")
 
 
 class Recorded:
@@ -181,7 +177,10 @@ def orders_record(*, shop: Shop, orders: list[OrderInput]) -> list[Recorded | Ap
     """Record a batch of orders set-based: a few queries whatever the batch size. Returns, for each input in order,
     what happened to it (created, or a replay of an earlier identical order) or the error that refused it.
 
-    Safe to retry and to run concurrently: rows that a concurrent writer inserted first are treated as replays."""
+    Safe to retry and to run concurrently: rows that a concurrent writer inserted first are treated as replays.
+
+    Runs the extension points (shops.extensions) ORDER_POINTS_AWARD (before the insert, then after the buyers'
+    lock) and ORDERS_CREATED, in this transaction, for the orders it creates."""
     assert len(orders) <= MAX_BATCH
     with gc_paused(), outbox.batch():  # the batch's events (orders, points, tiers) in one statement
         return _record(shop=shop, orders=orders)
@@ -219,18 +218,15 @@ def _record(*, shop: Shop, orders: list[OrderInput]) -> list[Recorded | Applicat
             unknown.append(i)  # unless it is a replay of an order whose buyer is gone since
             continue
         buyers[data.external_id] = member
-    # Each order is inserted with the points it earns, awarded on its buyer's figures as read above; the effects
-    # check them against the figures read under lock after the insert.
+    # Each order is inserted with the points it earns (ORDER_POINTS_AWARD), awarded on its buyer's figures as read
+    # above; its orders_created checks them against the figures read under lock after the insert.
     candidates = {
         ext: CreatedOrder(m.pk if m else None, orders[first_index[ext]], buyer_enrolled=bool(m) and m.pk in enrolled)
         for ext, m in buyers.items()
     }
-    awarded = [
-        (fx, fx.orders_award(shop=shop, orders=list(candidates.values()), members=facts)) for fx in _order_effects()
-    ]
-    points: dict[str, int] = {}
-    for _effects, award in awarded:
-        points.update(award.points if award else {})
+    points_award = implementation(ORDER_POINTS_AWARD)
+    award = points_award.orders_award(shop=shop, orders=list(candidates.values()), members=facts)
+    points: dict[str, int] = dict(award.points) if award else {}
     rows = []
     for c in candidates.values():
         data = c.data
@@ -275,19 +271,17 @@ def _record(*, shop: Shop, orders: list[OrderInput]) -> list[Recorded | Applicat
             outcome[i] = OrderConflict(details={"external_id": ext})
     # Each buyer's row is locked and read once, before anything changes it, and after the insert, which may wait
     # for a concurrent writer of the same order id (a refund updating it), as a refund locks the order, then the
-    # buyer. The balances that the effects change go into the one update that applies the aggregates.
+    # buyer. The balances that ORDER_POINTS_AWARD changes go into the one update that applies the aggregates.
     buyers_before = members_lock_for_orders(shop=shop, ids=set(deltas))
-    corrected: dict[str, int] = {}
-    balances: dict[str, Counter] = {}
-    for effects, award in awarded:
-        changed_points, changed = effects.orders_created(
-            shop=shop, created=[c for _i, c, _b in created], members=buyers_before, now=now, awarded=award
-        )
-        corrected.update(changed_points)
-        for column, by_member in changed.items():
-            balances.setdefault(column, Counter()).update(by_member)
-    # The effects hand back balances of these buyers only, whose rows members_lock_for_orders locked above.
+    created_orders = [c for _i, c, _b in created]
+    corrected, changed = points_award.orders_created(
+        shop=shop, created=created_orders, members=buyers_before, now=now, awarded=award
+    )
+    balances = {column: Counter(by_member) for column, by_member in changed.items()}
+    # It hands back balances of these buyers only, whose rows members_lock_for_orders locked above.
     assert all(set(by_member) <= buyers_before.keys() for by_member in balances.values())
+    for orders_created in implementations(ORDERS_CREATED):
+        orders_created(shop=shop, created=created_orders, members=buyers_before, now=now)
     member_aggregates_apply(shop=shop, deltas=deltas, counters=balances, locked=True)
     insert_rows("orders_orderitem", ITEM_COLUMNS, items)
     _points_correct(shop=shop, points=corrected)
@@ -385,6 +379,7 @@ def _order_leaves_aggregates(*, shop: Shop, order: Order, spend: Decimal) -> Non
 @transaction.atomic
 def order_change_status(*, shop: Shop, order: Order, status: str) -> Order:
     """Complete or cancel an order. Completing a completed order (or cancelling a cancelled one) changes nothing.
+    A change runs the extension point ORDER_STATUS_CHANGED (shops.extensions) in this transaction.
 
     Raises InvalidStatusChange."""
     order = Order.objects.select_for_update().get(shop=shop, pk=order.pk)
@@ -404,8 +399,8 @@ def order_change_status(*, shop: Shop, order: Order, status: str) -> Order:
         order.completed_at = timezone.now()
         order.save(update_fields=["status", "completed_at"])
     _order_event(order, EventType.ORDER_STATUS_CHANGED, **{"from": previous, "to": status})
-    for effects in _order_effects():
-        effects.order_status_changed(shop=shop, order=order, previous=previous)
+    for order_status_changed in implementations(ORDER_STATUS_CHANGED):
+        order_status_changed(shop=shop, order=order, previous=previous)
     return order
 
 
@@ -428,7 +423,8 @@ class RefundRecorded:
 
 @transaction.atomic
 def refund_record(*, shop: Shop, order: Order, data: RefundInput) -> RefundRecorded:
-    """Record a full or partial refund of `order`. A replay returns the first refund and records nothing.
+    """Record a full or partial refund of `order`. A replay returns the first refund and records nothing. A new
+    refund runs the extension point REFUND_CREATED (shops.extensions) in this transaction.
 
     Raises RefundConflict (same refund id, other content), RefundExceedsOrder, InvalidStatusChange (cancelled)."""
     order = Order.objects.select_for_update().get(shop=shop, pk=order.pk)
@@ -473,6 +469,6 @@ def refund_record(*, shop: Shop, order: Order, data: RefundInput) -> RefundRecor
         order, EventType.ORDER_REFUNDED, refund_id=refund.pk, refund_external_id=refund.external_id,
         amount=str(refund.amount), fully=fully,
     )  # fmt: skip
-    for effects in _order_effects():
-        effects.refund_created(shop=shop, order=order, refund=refund)
+    for refund_created in implementations(REFUND_CREATED):
+        refund_created(shop=shop, order=order, refund=refund)
     return RefundRecorded(refund, created=True)

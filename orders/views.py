@@ -5,18 +5,17 @@ import datetime
 import zoneinfo
 
 from django import forms
-from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import ObjectDoesNotExist
 from django.http import QueryDict
 from django.shortcuts import redirect
 from django.urls import reverse
-from django.utils.module_loading import import_string
 from django.utils.translation import gettext_lazy as _
 from django.views.generic import TemplateView
 
 from members.phones import mask_phone
 from shops.dashboard import ShopStaffMixin
+from shops.extensions import ORDER_PAGE_SECTION, implementations
 from shops.forms import Form
 from shops.ids import parse_id
 from shops.roles import Perm
@@ -41,9 +40,9 @@ class OrderFilterForm(Form):
 
 
 def order_page_sections(*, shop, order) -> list[dict]:
-    """The sections that apps above orders add to the order page (settings.ORDER_PAGE_SECTIONS), in that order: each
-    module's `section(shop=, order=)` gives {"title", "template", "context"}, or None for nothing to show."""
-    sections = (import_string(f"{path}.section")(shop=shop, order=order) for path in settings.ORDER_PAGE_SECTIONS)
+    """The sections that apps above orders add to the order page (extension point ORDER_PAGE_SECTION), in their
+    order: each gives {"title", "template", "context"}, or None for nothing to show."""
+    sections = (section(shop=shop, order=order) for section in implementations(ORDER_PAGE_SECTION))
     return [section for section in sections if section]
 
 

@@ -1,6 +1,6 @@
 """The default points rules of a new shop (SPEC 3): one point per whole yuan paid, available at once, valid until
-the end of the following calendar year; that is the model's field defaults. Listed in
-settings.SHOP_DEFAULT_PROGRAM."""
+the end of the following calendar year; that is the model's field defaults. Registered for the extension point
+SHOP_DEFAULTS (points.apps)."""
 
 from shops.models import Shop
 

@@ -1,5 +1,5 @@
 """What points knows about a member: the ledger as the dashboard pages it, and the member's timeline and privacy
-export (members.timeline; listed in settings.MEMBER_DATA_PROVIDERS)."""
+export (members.timeline; registered for the extension point MEMBER_DATA)."""
 
 from datetime import datetime
 

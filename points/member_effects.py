@@ -1,4 +1,4 @@
-"""What a member's profile does to points (settings.MEMBER_EFFECTS): a profile that becomes complete earns the
+"""What a member's profile does to points (extension point PROFILE_SAVED): a profile that becomes complete earns the
 profile-completion task reward, once per member whatever is edited later. Bulk imports of members do not call it:
 their profiles were filled in by the shop's old system, not by the shopper doing the task."""
 

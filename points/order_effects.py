@@ -1,5 +1,7 @@
-"""What order facts do to points, growth value and tiers (settings.ORDER_EFFECTS): called by orders.services in
-the transaction that records each fact, only for facts it created, so replays award nothing twice.
+"""What order facts do to points, growth value and tiers: the extension points ORDER_POINTS_AWARD (this module:
+orders_award, orders_created), REFUND_CREATED and ORDER_STATUS_CHANGED (shops.extensions, registered in
+points.apps), run by orders.services in the transaction that records each fact, only for facts it created, so
+replays award nothing twice.
 
 - An order with a member earns points by the shop's rules (points.rules), credited at once or held pending
   until `pending_days` after the order completes, and growth value; then the buyer's tier is upgraded at once if

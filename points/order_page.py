@@ -1,4 +1,4 @@
-"""The "Points" section of the order page (settings.ORDER_PAGE_SECTIONS: orders renders it without importing
+"""The "Points" section of the order page (extension point ORDER_PAGE_SECTION: orders renders it without importing
 points). It explains in words how the order's points were computed, from the lines stored with its earn entry or
 its pending award (points.rules.Award.as_details), and what became of them: pending until when, cut or taken back
 by refunds and cancellation."""

@@ -1,5 +1,6 @@
-"""What recruitment knows about a member, for the member's timeline and privacy export (members.timeline; listed
-in settings.MEMBER_DATA_PROVIDERS): the channel they joined through and the referrals they made or came by."""
+"""What recruitment knows about a member, for the member's timeline and privacy export (members.timeline;
+registered for the extension point MEMBER_DATA): the channel they joined through and the referrals they made or
+came by."""
 
 from django.utils.translation import gettext as _
 

@@ -9,7 +9,7 @@ from django.shortcuts import redirect, render
 from django.views import View
 
 from .errors import ApplicationError
-from .navigation import NAVIGATION, SETTINGS_NAVIGATION
+from .extensions import NAVIGATION, SETTINGS_NAVIGATION, implementations
 from .roles import ROLE_PERMISSIONS
 from .selectors import membership_for_slug
 from .services import Actor
@@ -53,8 +53,12 @@ class ShopStaffMixin(LoginRequiredMixin):
             shop=self.shop,
             membership=self.membership,
             perms=self.perms,
-            navigation=[item for item in NAVIGATION if item.permission is None or item.permission in self.perms],
-            settings_navigation=[item for item in SETTINGS_NAVIGATION if item.permission in self.perms],
+            navigation=[
+                item for item in implementations(NAVIGATION) if item.permission is None or item.permission in self.perms
+            ],
+            settings_navigation=[
+                item for item in implementations(SETTINGS_NAVIGATION) if item.permission in self.perms
+            ],
         )
         return context
 

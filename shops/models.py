@@ -6,6 +6,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django_scopes import ScopedManager
 
+from .extensions import audit_action_label
 from .roles import Role
 
 
@@ -175,44 +176,6 @@ class ApiKey(ShopOwned):
         return self.revoked_at is None
 
 
-# What the audit log shows for each action code; apps add their own codes here as they write them.
-AUDIT_ACTION_LABELS = {
-    "shop.create": _("Shop created"),
-    "shop.update": _("Settings changed"),
-    "shop.freeze": _("Shop frozen"),
-    "shop.unfreeze": _("Shop unfrozen"),
-    "staff.invite": _("Staff invited"),
-    "staff.invitation_cancel": _("Invitation cancelled"),
-    "staff.join": _("Invitation accepted"),
-    "staff.add": _("Staff added"),
-    "staff.role_change": _("Role changed"),
-    "staff.remove": _("Staff removed"),
-    "apikey.create": _("API key created"),
-    "apikey.revoke": _("API key revoked"),
-    "member.update": _("Member edited"),
-    "member.freeze": _("Member frozen"),
-    "member.unfreeze": _("Member unfrozen"),
-    "member.erase": _("Member data erased"),
-    "member.phone_view": _("Phone number shown"),
-    "points.adjust": _("Points adjusted"),
-    "points.rules": _("Points rules changed"),
-    "points.bonus_rule": _("Bonus rule saved"),
-    "points.bonus_rule_delete": _("Bonus rule deleted"),
-    "tiers.change": _("Tier rules changed"),
-    "tiers.schedule": _("Tier rules change scheduled"),
-    "tiers.schedule_cancel": _("Scheduled tier rules change cancelled"),
-    "tier.assign": _("Tier assigned"),
-    "member.data_export": _("Member data exported"),
-    "member.export": _("Member list exported"),
-    "import.create": _("File imported"),
-    "tag.create": _("Tag created"),
-    "tag.add": _("Tag added to members"),
-    "tag.remove": _("Tag removed from members"),
-    "segment.save": _("Segment saved"),
-    "segment.delete": _("Segment deleted"),
-}
-
-
 class AuditLogEntry(ShopOwned):
     """Who did what to which object, and for settings the values before and after. Written, never edited."""
 
@@ -240,4 +203,4 @@ class AuditLogEntry(ShopOwned):
 
     @property
     def action_label(self) -> str:
-        return AUDIT_ACTION_LABELS.get(self.action, self.action)
+        return audit_action_label(self.action)

@@ -3,7 +3,8 @@
 from django.db.models import QuerySet
 
 from .bulk import models_select
-from .models import AUDIT_ACTION_LABELS, ApiKey, AuditLogEntry, Invitation, Shop, StaffMembership, User
+from .extensions import audit_action_label
+from .models import ApiKey, AuditLogEntry, Invitation, Shop, StaffMembership, User
 from .tenancy import all_shops
 
 
@@ -74,4 +75,4 @@ def audit_list(*, shop: Shop, action: str = "") -> QuerySet[AuditLogEntry]:
 def audit_actions(*, shop: Shop) -> list[tuple[str, str]]:
     """The action codes this shop's log holds, with their labels, for the filter."""
     codes = AuditLogEntry.objects.filter(shop=shop).values_list("action", flat=True).distinct().order_by("action")
-    return [(code, AUDIT_ACTION_LABELS.get(code, code)) for code in codes]
+    return [(code, audit_action_label(code)) for code in codes]

@@ -21,7 +21,7 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from .errors import ApplicationError, Conflict, Forbidden
-from .hooks import hook_modules
+from .extensions import SHOP_DEFAULTS, implementations
 from .models import ApiKey, AuditLogEntry, Invitation, Shop, StaffMembership, User
 from .roles import Role
 from .sms import SmsMessage
@@ -88,7 +88,8 @@ def _slug_taken(slug: str) -> Conflict:
 
 @transaction.atomic
 def shop_create(*, name: str, slug: str, owner: User, actor: Actor = SYSTEM, **fields) -> Shop:
-    """Create a shop with `owner` as its first owner. Raises Conflict when the slug is taken."""
+    """Create a shop with `owner` as its first owner, and through the extension point SHOP_DEFAULTS
+    (shops.extensions) each app's default program. Raises Conflict when the slug is taken."""
     if Shop.objects.filter(slug=slug).exists():
         raise _slug_taken(slug)
     shop = Shop(name=name, slug=slug, **fields)
@@ -99,8 +100,8 @@ def shop_create(*, name: str, slug: str, owner: User, actor: Actor = SYSTEM, **f
     except IntegrityError:  # lost a race for the same slug
         raise _slug_taken(slug) from None
     StaffMembership.objects.create(shop=shop, user=owner, role=Role.OWNER)
-    for module in hook_modules("SHOP_DEFAULT_PROGRAM"):
-        module.create_defaults(shop=shop)
+    for create_defaults in implementations(SHOP_DEFAULTS):  # the tier ladder, the points rules
+        create_defaults(shop=shop)
     audit_record(shop=shop, actor=actor, action="shop.create", obj=shop)
     return shop
 

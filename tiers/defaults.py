@@ -1,5 +1,5 @@
-"""The default tier ladder of a new shop (SPEC 3), which the merchant then edits. Listed in
-settings.SHOP_DEFAULT_PROGRAM so that shops.services.shop_create sets it up without importing this app."""
+"""The default tier ladder of a new shop (SPEC 3), which the merchant then edits. Registered for the extension
+point SHOP_DEFAULTS (tiers.apps), so that shops.services.shop_create sets it up without importing this app."""
 
 from decimal import Decimal
 

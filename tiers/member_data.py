@@ -1,5 +1,5 @@
-"""What tiers knows about a member, for the member's timeline and privacy export (members.timeline; listed in
-settings.MEMBER_DATA_PROVIDERS): the tier changes with their reasons, and the growth value ledger."""
+"""What tiers knows about a member, for the member's timeline and privacy export (members.timeline; registered
+for the extension point MEMBER_DATA): the tier changes with their reasons, and the growth value ledger."""
 
 from django.utils.translation import gettext as _
 

@@ -1,6 +1,6 @@
 """Reads of tiers: the ladder, a member's tier and history, how members spread over the tiers, and how far a
 member is from the next tier. tier_find, tier_base_of and tiers_of_shop also answer members' own tier lookups
-(members.tier_lookup, registered in TiersConfig.ready())."""
+(the TIER_LOOKUP extension point, registered in TiersConfig.ready())."""
 
 from datetime import datetime
 from decimal import Decimal

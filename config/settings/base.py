@@ -227,36 +227,6 @@ CELERY_BEAT_SCHEDULE = {
 # Domain events are kept this long (SPEC 9: at least 30 days; the events API and webhook replays read them).
 EVENTS_RETENTION_DAYS = env.int("EVENTS_RETENTION_DAYS", default=30)
 
-# Apps above members that hold data about a member: each module has `timeline()` and `export()` (members.timeline),
-# so the profile's one timeline and the privacy export include them without members importing those apps.
-MEMBER_DATA_PROVIDERS = [
-    "orders.member_data",
-    "points.member_data",
-    "tiers.member_data",
-    "coupons.member_data",
-    "recruitment.member_data",
-]
-
-# Apps above orders that add a section to the order page (the points it earned and why): each module has
-# `section(*, shop, order) -> dict | None` ({"title", "template", "context"}), rendered by orders.views in order.
-ORDER_PAGE_SECTIONS = ["points.order_page"]
-
-# Apps above orders that act on order facts (points earned and taken back, growth value, tier upgrades): each
-# module has the functions orders.services._order_effects names, called in the transaction that records the fact.
-ORDER_EFFECTS = ["points.order_effects", "coupons.order_effects", "recruitment.order_effects"]
-
-# Apps above members that act on a member's profile (task rewards for a completed profile): each module has
-# `profile_saved(*, shop, member)`, called by members.services in the transaction of an enrolment or an update.
-MEMBER_EFFECTS = ["points.member_effects"]
-
-# Apps above members that act on a new member's joining (one enrolment, not imports): each module has
-# `member_joined(*, shop, member, data)`, called by members.services.member_enroll in the enrolment's transaction.
-MEMBER_JOIN_EFFECTS = ["recruitment.join_effects"]
-
-# Apps above shops that give a new shop its default program (SPEC 3): each module has `create_defaults(shop=)`,
-# called by shops.services.shop_create in the shop's transaction.
-SHOP_DEFAULT_PROGRAM = ["tiers.defaults", "points.defaults"]
-
 # Coupons expiring within this many days get a daily coupon.expiring event (coupons.redemption).
 COUPON_EXPIRY_REMINDER_DAYS = 3
 
@@ -323,18 +293,6 @@ vars().update(env.email_url("EMAIL_URL", default="consolemail://"))
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="Huiyuan <noreply@huiyuan.local>")
 # Where links in emails point (password reset, staff invitations).
 SITE_URL = env("SITE_URL", default="http://127.0.0.1:8000")
-
-# What the imports page can load: members (members.imports) and, from the orders app above it, orders.
-IMPORT_KINDS = {"orders": "orders.imports.ORDER_IMPORT"}
-
-# `manage.py seed_demo` calls these in order, each seeding its app's demo data (lower apps first).
-DEMO_SEEDERS = [
-    "members.demo.seed_members",
-    "orders.demo.seed_orders",
-    "members.demo.seed_tags",
-    "coupons.demo.seed_coupons",
-    "recruitment.demo.seed_recruitment",
-]
 
 # --- SMS: console | locmem | file | http (SPEC section 10).
 SMS_BACKEND = env("SMS_BACKEND", default="console")

@@ -3,7 +3,7 @@
 Files are read within bounds of size, rows, columns and time by members.imports.files; each kind (an
 ImportKindHandler, members.imports.kind) says which columns it reads, how its rows become units of work and how a
 chunk of units is written. The members kind is members.imports.members_kind; kinds that write into apps above
-members (orders.imports) plug in through settings.IMPORT_KINDS.
+members (orders.imports) plug in through the extension point IMPORT_HANDLER.
 
 Invariants: a file-level problem (not CSV/XLSX, undecodable, empty, required columns missing, over a bound of
 members.imports.files) fails the job before anything is written. Otherwise every data row is counted once, as
@@ -21,15 +21,14 @@ from collections.abc import Callable, Iterator
 from pathlib import PurePath
 from time import monotonic
 
-from django.conf import settings
 from django.core.files import File
 from django.db import connection, transaction
 from django.db.models import F, JSONField, QuerySet, Value
 from django.db.models.expressions import CombinedExpression
 from django.utils import timezone, translation
-from django.utils.module_loading import import_string
 from django.utils.translation import gettext as _
 
+from shops.extensions import IMPORT_HANDLER, by_key
 from shops.models import Shop
 from shops.services import Actor, audit_record
 from shops.tenancy import all_shops
@@ -47,14 +46,15 @@ HEARTBEAT_SECONDS = 30  # while a file is read, how often the job records that i
 
 
 def import_handler(kind: str) -> ImportKindHandler:
-    """The handler of an ImportKind. Kinds that write into apps above members (orders) are named in
-    settings.IMPORT_KINDS, as dotted paths, so that members imports no higher app. Raises ImportFileError."""
+    """The handler of an ImportKind. Kinds that write into apps above members (orders) are registered by those apps
+    for the extension point IMPORT_HANDLER (shops.extensions), so that members imports no higher app. Raises
+    ImportFileError."""
     if kind == ImportKind.MEMBERS:
         return MEMBER_IMPORT
-    path = getattr(settings, "IMPORT_KINDS", {}).get(kind)
-    if kind not in ImportKind.values or path is None:
+    handler = by_key(IMPORT_HANDLER).get(kind)
+    if kind not in ImportKind.values or handler is None:
         raise ImportFileError(_("Choose what the file holds: members or orders."))
-    return import_string(path)
+    return handler
 
 
 @transaction.atomic

@@ -1,5 +1,6 @@
 """Reading an uploaded import file within bounds: a CSV or XLSX file in, the columns of its header row and its data
-rows out. Shared by every kind of import (members.imports.engine runs them all).
+rows out. Shared by every kind of import (members.imports.engine runs them all; kinds above members register
+for the IMPORT_HANDLER extension point).
 
 Files are read on workers that every shop shares, so nothing in a file may decide how much memory or time reading
 it takes: a 201 KB workbook once grew a worker by 390 MB, and 45 KB of blank rows took 30 s. Each bound is refused

@@ -41,7 +41,6 @@ ROWS_READ_REFUSED = (
 @pytest.fixture(autouse=True)
 def _english(settings):
     settings.LANGUAGE_CODE = "en"
-    settings.IMPORT_KINDS = {"orders": "orders.imports.ORDER_IMPORT"}
     with translation.override("en"):
         yield
 

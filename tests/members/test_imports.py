@@ -28,7 +28,9 @@ from members.services import Enrolment, member_enroll
 from members.tasks import import_run
 from orders.models import Order, OrderItem
 from orders.services import OrderInput, order_record
+from shops.extensions import IMPORT_HANDLER
 from shops.models import AuditLogEntry, Shop
+from shops.registry import registry
 from shops.roles import Role
 from shops.services import SYSTEM
 from tests.factories import add_staff
@@ -59,12 +61,6 @@ def _english(settings):
     settings.LANGUAGE_CODE = "en"
     with translation.override("en"):
         yield
-
-
-@pytest.fixture(autouse=True)
-def _order_imports(settings):
-    """The orders kind, as config/settings names it: members imports no app above it."""
-    settings.IMPORT_KINDS = {"orders": "orders.imports.ORDER_IMPORT"}
 
 
 @pytest.fixture
@@ -381,12 +377,12 @@ def test_a_wrong_type_or_oversize_upload_is_refused_and_nothing_is_stored(shop, 
     assert AuditLogEntry.objects.filter(action="import.create").count() == 0
 
 
-def test_a_kind_without_a_handler_is_refused_and_nothing_is_stored(shop, settings):
-    settings.IMPORT_KINDS = {}
-    for kind in (ImportKind.ORDERS, "coupons"):
-        with pytest.raises(ImportFileError) as caught:
-            import_create(shop=shop, kind=kind, upload=ContentFile(b"x", name="o.csv"), actor=SYSTEM)
-        assert str(caught.value.message) == "Choose what the file holds: members or orders."
+def test_a_kind_without_a_handler_is_refused_and_nothing_is_stored(shop):
+    with registry.overridden(IMPORT_HANDLER, []):  # no app registered the orders kind
+        for kind in (ImportKind.ORDERS, "coupons"):
+            with pytest.raises(ImportFileError) as caught:
+                import_create(shop=shop, kind=kind, upload=ContentFile(b"x", name="o.csv"), actor=SYSTEM)
+            assert str(caught.value.message) == "Choose what the file holds: members or orders."
     assert ImportJob.objects.count() == 0
 
 

@@ -4,6 +4,7 @@ the profile with its one timeline, edit/freeze/erase/export, manual and bulk tag
 import ast
 import json
 import re
+import sys
 from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -21,8 +22,11 @@ from members.services import Enrolment, member_enroll, member_update
 from members.tags import member_tag_change, tag_apply, tag_create
 from members.timeline import TimelineEvent
 from members.views import members as member_views
+from orders import member_data as order_member_data
 from orders.services import ItemInput, OrderInput, RefundInput, order_record, refund_record
+from shops.extensions import MEMBER_DATA
 from shops.models import AuditLogEntry
+from shops.registry import Registration, registry
 from shops.roles import ROLE_PERMISSIONS, Perm, Role
 from shops.services import SYSTEM
 from tests.pages import staff_client, url
@@ -43,7 +47,7 @@ def _english(settings):
 
 
 def timeline(*, shop, member, limit):
-    """A provider for test_the_timeline_and_export_take_data_from_every_configured_provider (this module is one)."""
+    """A provider for test_the_timeline_and_export_take_data_from_every_registered_provider (this module is one)."""
     return [TimelineEvent(at=member.joined_at - timedelta(days=1), kind="points", title="Earned 500 points")]
 
 
@@ -408,8 +412,15 @@ def test_no_page_puts_a_phone_number_in_a_url(owner_client, shop, people):
 # --- the profile -----------------------------------------------------------------------------------------------
 
 
-def test_the_profile_shows_figures_tags_consents_and_one_timeline(owner_client, shop, people, settings):
-    settings.MEMBER_DATA_PROVIDERS = ["orders.member_data"]  # points and tiers add their events: tests/points
+@pytest.fixture
+def _orders_alone_provide_member_data():
+    """Orders is the one provider of member data (points and tiers add their events: tests/points, tests/tiers)."""
+    with registry.overridden(MEMBER_DATA, [Registration(order_member_data, app="orders")]):
+        yield
+
+
+@pytest.mark.usefixtures("_orders_alone_provide_member_data")
+def test_the_profile_shows_figures_tags_consents_and_one_timeline(owner_client, shop, people):
     member = people.c
     refund_record(
         shop=shop,
@@ -438,8 +449,16 @@ def test_the_profile_shows_figures_tags_consents_and_one_timeline(owner_client, 
     assert [(c.channel, c.granted, c.source) for c in response.context["consent_history"]] == [("push", True, "portal")]
 
 
-def test_the_timeline_and_export_take_data_from_every_configured_provider(owner_client, shop, people, settings):
-    settings.MEMBER_DATA_PROVIDERS = ["orders.member_data", __name__]
+@pytest.fixture
+def _this_module_provides_member_data():
+    """Orders and this module (its timeline() and export()) are the providers of member data."""
+    providers = [Registration(order_member_data, app="orders"), Registration(sys.modules[__name__], app="tests")]
+    with registry.overridden(MEMBER_DATA, providers):
+        yield
+
+
+@pytest.mark.usefixtures("_this_module_provides_member_data")
+def test_the_timeline_and_export_take_data_from_every_registered_provider(owner_client, shop, people):
     response = owner_client.get(url("member", shop, people.b.pk))
     assert [e.kind for e in response.context["timeline"]] == ["joined", "points", "order"]
     assert "Earned 500 points" in response.content.decode()

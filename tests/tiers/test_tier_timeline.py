@@ -1,5 +1,5 @@
 """A member's tier changes on their profile's timeline (with the reason) and in their privacy export, with the
-growth value ledger (tiers.member_data, listed in settings.MEMBER_DATA_PROVIDERS)."""
+growth value ledger (tiers.member_data, registered for the extension point MEMBER_DATA)."""
 
 import json
 from datetime import timedelta

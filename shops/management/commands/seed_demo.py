@@ -1,9 +1,8 @@
 import random
 
-from django.conf import settings
 from django.core.management.base import BaseCommand
-from django.utils.module_loading import import_string
 
+from shops.extensions import DEMO_SEEDER, implementations
 from shops.models import Shop
 from shops.roles import Role
 from shops.selectors import shop_by_slug
@@ -22,7 +21,7 @@ DEMO_STAFF = [
 
 class Command(BaseCommand):
     help = (
-        "Create the demo shop with its owner, staff and, through the seeders of settings.DEMO_SEEDERS, members, "
+        "Create the demo shop with its owner, staff and, through the apps' demo seeders (shops.extensions), members, "
         "orders and the rest. Safe to run again: what exists is kept."
     )
 
@@ -43,8 +42,8 @@ class Command(BaseCommand):
                     staff_add(shop=shop, actor=SYSTEM, user=user, role=role)
         rng = random.Random(seed)
         with shop_scope(shop):
-            # Each app seeds its own data; settings list them in dependency order, so this app imports none.
-            for path in settings.DEMO_SEEDERS:
-                self.stdout.write(import_string(path)(shop=shop, rng=rng, members=members))
+            # Each app seeds its own data (extension point DEMO_SEEDER, by explicit order), so this app imports none.
+            for seed in implementations(DEMO_SEEDER):
+                self.stdout.write(seed(shop=shop, rng=rng, members=members))
         self.stdout.write(self.style.SUCCESS(f"Demo shop ready: {shop.name} (/dashboard/{shop.slug}/)"))
         self.stdout.write(f"Log in as {email} with password {DEMO_PASSWORD} (staff: marketer@, analyst@, clerk@…)")

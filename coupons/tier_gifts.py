@@ -13,7 +13,6 @@ is redone in full next hour, and the keys keep it from issuing twice. A paused o
 
 import calendar
 import datetime
-import zoneinfo
 from collections import defaultdict
 
 from django.db import transaction
@@ -22,6 +21,7 @@ from django.utils import timezone
 
 from members.models import Member, MemberStatus
 from shops.models import Shop
+from shops.time import local_date, local_today, shop_zone
 from tiers.models import ChangeReason, Tier, TierChange
 
 from .errors import NotIssuable
@@ -75,11 +75,11 @@ def _upgrades(shop: Shop, now: datetime.datetime) -> int:
         .filter(Q(from_tier__isnull=True) | Q(from_tier__rank__lt=F("to_tier__rank")))
         .values_list("to_tier_id", "member_id", "changed_at")
     )
-    zone = zoneinfo.ZoneInfo(shop.time_zone)
+    zone = shop_zone(shop)
     by_gift_year = defaultdict(set)
     for tier_id, member_id, changed_at in changes:
         for gift in gifts[tier_id]:
-            by_gift_year[(gift, changed_at.astimezone(zone).year)].add(member_id)
+            by_gift_year[(gift, local_date(zone, changed_at).year)].add(member_id)
     issued = 0
     for (gift, year), member_ids in sorted(by_gift_year.items(), key=lambda kv: (kv[0][0].pk, kv[0][1])):
         done = _issue(shop=shop, gift=gift, member_ids=sorted(member_ids), prefix=f"upgrade#{gift.pk}#{year}", now=now)
@@ -118,7 +118,7 @@ def tier_gifts_issue(*, shop: Shop, now: datetime.datetime | None = None) -> dic
     """Issue what is due now: upgrade gifts of recent upgrades, today's birthday gifts, this month's packs.
     Returns the coupons issued per occasion."""
     now = now or timezone.now()
-    today = now.astimezone(zoneinfo.ZoneInfo(shop.time_zone)).date()
+    today = local_today(shop, now)
     return {
         Occasion.UPGRADE: _upgrades(shop, now),
         Occasion.BIRTHDAY: _periodic(

@@ -6,6 +6,7 @@ Asia/Shanghai) in which its days begin, its birthdays fall and its months end.
 - `day_start`, `day_bounds`, `days_bounds`, `month_bounds`: the instants (in UTC) where local days and months
   begin and end, as half-open intervals [start, end). A local day lasts 23 or 25 hours when the zone changes its
   clocks that day, so the end is always the next day's start, never start + 24 hours;
+- `add_months`: calendar months on the shop's clock (retention periods, expiry dates);
 - `QuietHours`: a daily window on the shop's clock (21:00-08:00 by default, SPEC 12): whether an instant is inside
   it, the next instant it ends, and when a message due at an instant may go out.
 
@@ -13,6 +14,7 @@ Each function takes the shop (anything with a `time_zone`), or a zone name, or a
 the zone's name (points, coupon windows) use the same arithmetic as the services that carry the shop.
 """
 
+import calendar
 import datetime
 import re
 from dataclasses import dataclass
@@ -105,6 +107,16 @@ def month_bounds(where: Where, day: datetime.date) -> tuple[datetime.datetime, d
     first = day.replace(day=1)
     following = (first + datetime.timedelta(days=31)).replace(day=1)
     return day_start(where, first), day_start(where, following)
+
+
+def add_months(where: Where, moment: datetime.datetime, months: int) -> datetime.datetime:
+    """`moment` plus calendar months on the shop's clock, same reading; a day the target month lacks becomes its
+    last day (31 January + 1 month = 28 or 29 February). Returned on the shop's clock."""
+    local = as_local(where, moment)
+    year, month0 = divmod(local.month - 1 + months, 12)
+    year += local.year
+    day = min(local.day, calendar.monthrange(year, month0 + 1)[1])
+    return local.replace(year=year, month=month0 + 1, day=day)
 
 
 _WINDOW = re.compile(r"^\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*$")

@@ -11,6 +11,7 @@ import time_machine
 from shops.time import (
     DEFAULT_QUIET_HOURS,
     QuietHours,
+    add_months,
     as_local,
     day_bounds,
     day_start,
@@ -247,3 +248,22 @@ def test_a_window_ending_in_the_repeated_hour_ends_at_its_second_reading_when_th
     again = utc(2025, 11, 2, 6, 10)
     assert window.contains(NEW_YORK, again)
     assert window.next_end(NEW_YORK, again) == utc(2025, 11, 2, 6, 30)
+
+
+@pytest.mark.parametrize(
+    ("local", "months", "expected"),
+    [
+        ((2025, 1, 31, 10, 0), 1, (2025, 2, 28, 10, 0)),
+        ((2024, 1, 31, 10, 0), 1, (2024, 2, 29, 10, 0)),
+        ((2024, 2, 29, 0, 0), 12, (2025, 2, 28, 0, 0)),
+        ((2025, 12, 31, 23, 59), 1, (2026, 1, 31, 23, 59)),
+        ((2025, 3, 31, 8, 0), -1, (2025, 2, 28, 8, 0)),
+        ((2025, 5, 15, 8, 0), 24, (2027, 5, 15, 8, 0)),
+    ],
+)
+def test_add_months_keeps_the_reading_and_clamps_to_the_months_last_day(local, months, expected):
+    zone = ZoneInfo("Asia/Shanghai")
+    moment = datetime.datetime(*local, tzinfo=zone).astimezone(UTC)
+    result = add_months(SHANGHAI, moment, months)
+    assert result == datetime.datetime(*expected, tzinfo=zone)
+    assert result.tzinfo is zone

@@ -16,7 +16,6 @@ import io
 import logging
 import re
 import uuid
-import zoneinfo
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
@@ -40,6 +39,7 @@ from shops.models import Shop
 from shops.services import Actor, audit_record
 from shops.tenancy import all_shops
 from shops.text import code_point, hidden_character
+from shops.time import local_today
 
 from .errors import ImportFileError
 from .import_files import MAX_FILE_BYTES, Columns, Table, import_file_check, read_table
@@ -221,7 +221,7 @@ def error_entry(row: int, reason: str) -> dict:
 
 
 def _member_units(*, table: Table, columns: Columns, shop: Shop, now: datetime.datetime) -> list[Unit]:
-    today = now.astimezone(zoneinfo.ZoneInfo(shop.time_zone)).date()
+    today = local_today(shop, now)
     units, phones, external_ids = [], {}, {}
     for number, cells in table.rows:
         row = Row(number, cells, columns)

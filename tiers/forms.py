@@ -14,7 +14,7 @@ from django.utils.translation import gettext_lazy as _
 from members.models import MAX_POINTS, Member
 from shops.forms import Form
 from shops.models import Shop
-from shops.time import day_start, local_today
+from shops.time import as_local, day_start, local_today
 
 from .models import Combine, Tier, Window
 from .rules import EDITABLE_FIELDS, MAX_TIERS, ladder_as_json
@@ -174,6 +174,7 @@ class TierAssignForm(Form):
         return self.tiers[self.cleaned_data["tier"]]
 
     def clean_until(self) -> datetime.datetime | None:
-        """The end of the last day: the start of the next one in the shop's time zone."""
+        """The end of the last day: the start of the next one in the shop's time zone (read on its clock, as the
+        audit log shows it)."""
         day = self.cleaned_data["until"]
-        return None if day is None else day_start(self.shop, day + datetime.timedelta(days=1))
+        return None if day is None else as_local(self.shop, day_start(self.shop, day + datetime.timedelta(days=1)))

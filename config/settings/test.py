@@ -1,4 +1,4 @@
-"""Tests: fast hashing, in-memory SMS and email; the database and Redis come from the environment."""
+"""Tests: fast hashing, in-memory SMS, push and email; the database and Redis come from the environment."""
 
 import uuid
 
@@ -8,6 +8,7 @@ from .base import CACHES, REDIS_URL
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 SMS_BACKEND = "locmem"
+PUSH_BACKEND = "locmem"
 CELERY_TASK_ALWAYS_EAGER = True
 CELERY_BROKER_URL = "memory://"
 STORAGES = {

@@ -211,6 +211,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "members.tasks.imports_fail_stale_all_shops",
         "schedule": crontab(minute="*/5"),
     },
+    # Every 10 minutes: chunked jobs over members (segment grants...) whose task was lost carry on (members.jobs).
+    "member-jobs-resume": {
+        "task": "members.tasks.member_jobs_resume_all_shops",
+        "schedule": crontab(minute="3-59/10"),
+    },
 }
 
 # Apps above members that hold data about a member: each module has `timeline()` and `export()` (members.timeline),

@@ -43,7 +43,7 @@ def raw_recompute(cursor, *, shop_id: int, zone, tiers: list[tuple], now) -> int
     one retention period), with the session settings ours uses (JIT off, work_mem 256MB): returns the history
     rows written."""
     from orders.services import WINDOW_12M
-    from tiers.rules import add_months
+    from shops.time import add_months
 
     ids = {rank: pk for pk, rank, *_ in tiers}
     rank_of = " ".join(f"WHEN {pk} THEN {rank}" for pk, rank, *_ in tiers if rank)
@@ -55,7 +55,7 @@ def raw_recompute(cursor, *, shop_id: int, zone, tiers: list[tuple], now) -> int
     )
     months = {t[4] for t in tiers if t[1]}
     assert len(months) == 1 and ids  # one retention period: one new tier_until
-    until = add_months(now, months.pop(), zone=zone)
+    until = add_months(zone, now, months.pop())
     cursor.execute("SET LOCAL jit = off")
     cursor.execute("SET LOCAL work_mem = '256MB'")
     cursor.execute(
@@ -113,9 +113,9 @@ def main() -> None:
     from orders.services import OrderInput, RefundInput, orders_record, refund_record
     from shops.selectors import shop_by_slug
     from shops.tenancy import shop_scope
+    from shops.time import shop_zone
     from tiers.evaluation import OVERLAP, ladder_tiers, tiers_evaluate
     from tiers.models import EvaluationMode
-    from tiers.rules import shop_zone
 
     shop = shop_by_slug(slug=args.shop)
     with shop_scope(shop):

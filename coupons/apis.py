@@ -23,7 +23,7 @@ from shops.rest.hotpath import HotWriteView
 from shops.rest.schema import CONFLICT, error_response
 from shops.rest.serializers import MULTILINE, Int64Field, StrictSerializer, validated
 from shops.rest.views import ShopAPIView
-from tiers.rules import shop_zone
+from shops.time import shop_zone
 
 from . import selectors
 from .codes import IMPORTED_CODE, code_display, code_normalize

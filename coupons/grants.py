@@ -1,20 +1,23 @@
-"""Granting a template to a segment: a GrantJob run by a Celery task in chunks of members (by id), each chunk one
-transaction through coupons.issuance.coupons_issue_bulk. The job row is locked for each chunk, so a redelivered
-task cannot run a chunk twice at once, and `last_member_id` moves with the chunk's commit, so a retry resumes where
-the last committed chunk ended. Coupon keys are "grant#<job id>#<member id>": a chunk re-run issues nothing twice."""
+"""Granting a template to a segment: a GrantJob, a chunked job of members.jobs run in sequence (GRANT) by a Celery
+task, each chunk one transaction through coupons.issuance.coupons_issue_bulk. The job row is locked for each chunk,
+so a redelivered task cannot run a chunk twice at once, and `last_member_id` moves with the chunk's commit, so a
+retry (or the sweep, members.jobs.jobs_resume) resumes where the last committed chunk ended. Coupon keys are
+"grant#<job id>#<member id>": a chunk re-run issues nothing twice. In sequence, not in parallel: a limited stock
+serves the lowest member ids first, and each chunk locks the template anyway."""
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from members.filters import member_filter
+from members.jobs import JobFailed, JobKind, job_fail, job_key_prefix, job_kind_register, job_step
 from members.models import Member, Segment
 from members.segments import segment_count
 from shops.models import Shop
 from shops.services import Actor, audit_record
 
 from .issuance import Issued, coupon_issue, coupons_issue_bulk, issuable_check
-from .models import CouponTemplate, GrantJob, GrantStatus, Source
+from .models import CouponTemplate, GrantJob, Source
 
 CHUNK = 10_000
 
@@ -66,43 +69,34 @@ def grant_create(
     return job
 
 
+def _members(shop: Shop, job: GrantJob):
+    if job.segment is None:  # the segment was deleted before the grant ran out
+        raise JobFailed(_("The segment was deleted before the grant finished."))
+    return member_filter(shop=shop, definition=job.segment.definition)
+
+
+def _issue(shop: Shop, job: GrantJob, member_ids: list[int]) -> dict[str, int]:
+    template = CouponTemplate.objects.get(shop=shop, pk=job.template_id)
+    prefix = job_key_prefix("grant", job.pk)
+    done = coupons_issue_bulk(
+        shop=shop, template=template, member_ids=member_ids, key_prefix=prefix, source=Source.SEGMENT_GRANT
+    )
+    return {
+        "members_done": done.considered,
+        "issued": done.issued + done.already,
+        "skipped_audience": done.skipped_audience + done.skipped_inactive,
+        "skipped_limit": done.skipped_limit,
+        "skipped_stock": done.skipped_stock,
+    }
+
+
+GRANT = job_kind_register(JobKind(name="coupons.grant", model=GrantJob, members=_members, apply=_issue, chunk=CHUNK))
+
+
 def grant_run_chunk(*, shop: Shop, job: GrantJob, chunk: int = CHUNK) -> bool:
     """Grant to the next `chunk` members of the job's segment. Returns True when the job is finished."""
-    with transaction.atomic():
-        job = GrantJob.objects.select_for_update().get(shop=shop, pk=job.pk)
-        if job.status in (GrantStatus.DONE, GrantStatus.FAILED):
-            return True
-        if job.segment is None:  # the segment was deleted before the grant ran out
-            return _finish(job, GrantStatus.FAILED, error=_("The segment was deleted before the grant finished."))
-        ids = list(
-            member_filter(shop=shop, definition=job.segment.definition)
-            .filter(pk__gt=job.last_member_id)
-            .order_by("pk")
-            .values_list("pk", flat=True)[:chunk]
-        )
-        if not ids:
-            return _finish(job, GrantStatus.DONE)
-        template = CouponTemplate.objects.get(shop=shop, pk=job.template_id)
-        done = coupons_issue_bulk(
-            shop=shop, template=template, member_ids=ids, key_prefix=f"grant#{job.pk}#", source=Source.SEGMENT_GRANT
-        )
-        job.status = GrantStatus.RUNNING
-        job.last_member_id = ids[-1]
-        job.members_done += done.considered
-        job.issued += done.issued + done.already
-        job.skipped_audience += done.skipped_audience + done.skipped_inactive
-        job.skipped_limit += done.skipped_limit
-        job.skipped_stock += done.skipped_stock
-        job.save()
-        return False
-
-
-def _finish(job: GrantJob, status: str, error: str = "") -> bool:
-    job.status, job.error, job.finished_at = status, error, timezone.now()
-    job.save(update_fields=["status", "error", "finished_at"])
-    return True
+    return job_step(kind=GRANT, shop=shop, job=job, chunk=chunk)
 
 
 def grant_fail(*, shop: Shop, job: GrantJob, error: str) -> None:
-    with transaction.atomic():
-        _finish(GrantJob.objects.select_for_update().get(shop=shop, pk=job.pk), GrantStatus.FAILED, error=error[:500])
+    job_fail(kind=GRANT, shop=shop, job=job, error=error)

@@ -11,7 +11,6 @@ gifts the shop's own rules hand out (welcome, referral, birthday, tier, compensa
 their own once-only keys instead."""
 
 import datetime
-import zoneinfo
 from dataclasses import dataclass
 
 from django.db import connection, transaction
@@ -27,6 +26,7 @@ from members.filters import member_filter
 from members.models import Member, MemberStatus
 from shops.bulk import adapt, in_condition, models_select, values_cte
 from shops.models import Shop
+from shops.time import day_start, local_date
 
 from .codes import code_new, code_sql
 from .errors import IdempotencyConflict, LimitReached, NotIssuable, OutOfStock
@@ -47,9 +47,8 @@ def use_window(
     """When a coupon issued at `issued_at` may be used: N days counting the day of issue, to the end of the last
     day in the shop's time zone; or the template's fixed dates."""
     if template.valid_days is not None:
-        tz = zoneinfo.ZoneInfo(time_zone)
-        last = issued_at.astimezone(tz).date() + datetime.timedelta(days=template.valid_days)
-        return issued_at, datetime.datetime.combine(last, datetime.time(), tz)
+        last = local_date(time_zone, issued_at) + datetime.timedelta(days=template.valid_days)
+        return issued_at, day_start(time_zone, last)
     return template.valid_from, template.valid_until
 
 

@@ -4,11 +4,11 @@ the hour), expiry (nightly) and expiry reminders (daily), and the segment grant 
 
 from celery import shared_task
 
-from shops.errors import ApplicationError
+from members.jobs import job_run
 from shops.tasks import fan_out_per_shop
 from shops.tenancy import task_shop_scope
 
-from .grants import grant_fail, grant_run_chunk
+from .grants import GRANT
 from .redemption import coupons_expire, coupons_expiry_reminders
 from .selectors import grant_get
 from .tier_gifts import tier_gifts_issue
@@ -16,15 +16,11 @@ from .tier_gifts import tier_gifts_issue
 
 @shared_task(acks_late=True, reject_on_worker_lost=True)
 def grant_run(shop_id: int, job_id: int) -> int:
-    """Run a segment grant to the end, chunk by chunk. Returns the coupons issued so far."""
+    """Run a segment grant to the end, chunk by chunk (members.jobs.job_run: paused or ended meanwhile, or the
+    segment's filter no longer valid, the job fails and keeps what was granted). Returns the coupons issued so far."""
     with task_shop_scope(shop_id) as shop:
         job = grant_get(shop=shop, pk=job_id)
-        try:
-            while not grant_run_chunk(shop=shop, job=job):
-                pass
-        # Paused or ended meanwhile, or the segment's filter no longer valid: stop, keep what was granted.
-        except ApplicationError as exc:
-            grant_fail(shop=shop, job=job, error=str(exc.message))
+        job_run(kind=GRANT, shop=shop, job=job)
         job.refresh_from_db()
         return job.issued
 

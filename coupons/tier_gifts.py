@@ -15,7 +15,6 @@ full next hour, and the keys keep it from issuing twice. A paused or ended templ
 
 import calendar
 import datetime
-import zoneinfo
 from collections import defaultdict
 
 from django.db import transaction
@@ -25,6 +24,7 @@ from django.utils import timezone
 from events.consumers import DomainEvent
 from members.models import Member, MemberStatus
 from shops.models import Shop
+from shops.time import local_date, local_today, shop_zone
 from tiers.models import ChangeReason, Tier
 
 from .errors import NotIssuable
@@ -75,7 +75,7 @@ def tier_gifts_on_tier_changed(*, shop: Shop, events: list[DomainEvent]) -> int:
     if not gifts:
         return 0
     rank = dict(Tier.objects.filter(shop=shop).values_list("pk", "rank"))
-    zone = zoneinfo.ZoneInfo(shop.time_zone)
+    zone = shop_zone(shop)
     by_gift_year = defaultdict(set)
     for event in events:
         change = event.payload
@@ -85,7 +85,7 @@ def tier_gifts_on_tier_changed(*, shop: Shop, events: list[DomainEvent]) -> int:
         if from_tier is not None and rank.get(from_tier, 0) >= rank.get(to_tier, 0):
             continue
         for gift in gifts[to_tier]:
-            by_gift_year[(gift, event.occurred_at.astimezone(zone).year)].add(event.member_id)
+            by_gift_year[(gift, local_date(zone, event.occurred_at).year)].add(event.member_id)
     now = timezone.now()
     issued = 0
     for (gift, year), member_ids in sorted(by_gift_year.items(), key=lambda kv: (kv[0][0].pk, kv[0][1])):
@@ -125,7 +125,7 @@ def tier_gifts_issue(*, shop: Shop, now: datetime.datetime | None = None) -> dic
     """Issue what is due now: today's birthday gifts, this month's packs. Returns the coupons issued per occasion.
     (Upgrade gifts follow the tier.changed events: tier_gifts_on_tier_changed.)"""
     now = now or timezone.now()
-    today = now.astimezone(zoneinfo.ZoneInfo(shop.time_zone)).date()
+    today = local_today(shop, now)
     return {
         Occasion.BIRTHDAY: _periodic(
             shop, Occasion.BIRTHDAY, today.isoformat(), _birthday_today(today), str(today.year), now

@@ -8,7 +8,6 @@ member filter never lists them).
 import csv
 import io
 import json
-import zoneinfo
 from collections.abc import Iterable, Iterator
 
 from django.utils.text import capfirst
@@ -16,6 +15,7 @@ from django.utils.translation import gettext as _
 
 from shops.models import Shop
 from shops.services import Actor, audit_record
+from shops.time import shop_zone
 
 from .filters import DEFAULT_SORT, member_filter, member_sort
 from .models import Gender, Member, MemberStatus
@@ -89,7 +89,7 @@ def members_export_csv(
     genders = {value: str(label) for value, label in Gender.choices}
     statuses = {value: str(label) for value, label in MemberStatus.choices}
     yes, no = _("yes"), _("no")
-    tz = zoneinfo.ZoneInfo(shop.time_zone)
+    tz = shop_zone(shop)
 
     def when(moment) -> str:
         return moment.astimezone(tz).strftime("%Y-%m-%d %H:%M:%S") if moment else ""

@@ -26,7 +26,6 @@ A definition holds any of these keys (absent keys do not filter):
 """
 
 import datetime
-import zoneinfo
 from decimal import Decimal, InvalidOperation
 
 from django.db.models import Exists, OuterRef, Q, QuerySet
@@ -37,6 +36,7 @@ from shops.errors import ApplicationError
 from shops.extensions import TIER_LOOKUP, implementation
 from shops.ids import BIGINT_MAX, BIGINT_MIN, parse_int
 from shops.models import Shop
+from shops.time import day_start, local_today, shop_zone
 
 from .models import ConsentChannel, Gender, Member, MemberStatus, MemberTag
 from .phones import InvalidPhone, normalize_phone
@@ -138,7 +138,7 @@ def member_filter(*, shop: Shop, definition: dict, now: datetime.datetime | None
     if not isinstance(definition, dict):
         raise InvalidFilter(_("A filter is an object of conditions."))
     now = now or timezone.now()
-    tz = zoneinfo.ZoneInfo(shop.time_zone)
+    tz = shop_zone(shop)
     statuses = _choices(definition, "statuses", [MemberStatus.ACTIVE, MemberStatus.FROZEN]) or [
         MemberStatus.ACTIVE,
         MemberStatus.FROZEN,
@@ -188,7 +188,7 @@ def member_filter(*, shop: Shop, definition: dict, now: datetime.datetime | None
         qs = qs.filter(region_q)
     if genders := _choices(definition, "genders", Gender.values):
         qs = qs.filter(gender__in=genders)
-    today = now.astimezone(tz).date()
+    today = local_today(tz, now)
     if (age := _int(definition, "age_min")) is not None:
         qs = qs.filter(birth_year__lte=today.year - age)
     if (age := _int(definition, "age_max")) is not None:
@@ -198,9 +198,9 @@ def member_filter(*, shop: Shop, definition: dict, now: datetime.datetime | None
     for channel in _choices(definition, "consent", ConsentChannel.values):
         qs = qs.filter(**{f"consent_{channel}": True})
     if day := _date(definition, "joined_after"):
-        qs = qs.filter(joined_at__gte=datetime.datetime.combine(day, datetime.time(), tz))
+        qs = qs.filter(joined_at__gte=day_start(tz, day))
     if day := _date(definition, "joined_before"):
-        qs = qs.filter(joined_at__lt=datetime.datetime.combine(day, datetime.time(), tz))
+        qs = qs.filter(joined_at__lt=day_start(tz, day))
     return qs
 
 

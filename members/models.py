@@ -228,6 +228,31 @@ class Segment(ShopOwned):
         return self.name
 
 
+class JobChunk(ShopOwned):
+    """One chunk of a job run in parallel by members.jobs: the job's members with ids in (after_id, upto_id]. Written
+    when the chunk is handed out, marked done in the transaction that does its work, so a chunk task run twice does
+    it once; a chunk still pending long after it was handed out lost its task, and the sweep hands it out again."""
+
+    shop = unindexed_shop_field()  # the unique constraint below starts with shop
+    kind = models.CharField(max_length=40)  # the job's kind (members.jobs.JobKind.name)
+    job_id = models.BigIntegerField()
+    after_id = models.BigIntegerField()
+    upto_id = models.BigIntegerField()
+    done = models.BooleanField(default=False)
+    dispatches = models.IntegerField(default=1)
+    dispatched_at = models.DateTimeField()
+    done_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["shop", "kind", "job_id", "after_id"], name="job_chunk_unique_start")
+        ]
+        indexes = [
+            # The pending chunks, few at any time, that the sweep reads every few minutes.
+            models.Index(fields=["shop", "dispatched_at"], condition=Q(done=False), name="job_chunk_pending"),
+        ]
+
+
 class ImportKind(models.TextChoices):
     MEMBERS = "members", _("Members")
     ORDERS = "orders", _("Orders")

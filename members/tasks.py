@@ -5,6 +5,7 @@ from shops.tenancy import task_shop_scope
 
 from .imports.engine import import_job_shop_id_all_shops, import_process
 from .imports.stale import import_stale_shop_ids_all_shops, imports_fail_stale
+from .jobs import job_chunk_run, job_get, job_kind, job_run, jobs_resume
 from .tags import tags_refresh_all
 
 
@@ -47,3 +48,30 @@ def imports_fail_stale_all_shops() -> int:
     for shop_id in shop_ids:
         imports_fail_stale_shop.delay(shop_id)
     return len(shop_ids)
+
+
+@shared_task(acks_late=True, reject_on_worker_lost=True)
+def member_job_run(kind: str, shop_id: int, job_id: int) -> None:
+    """Run a chunked job in sequence to its end (members.jobs.job_run). Idempotent: it carries on from the cursor."""
+    with task_shop_scope(shop_id) as shop:
+        job_run(kind=job_kind(kind), shop=shop, job=job_get(kind=job_kind(kind), shop=shop, pk=job_id))
+
+
+@shared_task(acks_late=True, reject_on_worker_lost=True)
+def member_job_chunk(kind: str, shop_id: int, chunk_id: int) -> None:
+    """Do one chunk of a job run in parallel (members.jobs.job_chunk_run). Idempotent: a chunk is done once."""
+    with task_shop_scope(shop_id) as shop:
+        job_chunk_run(kind=job_kind(kind), shop=shop, chunk_id=chunk_id)
+
+
+@shared_task(acks_late=True, reject_on_worker_lost=True)
+def member_jobs_resume_shop(shop_id: int) -> int:
+    """Carry on one shop's chunked jobs whose task was lost (idempotent). Returns the tasks queued."""
+    with task_shop_scope(shop_id) as shop:
+        return jobs_resume(shop=shop)
+
+
+@shared_task
+def member_jobs_resume_all_shops() -> int:
+    """Every few minutes: one task per shop."""
+    return fan_out_per_shop(member_jobs_resume_shop)

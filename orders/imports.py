@@ -30,6 +30,7 @@ from members.imports.kind import (
 from shops.errors import ApplicationError
 from shops.ids import parse_id, parse_int
 from shops.models import Shop
+from shops.time import shop_zone
 
 from .errors import OrderConflict, UnknownMember
 from .models import OrderStatus
@@ -191,7 +192,7 @@ def _order_units(*, table: Table, columns: Columns, shop: Shop, now: datetime.da
             _("Item columns need %(columns)s as well (one row per item).") % {"columns": ", ".join(missing)}
         )
     with_items = bool(item_columns)
-    tz = zoneinfo.ZoneInfo(shop.time_zone)
+    tz = shop_zone(shop)
     units, drafts = [], {}
     for number, cells in table.rows:
         row = Row(number, cells, columns)

@@ -1,9 +1,6 @@
 """Dashboard pages of orders: the list (newest first, keyset pages, status and date filters, lookup by order number)
 and one order with its items and refunds. Members' phones appear masked."""
 
-import datetime
-import zoneinfo
-
 from django import forms
 from django.contrib import messages
 from django.core.exceptions import ObjectDoesNotExist
@@ -19,6 +16,7 @@ from shops.extensions import ORDER_PAGE_SECTION, implementations
 from shops.forms import Form
 from shops.ids import parse_id
 from shops.roles import Perm
+from shops.time import days_bounds
 
 from . import selectors
 from .models import OrderStatus
@@ -74,12 +72,8 @@ class OrderListView(ShopStaffMixin, TemplateView):
         query = QueryDict(mutable=True)
         if form.is_valid():
             data = form.cleaned_data
-            tz = zoneinfo.ZoneInfo(self.shop.time_zone)
-            start = end = None  # days in the shop's time zone; "until" includes its whole day
-            if data["paid_from"]:
-                start = datetime.datetime.combine(data["paid_from"], datetime.time(), tz)
-            if data["paid_to"]:
-                end = datetime.datetime.combine(data["paid_to"] + datetime.timedelta(days=1), datetime.time(), tz)
+            # days in the shop's time zone; "until" includes its whole day
+            start, end = days_bounds(self.shop, data["paid_from"], data["paid_to"])
             page = selectors.order_page(
                 shop=self.shop,
                 status=data["status"],

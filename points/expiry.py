@@ -12,7 +12,6 @@ expiry) in the payload, e.g. by using it as an idempotency key. Expiry itself wr
 `expire`) with its entries.
 """
 
-import zoneinfo
 from dataclasses import dataclass
 from datetime import datetime
 from itertools import islice
@@ -29,6 +28,7 @@ from members.models import Member
 from shops.bulk import adapt, rows_affected
 from shops.models import Shop
 from shops.services import SYSTEM
+from shops.time import local_date, shop_zone
 
 from .models import EntryKind, PointsEntry, PointsLot
 from .selectors import points_expiring, points_program_of
@@ -184,7 +184,7 @@ def points_expiry_reminders(*, shop: Shop, now: datetime | None = None) -> int:
     program = points_program_of(shop=shop)
     if program.reminder_days == 0:
         return 0
-    zone = zoneinfo.ZoneInfo(shop.time_zone)
+    zone = shop_zone(shop)
     rows = points_expiring(shop=shop, within_days=program.reminder_days, now=now)
     count, rows = 0, rows.iterator(chunk_size=REMINDER_BATCH)
     while batch := list(islice(rows, REMINDER_BATCH)):
@@ -193,7 +193,7 @@ def points_expiry_reminders(*, shop: Shop, now: datetime | None = None) -> int:
                 member_id=row["member_id"],
                 points=row["points"],
                 expires_at=row["earliest_expiry"],
-                dedup_key=f"points-expiry:{shop.pk}:{row['member_id']}:{row['earliest_expiry'].astimezone(zone).date()}",
+                dedup_key=f"points-expiry:{shop.pk}:{row['member_id']}:{local_date(zone, row['earliest_expiry'])}",
             )
             for row in batch
         ]

@@ -14,13 +14,13 @@ Growth value is the eligible amount x growth per currency unit, rounded down, wi
 than a bigint holds.)
 """
 
-import calendar
-import zoneinfo
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import ROUND_DOWN, ROUND_HALF_UP, ROUND_UP, Decimal
+from zoneinfo import ZoneInfo
 
 from members.models import MAX_POINTS
+from shops.time import add_months, as_local, day_start, local_date, month_bounds, shop_zone
 
 from .models import BonusKind, BonusRule, ExpiryMode, ExpiryRounding, PointsProgram, Rounding
 
@@ -119,7 +119,7 @@ def points_for_order(
     if facts.tier_multiplier != ONE:
         lines.append(AwardLine("tier", base * (facts.tier_multiplier - ONE), name=facts.tier_name,
                                multiplier=facts.tier_multiplier))  # fmt: skip
-    paid_on = facts.paid_at.astimezone(zoneinfo.ZoneInfo(time_zone)).date()
+    paid_on = local_date(time_zone, facts.paid_at)
     for rule in bonus_rules:
         if not _bonus_applies(rule, facts, paid_on):
             continue
@@ -148,35 +148,30 @@ def points_for_order(
     return Award(points=points, growth=min(max(growth, 0), MAX_POINTS), lines=tuple(lines))
 
 
-def _add_months(moment: datetime, months: int) -> datetime:
-    month0 = moment.month - 1 + months
-    year, month = moment.year + month0 // 12, month0 % 12 + 1
-    return moment.replace(year=year, month=month, day=min(moment.day, calendar.monthrange(year, month)[1]))
-
-
-def _round_up_to(moment: datetime, rounding: str) -> datetime:
-    """The first instant after the end of the month or year containing `moment` (expiry is exclusive)."""
+def _round_up_to(zone: ZoneInfo, moment: datetime, rounding: str) -> datetime:
+    """The first instant after the end of the month or year containing `moment` (on the shop's clock: expiry is
+    exclusive)."""
     if rounding == ExpiryRounding.MONTH_END:
-        start = moment.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
-        return _add_months(start, 1)
+        return month_bounds(zone, local_date(zone, moment))[1]
     if rounding == ExpiryRounding.YEAR_END:
-        return moment.replace(year=moment.year + 1, month=1, day=1, hour=0, minute=0, second=0, microsecond=0)
+        return day_start(zone, date(local_date(zone, moment).year + 1, 1, 1))
     return moment
 
 
 def expiry_for(*, program: PointsProgram, time_zone: str, earned_at: datetime) -> datetime | None:
     """When points earned at `earned_at` expire (they are spendable before this instant), computed in the shop's
     time zone so that "the end of the month" is the merchant's. None: never."""
-    local = earned_at.astimezone(zoneinfo.ZoneInfo(time_zone))
+    zone = shop_zone(time_zone)
+    local = as_local(zone, earned_at)
     if program.expiry_mode == ExpiryMode.NEVER:
         return None
     if program.expiry_mode == ExpiryMode.FOLLOWING_YEAR_END:
-        return local.replace(year=local.year + 2, month=1, day=1, hour=0, minute=0, second=0, microsecond=0)
+        return day_start(zone, date(local.year + 2, 1, 1))
     if program.expiry_mode == ExpiryMode.AFTER_DAYS:
         moment = local + timedelta(days=program.expiry_period)
     else:
-        moment = _add_months(local, program.expiry_period)
-    return _round_up_to(moment, program.expiry_rounding)
+        moment = add_months(zone, local, program.expiry_period)
+    return _round_up_to(zone, moment, program.expiry_rounding)
 
 
 @dataclass(frozen=True)

@@ -2,9 +2,6 @@
 the staff adjustment. Changing rules needs Perm.RULES_CHANGE, reading a ledger Perm.MEMBERS_VIEW, adjusting
 Perm.POINTS_ADJUST."""
 
-import datetime
-import zoneinfo
-
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import QueryDict
@@ -20,6 +17,7 @@ from members.selectors import member_get, member_get_live
 from shops.dashboard import ServiceActionView, ShopStaffMixin
 from shops.errors import ApplicationError
 from shops.roles import Perm
+from shops.time import days_bounds
 from shops.views import FieldErrorMixin
 
 from .errors import IdempotencyConflict
@@ -168,12 +166,8 @@ class PointsLedgerView(ShopStaffMixin, FormView):
 
     def _entries(self, filter_form: LedgerFilterForm):
         data = filter_form.cleaned_data if filter_form.is_valid() else {}
-        tz = zoneinfo.ZoneInfo(self.shop.time_zone)
-        start = end = None  # days in the shop's time zone; "until" includes its whole day
-        if data.get("created_from"):
-            start = datetime.datetime.combine(data["created_from"], datetime.time(), tz)
-        if data.get("created_to"):
-            end = datetime.datetime.combine(data["created_to"] + datetime.timedelta(days=1), datetime.time(), tz)
+        # days in the shop's time zone; "until" includes its whole day
+        start, end = days_bounds(self.shop, data.get("created_from"), data.get("created_to"))
         entries = points_entries(
             shop=self.shop, member=self.member, kind=data.get("kind", ""), created_from=start, created_until=end
         )

@@ -20,7 +20,7 @@ from shops.ids import ascii_digits, parse_id
 from shops.rest.schema import error_response
 from shops.rest.serializers import Int64Field, StrictSerializer
 from shops.rest.views import ShopAPIView
-from tiers.rules import shop_zone
+from shops.time import shop_zone
 
 from . import selectors, stats
 from .channels import ChannelInput, channel_create

@@ -14,12 +14,12 @@ from members.services import member_enroll
 from members.tags import tag_list
 from shops.models import Shop
 from shops.services import SYSTEM
+from shops.time import local_today
 
 from .channels import ChannelInput, channel_create
 from .models import ChannelDay, ChannelKind, ReferralProgram
 from .referrals import referral_code_for, referral_program_save
 from .selectors import channel_list
-from .stats import local_day
 
 CHANNELS = [
     ChannelInput(name="门店收银台二维码", kind="counter", headline="扫码入会 立享好礼",
@@ -40,7 +40,7 @@ def seed_recruitment(*, shop: Shop, rng: random.Random, members: int) -> str:
         data.welcome_coupon_ids = gift if i == 0 else []
         data.tag_ids = tags if i == 0 else []
         channels.append(channel_create(shop=shop, actor=SYSTEM, data=data))
-    today = local_day(shop)
+    today = local_today(shop)
     ChannelDay.objects.bulk_create(
         [
             ChannelDay(shop=shop, channel=channel, day=today - datetime.timedelta(days=d),

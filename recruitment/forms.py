@@ -17,7 +17,7 @@ from members.models import MAX_POINTS, TagKind
 from members.tags import tag_list
 from shops.forms import Form, ModelForm
 from shops.models import Shop
-from tiers.rules import shop_zone
+from shops.time import shop_zone
 
 from .channels import ChannelInput
 from .models import Channel, ChannelKind, ReferralProgram

@@ -10,7 +10,6 @@ import datetime
 import hashlib
 import hmac
 import logging
-import zoneinfo
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -27,6 +26,7 @@ from members.models import Member, MemberStatus
 from points.services import points_earn
 from shops.models import Shop
 from shops.services import audit_record
+from shops.time import day_start, local_today
 
 from . import limits
 from .channels import code_new
@@ -66,12 +66,12 @@ def referral_code_for(*, shop: Shop, member: Member) -> str:
 
 def period_start(program: ReferralProgram, *, now: datetime.datetime) -> datetime.datetime:
     """The start, in the shop's time zone, of the cap period that `now` falls in."""
-    local = now.astimezone(zoneinfo.ZoneInfo(program.shop.time_zone)).replace(hour=0, minute=0, second=0, microsecond=0)
+    day = local_today(program.shop, now)
     if program.cap_period == CapPeriod.WEEK:
-        local -= datetime.timedelta(days=local.weekday())
+        day -= datetime.timedelta(days=day.weekday())
     elif program.cap_period == CapPeriod.MONTH:
-        local = local.replace(day=1)
-    return local
+        day = day.replace(day=1)
+    return day_start(program.shop, day)
 
 
 def _refuse(referral: Referral, reason: str) -> Referral:

@@ -7,24 +7,19 @@ Unique visitors are unique per day: a shopper who comes back the next day counts
 cannot be reached, visits are not counted (shops.cache.optional_cache): the figures are low, never an error."""
 
 import datetime
-import zoneinfo
 from collections import defaultdict
 from dataclasses import dataclass
 
 from django.db import connection
 from django.db.models import Sum
-from django.utils import timezone
 
 from shops.cache import optional_cache
 from shops.models import Shop
+from shops.time import local_today
 
 from .models import Channel, ChannelDay
 
 KEEP = 3 * 24 * 3600  # counters outlive their day long enough for a late flush
-
-
-def local_day(shop: Shop, at: datetime.datetime | None = None) -> datetime.date:
-    return (at or timezone.now()).astimezone(zoneinfo.ZoneInfo(shop.time_zone)).date()
 
 
 def _key(shop: Shop, channel_id: int, day: datetime.date, what: str) -> str:
@@ -34,7 +29,7 @@ def _key(shop: Shop, channel_id: int, day: datetime.date, what: str) -> str:
 def visit_record(*, shop: Shop, channel: Channel, visitor: str, now: datetime.datetime | None = None) -> None:
     """Count a visit to the channel's page, and a unique visitor the first time `visitor` (a cookie value) comes
     on the shop's local day."""
-    day = local_day(shop, now)
+    day = local_today(shop, now)
     visits = _key(shop, channel.pk, day, "visits")
     optional_cache.add(visits, 0, timeout=KEEP)
     optional_cache.incr(visits)
@@ -57,7 +52,7 @@ def _live_counts(shop: Shop, channel_ids: list[int], days: list[datetime.date]) 
 
 
 def _recent_days(shop: Shop, now: datetime.datetime | None) -> list[datetime.date]:
-    today = local_day(shop, now)
+    today = local_today(shop, now)
     return [today - datetime.timedelta(days=1), today]
 
 
@@ -68,7 +63,7 @@ def joins_count(*, shop: Shop, channel: Channel, now: datetime.datetime | None =
             "INSERT INTO recruitment_channelday (shop_id, channel_id, day, visits, visitors, joins) "
             "VALUES (%s, %s, %s, 0, 0, 1) ON CONFLICT (channel_id, day) "
             "DO UPDATE SET joins = recruitment_channelday.joins + 1",
-            [shop.pk, channel.pk, local_day(shop, now)],
+            [shop.pk, channel.pk, local_today(shop, now)],
         )
 
 
@@ -155,7 +150,7 @@ def channels_figures(*, shop: Shop, channel_ids: list[int], now=None) -> dict[in
 
 def channel_daily(*, shop: Shop, channel: Channel, days: int = 30, now=None) -> list[tuple[datetime.date, Figures]]:
     """The channel's figures for each of the last `days` local days, oldest first (days without activity too)."""
-    today = local_day(shop, now)
+    today = local_today(shop, now)
     since = today - datetime.timedelta(days=days - 1)
     merged = _merged_days(shop, [channel.pk], since, now)
     return [

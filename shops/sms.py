@@ -4,31 +4,43 @@
 - locmem: append to `outbox` (tests);
 - file: one JSON file per message in SMS_FILE_PATH (staging, end-to-end tests);
 - http: POST JSON to SMS_HTTP_URL signed with HMAC-SHA256 of the body under SMS_HTTP_SECRET; a failure raises
-  SmsDeliveryError so the sending task retries with backoff.
+  SmsDeliveryError so the sending task retries with backoff. Batches go to SMS_HTTP_BATCH_URL when the provider
+  has one (shops.messaging describes the protocol).
 
-Callers use `sms_send` (services), which queues the `sms_deliver` task after the transaction commits.
+Each backend sends one message (`send`: one-time codes, through `sms_send` in shops.services, which queues the
+`sms_deliver` task after the transaction commits) or a batch (`send_many`: campaigns, through
+shops.messaging.messages_send, one task per chunk).
 """
 
-import hashlib
-import hmac
-import json
-import os
-import time
 import uuid
-from dataclasses import asdict, dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import ClassVar
 
-import requests
 from django.conf import settings
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
+from .messaging import (
+    DeliveryError,
+    HttpProvider,
+    LocmemOutbox,
+    Rejected,
+    SendResult,
+    sign,
+    write_message_file,
+    write_message_files,
+)
 
-class SmsDeliveryError(Exception):
+__all__ = ["SmsDeliveryError", "SmsMessage", "SmsRejected", "get_backend", "sign"]
+
+
+class SmsDeliveryError(DeliveryError):
     """A temporary failure: the caller may retry."""
 
 
-class SmsRejected(Exception):
+class SmsRejected(Rejected):
     """The provider refused the message for good (bad number, bad signature...): retrying will not help."""
 
 
@@ -46,9 +58,19 @@ class ConsoleBackend:
     def send(self, message: SmsMessage) -> None:
         print(f"[sms] shop={message.shop_id} to={message.phone}: {message.text}", flush=True)  # noqa: T201
 
+    def send_many(self, messages: Sequence[SmsMessage]) -> list[SendResult]:
+        for message in messages:
+            self.send(message)
+        return [SendResult.sent(m.message_id) for m in messages]
 
-class LocmemBackend:
-    outbox: list[SmsMessage] = []  # shared on purpose: tests read what was sent
+
+class LocmemBackend(LocmemOutbox):
+    outbox: ClassVar[list[SmsMessage]] = []  # shared on purpose: tests read what was sent
+    batches: ClassVar[list[list[str]]] = []  # the message ids of each send_many call
+    refused: ClassVar[set[str]] = set()  # phone numbers the fake provider refuses
+
+    def address(self, message: SmsMessage) -> str:
+        return message.phone
 
     def send(self, message: SmsMessage) -> None:
         LocmemBackend.outbox.append(message)
@@ -56,37 +78,29 @@ class LocmemBackend:
 
 class FileBackend:
     def send(self, message: SmsMessage) -> None:
-        directory = Path(settings.SMS_FILE_PATH)
-        directory.mkdir(parents=True, exist_ok=True)
-        path = directory / f"{time.time_ns()}-{message.message_id}.json"
-        # Write then rename, so a reader never sees half a file.
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(asdict(message), ensure_ascii=False), encoding="utf-8")
-        os.replace(tmp, path)
+        write_message_file(Path(settings.SMS_FILE_PATH), message)
 
-
-def sign(body: bytes, secret: str) -> str:
-    return hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+    def send_many(self, messages: Sequence[SmsMessage]) -> list[SendResult]:
+        return write_message_files(Path(settings.SMS_FILE_PATH), messages)
 
 
 class HttpBackend:
+    def __init__(self):
+        self.provider = HttpProvider(
+            url=settings.SMS_HTTP_URL,
+            secret=settings.SMS_HTTP_SECRET,
+            timeout=settings.SMS_HTTP_TIMEOUT,
+            batch_url=settings.SMS_HTTP_BATCH_URL,
+            batch_size=settings.SMS_HTTP_BATCH_SIZE,
+            temporary=SmsDeliveryError,
+            refusal=SmsRejected,
+        )
+
     def send(self, message: SmsMessage) -> None:
-        body = json.dumps(asdict(message), ensure_ascii=False).encode()
-        headers = {
-            "Content-Type": "application/json",
-            "X-Huiyuan-Signature": "sha256=" + sign(body, settings.SMS_HTTP_SECRET),
-            "X-Huiyuan-Message-Id": message.message_id,
-        }
-        try:
-            response = requests.post(
-                settings.SMS_HTTP_URL, data=body, headers=headers, timeout=settings.SMS_HTTP_TIMEOUT
-            )
-        except requests.RequestException as exc:
-            raise SmsDeliveryError(f"provider unreachable: {exc}") from exc
-        if response.status_code >= 500 or response.status_code == 429:
-            raise SmsDeliveryError(f"provider answered {response.status_code}")
-        if response.status_code >= 400:
-            raise SmsRejected(f"provider refused the message: {response.status_code} {response.text[:200]}")
+        self.provider.send(message)
+
+    def send_many(self, messages: Sequence[SmsMessage]) -> list[SendResult]:
+        return self.provider.send_many(messages)
 
 
 BACKENDS = {

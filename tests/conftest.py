@@ -4,6 +4,7 @@ from django.db import connection
 from django_scopes import scope, scopes_disabled
 from rest_framework.test import APIClient
 
+from shops import push
 from shops.rest.throttling import memory_buckets
 from shops.sms import LocmemBackend
 
@@ -49,10 +50,11 @@ def _test_body_scope(request):
 
 @pytest.fixture(autouse=True)
 def _reset_state():
-    """Resets the state that outlives a transaction: throttle buckets, cache and the SMS outbox."""
+    """Resets the state that outlives a transaction: throttle buckets, cache and the SMS and push outboxes."""
     memory_buckets.clear()
     cache.clear()
-    LocmemBackend.outbox.clear()
+    LocmemBackend.reset()
+    push.LocmemBackend.reset()
 
 
 @pytest.fixture

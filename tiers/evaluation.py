@@ -31,9 +31,10 @@ from members.models import Member, MemberStatus
 from orders.models import COUNTED_STATUSES
 from shops.bulk import adapt, in_condition, models_select
 from shops.models import Shop
+from shops.time import add_months, day_start, local_date, local_today, shop_zone
 
 from .models import ChangeReason, Combine, EvaluationMode, Tier, TierEvaluation, Window
-from .rules import RETIRED_RANK, TierSpec, add_months, day_start, shop_zone, tier_ladder_validate, window_start
+from .rules import RETIRED_RANK, TierSpec, tier_ladder_validate, window_start
 
 WINDOW_SUFFIX = {Window.LIFETIME: "life", Window.ROLLING_12M: "12m", Window.CALENDAR_YEAR: "year"}
 # Writers stamp Member.updated_at when their transaction starts and may commit after a run has read the members:
@@ -242,7 +243,7 @@ def _move(
     p = _Params()
     ctes = members_ctes(p, shop=shop, specs=specs, current_ranks=current_ranks, now=now, member_filter=member_filter)
     tier_of = {s.rank: s.tier_id for s in specs if s.rank > 0}
-    until_of = {s.rank: add_months(now, s.retention_months, zone=zone) for s in specs if s.rank > 0}
+    until_of = {s.rank: add_months(zone, now, s.retention_months) for s in specs if s.rank > 0}
     reason = "r.reason"
     if decide == "full":
         # A downgrade that ends a manual assignment says so (the member's latest change was made by hand).
@@ -377,8 +378,7 @@ def changed_members(*, shop: Shop, specs: list[TierSpec], last: datetime, now: d
 
 
 def _year_crossed(shop: Shop, last: datetime, now: datetime) -> bool:
-    zone = shop_zone(shop)
-    return last.astimezone(zone).year != now.astimezone(zone).year
+    return local_date(shop, last).year != local_date(shop, now).year
 
 
 @transaction.atomic
@@ -538,9 +538,9 @@ def tier_policy_preview(
     cleaned = tier_ladder_validate(ladder)
     zone = shop_zone(shop)
     now = timezone.now()
-    today = now.astimezone(zone).date()
+    today = local_today(zone, now)
     if on is not None and on > today:
-        now = day_start(on, zone=zone)
+        now = day_start(zone, on)
     current_tiers = ladder_tiers(shop=shop)
     specs = [TierSpec.of(tier) for tier in cleaned]
     top = len(cleaned) - 1

@@ -8,16 +8,16 @@ import json
 
 from django import forms
 from django.forms import BaseFormSet, formset_factory
-from django.utils import timezone
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from members.models import MAX_POINTS, Member
 from shops.forms import Form
 from shops.models import Shop
+from shops.time import as_local, day_start, local_today
 
 from .models import Combine, Tier, Window
-from .rules import EDITABLE_FIELDS, MAX_TIERS, day_start, ladder_as_json, shop_zone
+from .rules import EDITABLE_FIELDS, MAX_TIERS, ladder_as_json
 from .selectors import tiers_of_shop
 
 DATE = forms.DateInput({"type": "date"})
@@ -129,7 +129,7 @@ class LadderApplyForm(Form):
 
     def __init__(self, *args, shop: Shop, **kwargs):
         super().__init__(*args, **kwargs)
-        self.today = timezone.now().astimezone(shop_zone(shop)).date()
+        self.today = local_today(shop)
 
     def clean_effective_on(self) -> datetime.date | None:
         day = self.cleaned_data["effective_on"]
@@ -174,6 +174,7 @@ class TierAssignForm(Form):
         return self.tiers[self.cleaned_data["tier"]]
 
     def clean_until(self) -> datetime.datetime | None:
-        """The end of the last day: the start of the next one in the shop's time zone."""
+        """The end of the last day: the start of the next one in the shop's time zone (read on its clock, as the
+        audit log shows it)."""
         day = self.cleaned_data["until"]
-        return None if day is None else day_start(day + datetime.timedelta(days=1), zone=shop_zone(self.shop))
+        return None if day is None else as_local(self.shop, day_start(self.shop, day + datetime.timedelta(days=1)))

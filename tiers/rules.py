@@ -1,13 +1,12 @@
 """Pure rules of the tier ladder: no database access. What a valid ladder is (tier_ladder_validate), the windows a
-tier's figures are summed over, and retention periods in calendar months.
+tier's figures are summed over (calendar months are shops.time.add_months).
 
 A ladder is the list of a shop's tiers as the editor sends it: one dict per tier with Tier's editable fields
 (EDITABLE_FIELDS). Ranks run 0..n without gaps; rank 0 is the tier held on joining and has no thresholds."""
 
-import calendar
 import zoneinfo
 from dataclasses import dataclass
-from datetime import date, datetime, time
+from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 
 from django.utils.translation import gettext as _
@@ -15,6 +14,7 @@ from django.utils.translation import gettext as _
 from members.models import MAX_POINTS
 from orders.services import WINDOW_12M
 from shops.ids import parse_int
+from shops.time import day_start, local_date
 
 from .errors import InvalidLadder
 from .models import Combine, Tier, Window
@@ -66,36 +66,18 @@ class TierSpec:
         return self.rank > 0 and any(v is not None for v in (self.min_spend, self.min_orders, self.min_growth))
 
 
-def shop_zone(shop) -> zoneinfo.ZoneInfo:
-    return zoneinfo.ZoneInfo(shop.time_zone)
-
-
 def window_start(window: str, *, now: datetime, zone: zoneinfo.ZoneInfo) -> datetime | None:
     """Where a window begins at `now` (None: lifetime). The calendar year starts on 1 January, 00:00 in the shop's
     time zone."""
     if window == Window.ROLLING_12M:
         return now - WINDOW_12M
     if window == Window.CALENDAR_YEAR:
-        return datetime(now.astimezone(zone).year, 1, 1, tzinfo=zone)
+        return day_start(zone, date(local_date(zone, now).year, 1, 1))
     return None
 
 
 def year_end(*, now: datetime, zone: zoneinfo.ZoneInfo) -> date:
-    return date(now.astimezone(zone).year, 12, 31)
-
-
-def day_start(day: date, *, zone: zoneinfo.ZoneInfo) -> datetime:
-    return datetime.combine(day, time.min, tzinfo=zone)
-
-
-def add_months(moment: datetime, months: int, *, zone: zoneinfo.ZoneInfo) -> datetime:
-    """`moment` plus calendar months on the shop's clock; a day the target month lacks becomes its last day
-    (31 January + 1 month = 28 or 29 February)."""
-    local = moment.astimezone(zone)
-    year, month0 = divmod(local.month - 1 + months, 12)
-    year += local.year
-    day = min(local.day, calendar.monthrange(year, month0 + 1)[1])
-    return local.replace(year=year, month=month0 + 1, day=day)
+    return date(local_date(zone, now).year, 12, 31)
 
 
 def _fail(message: str, *, index: int, tier: dict | None, field: str, value=None) -> InvalidLadder:

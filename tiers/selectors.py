@@ -13,10 +13,11 @@ from django.utils.translation import ngettext
 from members.models import Member, MemberStatus
 from shops.ids import parse_id
 from shops.models import Shop
+from shops.time import shop_zone
 
 from .evaluation import member_figures
 from .models import Combine, Tier, TierChange, TierEvaluation, TierSchedule, Window
-from .rules import RETIRED_RANK, shop_zone, year_end
+from .rules import RETIRED_RANK, year_end
 
 CURRENCY_SYMBOLS = {"CNY": "¥", "JPY": "¥", "USD": "$", "HKD": "HK$", "TWD": "NT$", "EUR": "€", "GBP": "£"}
 

@@ -20,11 +20,12 @@ from members.figures import member_tier_set
 from members.models import Member, MemberStatus
 from shops.models import Shop
 from shops.services import Actor, audit_record
+from shops.time import local_today
 
 from .errors import InvalidTierAssignment, MemberErased, TierScheduleApplied, UnknownTier
 from .evaluation import ladder_tiers, tiers_evaluate, tiers_move_holders, tiers_upgrade_members
 from .models import ChangeReason, EvaluationMode, Tier, TierChange, TierEvaluation, TierSchedule
-from .rules import EDITABLE_FIELDS, RETIRED_RANK, TierSpec, ladder_as_json, shop_zone, tier_ladder_validate
+from .rules import EDITABLE_FIELDS, RETIRED_RANK, TierSpec, ladder_as_json, tier_ladder_validate
 
 __all__ = [
     "LadderApplied",
@@ -134,10 +135,6 @@ def tier_ladder_apply(*, shop: Shop, ladder: list[dict], actor: Actor, now: date
     return LadderApplied(tiers=tiers, moved=moved, evaluation=evaluation)
 
 
-def _today(shop: Shop) -> date:
-    return timezone.now().astimezone(shop_zone(shop)).date()
-
-
 @transaction.atomic
 def tier_ladder_schedule(*, shop: Shop, ladder: list[dict], effective_on: date, actor: Actor) -> TierSchedule:
     """Save a ladder change to apply on `effective_on` (a date in the shop's time zone) by the daily task; a date
@@ -149,7 +146,7 @@ def tier_ladder_schedule(*, shop: Shop, ladder: list[dict], effective_on: date, 
     audit_record(
         shop=shop, actor=actor, action="tiers.schedule", changes={"effective_on": ["", effective_on.isoformat()]}
     )
-    if effective_on <= _today(shop):
+    if effective_on <= local_today(shop):
         tier_ladder_apply(shop=shop, ladder=cleaned, actor=actor)
         schedule.applied_at = timezone.now()
         schedule.save(update_fields=["applied_at"])

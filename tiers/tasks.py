@@ -1,11 +1,10 @@
 from celery import shared_task
-from django.utils import timezone
 
 from shops.tasks import fan_out_per_shop
 from shops.tenancy import task_shop_scope
+from shops.time import local_today
 
 from .models import EvaluationMode
-from .rules import shop_zone
 from .services import tier_schedules_apply_due, tiers_evaluate
 
 
@@ -21,7 +20,7 @@ def tiers_daily_shop(shop_id: int) -> int:
     """Apply the shop's tier changes due today (in its time zone), then the incremental evaluation. Idempotent:
     applied changes are not applied again. Returns the evaluation's id."""
     with task_shop_scope(shop_id) as shop:
-        tier_schedules_apply_due(shop=shop, today=timezone.now().astimezone(shop_zone(shop)).date())
+        tier_schedules_apply_due(shop=shop, today=local_today(shop))
         return tiers_evaluate(shop=shop, mode=EvaluationMode.INCREMENTAL).pk
 
 

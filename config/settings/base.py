@@ -222,6 +222,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "members.tasks.imports_fail_stale_all_shops",
         "schedule": crontab(minute="*/5"),
     },
+    # Every 10 minutes: chunked jobs over members (segment grants...) whose task was lost carry on (members.jobs).
+    "member-jobs-resume": {
+        "task": "members.tasks.member_jobs_resume_all_shops",
+        "schedule": crontab(minute="3-59/10"),
+    },
 }
 
 # Domain events are kept this long (SPEC 9: at least 30 days; the events API and webhook replays read them).
@@ -300,6 +305,18 @@ SMS_FILE_PATH = env("SMS_FILE_PATH", default=str(BASE_DIR / "var" / "sms"))
 SMS_HTTP_URL = env("SMS_HTTP_URL", default="")
 SMS_HTTP_SECRET = env("SMS_HTTP_SECRET", default="")
 SMS_HTTP_TIMEOUT = env.float("SMS_HTTP_TIMEOUT", default=5.0)
+# A provider's batch endpoint (shops.messaging): empty sends a batch one message per request.
+SMS_HTTP_BATCH_URL = env("SMS_HTTP_BATCH_URL", default="")
+SMS_HTTP_BATCH_SIZE = env.int("SMS_HTTP_BATCH_SIZE", default=100)
+
+# --- App push: console | locmem | file | http, as SMS (shops.push).
+PUSH_BACKEND = env("PUSH_BACKEND", default="console")
+PUSH_FILE_PATH = env("PUSH_FILE_PATH", default=str(BASE_DIR / "var" / "push"))
+PUSH_HTTP_URL = env("PUSH_HTTP_URL", default="")
+PUSH_HTTP_BATCH_URL = env("PUSH_HTTP_BATCH_URL", default="")
+PUSH_HTTP_BATCH_SIZE = env.int("PUSH_HTTP_BATCH_SIZE", default=100)
+PUSH_HTTP_SECRET = env("PUSH_HTTP_SECRET", default="")
+PUSH_HTTP_TIMEOUT = env.float("PUSH_HTTP_TIMEOUT", default=5.0)
 
 # --- Recruitment: the font of posters (any CJK-capable TrueType/OpenType file; Debian's fonts-noto-cjk).
 CJK_FONT_PATH = env("CJK_FONT_PATH", default="/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc")

@@ -20,7 +20,7 @@ from members.tags import tag_list
 from points.forms import CATEGORY_SEPARATORS
 from shops.forms import Form
 from shops.models import Shop
-from tiers.rules import shop_zone
+from shops.time import shop_zone
 from tiers.selectors import tiers_of_shop
 
 from ..codes import code_normalize

@@ -4,12 +4,11 @@ and the coupon card that the editor's preview (static/coupons/preview.js) draws 
 from decimal import Decimal
 
 from django.template.defaultfilters import floatformat
-from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext, pgettext
 
 from shops.models import Shop
-from tiers.rules import shop_zone
+from shops.time import local_date
 from tiers.selectors import CURRENCY_SYMBOLS
 
 from ..models import CouponKind, CouponTemplate, Scope, TemplateStatus, UseChannel
@@ -70,7 +69,7 @@ def card_texts(shop: Shop) -> dict:
 
 
 def _local_day(shop: Shop, moment) -> str:
-    return timezone.localtime(moment, shop_zone(shop)).strftime("%Y-%m-%d")
+    return local_date(shop, moment).isoformat()
 
 
 def coupon_card(*, shop: Shop, template: CouponTemplate, texts: dict | None = None) -> dict:

@@ -6,7 +6,6 @@ of the same phone or buyer id within the file are errors after the first.
 
 import datetime
 import re
-import zoneinfo
 
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
@@ -16,6 +15,7 @@ from django.utils.translation import gettext as _
 
 from shops.bulk import values_cte
 from shops.models import Shop
+from shops.time import local_today
 
 from ..models import Gender, Member, MemberStatus
 from ..services import Enrolment
@@ -98,7 +98,7 @@ def _email(row: Row) -> str:
 
 
 def _member_units(*, table: Table, columns: Columns, shop: Shop, now: datetime.datetime) -> list[Unit]:
-    today = now.astimezone(zoneinfo.ZoneInfo(shop.time_zone)).date()
+    today = local_today(shop, now)
     units, phones, external_ids = [], {}, {}
     for number, cells in table.rows:
         row = Row(number, cells, columns)

@@ -3,7 +3,6 @@ time zone, its tenant scope around the whole request (rendering included), the l
 404 page. A page for a shop that does not exist, is frozen or is not the one a code belongs to is that 404."""
 
 import secrets
-import zoneinfo
 from collections.abc import Callable
 from functools import wraps
 from urllib.parse import quote
@@ -28,6 +27,7 @@ from shops.models import Shop
 from shops.selectors import shop_by_slug
 from shops.services import Actor
 from shops.tenancy import shop_scope
+from shops.time import shop_zone
 
 from .. import sessions
 from ..display import brand
@@ -59,7 +59,7 @@ def in_shop(request: HttpRequest, shop: Shop, page: Callable[[], HttpResponse]) 
     DoesNotExist (missing, or another shop's) becomes the portal's 404."""
     translation.activate(_language_of(request, shop))
     request.LANGUAGE_CODE = translation.get_language()
-    timezone.activate(zoneinfo.ZoneInfo(shop.time_zone))
+    timezone.activate(shop_zone(shop))
     try:
         with shop_scope(shop):
             try:

@@ -14,10 +14,10 @@ from django.urls import reverse
 from django.utils import timezone
 
 from orders.services import OrderInput, order_record
-from recruitment import stats
 from recruitment.models import Channel
 from shops.services import SYSTEM, shop_update
 from shops.tenancy import shop_scope
+from shops.time import local_today
 from tests.coupons.helpers import make_template
 from tests.isolation_cases import CASES
 from tests.portal.helpers import make_member
@@ -92,7 +92,7 @@ def test_every_dashboard_page_works_under_the_policy(new_page, shop, owner, scre
         shop_update(shop=shop, actor=SYSTEM, colour=BRAND.upper())
         pages = dashboard_pages(shop)
         for channel in Channel.objects.filter(shop=shop):  # figures for its daily bars (SVG)
-            today = stats.local_day(shop)
+            today = local_today(shop)
             for back, visits, joins in ((0, 12, 3), (1, 40, 6), (3, 25, 1)):
                 channel.days.create(shop=shop, day=today - datetime.timedelta(days=back), visits=visits, joins=joins)
     page = new_page()

@@ -21,6 +21,7 @@ from recruitment.models import Channel, ChannelKind, ChannelTag, Referral, Refer
 from shops.models import AuditLogEntry
 from shops.roles import ROLE_PERMISSIONS, Perm, Role
 from shops.services import SYSTEM
+from shops.time import local_today
 from tests.coupons.helpers import make_template
 from tests.pages import messages_of, staff_client, text, url
 
@@ -344,7 +345,7 @@ def test_a_channels_page_shows_its_link_qr_downloads_gift_and_last_30_days(marke
     for visitor in ("a", "b", "a"):
         stats.visit_record(shop=shop, channel=channel, visitor=visitor)
     join(shop, 1, channel=channel.code)
-    ten_days_ago = stats.local_day(shop) - datetime.timedelta(days=10)
+    ten_days_ago = local_today(shop) - datetime.timedelta(days=10)
     channel.days.create(shop=shop, day=ten_days_ago, visits=40, visitors=30, joins=6)
 
     # when
@@ -361,7 +362,7 @@ def test_a_channels_page_shows_its_link_qr_downloads_gift_and_last_30_days(marke
     assert (totals.visits, totals.visitors, totals.joins) == (43, 32, 7)
     days = response.context["days"]
     assert len(days) == 30
-    assert days[0]["day"] == stats.local_day(shop)
+    assert days[0]["day"] == local_today(shop)
     assert (days[0]["figures"].visits, days[0]["figures"].joins) == (3, 1)
     assert (days[10]["figures"].visits, days[10]["visits_bar"], days[10]["joins_bar"]) == (40, 100, 15)
     assert (days[0]["visits_bar"], days[0]["joins_bar"]) == (8, 2)

@@ -13,7 +13,7 @@ PROBE = (
     "'engine': s.DATABASES['default']['ENGINE'], 'name': str(s.DATABASES['default']['NAME']),"
     "'eager': s.CELERY_TASK_ALWAYS_EAGER, 'broker': s.CELERY_BROKER_URL,"
     "'cache': s.CACHES['default']['BACKEND'], 'cache_options': s.CACHES['default'].get('OPTIONS', {}),"
-    "'sms': s.SMS_BACKEND, 'debug': s.DEBUG}))"
+    "'sms': s.SMS_BACKEND, 'push': s.PUSH_BACKEND, 'debug': s.DEBUG}))"
 )
 
 
@@ -33,6 +33,7 @@ def test_with_no_environment_the_project_runs_embedded():
     assert s["broker"] == "memory://"
     assert s["cache"] == "django.core.cache.backends.locmem.LocMemCache"
     assert s["sms"] == "console"
+    assert s["push"] == "console"
     assert s["debug"] is False
 
 
@@ -43,6 +44,7 @@ def test_database_broker_and_redis_come_from_the_environment():
             "CELERY_BROKER_URL": "redis://redis.internal:6379/0",
             "REDIS_URL": "redis://redis.internal:6379/1",
             "SMS_BACKEND": "file",
+            "PUSH_BACKEND": "http",
         }
     )
     assert s["engine"] == "shops.postgresql"  # Django's, with integers kept whole (shops/postgresql/base.py)
@@ -51,6 +53,7 @@ def test_database_broker_and_redis_come_from_the_environment():
     assert s["broker"] == "redis://redis.internal:6379/0"
     assert s["cache"] == "django.core.cache.backends.redis.RedisCache"
     assert s["sms"] == "file"
+    assert s["push"] == "http"
 
 
 def test_redis_counts_as_down_after_redis_timeout():

@@ -1,51 +1,19 @@
 """SMS backends. The HTTP provider is a real local server (a fake provider), not a patched function."""
 
 import json
-import threading
 from dataclasses import asdict
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from django.db import transaction
 from django.test import override_settings
 
-from config.celery import app as celery_app
 from shops.services import sms_send
 from shops.sms import LocmemBackend, SmsMessage, sign
 from shops.tasks import sms_deliver
 
+from .fake_provider import FakeProvider
+
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-class FakeProvider:
-    """Answers each POST with the next status of `statuses` (then 200), recording what it received."""
-
-    def __init__(self, statuses=()):
-        self.statuses = list(statuses)
-        self.received: list[dict] = []
-        provider = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                provider.received.append({"body": body, "headers": dict(self.headers)})
-                status = provider.statuses.pop(0) if provider.statuses else 200
-                self.send_response(status)
-                self.end_headers()
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_port}/sms"
-
-    def __enter__(self):
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        return self
-
-    def __exit__(self, *exc):
-        self.server.shutdown()
-        self.server.server_close()
 
 
 def test_locmem_keeps_the_message_after_commit(shop):
@@ -92,14 +60,6 @@ def test_the_http_backend_signs_the_body(shop):
     assert request["headers"]["X-Huiyuan-Signature"] == "sha256=" + sign(request["body"], "s3cret")
     assert request["headers"]["X-Huiyuan-Message-Id"] == message.message_id
     assert json.loads(request["body"])["text"] == "码 42"
-
-
-@pytest.fixture
-def worker_like_eager_retries():
-    """Eager tasks raise their errors at the caller (task_eager_propagates); a worker retries them instead."""
-    celery_app.conf.task_eager_propagates = False
-    yield
-    celery_app.conf.task_eager_propagates = True
 
 
 def test_the_http_backend_retries_temporary_failures_with_the_same_message_id(shop, worker_like_eager_retries):

@@ -344,7 +344,9 @@ def test_staff_assign_a_tier_by_hand_until_a_day_with_a_note(owner_client, shop,
     assert (member.tier_id, member.tier_until) == (tier(shop, 2).pk, utc(2026, 6, 30, 16))  # 1 July 00:00 Shanghai
     change = TierChange.objects.get(shop=shop, member=member, reason="manual")
     assert (change.to_tier.name, change.note, change.actor) == ("VIP会员", "投诉补偿", "owner@shop-a.example")
-    assert AuditLogEntry.objects.get(action="tier.assign").object_id == str(member.pk)
+    audit = AuditLogEntry.objects.get(action="tier.assign")
+    assert audit.object_id == str(member.pk)
+    assert audit.changes["tier_until"] == ["", "2026-07-01T00:00:00+08:00"]  # on the shop's clock
     history = owner_client.get(url("tier_member", shop, member.pk))
     assert "普通会员 VIP会员 Assigned by staff 投诉补偿 owner@shop-a.example" in text(history)
 

@@ -183,11 +183,16 @@ def order_payloads(
             "paid_at": (now - timedelta(seconds=rng.randrange(30 * 86400))).isoformat(),
             "status": rng.choice(("paid", "paid", "paid", "completed")),
             "items": [
-                {"sku": i["sku"], "name": i["name"], "category": i["category"], "quantity": i["quantity"],
-                 "unit_price": f"{i['fen'] / 100:.2f}"}
+                {
+                    "sku": i["sku"],
+                    "name": i["name"],
+                    "category": i["category"],
+                    "quantity": i["quantity"],
+                    "unit_price": f"{i['fen'] / 100:.2f}",
+                }
                 for i in items
             ],
-        }  # fmt: skip
+        }
         u = rng.random()
         member_id, phone = rng.choice(buyers)
         if u < 0.60:
@@ -218,9 +223,12 @@ def order_input(payload: dict):
         phone=phone_normalize(payload["phone"]) if payload.get("phone") else "",
         items=tuple(
             services.ItemInput(
-                sku=i["sku"], quantity=i["quantity"], unit_price=Decimal(i["unit_price"]), name=i["name"],
+                sku=i["sku"],
+                quantity=i["quantity"],
+                unit_price=Decimal(i["unit_price"]),
+                name=i["name"],
                 category=i["category"],
             )
             for i in payload["items"]
         ),
-    )  # fmt: skip
+    )

@@ -88,8 +88,18 @@ end
 """
 
 
-def run_wrk(*, base: str, path: str, kind: str, secret: str, members: list[int], template: int, seconds: int,
-            clients: int, prefix: str) -> dict:  # fmt: skip
+def run_wrk(
+    *,
+    base: str,
+    path: str,
+    kind: str,
+    secret: str,
+    members: list[int],
+    template: int,
+    seconds: int,
+    clients: int,
+    prefix: str,
+) -> dict:
     script = (
         LUA.replace("{MEMBERS}", "{" + ",".join(map(str, members)) + "}")
         .replace("{THREADS}", str(THREADS))
@@ -100,8 +110,20 @@ def run_wrk(*, base: str, path: str, kind: str, secret: str, members: list[int],
         .replace("{PREFIX}", prefix)
     )
     result = wrk_run(script, base + path.replace("%d", "0"), threads=THREADS, clients=clients, seconds=seconds)
-    keep = ("rate", "seconds", "requests", "p50_ms", "p95_ms", "p99_ms", "errors", "s201", "s200", "out_of_stock",
-            "limit_reached", "other")  # fmt: skip
+    keep = (
+        "rate",
+        "seconds",
+        "requests",
+        "p50_ms",
+        "p95_ms",
+        "p99_ms",
+        "errors",
+        "s201",
+        "s200",
+        "out_of_stock",
+        "limit_reached",
+        "other",
+    )
     return {name: result[name] for name in keep}
 
 
@@ -151,10 +173,18 @@ def main() -> None:
     def template_for(name: str) -> CouponTemplate:
         template = CouponTemplate.objects.filter(shop=shop, name=name).first()
         if template is None:
-            template = template_create(shop=shop, actor=SYSTEM, data={
-                "name": name, "kind": "amount_off", "value": Decimal("20"), "min_spend": Decimal("100"),
-                "valid_days": 30, "per_member_limit": 1,
-            })  # fmt: skip
+            template = template_create(
+                shop=shop,
+                actor=SYSTEM,
+                data={
+                    "name": name,
+                    "kind": "amount_off",
+                    "value": Decimal("20"),
+                    "min_spend": Decimal("100"),
+                    "valid_days": 30,
+                    "per_member_limit": 1,
+                },
+            )
         return template
 
     def reset(template: CouponTemplate, stock: int | None) -> None:
@@ -209,9 +239,17 @@ def main() -> None:
         return members[start : start + chunk]
 
     def drive(kind: str, path: str, template: CouponTemplate | None, seconds: int, tag: str) -> dict:
-        return run_wrk(base=base, path=path, kind=kind, secret=secret, members=slice_members(),
-                       template=template.pk if template else 0, seconds=seconds, clients=args.clients,
-                       prefix=f"b{run}-{tag}-")  # fmt: skip
+        return run_wrk(
+            base=base,
+            path=path,
+            kind=kind,
+            secret=secret,
+            members=slice_members(),
+            template=template.pk if template else 0,
+            seconds=seconds,
+            clients=args.clients,
+            prefix=f"b{run}-{tag}-",
+        )
 
     try:
         # Warm every worker, and measure the claim rates the stocks are set from (on a template with no stock).
@@ -223,8 +261,11 @@ def main() -> None:
             for lap in ("cold", "warm"):  # the first lap warms the workers; the second measures the claim rate
                 w = drive("post", path, warm, 5, f"w{lap}{name}")
                 estimate[name] = w["s201"] / w["seconds"]
-                print(f"warm-up {name} ({lap}): {w['s201']} claims, {estimate[name]:.0f}/s, other {w['other']}",
-                      file=sys.stderr, flush=True)  # fmt: skip
+                print(
+                    f"warm-up {name} ({lap}): {w['s201']} claims, {estimate[name]:.0f}/s, other {w['other']}",
+                    file=sys.stderr,
+                    flush=True,
+                )
                 reset(warm, None)
         best: dict[str, dict] = {}
         for r in range(args.rounds):
@@ -246,8 +287,12 @@ def main() -> None:
                         estimate[name] = result["claims_per_s"]
                 else:
                     result["figure"] = result["rate"]
-                print(name, {k: round(v, 1) if isinstance(v, float) else v for k, v in result.items()},
-                      file=sys.stderr, flush=True)  # fmt: skip
+                print(
+                    name,
+                    {k: round(v, 1) if isinstance(v, float) else v for k, v in result.items()},
+                    file=sys.stderr,
+                    flush=True,
+                )
                 if name not in best or result["figure"] > best[name]["figure"]:
                     best[name] = result
     finally:

@@ -47,10 +47,17 @@ def main() -> None:
     with shop_scope(shop):
         _key, secret = apikey_create(shop=shop, actor=SYSTEM, name="bench claim profile")
         template = CouponTemplate.objects.filter(shop=shop, name="bench claim profile").first()
-        template = template or template_create(shop=shop, actor=SYSTEM, data={
-            "name": "bench claim profile", "kind": "amount_off", "value": Decimal("20"), "min_spend": Decimal("100"),
-            "valid_days": 30,
-        })  # fmt: skip
+        template = template or template_create(
+            shop=shop,
+            actor=SYSTEM,
+            data={
+                "name": "bench claim profile",
+                "kind": "amount_off",
+                "value": Decimal("20"),
+                "min_spend": Decimal("100"),
+                "valid_days": 30,
+            },
+        )
         with connection.cursor() as cursor:
             cursor.execute(
                 "SELECT id FROM members_member WHERE shop_id = %s AND status = 'active' ORDER BY id DESC LIMIT %s",
@@ -85,13 +92,20 @@ def main() -> None:
     paths = {"api": "/api/v1/members/{}/coupons/", "raw": "/bench/raw-claim/{}/"}
 
     def claim(kind: str, n: int) -> None:
-        response = client.post(paths[kind].format(next(members)), {"template_id": template.pk,
-                               "idempotency_key": f"p{run}-{kind}-{n}"}, content_type="application/json")  # fmt: skip
+        response = client.post(
+            paths[kind].format(next(members)),
+            {"template_id": template.pk, "idempotency_key": f"p{run}-{kind}-{n}"},
+            content_type="application/json",
+        )
         assert response.status_code == 201, (response.status_code, response.content[:300])
 
     results: dict[str, dict] = {}
-    settings = {"API_THROTTLE_RATE": 1e9, "API_THROTTLE_BURST": 10**9, "ALLOWED_HOSTS": ["*"],
-                "ROOT_URLCONF": "bench.coupons_claim_urls"}  # fmt: skip
+    settings = {
+        "API_THROTTLE_RATE": 1e9,
+        "API_THROTTLE_BURST": 10**9,
+        "ALLOWED_HOSTS": ["*"],
+        "ROOT_URLCONF": "bench.coupons_claim_urls",
+    }
     connection.commit = timed_commit
     try:
         with override_settings(**settings), connection.execute_wrapper(watch):
@@ -105,13 +119,15 @@ def main() -> None:
                     wall, cpu, server = time.perf_counter(), time.process_time(), backend_cpu_seconds(backend)
                     for n in range(args.claims):
                         claim(kind, r * args.claims + n)
-                    rounds.append({
-                        "wall_ms": (time.perf_counter() - wall) / args.claims * 1000,
-                        "python_cpu_ms": (time.process_time() - cpu) / args.claims * 1000,
-                        "db_cpu_ms": (backend_cpu_seconds(backend) - server) / args.claims * 1000,
-                        "statements": statements[0] / args.claims,
-                        "locked_ms": statistics.median(held) * 1000 if held else None,
-                    })  # fmt: skip
+                    rounds.append(
+                        {
+                            "wall_ms": (time.perf_counter() - wall) / args.claims * 1000,
+                            "python_cpu_ms": (time.process_time() - cpu) / args.claims * 1000,
+                            "db_cpu_ms": (backend_cpu_seconds(backend) - server) / args.claims * 1000,
+                            "statements": statements[0] / args.claims,
+                            "locked_ms": statistics.median(held) * 1000 if held else None,
+                        }
+                    )
                 measured = [k for k in rounds[0] if rounds[0][k] is not None]
                 results[kind] = {k: statistics.median(r[k] for r in rounds) for k in measured}
                 print(kind, {k: round(v, 2) for k, v in results[kind].items()}, file=sys.stderr, flush=True)

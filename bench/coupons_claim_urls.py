@@ -52,9 +52,17 @@ def raw_claim(request, member_id: int):
             "INSERT INTO coupons_coupon (shop_id, template_id, member_id, code, status, source, issued_at, "
             "valid_from, valid_until, idempotency_key) VALUES (%s, %s, %s, %s, 'available', 'claim', %s, %s, %s, %s) "
             "RETURNING id, code",
-            [shop_id, template_id, member_id, secrets.token_hex(8).upper(), now, now,
-             now + timedelta(days=valid_days), key],
-        )  # fmt: skip
+            [
+                shop_id,
+                template_id,
+                member_id,
+                secrets.token_hex(8).upper(),
+                now,
+                now,
+                now + timedelta(days=valid_days),
+                key,
+            ],
+        )
         coupon_id, code = cursor.fetchone()
         cursor.execute("UPDATE coupons_coupontemplate SET issued = issued + 1 WHERE id = %s", [template_id])
     return JsonResponse({"id": coupon_id, "code": code}, status=201)

@@ -86,10 +86,19 @@ def main() -> None:
         name = f"{TEMPLATE_PREFIX} {kind}"
         template = CouponTemplate.objects.filter(shop=shop, name=name).first()
         if template is None:
-            template = template_create(shop=shop, actor=SYSTEM, data={
-                "name": name, "kind": "amount_off", "value": Decimal("20"), "min_spend": Decimal("100"),
-                "valid_days": 30, "stock": stock, "per_member_limit": 1,
-            })  # fmt: skip
+            template = template_create(
+                shop=shop,
+                actor=SYSTEM,
+                data={
+                    "name": name,
+                    "kind": "amount_off",
+                    "value": Decimal("20"),
+                    "min_spend": Decimal("100"),
+                    "valid_days": 30,
+                    "stock": stock,
+                    "per_member_limit": 1,
+                },
+            )
         CouponTemplate.objects.filter(pk=template.pk).update(stock=stock)
         return template
 
@@ -248,15 +257,26 @@ def main() -> None:
                 extra = {}
                 if side == "ours":
                     elapsed, create_s, job = ours(template, key)
-                    extra = {"create_s": round(create_s, 2), "job_issued": job.issued,
-                             "skipped_stock": job.skipped_stock, "skipped_inactive_or_audience": job.skipped_audience,
-                             "members_done": job.members_done}  # fmt: skip
+                    extra = {
+                        "create_s": round(create_s, 2),
+                        "job_issued": job.issued,
+                        "skipped_stock": job.skipped_stock,
+                        "skipped_inactive_or_audience": job.skipped_audience,
+                        "members_done": job.members_done,
+                    }
                 else:
                     elapsed = baseline(template, stock, key)
                 checks = verify(template, expected)
-                line = {"round": r, "side": side, "seconds": round(elapsed, 2),
-                        "coupons_per_s": round(checks["coupons"] / elapsed), "load_avg_before": load,
-                        "load_avg_after": os.getloadavg(), **checks, **extra}  # fmt: skip
+                line = {
+                    "round": r,
+                    "side": side,
+                    "seconds": round(elapsed, 2),
+                    "coupons_per_s": round(checks["coupons"] / elapsed),
+                    "load_avg_before": load,
+                    "load_avg_after": os.getloadavg(),
+                    **checks,
+                    **extra,
+                }
                 print(line, file=sys.stderr, flush=True)
                 if checks["ok"] and (best[side] is None or elapsed < best[side]["seconds"]):
                     best[side] = line

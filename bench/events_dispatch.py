@@ -70,8 +70,10 @@ def main() -> None:
 
         now = timezone.now()
         for start in range(0, n, 10_000):
-            rows = [(uuid7(), shop.pk, "points.posted", i, now, {"kind": "earn", "points": i % 97, "key": f"k{i}"})
-                    for i in range(start, min(n, start + 10_000))]  # fmt: skip
+            rows = [
+                (uuid7(), shop.pk, "points.posted", i, now, {"kind": "earn", "points": i % 97, "key": f"k{i}"})
+                for i in range(start, min(n, start + 10_000))
+            ]
             with transaction.atomic():
                 insert_rows("events_event", COLUMNS, rows)
 
@@ -122,10 +124,22 @@ def main() -> None:
     store.delete("bench:lag", "bench:hop")
     env = {**os.environ, "BENCH_QUEUE": queue, "BENCH_REDIS_URL": broker_url, "DEBUG": "false"}
     worker = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "bench.events_worker", "worker", "--concurrency=2", "-l", "WARNING",
-         "--without-gossip", "--without-mingle"],
-        cwd=ROOT, env=env,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "bench.events_worker",
+            "worker",
+            "--concurrency=2",
+            "-l",
+            "WARNING",
+            "--without-gossip",
+            "--without-mingle",
+        ],
+        cwd=ROOT,
+        env=env,
+    )
     sender = Celery(broker=broker_url, set_as_current=False)
     try:
         time.sleep(5)  # the worker starts
@@ -149,10 +163,16 @@ def main() -> None:
         worker.wait(30)
         sender.close()
     report(
-        "events_lag_p95", figure=percentile(lags, 0.95) * 1000, baseline=percentile(hops, 0.95) * 1000, unit="ms",
-        p50_ms=round(percentile(lags, 0.5) * 1000, 1), received=len(lags), sent=sent,
-        hop_p50_ms=round(percentile(hops, 0.5) * 1000, 1), rate=args.rate,
-    )  # fmt: skip
+        "events_lag_p95",
+        figure=percentile(lags, 0.95) * 1000,
+        baseline=percentile(hops, 0.95) * 1000,
+        unit="ms",
+        p50_ms=round(percentile(lags, 0.5) * 1000, 1),
+        received=len(lags),
+        sent=sent,
+        hop_p50_ms=round(percentile(hops, 0.5) * 1000, 1),
+        rate=args.rate,
+    )
     reset()
 
 

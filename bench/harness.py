@@ -55,10 +55,22 @@ def wrk_run(script: str, url: str, *, threads: int, clients: int, seconds: int) 
         f.write(script)
     try:
         out = subprocess.run(
-            ["wrk", f"-t{threads}", f"-c{clients}", f"-d{seconds}s", "--timeout", "10s", "--latency", "-s", f.name,
-             url],
-            capture_output=True, text=True, check=True,
-        )  # fmt: skip
+            [
+                "wrk",
+                f"-t{threads}",
+                f"-c{clients}",
+                f"-d{seconds}s",
+                "--timeout",
+                "10s",
+                "--latency",
+                "-s",
+                f.name,
+                url,
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
     finally:
         os.unlink(f.name)
     for line in out.stderr.splitlines()[:3]:
@@ -114,11 +126,23 @@ def gunicorn_serving(app: str, *, workers: int, log=None, access_log: str | None
     }
     root = Path(__file__).resolve().parent.parent
     server = subprocess.Popen(
-        [str(root / ".venv/bin/gunicorn"), app, "-w", str(workers), "-b", f"127.0.0.1:{port}",
-         "--log-level", "warning",
-         *(["--access-logfile", access_log, "--access-logformat", "%(U)s %(D)s"] if access_log else [])],
-        cwd=root, env=env, start_new_session=True, stdout=log, stderr=subprocess.STDOUT if log else None,
-    )  # fmt: skip
+        [
+            str(root / ".venv/bin/gunicorn"),
+            app,
+            "-w",
+            str(workers),
+            "-b",
+            f"127.0.0.1:{port}",
+            "--log-level",
+            "warning",
+            *(["--access-logfile", access_log, "--access-logformat", "%(U)s %(D)s"] if access_log else []),
+        ],
+        cwd=root,
+        env=env,
+        start_new_session=True,
+        stdout=log,
+        stderr=subprocess.STDOUT if log else None,
+    )
     try:
         import requests as http
 

@@ -87,25 +87,53 @@ def main() -> None:
             data = order_input(payload)
             member = data.member_id or member_by_phone.get(data.phone)
             completed = data.paid_at if data.status == "completed" else None
-            facts = OrderFacts(data.amount, data.paid_at, tuple(ItemFacts(i.sku, i.category, i.quantity, i.unit_price)
-                                                                for i in data.items))  # fmt: skip
+            facts = OrderFacts(
+                data.amount,
+                data.paid_at,
+                tuple(ItemFacts(i.sku, i.category, i.quantity, i.unit_price) for i in data.items),
+            )
             award = points_for_order(program=program, bonus_rules=rules, facts=facts, time_zone=shop.time_zone)
             earns.append(
-                (award.points, award.growth, Jsonb(award.as_details()),
-                 expiry_for(program=program, time_zone=shop.time_zone, earned_at=data.paid_at))
-                if member and data.status in ("paid", "completed") else None
-            )  # fmt: skip
+                (
+                    award.points,
+                    award.growth,
+                    Jsonb(award.as_details()),
+                    expiry_for(program=program, time_zone=shop.time_zone, earned_at=data.paid_at),
+                )
+                if member and data.status in ("paid", "completed")
+                else None
+            )
             orders.append(
-                (shop.pk, data.external_id, member, data.amount, 0, data.paid_at, completed, data.status,
-                 award.points if earns[-1] else 0, data.body_hash, now)
-            )  # fmt: skip
+                (
+                    shop.pk,
+                    data.external_id,
+                    member,
+                    data.amount,
+                    0,
+                    data.paid_at,
+                    completed,
+                    data.status,
+                    award.points if earns[-1] else 0,
+                    data.body_hash,
+                    now,
+                )
+            )
             items.append([(shop.pk, i.sku, i.name, i.category, i.quantity, i.unit_price) for i in data.items])
-            recorded = {"order_id": None, "external_id": data.external_id, "amount": str(data.amount),
-                        "status": data.status, "paid_at": data.paid_at.isoformat()}  # fmt: skip
+            recorded = {
+                "order_id": None,
+                "external_id": data.external_id,
+                "amount": str(data.amount),
+                "status": data.status,
+                "paid_at": data.paid_at.isoformat(),
+            }
             events.append((uuid7(), shop.pk, "order.recorded", member, now, Jsonb(recorded)))
             if earns[-1]:
-                posted = {"kind": "earn", "points": award.points, "key": f"order#{data.external_id}",
-                          "order_external_id": data.external_id}  # fmt: skip
+                posted = {
+                    "kind": "earn",
+                    "points": award.points,
+                    "key": f"order#{data.external_id}",
+                    "order_external_id": data.external_id,
+                }
                 events.append((uuid7(), shop.pk, "points.posted", member, now, Jsonb(posted)))
         return orders, items, earns, events
 
@@ -123,35 +151,50 @@ def main() -> None:
             pg, now = cursor.cursor, timezone.now()
             ids = ids_from(pg, sequences["orders_order"], len(orders))
             copy_rows(
-                pg, "orders_order", "id, shop_id, external_id, member_id, amount, refunded_amount, paid_at, "
+                pg,
+                "orders_order",
+                "id, shop_id, external_id, member_id, amount, refunded_amount, paid_at, "
                 "completed_at, status, points_earned, body_hash, created_at",
                 ((pk, *row) for pk, row in zip(ids, orders, strict=True)),
-            )  # fmt: skip
+            )
             copy_rows(
-                pg, "orders_orderitem", "order_id, shop_id, sku, name, category, quantity, unit_price",
+                pg,
+                "orders_orderitem",
+                "order_id, shop_id, sku, name, category, quantity, unit_price",
                 ((pk, *item) for pk, order_items in zip(ids, items, strict=True) for item in order_items),
-            )  # fmt: skip
+            )
             if not ledgers:
                 return
             earning = [(row, earn) for row, earn in zip(orders, earns, strict=True) if earn]
             entry_ids = ids_from(pg, sequences["points_pointsentry"], len(earning))
             copy_rows(
-                pg, "points_pointsentry", "id, shop_id, member_id, kind, points, reason, order_external_id, "
+                pg,
+                "points_pointsentry",
+                "id, shop_id, member_id, kind, points, reason, order_external_id, "
                 "idempotency_key, body_hash, actor, created_at, details",
-                ((pk, shop.pk, row[2], "earn", earn[0], "", row[1], f"order#{row[1]}", "", "system", now, earn[2])
-                 for pk, (row, earn) in zip(entry_ids, earning, strict=True)),
-            )  # fmt: skip
+                (
+                    (pk, shop.pk, row[2], "earn", earn[0], "", row[1], f"order#{row[1]}", "", "system", now, earn[2])
+                    for pk, (row, earn) in zip(entry_ids, earning, strict=True)
+                ),
+            )
             copy_rows(
-                pg, "points_pointslot", "shop_id, entry_id, member_id, remaining, earned_at, expires_at",
-                ((shop.pk, pk, row[2], earn[0], row[5], earn[3])
-                 for pk, (row, earn) in zip(entry_ids, earning, strict=True)),
-            )  # fmt: skip
+                pg,
+                "points_pointslot",
+                "shop_id, entry_id, member_id, remaining, earned_at, expires_at",
+                (
+                    (shop.pk, pk, row[2], earn[0], row[5], earn[3])
+                    for pk, (row, earn) in zip(entry_ids, earning, strict=True)
+                ),
+            )
             copy_rows(
-                pg, "tiers_growthentry", "shop_id, member_id, kind, value, reason, order_external_id, "
-                "idempotency_key, actor, created_at",
-                ((shop.pk, row[2], "earn", earn[1], "", row[1], f"order#{row[1]}", "system", now)
-                 for row, earn in earning),
-            )  # fmt: skip
+                pg,
+                "tiers_growthentry",
+                "shop_id, member_id, kind, value, reason, order_external_id, idempotency_key, actor, created_at",
+                (
+                    (shop.pk, row[2], "earn", earn[1], "", row[1], f"order#{row[1]}", "system", now)
+                    for row, earn in earning
+                ),
+            )
             copy_rows(pg, "events_event", "id, shop_id, type, member_id, occurred_at, payload", events)
 
     best = {"service": 0.0, "replays": 0.0, "raw": 0.0, "raw_orders_items": 0.0, "api": 0.0}

@@ -81,8 +81,20 @@ def lua_string(text: str) -> str:
     return "[==[" + text + "]==]"
 
 
-def run_wrk(*, base: str, path: str, method: str, kind: str, expect: int, secret: str, orders: list[str],
-            requests: int, seconds: int, clients: int, prefix: str) -> dict:  # fmt: skip
+def run_wrk(
+    *,
+    base: str,
+    path: str,
+    method: str,
+    kind: str,
+    expect: int,
+    secret: str,
+    orders: list[str],
+    requests: int,
+    seconds: int,
+    clients: int,
+    prefix: str,
+) -> dict:
     threads = 2
     script = (
         LUA.replace("{ORDERS}", "{" + ",".join(lua_string(o) for o in orders) + "}")
@@ -125,8 +137,20 @@ def run_wrk(*, base: str, path: str, method: str, kind: str, expect: int, secret
     }
 
 
-def run_python(*, base: str, path: str, method: str, kind: str, expect: int, secret: str, orders: list[str],
-               requests: int, seconds: int, clients: int, prefix: str) -> dict:  # fmt: skip
+def run_python(
+    *,
+    base: str,
+    path: str,
+    method: str,
+    kind: str,
+    expect: int,
+    secret: str,
+    orders: list[str],
+    requests: int,
+    seconds: int,
+    clients: int,
+    prefix: str,
+) -> dict:
     import requests as http
 
     latencies: list[float] = []
@@ -203,16 +227,32 @@ def main() -> None:
         run = f"{int(time.time()) % 10**8}"
         # Warm every worker (connections, imports) before measuring.
         drive(path="/healthz", method="GET", kind="", expect=200, requests=400, seconds=5, prefix="", **common)
-        drive(path="/api/v1/orders/", method="POST", kind="order", expect=201, requests=200, seconds=5,
-              prefix=f"W{run}-", **common)  # fmt: skip
+        drive(
+            path="/api/v1/orders/",
+            method="POST",
+            kind="order",
+            expect=201,
+            requests=200,
+            seconds=5,
+            prefix=f"W{run}-",
+            **common,
+        )
         best: dict[str, dict] = {}
         for r in range(args.rounds):
             for name, path, method, kind, expect in (
                 ("healthz", "/healthz", "GET", "", 200),
                 ("orders", "/api/v1/orders/", "POST", "order", 201),
             ):
-                result = drive(path=path, method=method, kind=kind, expect=expect, requests=args.requests,
-                               seconds=args.seconds, prefix=f"G{run}{r}-", **common)  # fmt: skip
+                result = drive(
+                    path=path,
+                    method=method,
+                    kind=kind,
+                    expect=expect,
+                    requests=args.requests,
+                    seconds=args.seconds,
+                    prefix=f"G{run}{r}-",
+                    **common,
+                )
                 print(name, {k: round(v, 1) for k, v in result.items()}, file=sys.stderr, flush=True)
                 if name not in best or result["rate"] > best[name]["rate"]:
                     best[name] = result

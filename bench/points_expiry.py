@@ -106,11 +106,15 @@ def main() -> None:
             ("new", "1 + m.id %% 499", now - timedelta(days=30)),
         ):
             chosen = {
-                "shop_id": ("m.shop_id", []), "member_id": ("m.id", []), "kind": ("'earn'", []), "points": (points, []),
+                "shop_id": ("m.shop_id", []),
+                "member_id": ("m.id", []),
+                "kind": ("'earn'", []),
+                "points": (points, []),
                 "idempotency_key": ("%s || m.id::text", [f"bench:{label}:"]),
-                "body_hash": ("md5(%s || m.id::text)", [label]), "actor": ("'system'", []),
+                "body_hash": ("md5(%s || m.id::text)", [label]),
+                "actor": ("'system'", []),
                 "created_at": ("%s", [earned_at]),
-            }  # fmt: skip
+            }
             exprs, params = [], []
             for field in entry_columns:  # a field the set-up does not name gets its default
                 expr, values = chosen.get(field.column) or (

@@ -115,29 +115,48 @@ def prepare():
                     shop=shop,
                     actor=SYSTEM,
                     data={"name": name, "kind": "amount_off", "value": value, "min_spend": minimum, "valid_days": 30},
-                )  # fmt: skip
+                )
                 for name, value, minimum in (
                     ("新人满100减20", Decimal(20), Decimal(100)),
                     ("新人满300减50", Decimal(50), Decimal(300)),
-                )  # fmt: skip
+                )
             ]
-            channel = channel_create(shop=shop, actor=SYSTEM, data=ChannelInput(
-                name="门店收银台", headline="扫码入会领好礼", benefits="积分当钱花\n生日当月双倍积分\n会员专享价",
-                welcome_points=100, welcome_coupon_ids=[t.pk for t in templates],
-            ))  # fmt: skip
+            channel = channel_create(
+                shop=shop,
+                actor=SYSTEM,
+                data=ChannelInput(
+                    name="门店收银台",
+                    headline="扫码入会领好礼",
+                    benefits="积分当钱花\n生日当月双倍积分\n会员专享价",
+                    welcome_points=100,
+                    welcome_coupon_ids=[t.pk for t in templates],
+                ),
+            )
         member, created = member_enroll(
             shop=shop, data=Enrolment(phone=PHONE, name="韩梅梅", channel=channel.code), source="portal"
         )
         if created:
             now = timezone.now()
-            orders_record(shop=shop, orders=[
-                OrderInput(external_id=f"bench-portal-{n}", amount=Decimal("58.00"), member_id=member.pk,
-                           paid_at=now - datetime.timedelta(days=20 * n + 1),
-                           items=(ItemInput(sku="TEA-1", quantity=2, unit_price=Decimal("29.00")),))
-                for n in range(12)
-            ])  # fmt: skip
-            points_earn(shop=shop, member=member, points=40, idempotency_key="bench-portal-expiring",
-                        expires_at=now + datetime.timedelta(days=10))  # fmt: skip
+            orders_record(
+                shop=shop,
+                orders=[
+                    OrderInput(
+                        external_id=f"bench-portal-{n}",
+                        amount=Decimal("58.00"),
+                        member_id=member.pk,
+                        paid_at=now - datetime.timedelta(days=20 * n + 1),
+                        items=(ItemInput(sku="TEA-1", quantity=2, unit_price=Decimal("29.00")),),
+                    )
+                    for n in range(12)
+                ],
+            )
+            points_earn(
+                shop=shop,
+                member=member,
+                points=40,
+                idempotency_key="bench-portal-expiring",
+                expires_at=now + datetime.timedelta(days=10),
+            )
         member = Member.objects.get(shop=shop, pk=member.pk)
     session = SessionStore()
     session[f"portal:{shop.pk}"] = member.pk
@@ -205,8 +224,13 @@ def main() -> None:
                 cuts = statistics.quantiles(times, n=100)
                 result["server_p50_ms"], result["server_p95_ms"] = cuts[49], cuts[94]
                 result["load_avg"] = [round(x, 2) for x in load]
-                print(r, name, {k: round(v, 1) if isinstance(v, float) else v for k, v in result.items()},
-                      file=sys.stderr, flush=True)  # fmt: skip
+                print(
+                    r,
+                    name,
+                    {k: round(v, 1) if isinstance(v, float) else v for k, v in result.items()},
+                    file=sys.stderr,
+                    flush=True,
+                )
                 if result["other"] or result["errors"]:
                     print(f"{name}: answers other than 200 in round {r}", file=sys.stderr, flush=True)
                     continue

@@ -123,8 +123,11 @@ def main() -> None:
             backend = cursor.fetchone()[0]
         if args.sql:
             one = batch(98)
-            member_order = next(p for p in one if p.get("phone") and p["phone"].replace(" ", "")[-11:] in
-                                {ph[-11:] for _id, ph in buyers})  # fmt: skip
+            member_order = next(
+                p
+                for p in one
+                if p.get("phone") and p["phone"].replace(" ", "")[-11:] in {ph[-11:] for _id, ph in buyers}
+            )
             with connection.execute_wrapper(count):
                 send([member_order])
             print(f"-- {len(statements)} statements for one order of a member", file=sys.stderr)
@@ -141,9 +144,14 @@ def main() -> None:
             server = backend_cpu_seconds(backend) - server
             n = len(payloads)
             rows.append(
-                {"round": r, "wall_ms": 1000 * wall / n, "cpu_ms": 1000 * cpu / n, "pg_cpu_ms": 1000 * server / n,
-                 "statements": len(statements) / n}
-            )  # fmt: skip
+                {
+                    "round": r,
+                    "wall_ms": 1000 * wall / n,
+                    "cpu_ms": 1000 * cpu / n,
+                    "pg_cpu_ms": 1000 * server / n,
+                    "statements": len(statements) / n,
+                }
+            )
             print(json.dumps({k: round(v, 2) for k, v in rows[-1].items()}), file=sys.stderr, flush=True)
         if args.profile:
             profiler = cProfile.Profile(time.process_time)  # CPU, not wall: the machine is shared

@@ -220,7 +220,7 @@ def main() -> None:
                     member_id=member_id,
                     amount=Decimal(rng.randrange(2000, 120000)) / 100,
                     paid_at=now - timedelta(minutes=rng.randrange(1, 24 * 60)),
-                )  # fmt: skip
+                )
                 for i, member_id in enumerate(buyers)
             ]
             with shop_scope(shop):

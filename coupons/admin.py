@@ -65,8 +65,17 @@ class CouponAdmin(ReadOnlyAdmin):
 
 @admin.register(Redemption)
 class RedemptionAdmin(ReadOnlyAdmin):
-    list_display = ["redeemed_at", "shop", "coupon", "member", "order_external_id", "order_amount", "discount",
-                    "reversal", "reversed_at"]  # fmt: skip
+    list_display = [
+        "redeemed_at",
+        "shop",
+        "coupon",
+        "member",
+        "order_external_id",
+        "order_amount",
+        "discount",
+        "reversal",
+        "reversed_at",
+    ]
     list_filter = ["reversal"]
     search_fields = ["=coupon__code", "=order_external_id", "shop__slug"]
     list_select_related = ["shop", "coupon", "member"]
@@ -75,8 +84,17 @@ class RedemptionAdmin(ReadOnlyAdmin):
 
 @admin.register(GrantJob)
 class GrantJobAdmin(ReadOnlyAdmin):
-    list_display = ["created_at", "shop", "template", "segment", "status", "members_total", "members_done", "issued",
-                    "finished_at"]  # fmt: skip
+    list_display = [
+        "created_at",
+        "shop",
+        "template",
+        "segment",
+        "status",
+        "members_total",
+        "members_done",
+        "issued",
+        "finished_at",
+    ]
     list_filter = ["status"]
     search_fields = ["shop__slug", "template__name"]
     list_select_related = ["shop", "template", "segment"]

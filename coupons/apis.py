@@ -163,9 +163,11 @@ class TemplateListCreateApi(ShopAPIView, ListAPIView):
         item_name = serializers.CharField(max_length=60, required=False, allow_blank=True)
         scope = serializers.ChoiceField(Scope.choices, required=False)
         scope_values = serializers.ListField(
-            child=serializers.CharField(max_length=64), max_length=500, required=False,
+            child=serializers.CharField(max_length=64),
+            max_length=500,
+            required=False,
             help_text="The categories or SKUs a scoped coupon applies to.",
-        )  # fmt: skip
+        )
         audience = serializers.ChoiceField(Audience.choices, required=False)
         audience_tiers = serializers.ListField(
             child=serializers.IntegerField(min_value=1, max_value=MAX_ID), max_length=100, required=False
@@ -178,9 +180,12 @@ class TemplateListCreateApi(ShopAPIView, ListAPIView):
         claim_starts_at = WindowDateTimeField(required=False, allow_null=True)
         claim_ends_at = WindowDateTimeField(required=False, allow_null=True)
         valid_days = serializers.IntegerField(
-            min_value=1, max_value=MAX_DAYS, required=False, allow_null=True,
+            min_value=1,
+            max_value=MAX_DAYS,
+            required=False,
+            allow_null=True,
             help_text="Usable for this many days counting the day of issue, to midnight in the shop's time zone.",
-        )  # fmt: skip
+        )
         valid_from = WindowDateTimeField(required=False, allow_null=True)
         valid_until = WindowDateTimeField(required=False, allow_null=True)
         stock = serializers.IntegerField(
@@ -247,7 +252,7 @@ class TemplateListCreateApi(ShopAPIView, ListAPIView):
                     "valid_until": "2027-01-01T00:00:00+08:00",
                 },
                 request_only=True,
-            ),  # fmt: skip
+            ),
         ],
         tags=["coupons"],
         description="Create a template. Give the use window as valid_days, or as valid_until (and valid_from). "
@@ -328,10 +333,11 @@ class MemberCouponsApi(HotWriteView, ListAPIView):
         template_id = serializers.IntegerField(min_value=1, max_value=MAX_ID)
         idempotency_key = IDEMPOTENCY_KEY
         source = serializers.ChoiceField(
-            ISSUE_SOURCES, default=Source.CLAIM,
+            ISSUE_SOURCES,
+            default=Source.CLAIM,
             help_text="claim: the member claims it (the claim window and the per-member limit apply); grant: "
             "staff give it (the limit applies); compensation: a make-good (neither applies).",
-        )  # fmt: skip
+        )
 
         class Meta:
             ref_name = "CouponIssue"
@@ -387,8 +393,13 @@ class MemberCouponsApi(HotWriteView, ListAPIView):
         # CouponTemplate.DoesNotExist there, a 404), and a claim would read the same row twice.
         template = CouponTemplate(pk=data["template_id"], shop=self.shop)
         try:
-            issued = coupon_issue(shop=self.shop, member=member, template=template,
-                                  idempotency_key=data["idempotency_key"], source=data["source"])  # fmt: skip
+            issued = coupon_issue(
+                shop=self.shop,
+                member=member,
+                template=template,
+                idempotency_key=data["idempotency_key"],
+                source=data["source"],
+            )
         except NotIssuable as exc:  # one code for clients to handle, the precise cause in the details
             raise NotIssuable(exc.message, details={**exc.details, "reason": exc.code}) from None
         with timezone.override(shop_zone(self.shop)):
@@ -417,16 +428,20 @@ class CartInput(StrictSerializer):
     member_id = serializers.IntegerField(min_value=1, max_value=MAX_ID)
     order_amount = _money(help_text="What the order comes to before coupons.")
     items = CartItemInput(
-        many=True, required=False, max_length=MAX_ITEMS,
+        many=True,
+        required=False,
+        max_length=MAX_ITEMS,
         help_text="The order's items: needed for coupons that cover some categories or SKUs, and for exchange "
         "vouchers.",
-    )  # fmt: skip
+    )
     shipping_amount = _money(required=False, default=Decimal(0), help_text="For free-shipping coupons.")
 
     def cart(self) -> Cart:
         data = self.validated_data
-        items = tuple(CartItem(sku=i["sku"], category=i["category"], quantity=i["quantity"], unit_price=i["unit_price"])
-                      for i in data.get("items", []))  # fmt: skip
+        items = tuple(
+            CartItem(sku=i["sku"], category=i["category"], quantity=i["quantity"], unit_price=i["unit_price"])
+            for i in data.get("items", [])
+        )
         return Cart(amount=data["order_amount"], items=items, shipping=data["shipping_amount"])
 
 
@@ -459,8 +474,9 @@ class ValidateApi(ShopAPIView):
             "below_threshold, outside_scope, items_required or item_missing.",
         )
         message = serializers.CharField(allow_blank=True, help_text="The reason in words, for the shopper.")
-        benefit = serializers.DictField(help_text="What the shopper gets besides money: free_shipping, gift_sku, "
-                                        "exchange_sku.")  # fmt: skip
+        benefit = serializers.DictField(
+            help_text="What the shopper gets besides money: free_shipping, gift_sku, exchange_sku."
+        )
         details = serializers.DictField(help_text="Why it is refused: min_spend and short_by, valid_until, ...")
 
         class Meta:
@@ -483,7 +499,7 @@ class ValidateApi(ShopAPIView):
                     "details": {"min_spend": "300.00", "short_by": "32.00"},
                 },
                 response_only=True,
-            ),  # fmt: skip
+            ),
         ],
         tags=["coupons"],
         description="Whether the member may use the coupon on this cart, with the discount or the reason not. "
@@ -495,9 +511,14 @@ class ValidateApi(ShopAPIView):
         data = serializer.validated_data
         member = member_get_live(shop=self.shop, pk=data["member_id"])
         checked = coupon_validate(shop=self.shop, code=data["code"], member=member, cart=serializer.cart())
-        body = {"valid": checked.valid, "discount": checked.discount, "reason": checked.reason or None,
-                "message": checked.message, "benefit": checked.details if checked.valid else {},
-                "details": {} if checked.valid else checked.details}  # fmt: skip
+        body = {
+            "valid": checked.valid,
+            "discount": checked.discount,
+            "reason": checked.reason or None,
+            "message": checked.message,
+            "benefit": checked.details if checked.valid else {},
+            "details": {} if checked.valid else checked.details,
+        }
         with timezone.override(shop_zone(self.shop)):
             body["details"] = _plain(body["details"])
             return Response(self.OutputSerializer(body).data)
@@ -506,9 +527,9 @@ class ValidateApi(ShopAPIView):
 class RedeemApi(ShopAPIView):
     class InputSerializer(CartInput):
         order_external_id = serializers.CharField(
-            max_length=64, help_text="The order the coupon is used on: a retry for the same order returns the first "
-            "result."
-        )  # fmt: skip
+            max_length=64,
+            help_text="The order the coupon is used on: a retry for the same order returns the first result.",
+        )
 
         class Meta:
             ref_name = "CouponRedeem"
@@ -533,7 +554,7 @@ class RedeemApi(ShopAPIView):
             OpenApiExample(
                 "use on an order", value={**CART_EXAMPLE, "order_external_id": "TB20261123001"}, request_only=True
             )
-        ],  # fmt: skip
+        ],
         tags=["coupons"],
         description="Use the coupon on the order: 201 with the redemption; a retry for the same order and member "
         "returns 200 with the first one. 409 already_redeemed (used on another order), or coupon_not_usable with "
@@ -545,9 +566,14 @@ class RedeemApi(ShopAPIView):
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
         member = member_get_live(shop=self.shop, pk=data["member_id"])
-        redeemed = coupon_redeem(shop=self.shop, code=data["code"], member=member,
-                                 order_external_id=data["order_external_id"], cart=serializer.cart(),
-                                 actor=self.actor)  # fmt: skip
+        redeemed = coupon_redeem(
+            shop=self.shop,
+            code=data["code"],
+            member=member,
+            order_external_id=data["order_external_id"],
+            cart=serializer.cart(),
+            actor=self.actor,
+        )
         with timezone.override(shop_zone(self.shop)):
             body = self.OutputSerializer(redeemed.redemption).data
         return Response(body, status=status.HTTP_201_CREATED if redeemed.created else status.HTTP_200_OK)

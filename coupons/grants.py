@@ -24,9 +24,15 @@ CHUNK = 10_000
 
 @transaction.atomic
 def coupon_grant_member(
-    *, shop: Shop, actor: Actor, member: Member, template: CouponTemplate, source: str, idempotency_key: str,
+    *,
+    shop: Shop,
+    actor: Actor,
+    member: Member,
+    template: CouponTemplate,
+    source: str,
+    idempotency_key: str,
     note: str,
-) -> Issued:  # fmt: skip
+) -> Issued:
     """Staff give one coupon to one member (source grant, or compensation, which ignores the audience), with the
     reason kept in the audit log beside the coupon. A retry with the key returns the first coupon. Raises as
     coupon_issue."""
@@ -34,10 +40,17 @@ def coupon_grant_member(
     issued = coupon_issue(shop=shop, member=member, template=template, source=source, idempotency_key=idempotency_key)
     if issued.created:
         audit_record(
-            shop=shop, actor=actor, action="coupon.grant", obj=issued.coupon,
-            changes={"member": ["", str(member.pk)], "template": ["", template.name], "source": ["", source],
-                     "note": ["", note]},
-        )  # fmt: skip
+            shop=shop,
+            actor=actor,
+            action="coupon.grant",
+            obj=issued.coupon,
+            changes={
+                "member": ["", str(member.pk)],
+                "template": ["", template.name],
+                "source": ["", source],
+                "note": ["", note],
+            },
+        )
     return issued
 
 
@@ -55,13 +68,22 @@ def grant_create(
     try:
         with transaction.atomic():
             job = GrantJob.objects.create(
-                shop=shop, template=template, segment=segment, idempotency_key=idempotency_key,
-                members_total=total, actor=actor.label,
-            )  # fmt: skip
+                shop=shop,
+                template=template,
+                segment=segment,
+                idempotency_key=idempotency_key,
+                members_total=total,
+                actor=actor.label,
+            )
     except IntegrityError:
         return GrantJob.objects.get(shop=shop, idempotency_key=idempotency_key)
-    audit_record(shop=shop, actor=actor, action="coupon_grant.create", obj=template,
-                 changes={"segment": ["", segment.name], "members": ["", str(total)]})  # fmt: skip
+    audit_record(
+        shop=shop,
+        actor=actor,
+        action="coupon_grant.create",
+        obj=template,
+        changes={"segment": ["", segment.name], "members": ["", str(total)]},
+    )
     if dispatch:
         from .tasks import grant_run  # tasks import this module
 

@@ -105,9 +105,15 @@ def _earlier(*, shop: Shop, key: str, template: CouponTemplate, member: Member) 
 
 @transaction.atomic
 def coupon_issue(
-    *, shop: Shop, member: Member, template: CouponTemplate, idempotency_key: str, source: str,
-    check_audience: bool = True, now: datetime.datetime | None = None,
-) -> Issued:  # fmt: skip
+    *,
+    shop: Shop,
+    member: Member,
+    template: CouponTemplate,
+    idempotency_key: str,
+    source: str,
+    check_audience: bool = True,
+    now: datetime.datetime | None = None,
+) -> Issued:
     """Issue one coupon of `template` to `member`. Safe to retry with the same key (the first coupon, created=False;
     the key used for another template or member: IdempotencyConflict). Claims must fall in the claim window.
 
@@ -145,11 +151,28 @@ def coupon_issue(
         raise LimitReached(details={"template_id": template.pk, "limit": template.per_member_limit})
     valid_from, valid_until = use_window(template, issued_at=now, time_zone=shop.time_zone)
     coupon = Coupon(
-        shop=shop, template=template, member=member, code=code_new(), source=source, issued_at=now,
-        valid_from=valid_from, valid_until=valid_until, idempotency_key=idempotency_key,
-    )  # fmt: skip
-    values = [shop.pk, template.pk, member.pk, coupon.code, coupon.status, source, now, valid_from, valid_until,
-              idempotency_key]  # fmt: skip
+        shop=shop,
+        template=template,
+        member=member,
+        code=code_new(),
+        source=source,
+        issued_at=now,
+        valid_from=valid_from,
+        valid_until=valid_until,
+        idempotency_key=idempotency_key,
+    )
+    values = [
+        shop.pk,
+        template.pk,
+        member.pk,
+        coupon.code,
+        coupon.status,
+        source,
+        now,
+        valid_from,
+        valid_until,
+        idempotency_key,
+    ]
     columns = ", ".join(name for name, _kind in COUPON_COLUMNS)
     with connection.cursor() as cursor:
         # ON CONFLICT: the key, used meanwhile for another template's coupon (not this one's: the lock is held).
@@ -185,17 +208,29 @@ class BulkIssued:
 
 
 COUPON_COLUMNS = [
-    ("shop_id", "int"), ("template_id", "int"), ("member_id", "int"), ("code", "text"), ("status", "text"),
-    ("source", "text"), ("issued_at", "datetime"), ("valid_from", "datetime"), ("valid_until", "datetime"),
+    ("shop_id", "int"),
+    ("template_id", "int"),
+    ("member_id", "int"),
+    ("code", "text"),
+    ("status", "text"),
+    ("source", "text"),
+    ("issued_at", "datetime"),
+    ("valid_from", "datetime"),
+    ("valid_until", "datetime"),
     ("idempotency_key", "text"),
-]  # fmt: skip
+]
 
 
 @transaction.atomic
 def coupons_issue_bulk(
-    *, shop: Shop, template: CouponTemplate, member_ids: list[int], key_prefix: str, source: str,
+    *,
+    shop: Shop,
+    template: CouponTemplate,
+    member_ids: list[int],
+    key_prefix: str,
+    source: str,
     now: datetime.datetime | None = None,
-) -> BulkIssued:  # fmt: skip
+) -> BulkIssued:
     """Issue one coupon of `template` to each of `member_ids` (a chunk: up to some ten thousand), set-based. The
     coupon for member m has the key f"{key_prefix}{m}", so a re-run issues only what is missing. Members not
     active, outside the audience or (on limited sources) at the limit are skipped and counted; when the stock
@@ -254,17 +289,32 @@ def coupons_issue_bulk(
         eligible = eligible[:room]
     if eligible:
         valid_from, valid_until = use_window(template, issued_at=now, time_zone=shop.time_zone)
-        _coupons_insert(shop=shop, template=template, member_ids=eligible, key_prefix=key_prefix, source=source,
-                        now=now, valid_from=valid_from, valid_until=valid_until)  # fmt: skip
+        _coupons_insert(
+            shop=shop,
+            template=template,
+            member_ids=eligible,
+            key_prefix=key_prefix,
+            source=source,
+            now=now,
+            valid_from=valid_from,
+            valid_until=valid_until,
+        )
         CouponTemplate.objects.filter(pk=template.pk).update(issued=F("issued") + len(eligible))
     result.issued = len(eligible)
     return result
 
 
 def _coupons_insert(
-    *, shop: Shop, template: CouponTemplate, member_ids: list[int], key_prefix: str, source: str,
-    now: datetime.datetime, valid_from: datetime.datetime | None, valid_until: datetime.datetime | None,
-) -> None:  # fmt: skip
+    *,
+    shop: Shop,
+    template: CouponTemplate,
+    member_ids: list[int],
+    key_prefix: str,
+    source: str,
+    now: datetime.datetime,
+    valid_from: datetime.datetime | None,
+    valid_until: datetime.datetime | None,
+) -> None:
     """One coupon for each of `member_ids` in one INSERT ... SELECT over an array of the ids: the database makes the
     code (coupons.codes.code_sql) and the key; what every row shares is a parameter."""
     chosen, params = values_cte("chosen", [("member_id", "int")], [(pk,) for pk in member_ids])
@@ -274,8 +324,16 @@ def _coupons_insert(
         f"SELECT %s, %s, member_id, {code_sql()}, %s, %s, %s, %s, %s, %s || CAST(member_id AS text) FROM chosen "
         "RETURNING id, member_id"
     )
-    params += [shop.pk, template.pk, str(CouponStatus.AVAILABLE), str(source), adapt(now, "datetime"),
-               adapt(valid_from, "datetime"), adapt(valid_until, "datetime"), key_prefix]  # fmt: skip
+    params += [
+        shop.pk,
+        template.pk,
+        str(CouponStatus.AVAILABLE),
+        str(source),
+        adapt(now, "datetime"),
+        adapt(valid_from, "datetime"),
+        adapt(valid_until, "datetime"),
+        key_prefix,
+    ]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         issued = cursor.fetchall()

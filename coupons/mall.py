@@ -58,8 +58,11 @@ def _earlier(*, shop: Shop, key: str, body_hash: str) -> Exchange | None:
 
 def _shipping(recipient_name: str, recipient_phone: str, address: str) -> dict[str, str]:
     """The gift's shipping fields, stripped; InvalidExchange naming each missing or too long one."""
-    fields = {"recipient_name": recipient_name.strip(), "recipient_phone": recipient_phone.strip(),
-              "address": address.strip()}  # fmt: skip
+    fields = {
+        "recipient_name": recipient_name.strip(),
+        "recipient_phone": recipient_phone.strip(),
+        "address": address.strip(),
+    }
     errors = {}
     if not fields["address"]:
         errors["address"] = _("A gift is shipped: give the shipping address.")
@@ -80,10 +83,17 @@ def _take_gift(*, shop: Shop, gift: Gift) -> None:
 
 @transaction.atomic
 def mall_exchange(
-    *, shop: Shop, member: Member, template: CouponTemplate | None = None, gift: Gift | None = None,
-    idempotency_key: str, recipient_name: str = "", recipient_phone: str = "", address: str = "",
+    *,
+    shop: Shop,
+    member: Member,
+    template: CouponTemplate | None = None,
+    gift: Gift | None = None,
+    idempotency_key: str,
+    recipient_name: str = "",
+    recipient_phone: str = "",
+    address: str = "",
     actor: Actor = SYSTEM,
-) -> tuple[Exchange, bool]:  # fmt: skip
+) -> tuple[Exchange, bool]:
     """Spend the member's points on one coupon (`template`, into the wallet at once: status done) or one gift
     (status pending until shipped; needs a shipping address). Returns (exchange, created). A retry with the same key
     returns the first exchange (created=False); the key used with other content is IdempotencyConflict.
@@ -96,8 +106,14 @@ def mall_exchange(
     assert member.shop_id == shop.pk and (template or gift).shop_id == shop.pk
     if not 0 < len(idempotency_key) <= MAX_KEY_LENGTH:
         raise InvalidExchange(details={"idempotency_key": idempotency_key[:MAX_KEY_LENGTH]})
-    body = body_hash(member=member.pk, template=template and template.pk, gift=gift and gift.pk,
-                 recipient_name=recipient_name, recipient_phone=recipient_phone, address=address)  # fmt: skip
+    body = body_hash(
+        member=member.pk,
+        template=template and template.pk,
+        gift=gift and gift.pk,
+        recipient_name=recipient_name,
+        recipient_phone=recipient_phone,
+        address=address,
+    )
     if earlier := _earlier(shop=shop, key=idempotency_key, body_hash=body):
         return earlier, False
     member = Member.objects.select_for_update().get(shop=shop, pk=member.pk)
@@ -120,8 +136,14 @@ def mall_exchange(
         price, label = template.points_price, template.name
     key = f"mall#{idempotency_key}"
     try:
-        posted = points_redeem(shop=shop, member=member, points=price, idempotency_key=key,
-                               reason=_("Points mall: %(reward)s") % {"reward": label}, actor=actor)  # fmt: skip
+        posted = points_redeem(
+            shop=shop,
+            member=member,
+            points=price,
+            idempotency_key=key,
+            reason=_("Points mall: %(reward)s") % {"reward": label},
+            actor=actor,
+        )
     except PointsIdempotencyConflict:  # the ledger key, taken by another member's exchange meanwhile
         raise IdempotencyConflict(details={"idempotency_key": idempotency_key}) from None
     if not posted.created:  # mall keys are written only here, with their exchange: this cannot be a replay
@@ -131,16 +153,26 @@ def mall_exchange(
         _take_gift(shop=shop, gift=gift)
         status = Fulfilment.PENDING
     else:
-        coupon = coupon_issue(shop=shop, member=member, template=template, idempotency_key=key,
-                              source=Source.POINTS_EXCHANGE).coupon  # fmt: skip
+        coupon = coupon_issue(
+            shop=shop, member=member, template=template, idempotency_key=key, source=Source.POINTS_EXCHANGE
+        ).coupon
         status = Fulfilment.DONE
     try:
         with transaction.atomic():
             exchange = Exchange.objects.create(
-                shop=shop, member=member, template=template, gift=gift, coupon=coupon, points=price,
-                points_entry=posted.entry, status=status, idempotency_key=idempotency_key, body_hash=body,
-                created_at=timezone.now(), **shipping,
-            )  # fmt: skip
+                shop=shop,
+                member=member,
+                template=template,
+                gift=gift,
+                coupon=coupon,
+                points=price,
+                points_entry=posted.entry,
+                status=status,
+                idempotency_key=idempotency_key,
+                body_hash=body,
+                created_at=timezone.now(),
+                **shipping,
+            )
     except IntegrityError:  # the key, used meanwhile by another member: all of this one's writes roll back
         _earlier(shop=shop, key=idempotency_key, body_hash=body)
         raise
@@ -189,8 +221,14 @@ def mall_ship(*, shop: Shop, exchange: Exchange, tracking_number: str, actor: Ac
         raise InvalidExchange(message, details={"tracking_number": message})
     if exchange.gift_id is None or exchange.status != Fulfilment.PENDING:
         raise _refuse(exchange, "ship")
-    return _move(shop, exchange, Fulfilment.SHIPPED, actor, fields={"tracking_number": tracking_number},
-                 audited={"tracking_number": ["", tracking_number]})  # fmt: skip
+    return _move(
+        shop,
+        exchange,
+        Fulfilment.SHIPPED,
+        actor,
+        fields={"tracking_number": tracking_number},
+        audited={"tracking_number": ["", tracking_number]},
+    )
 
 
 @transaction.atomic
@@ -212,11 +250,22 @@ def mall_cancel(*, shop: Shop, exchange: Exchange, reason: str = "", actor: Acto
         raise _refuse(exchange, "cancel")
     reason = reason.strip()[:150]
     note = _("Points mall: %(reward)s cancelled") % {"reward": exchange.gift.name}
-    refund = points_refund(shop=shop, entry=exchange.points_entry, idempotency_key=f"mall#refund#{exchange.pk}",
-                           reason=f"{note} · {reason}" if reason else note, actor=actor).entry  # fmt: skip
+    refund = points_refund(
+        shop=shop,
+        entry=exchange.points_entry,
+        idempotency_key=f"mall#refund#{exchange.pk}",
+        reason=f"{note} · {reason}" if reason else note,
+        actor=actor,
+    ).entry
     Gift.objects.filter(shop=shop, pk=exchange.gift_id).update(issued=F("issued") - 1)
-    return _move(shop, exchange, Fulfilment.CANCELLED, actor, fields={"refund_entry": refund},
-                 audited={"reason": ["", reason]} if reason else {})  # fmt: skip
+    return _move(
+        shop,
+        exchange,
+        Fulfilment.CANCELLED,
+        actor,
+        fields={"refund_entry": refund},
+        audited={"reason": ["", reason]} if reason else {},
+    )
 
 
 # --- The gift catalogue ------------------------------------------------------------------------------------------

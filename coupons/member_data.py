@@ -46,10 +46,13 @@ def timeline(*, shop: Shop, member: Member, limit: int) -> list[TimelineEvent]:
     ]
     expired = _coupons(shop, member).filter(status=CouponStatus.EXPIRED, status_changed_at__isnull=False)
     events += [
-        TimelineEvent(at=coupon.status_changed_at, kind="coupon",
-                      title=_("Coupon expired: %(name)s") % {"name": coupon.template.name})
+        TimelineEvent(
+            at=coupon.status_changed_at,
+            kind="coupon",
+            title=_("Coupon expired: %(name)s") % {"name": coupon.template.name},
+        )
         for coupon in expired.order_by("-status_changed_at", "-id")[:limit]
-    ]  # fmt: skip
+    ]
     for redemption in _redemptions(shop, member).order_by("-redeemed_at", "-id")[:limit]:
         order = _("Order %(number)s") % {"number": redemption.order_external_id}
         events.append(

@@ -95,13 +95,17 @@ class CouponTemplate(ShopOwned):
         _("stackable"), default=False, help_text=_("May be used on one order together with other coupons.")
     )
     points_price = models.PositiveBigIntegerField(
-        _("points price"), null=True, blank=True, help_text=_("Set: offered in the points mall for this many points."),
+        _("points price"),
+        null=True,
+        blank=True,
+        help_text=_("Set: offered in the points mall for this many points."),
         validators=[MaxValueValidator(MAX_POINTS)],
-    )  # fmt: skip
+    )
     shopper_claimable = models.BooleanField(
-        _("shoppers may claim it"), default=False,
+        _("shoppers may claim it"),
+        default=False,
         help_text=_("Offered in the member centre's wallet to claim (within its audience and claim window)."),
-    )  # fmt: skip
+    )
     use_channel = models.CharField(_("where it is used"), max_length=8, choices=UseChannel.choices, default="both")
     on_refund = models.CharField(
         _("when the order is refunded"), max_length=8, choices=RefundPolicy.choices, default=RefundPolicy.RESTORE

@@ -97,8 +97,9 @@ def coupon_validate(
     """Whether the coupon applies to `cart` for `member`, with the discount, or the reason it does not (REASONS).
     Changes nothing. Raises Coupon.DoesNotExist for an unknown code."""
     assert member.shop_id == shop.pk
-    return _check(shop=shop, coupon=coupon_find(shop=shop, code=code), member=member, cart=cart,
-                  now=now or timezone.now())  # fmt: skip
+    return _check(
+        shop=shop, coupon=coupon_find(shop=shop, code=code), member=member, cart=cart, now=now or timezone.now()
+    )
 
 
 @dataclass(frozen=True)
@@ -109,9 +110,15 @@ class Redeemed:
 
 @transaction.atomic
 def coupon_redeem(
-    *, shop: Shop, code: str, member: Member, order_external_id: str, cart: Cart, actor: Actor = SYSTEM,
+    *,
+    shop: Shop,
+    code: str,
+    member: Member,
+    order_external_id: str,
+    cart: Cart,
+    actor: Actor = SYSTEM,
     now: datetime.datetime | None = None,
-) -> Redeemed:  # fmt: skip
+) -> Redeemed:
     """Use the coupon on the order `order_external_id`. A retry for the same order and member returns the first
     redemption (created=False). A code not yet bound to a member becomes the member's.
 
@@ -138,14 +145,28 @@ def coupon_redeem(
     coupon.status, coupon.status_changed_at = CouponStatus.REDEEMED, now
     coupon.save(update_fields=["member", "valid_from", "valid_until", "status", "status_changed_at"])
     redemption = Redemption.objects.create(
-        shop=shop, coupon=coupon, template_id=coupon.template_id, member=member, order_external_id=order_external_id,
-        order_amount=cart.amount, discount=checked.discount, redeemed_at=now, actor=actor.label,
-    )  # fmt: skip
+        shop=shop,
+        coupon=coupon,
+        template_id=coupon.template_id,
+        member=member,
+        order_external_id=order_external_id,
+        order_amount=cart.amount,
+        discount=checked.discount,
+        redeemed_at=now,
+        actor=actor.label,
+    )
     emit(
-        shop_id=shop.pk, type=EventType.COUPON_REDEEMED, member_id=member.pk, occurred_at=now,
-        payload={"coupon_id": coupon.pk, "template_id": coupon.template_id, "order_external_id": order_external_id,
-                 "discount": str(checked.discount)},
-    )  # fmt: skip
+        shop_id=shop.pk,
+        type=EventType.COUPON_REDEEMED,
+        member_id=member.pk,
+        occurred_at=now,
+        payload={
+            "coupon_id": coupon.pk,
+            "template_id": coupon.template_id,
+            "order_external_id": order_external_id,
+            "discount": str(checked.discount),
+        },
+    )
     return Redeemed(redemption, created=True)
 
 
@@ -231,10 +252,13 @@ def coupons_expiry_reminders(*, shop: Shop, now: datetime.datetime | None = None
     count = 0
     for start in range(0, coupons.count(), REMINDER_BATCH):
         batch = [
-            NewEvent(EventType.COUPON_EXPIRING, member_id, {"coupon_id": pk, "template_id": template_id,
-                                                            "ends_at": ends_at.isoformat()})
+            NewEvent(
+                EventType.COUPON_EXPIRING,
+                member_id,
+                {"coupon_id": pk, "template_id": template_id, "ends_at": ends_at.isoformat()},
+            )
             for pk, member_id, template_id, ends_at in coupons[start : start + REMINDER_BATCH]
-        ]  # fmt: skip
+        ]
         with transaction.atomic():
             emit_many(shop_id=shop.pk, events=batch)
         count += len(batch)

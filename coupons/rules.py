@@ -44,10 +44,14 @@ class Terms:
     @classmethod
     def of(cls, template) -> "Terms":
         return cls(
-            kind=template.kind, value=template.value, min_spend=template.min_spend,
-            max_discount=template.max_discount, scope=template.scope, scope_values=tuple(template.scope_values),
+            kind=template.kind,
+            value=template.value,
+            min_spend=template.min_spend,
+            max_discount=template.max_discount,
+            scope=template.scope,
+            scope_values=tuple(template.scope_values),
             item_sku=template.item_sku,
-        )  # fmt: skip
+        )
 
 
 @dataclass(frozen=True)

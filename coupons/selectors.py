@@ -17,7 +17,7 @@ from .models import (
     Source,
     TemplateStatus,
     TierGift,
-)  # fmt: skip
+)
 
 
 def template_get(*, shop: Shop, pk: int) -> CouponTemplate:

@@ -22,11 +22,34 @@ from .issuance import COUPON_COLUMNS, issuable_check, template_lock
 from .models import Audience, Coupon, CouponKind, CouponStatus, CouponTemplate, Scope, Source, TemplateStatus
 
 TEMPLATE_FIELDS = [
-    "name", "description", "kind", "value", "min_spend", "max_discount", "item_sku", "item_name", "scope",
-    "scope_values", "audience", "audience_tiers", "audience_tags", "audience_segment", "new_member_days",
-    "claim_starts_at", "claim_ends_at", "valid_days", "valid_from", "valid_until", "stock", "per_member_limit",
-    "stackable", "points_price", "use_channel", "on_refund", "shopper_claimable",
-]  # fmt: skip
+    "name",
+    "description",
+    "kind",
+    "value",
+    "min_spend",
+    "max_discount",
+    "item_sku",
+    "item_name",
+    "scope",
+    "scope_values",
+    "audience",
+    "audience_tiers",
+    "audience_tags",
+    "audience_segment",
+    "new_member_days",
+    "claim_starts_at",
+    "claim_ends_at",
+    "valid_days",
+    "valid_from",
+    "valid_until",
+    "stock",
+    "per_member_limit",
+    "stackable",
+    "points_price",
+    "use_channel",
+    "on_refund",
+    "shopper_claimable",
+]
 MAX_CODES_PER_BATCH = 100_000
 
 
@@ -99,8 +122,9 @@ def template_create(*, shop: Shop, actor: Actor, data: dict) -> CouponTemplate:
     template = CouponTemplate(shop=shop, **data)
     _validated(shop, template)
     template.save()
-    audit_record(shop=shop, actor=actor, action="coupon_template.create", obj=template,
-                 changes={"name": ["", template.name]})  # fmt: skip
+    audit_record(
+        shop=shop, actor=actor, action="coupon_template.create", obj=template, changes={"name": ["", template.name]}
+    )
     return template
 
 
@@ -124,14 +148,17 @@ def template_update(*, shop: Shop, actor: Actor, template: CouponTemplate, data:
 def template_set_status(*, shop: Shop, actor: Actor, template: CouponTemplate, status: str) -> CouponTemplate:
     """Pause (no new coupons; issued ones stay usable), resume, or end (for good). Raises InvalidTemplate."""
     template = template_lock(shop, template)
-    allowed = {TemplateStatus.ACTIVE: {TemplateStatus.PAUSED, TemplateStatus.ENDED},
-               TemplateStatus.PAUSED: {TemplateStatus.ACTIVE, TemplateStatus.ENDED}}  # fmt: skip
+    allowed = {
+        TemplateStatus.ACTIVE: {TemplateStatus.PAUSED, TemplateStatus.ENDED},
+        TemplateStatus.PAUSED: {TemplateStatus.ACTIVE, TemplateStatus.ENDED},
+    }
     if status not in allowed.get(template.status, set()):
         raise InvalidTemplate(_("An ended coupon cannot be changed."), code="invalid_status")
     before, template.status = template.status, status
     template.save(update_fields=["status", "updated_at"])
-    audit_record(shop=shop, actor=actor, action="coupon_template.status", obj=template,
-                 changes={"status": [before, status]})  # fmt: skip
+    audit_record(
+        shop=shop, actor=actor, action="coupon_template.status", obj=template, changes={"status": [before, status]}
+    )
     return template
 
 
@@ -142,8 +169,10 @@ def _add_codes(shop: Shop, template: CouponTemplate, codes: list[str], *, source
     if template.stock is not None and template.issued + len(codes) > template.stock:
         raise OutOfStock(details={"left": template.stock - template.issued, "asked": len(codes)})
     window = (None, None) if template.valid_days is not None else (template.valid_from, template.valid_until)
-    rows = [(shop.pk, template.pk, None, code, CouponStatus.AVAILABLE, source, now, *window, f"{source}#{batch}#{i}")
-            for i, code in enumerate(codes)]  # fmt: skip
+    rows = [
+        (shop.pk, template.pk, None, code, CouponStatus.AVAILABLE, source, now, *window, f"{source}#{batch}#{i}")
+        for i, code in enumerate(codes)
+    ]
     insert_rows("coupons_coupon", COUPON_COLUMNS, rows)  # tenant-ok: COUPON_COLUMNS starts with shop_id, shop.pk here
     CouponTemplate.objects.filter(pk=template.pk).update(issued=F("issued") + len(codes))
 
@@ -158,8 +187,9 @@ def codes_generate(*, shop: Shop, actor: Actor, template: CouponTemplate, count:
     template = template_lock(shop, template)
     batch = uuid.uuid4().hex[:12]
     _add_codes(shop, template, [code_new() for _ in range(count)], source=Source.GENERATED, batch=batch)
-    audit_record(shop=shop, actor=actor, action="coupon_codes.generate", obj=template,
-                 changes={"codes": ["", str(count)]})  # fmt: skip
+    audit_record(
+        shop=shop, actor=actor, action="coupon_codes.generate", obj=template, changes={"codes": ["", str(count)]}
+    )
     return batch
 
 
@@ -191,6 +221,7 @@ def codes_import(*, shop: Shop, actor: Actor, template: CouponTemplate, codes: l
             _add_codes(shop, template, list(seen), source=Source.IMPORTED, batch=batch)
     except IntegrityError:  # the same code imported meanwhile by someone else
         raise InvalidCodes(_("Some codes were imported meanwhile; try again.")) from None
-    audit_record(shop=shop, actor=actor, action="coupon_codes.import", obj=template,
-                 changes={"codes": ["", str(len(seen))]})  # fmt: skip
+    audit_record(
+        shop=shop, actor=actor, action="coupon_codes.import", obj=template, changes={"codes": ["", str(len(seen))]}
+    )
     return {"imported": len(seen), "batch": batch}

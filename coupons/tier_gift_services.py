@@ -58,8 +58,9 @@ def tier_gift_add(
         raise _refuse("template", duplicate)
     try:
         with transaction.atomic():
-            gift = TierGift.objects.create(shop=shop, tier=tier, occasion=occasion, template=template,
-                                           quantity=quantity)  # fmt: skip
+            gift = TierGift.objects.create(
+                shop=shop, tier=tier, occasion=occasion, template=template, quantity=quantity
+            )
     except IntegrityError:  # added meanwhile by someone else
         raise _refuse("template", duplicate) from None
     audit_record(shop=shop, actor=actor, action="tier_gift.add", obj=gift, changes={"gift": ["", _describe(gift)]})

@@ -44,10 +44,16 @@ def _issue(*, shop: Shop, gift: TierGift, member_ids: list[int], prefix: str, no
     for n in range(1, gift.quantity + 1):
         for start in range(0, len(member_ids), CHUNK):
             try:
-                total.add(coupons_issue_bulk(
-                    shop=shop, template=gift.template, member_ids=member_ids[start : start + CHUNK],
-                    key_prefix=f"{prefix}#{n}#", source=SOURCES[gift.occasion], now=now,
-                ))  # fmt: skip
+                total.add(
+                    coupons_issue_bulk(
+                        shop=shop,
+                        template=gift.template,
+                        member_ids=member_ids[start : start + CHUNK],
+                        key_prefix=f"{prefix}#{n}#",
+                        source=SOURCES[gift.occasion],
+                        now=now,
+                    )
+                )
             except NotIssuable:  # the template was paused or ended, or its window is over: nothing more to give
                 return total
     return total
@@ -112,8 +118,9 @@ def _periodic(shop: Shop, occasion: str, period: str, members: Q, prefix: str, n
             .order_by("pk")
             .values_list("pk", flat=True)
         )
-        issued += _issue(shop=shop, gift=gift, member_ids=member_ids, prefix=f"{occasion}#{gift.pk}#{prefix}",
-                         now=now).issued  # fmt: skip
+        issued += _issue(
+            shop=shop, gift=gift, member_ids=member_ids, prefix=f"{occasion}#{gift.pk}#{prefix}", now=now
+        ).issued
     with transaction.atomic():
         GiftRun.objects.get_or_create(
             shop=shop, occasion=occasion, period=period, defaults={"issued": issued, "finished_at": now}

@@ -23,8 +23,14 @@ from shops.bulk import insert_rows
 from .dispatch import nudge_on_commit
 from .types import EventType
 
-COLUMNS = [("id", "uuid"), ("shop_id", "int"), ("type", "text"), ("member_id", "int"), ("occurred_at", "datetime"),
-           ("payload", "json")]  # fmt: skip
+COLUMNS = [
+    ("id", "uuid"),
+    ("shop_id", "int"),
+    ("type", "text"),
+    ("member_id", "int"),
+    ("occurred_at", "datetime"),
+    ("payload", "json"),
+]
 
 
 _clock = threading.Lock()
@@ -62,8 +68,14 @@ class NewEvent:
 _collecting: ContextVar[list | None] = ContextVar("events_collecting", default=None)
 
 
-def emit(*, shop_id: int, type: EventType, member_id: int | None, payload: dict | None = None,
-         occurred_at: datetime | None = None) -> None:  # fmt: skip
+def emit(
+    *,
+    shop_id: int,
+    type: EventType,
+    member_id: int | None,
+    payload: dict | None = None,
+    occurred_at: datetime | None = None,
+) -> None:
     """Write one event in the current transaction (or into the current batch)."""
     emit_many(shop_id=shop_id, events=[NewEvent(type, member_id, payload or {}, occurred_at)])
 
@@ -106,8 +118,9 @@ def _write(rows: list) -> None:
         nudge_on_commit(shop_id)
 
 
-def insert_select_sql(*, shop_id: int, type: EventType, source: str, member: str, payload: dict[str, str],
-                      occurred_at: str) -> str:  # fmt: skip
+def insert_select_sql(
+    *, shop_id: int, type: EventType, source: str, member: str, payload: dict[str, str], occurred_at: str
+) -> str:
     """An INSERT ... SELECT that writes one event per row of `source` (a FROM clause, with its joins), for the
     set-based paths whose rows never come to Python (a tier evaluation over a million members). `member`,
     `occurred_at` and the values of `payload` are SQL expressions over `source`. The id is made in SQL as uuid7()

@@ -157,9 +157,11 @@ class MemberListCreateApi(ShopAPIView, ListAPIView):
     class InputSerializer(MemberFields):
         phone = serializers.CharField(max_length=32)
         channel = serializers.CharField(
-            max_length=32, required=False, allow_blank=True,
+            max_length=32,
+            required=False,
+            allow_blank=True,
             help_text="The code of the recruitment channel the shopper joined through (its welcome gift is given)",
-        )  # fmt: skip
+        )
         referrer_code = serializers.CharField(
             max_length=16, required=False, allow_blank=True, help_text="The inviting member's referral code"
         )

@@ -95,8 +95,30 @@ def members_export_csv(
         return moment.astimezone(tz).strftime("%Y-%m-%d %H:%M:%S") if moment else ""
 
     def line(values) -> list:
-        (pk, phone, name, gender, month, day, year, region, email, external_id, status, channel, joined_at,
-         spend, orders, spend_12m, orders_12m, first_at, last_at, sms, push, mail) = values  # fmt: skip
+        (
+            pk,
+            phone,
+            name,
+            gender,
+            month,
+            day,
+            year,
+            region,
+            email,
+            external_id,
+            status,
+            channel,
+            joined_at,
+            spend,
+            orders,
+            spend_12m,
+            orders_12m,
+            first_at,
+            last_at,
+            sms,
+            push,
+            mail,
+        ) = values
         birthday = f"{month:02d}-{day:02d}" if month and day else ""
         return [
             pk,

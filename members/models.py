@@ -88,9 +88,14 @@ class Member(ShopOwned):
     # The member's tier, decided by tiers (NULL: the shop's rank-0 tier, so joining writes nothing), and
     # the end of its retention period, before which it is never lowered (NULL: never lowered).
     tier = models.ForeignKey(
-        "tiers.Tier", null=True, blank=True, on_delete=models.PROTECT, related_name="+", db_index=False,
+        "tiers.Tier",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_index=False,
         verbose_name=_("tier"),
-    )  # fmt: skip
+    )
     tier_until = models.DateTimeField(_("tier kept until"), null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -113,7 +118,7 @@ class Member(ShopOwned):
                     points_balance__lte=MAX_BALANCE, points_pending__lte=MAX_BALANCE, growth_value__lte=MAX_BALANCE
                 ),
                 name=BALANCE_LIMIT_CONSTRAINT,
-            ),  # fmt: skip
+            ),
             models.CheckConstraint(
                 condition=Q(birthday_month__isnull=True) | Q(birthday_month__gte=1, birthday_month__lte=12),
                 name="member_birthday_month_range",

@@ -299,8 +299,10 @@ def members_bulk_enroll(*, shop: Shop, enrolments: list[Enrolment], source: str)
         shop_id=shop.pk,
         events=[
             *(NewEvent(EventType.MEMBER_JOINED, ids[p], {"source": source}, new[p].joined_at) for p in ids),
-            *(NewEvent(EventType.CONSENT_CHANGED, pk, {"channel": c, "granted": True, "source": source})
-              for pk, c in granted),
+            *(
+                NewEvent(EventType.CONSENT_CHANGED, pk, {"channel": c, "granted": True, "source": source})
+                for pk, c in granted
+            ),
         ],
-    )  # fmt: skip
+    )
     return len(new)

@@ -107,11 +107,16 @@ def recorded_order_body(order, items: tuple[services.ItemInput, ...]) -> dict:
         "completed_at": _TIME.to_representation(order.completed_at) if order.completed_at else None,
         "points_earned": order.points_earned,
         "items": [
-            {"sku": i.sku, "name": i.name, "category": i.category, "quantity": i.quantity,
-             "unit_price": f"{i.unit_price:.2f}"}
+            {
+                "sku": i.sku,
+                "name": i.name,
+                "category": i.category,
+                "quantity": i.quantity,
+                "unit_price": f"{i.unit_price:.2f}",
+            }
             for i in items
         ],
-    }  # fmt: skip
+    }
 
 
 EXAMPLE = {

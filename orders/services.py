@@ -91,8 +91,15 @@ class OrderInput:
 
 
 _ORDER_FIELDS = tuple(f.name for f in fields(OrderInput))
-ITEM_COLUMNS = [("shop_id", "int"), ("order_id", "int"), ("sku", "text"), ("name", "text"), ("category", "text"),
-                ("quantity", "int"), ("unit_price", "decimal")]  # fmt: skip
+ITEM_COLUMNS = [
+    ("shop_id", "int"),
+    ("order_id", "int"),
+    ("sku", "text"),
+    ("name", "text"),
+    ("category", "text"),
+    ("quantity", "int"),
+    ("unit_price", "decimal"),
+]
 
 
 @dataclass(frozen=True)
@@ -124,10 +131,18 @@ class Recorded:
 
 def _new_order(shop: Shop, pk: int, member, data: OrderInput, now: datetime, points: int) -> Order:
     return Order(
-        pk=pk, shop=shop, external_id=data.external_id, member=member, amount=data.amount, paid_at=data.paid_at,
-        status=data.status, body_hash=data.body_hash, created_at=now, points_earned=points,
+        pk=pk,
+        shop=shop,
+        external_id=data.external_id,
+        member=member,
+        amount=data.amount,
+        paid_at=data.paid_at,
+        status=data.status,
+        body_hash=data.body_hash,
+        created_at=now,
+        points_earned=points,
         completed_at=data.paid_at if data.status == OrderStatus.COMPLETED else None,
-    )  # fmt: skip
+    )
 
 
 # An order's external id is a segment of its API address (/orders/{external_id}/): it must survive as one.
@@ -232,18 +247,39 @@ def _record(*, shop: Shop, orders: list[OrderInput]) -> list[Recorded | Applicat
         data = c.data
         completed_at = data.paid_at if data.status == OrderStatus.COMPLETED else None
         rows.append(
-            (shop.pk, data.external_id, c.member_id, data.amount, 0, data.paid_at, completed_at, data.status,
-             points.get(data.external_id, 0), data.body_hash, now)
-        )  # fmt: skip
+            (
+                shop.pk,
+                data.external_id,
+                c.member_id,
+                data.amount,
+                0,
+                data.paid_at,
+                completed_at,
+                data.status,
+                points.get(data.external_id, 0),
+                data.body_hash,
+                now,
+            )
+        )
     inserted = insert_rows(
         "orders_order",
-        [("shop_id", "int"), ("external_id", "text"), ("member_id", "int"), ("amount", "decimal"),
-         ("refunded_amount", "decimal"), ("paid_at", "datetime"), ("completed_at", "datetime"), ("status", "text"),
-         ("points_earned", "int"), ("body_hash", "text"), ("created_at", "datetime")],
+        [
+            ("shop_id", "int"),
+            ("external_id", "text"),
+            ("member_id", "int"),
+            ("amount", "decimal"),
+            ("refunded_amount", "decimal"),
+            ("paid_at", "datetime"),
+            ("completed_at", "datetime"),
+            ("status", "text"),
+            ("points_earned", "int"),
+            ("body_hash", "text"),
+            ("created_at", "datetime"),
+        ],
         rows,
         conflict=("shop_id", "external_id"),
         returning=("id", "external_id"),
-    )  # fmt: skip
+    )
     created_ids = dict((ext, pk) for pk, ext in inserted)
     lost_races = [ext for ext in buyers if ext not in created_ids]
     existing.update(_orders_by_external_id(shop, lost_races + [orders[i].external_id for i in unknown]))
@@ -311,8 +347,13 @@ def _record(*, shop: Shop, orders: list[OrderInput]) -> list[Recorded | Applicat
 
 def _recorded_event(order: CreatedOrder) -> NewEvent:
     data = order.data
-    payload = {"order_id": order.pk, "external_id": data.external_id, "amount": str(data.amount),
-               "status": data.status, "paid_at": data.paid_at.isoformat()}  # fmt: skip
+    payload = {
+        "order_id": order.pk,
+        "external_id": data.external_id,
+        "amount": str(data.amount),
+        "status": data.status,
+        "paid_at": data.paid_at.isoformat(),
+    }
     return NewEvent(EventType.ORDER_RECORDED, order.member_id, payload)
 
 
@@ -466,9 +507,13 @@ def refund_record(*, shop: Shop, order: Order, data: RefundInput) -> RefundRecor
     else:
         member_aggregates_apply(shop=shop, deltas=_member_delta(order, -data.amount, 0))
     _order_event(
-        order, EventType.ORDER_REFUNDED, refund_id=refund.pk, refund_external_id=refund.external_id,
-        amount=str(refund.amount), fully=fully,
-    )  # fmt: skip
+        order,
+        EventType.ORDER_REFUNDED,
+        refund_id=refund.pk,
+        refund_external_id=refund.external_id,
+        amount=str(refund.amount),
+        fully=fully,
+    )
     for refund_created in implementations(REFUND_CREATED):
         refund_created(shop=shop, order=order, refund=refund)
     return RefundRecorded(refund, created=True)

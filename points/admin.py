@@ -37,8 +37,16 @@ class PendingAwardAdmin(ReadOnlyAdmin):
 
 @admin.register(PointsProgram)
 class PointsProgramAdmin(ReadOnlyAdmin):
-    list_display = ["shop", "points_per_unit", "rounding", "per_order_cap", "pending_days", "expiry_mode",
-                    "cash_enabled", "profile_completion_points"]  # fmt: skip
+    list_display = [
+        "shop",
+        "points_per_unit",
+        "rounding",
+        "per_order_cap",
+        "pending_days",
+        "expiry_mode",
+        "cash_enabled",
+        "profile_completion_points",
+    ]
     list_select_related = ["shop"]
     search_fields = ["shop__slug"]
 

@@ -44,8 +44,11 @@ class PostedOutput(serializers.Serializer):
 
 def _posted(posted, *, member) -> Response:
     member.refresh_from_db(fields=["points_balance"])
-    body = {"entry": posted.entry, "points_balance": member.points_balance,
-            "cash_value": posted.entry.details.get("cash_value")}  # fmt: skip
+    body = {
+        "entry": posted.entry,
+        "points_balance": member.points_balance,
+        "cash_value": posted.entry.details.get("cash_value"),
+    }
     return Response(PostedOutput(body).data, status=status.HTTP_201_CREATED if posted.created else status.HTTP_200_OK)
 
 
@@ -85,9 +88,11 @@ class RedeemApi(ShopAPIView):
         idempotency_key = IDEMPOTENCY_KEY
         order_external_id = serializers.CharField(max_length=64, required=False, allow_blank=True)
         order_amount = AmountField(
-            max_digits=12, decimal_places=2, required=False,
+            max_digits=12,
+            decimal_places=2,
+            required=False,
             help_text="With points as cash: the order's amount, to check the minimum and the cap and price the points.",
-        )  # fmt: skip
+        )
         reason = serializers.CharField(max_length=200, required=False, allow_blank=True)
 
         class Meta:
@@ -109,10 +114,15 @@ class RedeemApi(ShopAPIView):
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
         posted = services.points_redeem(
-            shop=self.shop, member=member, points=data["points"], idempotency_key=data["idempotency_key"],
-            reason=data.get("reason", ""), order_external_id=data.get("order_external_id", ""),
-            order_amount=data.get("order_amount"), actor=self.actor,
-        )  # fmt: skip
+            shop=self.shop,
+            member=member,
+            points=data["points"],
+            idempotency_key=data["idempotency_key"],
+            reason=data.get("reason", ""),
+            order_external_id=data.get("order_external_id", ""),
+            order_amount=data.get("order_amount"),
+            actor=self.actor,
+        )
         return _posted(posted, member=member)
 
 
@@ -146,7 +156,11 @@ class AdjustApi(ShopAPIView):
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
         posted = services.points_adjust(
-            shop=self.shop, member=member, points=data["points"], reason=data["reason"],
-            idempotency_key=data["idempotency_key"], actor=self.actor,
-        )  # fmt: skip
+            shop=self.shop,
+            member=member,
+            points=data["points"],
+            reason=data["reason"],
+            idempotency_key=data["idempotency_key"],
+            actor=self.actor,
+        )
         return _posted(posted, member=member)

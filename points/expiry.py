@@ -161,12 +161,20 @@ def points_expire(*, shop: Shop, now: datetime | None = None) -> int:
 def _expired_events(shop: Shop, source: str) -> str:
     """The points.posted events (kind expire) of the expire entries `source` (aliased e), as posted_event makes
     them: written in SQL, since a million lots may expire in one night."""
-    payload = {"kind": f"'{EntryKind.EXPIRE.value}'", "points": "e.points", "key": "e.idempotency_key",
-               "entry_id": "e.id"}  # fmt: skip
+    payload = {
+        "kind": f"'{EntryKind.EXPIRE.value}'",
+        "points": "e.points",
+        "key": "e.idempotency_key",
+        "entry_id": "e.id",
+    }
     return insert_select_sql(
-        shop_id=shop.pk, type=EventType.POINTS_POSTED, source=source, member="e.member_id", payload=payload,
+        shop_id=shop.pk,
+        type=EventType.POINTS_POSTED,
+        source=source,
+        member="e.member_id",
+        payload=payload,
         occurred_at="CURRENT_TIMESTAMP",
-    )  # fmt: skip
+    )
 
 
 @dataclass(frozen=True)

@@ -20,63 +20,89 @@ DATE = forms.DateInput({"type": "date"})
 
 class PointsProgramForm(Form):
     points_per_unit = forms.DecimalField(
-        label=_("Points per currency unit"), min_value=0, max_value=1000, max_digits=8, decimal_places=2,
+        label=_("Points per currency unit"),
+        min_value=0,
+        max_value=1000,
+        max_digits=8,
+        decimal_places=2,
         help_text=_("1 means one point for each yuan paid."),
-    )  # fmt: skip
+    )
     rounding = forms.ChoiceField(
-        label=_("Rounding"), choices=Rounding.choices,
+        label=_("Rounding"),
+        choices=Rounding.choices,
         help_text=_("Applied once, to an order's total after bonuses and the tier multiplier."),
-    )  # fmt: skip
+    )
     per_order_cap = forms.IntegerField(
-        label=_("Cap per order"), min_value=1, max_value=MAX_POINTS, required=False,
+        label=_("Cap per order"),
+        min_value=1,
+        max_value=MAX_POINTS,
+        required=False,
         help_text=_("The most points one order can earn. Empty: no cap."),
-    )  # fmt: skip
+    )
     excluded_categories = forms.CharField(
-        label=_("Excluded categories"), required=False, max_length=2000,
+        label=_("Excluded categories"),
+        required=False,
+        max_length=2000,
         help_text=_("Items of these categories earn no points, separated by commas, e.g. 运费, 礼品卡."),
-    )  # fmt: skip
+    )
     pending_days = forms.IntegerField(
-        label=_("Pending days"), min_value=0, max_value=MAX_PENDING_DAYS,
+        label=_("Pending days"),
+        min_value=0,
+        max_value=MAX_PENDING_DAYS,
         help_text=_("Points become available this many days after the order completes (0: at once)."),
-    )  # fmt: skip
+    )
     expiry_mode = forms.ChoiceField(label=_("Points expire"), choices=ExpiryMode.choices)
     expiry_period = forms.IntegerField(
-        label=_("Expiry period"), min_value=1, max_value=3660,
+        label=_("Expiry period"),
+        min_value=1,
+        max_value=3660,
         help_text=_("Days or months after earning, for the modes that count them."),
-    )  # fmt: skip
+    )
     expiry_rounding = forms.ChoiceField(
-        label=_("Expiry date"), choices=ExpiryRounding.choices,
+        label=_("Expiry date"),
+        choices=ExpiryRounding.choices,
         help_text=_("For periods: expire exactly then, or at the end of that month or year."),
-    )  # fmt: skip
+    )
     reminder_days = forms.IntegerField(
-        label=_("Remind days before expiry"), min_value=0, max_value=MAX_REMINDER_DAYS,
-    )  # fmt: skip
+        label=_("Remind days before expiry"),
+        min_value=0,
+        max_value=MAX_REMINDER_DAYS,
+    )
     cash_enabled = forms.BooleanField(label=_("Points pay part of an order at checkout"), required=False)
     points_per_cash_unit = forms.IntegerField(
-        label=_("Points per currency unit of cash"), min_value=1, max_value=MAX_POINTS,
+        label=_("Points per currency unit of cash"),
+        min_value=1,
+        max_value=MAX_POINTS,
         help_text=_("100 means 100 points pay 1 yuan."),
-    )  # fmt: skip
+    )
     cash_min_points = forms.IntegerField(label=_("Minimum points per use"), min_value=0, max_value=MAX_POINTS)
     cash_max_share = forms.IntegerField(label=_("Maximum share of the order (%)"), min_value=1, max_value=100)
     profile_completion_points = forms.IntegerField(
-        label=_("Points for a completed profile"), min_value=0, max_value=MAX_POINTS,
-    )  # fmt: skip
+        label=_("Points for a completed profile"),
+        min_value=0,
+        max_value=MAX_POINTS,
+    )
     profile_completion_growth = forms.IntegerField(
-        label=_("Growth value for a completed profile"), min_value=0, max_value=MAX_POINTS,
+        label=_("Growth value for a completed profile"),
+        min_value=0,
+        max_value=MAX_POINTS,
         help_text=_("Paid once per member, when name, gender, birthday and region are first all filled in."),
-    )  # fmt: skip
+    )
     growth_per_unit = forms.DecimalField(
-        label=_("Growth value per currency unit"), min_value=0, max_value=1000, max_digits=8, decimal_places=2,
+        label=_("Growth value per currency unit"),
+        min_value=0,
+        max_value=1000,
+        max_digits=8,
+        decimal_places=2,
         help_text=_("Growth value drives tiers; it is earned by spend, without bonuses, and never spent."),
-    )  # fmt: skip
+    )
 
     GROUPS = (
         (_("Earning"), ("points_per_unit", "rounding", "per_order_cap", "excluded_categories")),
-        (_("Pending and expiry"),
-         ("pending_days", "expiry_mode", "expiry_period", "expiry_rounding", "reminder_days")),
+        (_("Pending and expiry"), ("pending_days", "expiry_mode", "expiry_period", "expiry_rounding", "reminder_days")),
         (_("Points as cash"), ("cash_enabled", "points_per_cash_unit", "cash_min_points", "cash_max_share")),
         (_("Rewards and growth value"), ("profile_completion_points", "profile_completion_growth", "growth_per_unit")),
-    )  # fmt: skip
+    )
 
     def groups(self):
         return [(title, [self[name] for name in names]) for title, names in self.GROUPS]
@@ -96,21 +122,33 @@ class BonusRuleForm(Form):
     name = forms.CharField(label=_("Name"), max_length=60, help_text=_("Shown on the order, e.g. 双十一双倍积分."))
     kind = forms.ChoiceField(label=_("Applies to"), choices=BonusKind.choices)
     match = forms.CharField(
-        label=_("Category or SKU"), max_length=64, required=False,
+        label=_("Category or SKU"),
+        max_length=64,
+        required=False,
         help_text=_("For rules on a category or a SKU: its exact name."),
-    )  # fmt: skip
+    )
     starts_on = forms.DateField(label=_("From"), required=False, widget=DATE)
     ends_on = forms.DateField(
-        label=_("Until"), required=False, widget=DATE,
+        label=_("Until"),
+        required=False,
+        widget=DATE,
         help_text=_("Days in the shop's time zone, both included. Needed for a date range; optional otherwise."),
-    )  # fmt: skip
+    )
     multiplier = forms.DecimalField(
-        label=_("Multiplier"), min_value=1, max_value=MAX_MULTIPLIER, max_digits=4, decimal_places=2, initial=2,
+        label=_("Multiplier"),
+        min_value=1,
+        max_value=MAX_MULTIPLIER,
+        max_digits=4,
+        decimal_places=2,
+        initial=2,
         help_text=_("Of the base points of what the rule matches: 2 means double points."),
-    )  # fmt: skip
+    )
     extra_points = forms.IntegerField(
-        label=_("Extra points per order"), min_value=0, max_value=MAX_POINTS, initial=0,
-    )  # fmt: skip
+        label=_("Extra points per order"),
+        min_value=0,
+        max_value=MAX_POINTS,
+        initial=0,
+    )
     active = forms.BooleanField(label=_("Active"), required=False, initial=True)
 
     FIELDS = ("name", "kind", "match", "starts_on", "ends_on", "multiplier", "extra_points", "active")
@@ -130,9 +168,11 @@ class PointsAdjustForm(Form):
     (a double click, a resent request) adjusts once."""
 
     points = forms.IntegerField(
-        label=_("Points"), min_value=-MAX_POINTS, max_value=MAX_POINTS,
+        label=_("Points"),
+        min_value=-MAX_POINTS,
+        max_value=MAX_POINTS,
         help_text=_("Positive adds points, negative takes them away."),
-    )  # fmt: skip
+    )
     reason = forms.CharField(
         label=_("Reason"), max_length=200, help_text=_("Recorded in the ledger and the audit log.")
     )

@@ -16,9 +16,13 @@ from .models import EntryKind, PendingAward, PendingState, PointsEntry
 
 
 def points_entries(
-    *, shop: Shop, member: Member, kind: str = "", created_from: datetime | None = None,
+    *,
+    shop: Shop,
+    member: Member,
+    kind: str = "",
+    created_from: datetime | None = None,
     created_until: datetime | None = None,
-) -> QuerySet[PointsEntry]:  # fmt: skip
+) -> QuerySet[PointsEntry]:
     """The member's ledger entries, newest first, optionally of one kind and created in [created_from,
     created_until). Each carries `lot_remaining` and `lot_expires_at` (None for entries that took points)."""
     entries = PointsEntry.objects.filter(shop=shop, member=member)

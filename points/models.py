@@ -102,21 +102,27 @@ class PointsProgram(ShopOwned):
 
     # Earning: points = eligible amount x rate, bonuses added, tier multiplier, cap; rounded once (points.rules).
     points_per_unit = models.DecimalField(
-        _("points per currency unit"), max_digits=8, decimal_places=2, default=1,
+        _("points per currency unit"),
+        max_digits=8,
+        decimal_places=2,
+        default=1,
         help_text=_("Points earned for each unit of currency paid (1 = one point per yuan)."),
-    )  # fmt: skip
+    )
     rounding = models.CharField(_("rounding"), max_length=8, choices=Rounding.choices, default=Rounding.DOWN)
     per_order_cap = models.PositiveBigIntegerField(
         _("cap per order"), null=True, blank=True, validators=[MaxValueValidator(MAX_POINTS)]
     )
     excluded_categories = models.JSONField(
-        _("excluded categories"), default=list, blank=True,
+        _("excluded categories"),
+        default=list,
+        blank=True,
         help_text=_("Items of these categories (for example shipping) earn no points."),
-    )  # fmt: skip
+    )
     pending_days = models.PositiveSmallIntegerField(
-        _("pending days"), default=0,
+        _("pending days"),
+        default=0,
         help_text=_("Points become available this many days after the order completes (0: at once)."),
-    )  # fmt: skip
+    )
     expiry_mode = models.CharField(
         _("expiry"), max_length=20, choices=ExpiryMode.choices, default=ExpiryMode.FOLLOWING_YEAR_END
     )
@@ -129,9 +135,11 @@ class PointsProgram(ShopOwned):
     cash_enabled = models.BooleanField(_("points as cash"), default=False)
     # Amounts of points and growth value are bigints of at most MAX_POINTS, as everywhere (members.models).
     points_per_cash_unit = models.PositiveBigIntegerField(
-        _("points per currency unit of cash"), default=100, help_text=_("100 means 100 points pay 1 yuan."),
+        _("points per currency unit of cash"),
+        default=100,
+        help_text=_("100 means 100 points pay 1 yuan."),
         validators=[MaxValueValidator(MAX_POINTS)],
-    )  # fmt: skip
+    )
     cash_min_points = models.PositiveBigIntegerField(
         _("minimum points per use"), default=0, validators=[MaxValueValidator(MAX_POINTS)]
     )

@@ -55,11 +55,27 @@ class Credit:
     details: dict
 
 
-ENTRY_COLUMNS = [("shop_id", "int"), ("member_id", "int"), ("kind", "text"), ("points", "int"), ("reason", "text"),
-                 ("order_external_id", "text"), ("idempotency_key", "text"), ("body_hash", "text"), ("actor", "text"),
-                 ("created_at", "datetime"), ("details", "json")]  # fmt: skip
-LOT_COLUMNS = [("shop_id", "int"), ("entry_id", "int"), ("member_id", "int"), ("remaining", "int"),
-               ("earned_at", "datetime"), ("expires_at", "datetime")]  # fmt: skip
+ENTRY_COLUMNS = [
+    ("shop_id", "int"),
+    ("member_id", "int"),
+    ("kind", "text"),
+    ("points", "int"),
+    ("reason", "text"),
+    ("order_external_id", "text"),
+    ("idempotency_key", "text"),
+    ("body_hash", "text"),
+    ("actor", "text"),
+    ("created_at", "datetime"),
+    ("details", "json"),
+]
+LOT_COLUMNS = [
+    ("shop_id", "int"),
+    ("entry_id", "int"),
+    ("member_id", "int"),
+    ("remaining", "int"),
+    ("earned_at", "datetime"),
+    ("expires_at", "datetime"),
+]
 
 
 def _credit_many(*, shop: Shop, program: PointsProgram, credits: list[Credit], now: datetime) -> Counter:
@@ -68,8 +84,10 @@ def _credit_many(*, shop: Shop, program: PointsProgram, credits: list[Credit], n
     credits = sorted((c for c in credits if c.points > 0), key=lambda c: c.key)
     if not credits:
         return Counter()
-    entries = [(shop.pk, c.member_id, EntryKind.EARN, c.points, "", c.order_external_id, c.key, "", "system", now,
-                c.details) for c in credits]  # fmt: skip
+    entries = [
+        (shop.pk, c.member_id, EntryKind.EARN, c.points, "", c.order_external_id, c.key, "", "system", now, c.details)
+        for c in credits
+    ]
     expiries = [expiry_for(program=program, time_zone=shop.time_zone, earned_at=c.earned_at) for c in credits]
     if connection.vendor == "postgresql":
         # The lots join their entries by idempotency key (unique per shop) in a data-modifying CTE.
@@ -93,11 +111,21 @@ def _credit_many(*, shop: Shop, program: PointsProgram, credits: list[Credit], n
         insert_rows(
             "points_pointslot",
             LOT_COLUMNS,
-            [(shop.pk, entry_id, c.member_id, c.points, c.earned_at, expires)
-             for (entry_id,), c, expires in zip(ids, credits, expiries, strict=True)],
-        )  # fmt: skip
-    events = [posted_event(member_id=c.member_id, kind=EntryKind.EARN, points=c.points, key=c.key,
-                           order_external_id=c.order_external_id) for c in credits]  # fmt: skip
+            [
+                (shop.pk, entry_id, c.member_id, c.points, c.earned_at, expires)
+                for (entry_id,), c, expires in zip(ids, credits, expiries, strict=True)
+            ],
+        )
+    events = [
+        posted_event(
+            member_id=c.member_id,
+            kind=EntryKind.EARN,
+            points=c.points,
+            key=c.key,
+            order_external_id=c.order_external_id,
+        )
+        for c in credits
+    ]
     emit_many(shop_id=shop.pk, events=events)
     totals = Counter()
     for c in credits:
@@ -169,9 +197,14 @@ class OrderAwards:
 
 
 def _award_each(
-    orders: list[CreatedOrder], members: dict[int, dict], *, shop: Shop, program: PointsProgram, rules: list,
+    orders: list[CreatedOrder],
+    members: dict[int, dict],
+    *,
+    shop: Shop,
+    program: PointsProgram,
+    rules: list,
     tiers: list,
-) -> dict[str, tuple[CreatedOrder, Award]]:  # fmt: skip
+) -> dict[str, tuple[CreatedOrder, Award]]:
     """Each earning order's award under the program, bonus rules and ladder given, with its buyer's tier and
     figures from `members`."""
     by_id, base = {t.pk: t for t in tiers}, tiers[0]
@@ -179,10 +212,13 @@ def _award_each(
     awards = {}
     for c in orders:
         tier = by_id.get(members[c.member_id]["tier_id"], base)
-        order_facts = OrderFacts(**{**vars(facts[c.data.external_id]), "tier_name": tier.name,
-                                    "tier_multiplier": tier.points_multiplier})  # fmt: skip
-        awards[c.data.external_id] = (c, points_for_order(program=program, bonus_rules=rules, facts=order_facts,
-                                                          time_zone=shop.time_zone))  # fmt: skip
+        order_facts = OrderFacts(
+            **{**vars(facts[c.data.external_id]), "tier_name": tier.name, "tier_multiplier": tier.points_multiplier}
+        )
+        awards[c.data.external_id] = (
+            c,
+            points_for_order(program=program, bonus_rules=rules, facts=order_facts, time_zone=shop.time_zone),
+        )
     return awards
 
 
@@ -193,8 +229,11 @@ def orders_award(*, shop: Shop, orders: list[CreatedOrder], members: dict[int, d
     earning = [c for c in orders if c.member_id and c.data.status in EARNING_STATUSES]
     if not earning:
         return None
-    config = {"program": points_program_of(shop=shop), "rules": bonus_rules_of(shop=shop, active=True),
-              "tiers": ladder_for_orders(shop=shop)}  # fmt: skip
+    config = {
+        "program": points_program_of(shop=shop),
+        "rules": bonus_rules_of(shop=shop, active=True),
+        "tiers": ladder_for_orders(shop=shop),
+    }
     return OrderAwards(**config, members=members, awards=_award_each(earning, members, shop=shop, **config))
 
 
@@ -226,23 +265,29 @@ def orders_created(
         counters["points_balance"] = _credit_many(
             shop=shop,
             program=program,
-            credits=[Credit(c.member_id, a.points, earn_key(ext), ext, c.data.paid_at, a.as_details())
-                     for ext, (c, a) in awards.items()],
+            credits=[
+                Credit(c.member_id, a.points, earn_key(ext), ext, c.data.paid_at, a.as_details())
+                for ext, (c, a) in awards.items()
+            ],
             now=now,
-        )  # fmt: skip
+        )
     counters["growth_value"] = growth_totals(
         growth_entries_insert(
             shop=shop,
-            rows=[GrowthRow(c.member_id, a.growth, earn_key(ext), order_external_id=ext)
-                  for ext, (c, a) in awards.items()],
+            rows=[
+                GrowthRow(c.member_id, a.growth, earn_key(ext), order_external_id=ext) for ext, (c, a) in awards.items()
+            ],
             now=now,
         )
-    )  # fmt: skip
+    )
     # The tiers qualify on the orders and growth entries written above, which the upgrade reads from their tables.
     tiers_upgrade_members(
-        shop=shop, member_ids=sorted({c.member_id for c in earning}), now=now, tiers=awarded.tiers,
+        shop=shop,
+        member_ids=sorted({c.member_id for c in earning}),
+        now=now,
+        tiers=awarded.tiers,
         bounds=_bounds(members, awards),
-    )  # fmt: skip
+    )
     return corrected, counters
 
 
@@ -250,17 +295,33 @@ def _hold_pending(*, shop: Shop, awards: list[tuple[CreatedOrder, Award]], days:
     """Pending awards, set-based. Returns the points each member has pending now, which the caller adds to their
     cached pending balance in the same transaction."""
     rows = [
-        (shop.pk, c.member_id, c.data.external_id, a.points,
-         c.data.paid_at + timedelta(days=days) if c.data.status == OrderStatus.COMPLETED else None,
-         PendingState.PENDING, now, a.as_details())
-        for c, a in sorted(awards, key=lambda ca: ca[0].data.external_id) if a.points
-    ]  # fmt: skip
+        (
+            shop.pk,
+            c.member_id,
+            c.data.external_id,
+            a.points,
+            c.data.paid_at + timedelta(days=days) if c.data.status == OrderStatus.COMPLETED else None,
+            PendingState.PENDING,
+            now,
+            a.as_details(),
+        )
+        for c, a in sorted(awards, key=lambda ca: ca[0].data.external_id)
+        if a.points
+    ]
     insert_rows(
         "points_pendingaward",
-        [("shop_id", "int"), ("member_id", "int"), ("order_external_id", "text"), ("points", "int"),
-         ("available_at", "datetime"), ("state", "text"), ("created_at", "datetime"), ("details", "json")],
+        [
+            ("shop_id", "int"),
+            ("member_id", "int"),
+            ("order_external_id", "text"),
+            ("points", "int"),
+            ("available_at", "datetime"),
+            ("state", "text"),
+            ("created_at", "datetime"),
+            ("details", "json"),
+        ],
         rows,
-    )  # fmt: skip
+    )
     totals = Counter()
     for row in rows:
         totals[row[1]] += row[3]
@@ -299,24 +360,34 @@ def _take_back(*, shop: Shop, order: Order, key: str, reason: str) -> None:
     if due > 0:
         available = Member.objects.filter(shop=shop, pk=order.member_id).values_list("growth_value", flat=True)[0]
         if taken := min(due, available):
-            row = GrowthRow(order.member_id, -taken, key, kind=GrowthKind.REVERSE, reason=reason,
-                            order_external_id=order.external_id)  # fmt: skip
+            row = GrowthRow(
+                order.member_id,
+                -taken,
+                key,
+                kind=GrowthKind.REVERSE,
+                reason=reason,
+                order_external_id=order.external_id,
+            )
             growth_post_many(shop=shop, rows=[row], now=timezone.now())
 
 
 def refund_created(*, shop: Shop, order: Order, refund: Refund) -> None:
     _take_back(
-        shop=shop, order=order, key=f"refund#{refund.external_id}",
+        shop=shop,
+        order=order,
+        key=f"refund#{refund.external_id}",
         reason=_("Refund %(refund)s of order %(order)s") % {"refund": refund.external_id, "order": order.external_id},
-    )  # fmt: skip
+    )
 
 
 def order_status_changed(*, shop: Shop, order: Order, previous: str) -> None:
     if order.status == OrderStatus.CANCELLED:
         _take_back(
-            shop=shop, order=order, key=f"cancel#{order.external_id}",
+            shop=shop,
+            order=order,
+            key=f"cancel#{order.external_id}",
             reason=_("Order %(order)s cancelled") % {"order": order.external_id},
-        )  # fmt: skip
+        )
     elif order.status == OrderStatus.COMPLETED:
         days = points_program_of(shop=shop).pending_days
         PendingAward.objects.filter(
@@ -345,9 +416,19 @@ def points_pending_release(*, shop: Shop, now: datetime) -> int:
     credited = _credit_many(
         shop=shop,
         program=points_program_of(shop=shop),
-        credits=[Credit(r["member_id"], r["points"], earn_key(r["order_external_id"]), r["order_external_id"],
-                        r["available_at"], r["details"]) for r in released if r["points"]],
+        credits=[
+            Credit(
+                r["member_id"],
+                r["points"],
+                earn_key(r["order_external_id"]),
+                r["order_external_id"],
+                r["available_at"],
+                r["details"],
+            )
+            for r in released
+            if r["points"]
+        ],
         now=now,
-    )  # fmt: skip
+    )
     member_counters_add(shop=shop, column="points_balance", deltas=credited)
     return len(released)

@@ -20,10 +20,23 @@ from .models import BonusKind, BonusRule, ExpiryMode, PointsProgram
 from .rules import OrderFacts, points_for_order
 
 PROGRAM_FIELDS = (
-    "points_per_unit", "rounding", "per_order_cap", "excluded_categories", "pending_days", "expiry_mode",
-    "expiry_period", "expiry_rounding", "reminder_days", "cash_enabled", "points_per_cash_unit", "cash_min_points",
-    "cash_max_share", "profile_completion_points", "profile_completion_growth", "growth_per_unit",
-)  # fmt: skip
+    "points_per_unit",
+    "rounding",
+    "per_order_cap",
+    "excluded_categories",
+    "pending_days",
+    "expiry_mode",
+    "expiry_period",
+    "expiry_rounding",
+    "reminder_days",
+    "cash_enabled",
+    "points_per_cash_unit",
+    "cash_min_points",
+    "cash_max_share",
+    "profile_completion_points",
+    "profile_completion_growth",
+    "growth_per_unit",
+)
 BONUS_FIELDS = ("name", "kind", "match", "starts_on", "ends_on", "multiplier", "extra_points", "active")
 MAX_PENDING_DAYS = 365
 MAX_REMINDER_DAYS = 365
@@ -182,9 +195,12 @@ def bonus_rule_delete(*, shop: Shop, actor: Actor, rule: BonusRule) -> None:
     rule's name, not a reference). Audited as "points.bonus_rule_delete"."""
     assert rule.shop_id == shop.pk
     audit_record(
-        shop=shop, actor=actor, action="points.bonus_rule_delete", obj=rule,
+        shop=shop,
+        actor=actor,
+        action="points.bonus_rule_delete",
+        obj=rule,
         changes=_changes(_rule_state(rule), _rule_state(None)),
-    )  # fmt: skip
+    )
     BonusRule.objects.filter(shop=shop, pk=rule.pk).delete()
 
 

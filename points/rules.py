@@ -117,8 +117,11 @@ def points_for_order(
     base = eligible * rate
     lines = [AwardLine("base", base, basis=eligible, multiplier=rate)]
     if facts.tier_multiplier != ONE:
-        lines.append(AwardLine("tier", base * (facts.tier_multiplier - ONE), name=facts.tier_name,
-                               multiplier=facts.tier_multiplier))  # fmt: skip
+        lines.append(
+            AwardLine(
+                "tier", base * (facts.tier_multiplier - ONE), name=facts.tier_name, multiplier=facts.tier_multiplier
+            )
+        )
     paid_on = local_date(time_zone, facts.paid_at)
     for rule in bonus_rules:
         if not _bonus_applies(rule, facts, paid_on):
@@ -136,8 +139,11 @@ def points_for_order(
             basis = eligible
         extra = basis * rate * (rule.multiplier - ONE) + rule.extra_points
         if extra:
-            lines.append(AwardLine("bonus", extra, name=rule.name, basis=basis, multiplier=rule.multiplier,
-                                   extra=rule.extra_points))  # fmt: skip
+            lines.append(
+                AwardLine(
+                    "bonus", extra, name=rule.name, basis=basis, multiplier=rule.multiplier, extra=rule.extra_points
+                )
+            )
     total = sum((line.points for line in lines), Decimal(0))
     points = max(int(total.quantize(ONE, rounding=_ROUNDING[program.rounding])), 0)
     cap = MAX_POINTS if program.per_order_cap is None else min(program.per_order_cap, MAX_POINTS)

@@ -80,8 +80,9 @@ def _post(*, shop: Shop, member: Member, key: str, body_hash: str, write) -> Pos
         return Posted(earlier, created=False)
 
 
-def posted_event(*, member_id: int, kind: str, points: int, key: str, order_external_id: str = "",
-                 entry_id: int | None = None) -> NewEvent:  # fmt: skip
+def posted_event(
+    *, member_id: int, kind: str, points: int, key: str, order_external_id: str = "", entry_id: int | None = None
+) -> NewEvent:
     """The points.posted event of a ledger entry (`key`: its idempotency key, unique per shop)."""
     payload = {"kind": kind, "points": points, "key": key}
     if entry_id is not None:
@@ -92,23 +93,48 @@ def posted_event(*, member_id: int, kind: str, points: int, key: str, order_exte
 
 
 def _posted(entry: PointsEntry) -> None:
-    event = posted_event(member_id=entry.member_id, kind=entry.kind, points=entry.points, key=entry.idempotency_key,
-                         order_external_id=entry.order_external_id, entry_id=entry.pk)  # fmt: skip
+    event = posted_event(
+        member_id=entry.member_id,
+        kind=entry.kind,
+        points=entry.points,
+        key=entry.idempotency_key,
+        order_external_id=entry.order_external_id,
+        entry_id=entry.pk,
+    )
     emit(shop_id=entry.shop_id, type=event.type, member_id=event.member_id, payload=event.payload)
 
 
 def _credit(
-    *, shop: Shop, member: Member, kind: str, points: int, key: str, body_hash: str, reason: str,
-    order_external_id: str, expires_at: datetime | None, actor: Actor, now: datetime,
+    *,
+    shop: Shop,
+    member: Member,
+    kind: str,
+    points: int,
+    key: str,
+    body_hash: str,
+    reason: str,
+    order_external_id: str,
+    expires_at: datetime | None,
+    actor: Actor,
+    now: datetime,
     reverses: PointsEntry | None = None,
-) -> PointsEntry:  # fmt: skip
+) -> PointsEntry:
     """Credit `points` as a new lot. `member` is the locked row, whose balance is checked against MAX_BALANCE."""
     if member.points_balance + points > MAX_BALANCE:
         raise BalanceLimit(details={"points": points, "balance": member.points_balance})
     entry = PointsEntry.objects.create(
-        shop=shop, member=member, kind=kind, points=points, reason=reason, order_external_id=order_external_id,
-        idempotency_key=key, body_hash=body_hash, actor=actor.label, created_at=now, reverses=reverses,
-    )  # fmt: skip
+        shop=shop,
+        member=member,
+        kind=kind,
+        points=points,
+        reason=reason,
+        order_external_id=order_external_id,
+        idempotency_key=key,
+        body_hash=body_hash,
+        actor=actor.label,
+        created_at=now,
+        reverses=reverses,
+    )
     PointsLot.objects.create(
         shop=shop, entry=entry, member=member, remaining=points, earned_at=now, expires_at=expires_at
     )
@@ -118,10 +144,20 @@ def _credit(
 
 
 def _debit(
-    *, shop: Shop, member: Member, kind: str, points: int, key: str, body_hash: str, reason: str,
-    order_external_id: str, actor: Actor, now: datetime, reverses: PointsEntry | None = None,
+    *,
+    shop: Shop,
+    member: Member,
+    kind: str,
+    points: int,
+    key: str,
+    body_hash: str,
+    reason: str,
+    order_external_id: str,
+    actor: Actor,
+    now: datetime,
+    reverses: PointsEntry | None = None,
     details: dict | None = None,
-) -> PointsEntry:  # fmt: skip
+) -> PointsEntry:
     """Take `points` from the member's open lots, the soonest to expire first (then the oldest earned); a reversal
     takes from the lot of the entry it reverses first."""
     if member.points_balance < points:
@@ -140,10 +176,19 @@ def _debit(
     if left:  # the cached balance promised more than the lots hold: drift, never spend it
         raise InsufficientPoints(details={"points": points, "balance": points - left})
     entry = PointsEntry.objects.create(
-        shop=shop, member=member, kind=kind, points=-points, reason=reason, order_external_id=order_external_id,
-        idempotency_key=key, body_hash=body_hash, actor=actor.label, created_at=now, reverses=reverses,
+        shop=shop,
+        member=member,
+        kind=kind,
+        points=-points,
+        reason=reason,
+        order_external_id=order_external_id,
+        idempotency_key=key,
+        body_hash=body_hash,
+        actor=actor.label,
+        created_at=now,
+        reverses=reverses,
         details=details or {},
-    )  # fmt: skip
+    )
     member_points_add(shop=shop, member_id=member.pk, points=-points)
     _posted(entry)
     return entry
@@ -151,22 +196,41 @@ def _debit(
 
 @transaction.atomic
 def points_earn(
-    *, shop: Shop, member: Member, points: int, idempotency_key: str, reason: str = "", order_external_id: str = "",
-    expires_at: datetime | None = None, actor: Actor = SYSTEM, now: datetime | None = None,
-) -> Posted:  # fmt: skip
+    *,
+    shop: Shop,
+    member: Member,
+    points: int,
+    idempotency_key: str,
+    reason: str = "",
+    order_external_id: str = "",
+    expires_at: datetime | None = None,
+    actor: Actor = SYSTEM,
+    now: datetime | None = None,
+) -> Posted:
     """Credit earned points as a new lot, expiring at `expires_at` (by default as the shop's rules say).
     Raises InvalidPoints, BalanceLimit, IdempotencyConflict."""
     _check(points)
     now = now or timezone.now()
     body = body_hash(kind="earn", member=member.pk, points=points, reason=reason, order=order_external_id)
     return _post(
-        shop=shop, member=member, key=idempotency_key, body_hash=body,
+        shop=shop,
+        member=member,
+        key=idempotency_key,
+        body_hash=body,
         write=lambda m: _credit(
-            shop=shop, member=m, kind=EntryKind.EARN, points=points, key=idempotency_key, body_hash=body,
-            reason=reason, order_external_id=order_external_id,
-            expires_at=expires_at or _expiry(shop, now), actor=actor, now=now,
+            shop=shop,
+            member=m,
+            kind=EntryKind.EARN,
+            points=points,
+            key=idempotency_key,
+            body_hash=body,
+            reason=reason,
+            order_external_id=order_external_id,
+            expires_at=expires_at or _expiry(shop, now),
+            actor=actor,
+            now=now,
         ),
-    )  # fmt: skip
+    )
 
 
 CASH_REFUSALS = {
@@ -186,9 +250,16 @@ def _cash_details(*, shop: Shop, points: int, order_amount: Decimal) -> dict:
 
 @transaction.atomic
 def points_redeem(
-    *, shop: Shop, member: Member, points: int, idempotency_key: str, reason: str = "", order_external_id: str = "",
-    order_amount: Decimal | None = None, actor: Actor = SYSTEM,
-) -> Posted:  # fmt: skip
+    *,
+    shop: Shop,
+    member: Member,
+    points: int,
+    idempotency_key: str,
+    reason: str = "",
+    order_external_id: str = "",
+    order_amount: Decimal | None = None,
+    actor: Actor = SYSTEM,
+) -> Posted:
     """Spend available points (pending points are not available). With `order_amount`, the points pay part of that
     order as the shop's points-as-cash settings allow; the entry's details keep the order amount and the cash value,
     so a replay answers with the first price even if the settings changed since. Raises InvalidPoints (also the
@@ -197,13 +268,24 @@ def points_redeem(
     cash = {} if order_amount is None else {"order_amount": str(order_amount)}
     body = body_hash(kind="redeem", member=member.pk, points=points, reason=reason, order=order_external_id, **cash)
     return _post(
-        shop=shop, member=member, key=idempotency_key, body_hash=body,
+        shop=shop,
+        member=member,
+        key=idempotency_key,
+        body_hash=body,
         write=lambda m: _debit(
-            shop=shop, member=m, kind=EntryKind.REDEEM, points=points, key=idempotency_key, body_hash=body,
-            reason=reason, order_external_id=order_external_id, actor=actor, now=timezone.now(),
+            shop=shop,
+            member=m,
+            kind=EntryKind.REDEEM,
+            points=points,
+            key=idempotency_key,
+            body_hash=body,
+            reason=reason,
+            order_external_id=order_external_id,
+            actor=actor,
+            now=timezone.now(),
             details=cash and _cash_details(shop=shop, points=points, order_amount=order_amount),
         ),
-    )  # fmt: skip
+    )
 
 
 @transaction.atomic
@@ -218,8 +300,16 @@ def points_adjust(
         raise InvalidPoints("An adjustment needs a reason.", code="reason_required")
     now = timezone.now()
     body = body_hash(kind="adjust", member=member.pk, points=points, reason=reason)
-    common = {"shop": shop, "kind": EntryKind.ADJUST, "key": idempotency_key, "body_hash": body, "reason": reason,
-              "order_external_id": "", "actor": actor, "now": now}  # fmt: skip
+    common = {
+        "shop": shop,
+        "kind": EntryKind.ADJUST,
+        "key": idempotency_key,
+        "body_hash": body,
+        "reason": reason,
+        "order_external_id": "",
+        "actor": actor,
+        "now": now,
+    }
 
     def write(locked: Member) -> PointsEntry:
         if points > 0:
@@ -227,9 +317,12 @@ def points_adjust(
         else:
             entry = _debit(member=locked, points=-points, **common)
         audit_record(
-            shop=shop, actor=actor, action="points.adjust", obj=locked,
+            shop=shop,
+            actor=actor,
+            action="points.adjust",
+            obj=locked,
             changes={"points_balance": [locked.points_balance, locked.points_balance + points], "reason": ["", reason]},
-        )  # fmt: skip
+        )
         return entry
 
     return _post(shop=shop, member=member, key=idempotency_key, body_hash=body, write=write)
@@ -252,9 +345,18 @@ def points_reverse(
         if taken == 0:
             return None
         reversal = _debit(
-            shop=shop, member=locked, kind=EntryKind.REVERSE, points=taken, key=idempotency_key, body_hash=body,
-            reason=reason, order_external_id=entry.order_external_id, actor=actor, now=timezone.now(), reverses=entry,
-        )  # fmt: skip
+            shop=shop,
+            member=locked,
+            kind=EntryKind.REVERSE,
+            points=taken,
+            key=idempotency_key,
+            body_hash=body,
+            reason=reason,
+            order_external_id=entry.order_external_id,
+            actor=actor,
+            now=timezone.now(),
+            reverses=entry,
+        )
         if taken < points:
             reversal.details = {"asked": points, "taken": taken}
             reversal.save(update_fields=["details"])
@@ -286,10 +388,20 @@ def points_refund(
         if PointsEntry.objects.filter(shop=shop, reverses=entry, points__gt=0).exists():
             raise RefundRefused(details={"entry": entry.pk})
         return _credit(
-            shop=shop, member=locked, kind=EntryKind.REVERSE, points=points, key=idempotency_key, body_hash=body,
-            reason=reason, order_external_id=entry.order_external_id, expires_at=_expiry(shop, now), actor=actor,
-            now=now, reverses=entry,
-        )  # fmt: skip
+            shop=shop,
+            member=locked,
+            kind=EntryKind.REVERSE,
+            points=points,
+            key=idempotency_key,
+            body_hash=body,
+            reason=reason,
+            order_external_id=entry.order_external_id,
+            expires_at=_expiry(shop, now),
+            actor=actor,
+            now=now,
+            reverses=entry,
+        )
 
-    return _post(shop=shop, member=Member(pk=entry.member_id, shop=shop), key=idempotency_key, body_hash=body,
-                 write=write)  # fmt: skip
+    return _post(
+        shop=shop, member=Member(pk=entry.member_id, shop=shop), key=idempotency_key, body_hash=body, write=write
+    )

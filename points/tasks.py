@@ -74,8 +74,12 @@ def points_reconcile_shop(shop_id: int) -> dict:
             for row in rows:
                 logger.error(
                     "points drift: shop %s member %s cached %s ledger %s lots %s",
-                    shop_id, row["member_id"], row["cached"], row["ledger"], row["lots"],
-                )  # fmt: skip
+                    shop_id,
+                    row["member_id"],
+                    row["cached"],
+                    row["ledger"],
+                    row["lots"],
+                )
     summary = {"shop_id": shop_id, "members": checked, "drifted": drifted}
     logger.log(logging.ERROR if drifted else logging.INFO, "points reconciliation: %s", summary)
     return summary

@@ -213,9 +213,13 @@ class PointsAdjustView(PointsLedgerView):
         data = form.cleaned_data
         try:
             posted = points_adjust(
-                shop=self.shop, member=self.member, points=data["points"], reason=data["reason"],
-                idempotency_key=data["idempotency_key"], actor=self.actor,
-            )  # fmt: skip
+                shop=self.shop,
+                member=self.member,
+                points=data["points"],
+                reason=data["reason"],
+                idempotency_key=data["idempotency_key"],
+                actor=self.actor,
+            )
         except IdempotencyConflict:
             # This form was submitted before with other values (a page kept open after saving, then edited): it
             # gets a fresh key, so saving again is a deliberate new adjustment.

@@ -29,14 +29,20 @@ class ChannelAdmin(ReadOnlyAdmin):
     @admin.action(description=_("Pause the selected channels"))
     def pause(self, request, queryset):
         count = self._set_active(request, queryset, active=False)
-        self.message_user(request, ngettext("%(count)d channel paused.", "%(count)d channels paused.", count)
-                          % {"count": count}, messages.SUCCESS)  # fmt: skip
+        self.message_user(
+            request,
+            ngettext("%(count)d channel paused.", "%(count)d channels paused.", count) % {"count": count},
+            messages.SUCCESS,
+        )
 
     @admin.action(description=_("Resume the selected channels"))
     def resume(self, request, queryset):
         count = self._set_active(request, queryset, active=True)
-        self.message_user(request, ngettext("%(count)d channel resumed.", "%(count)d channels resumed.", count)
-                          % {"count": count}, messages.SUCCESS)  # fmt: skip
+        self.message_user(
+            request,
+            ngettext("%(count)d channel resumed.", "%(count)d channels resumed.", count) % {"count": count},
+            messages.SUCCESS,
+        )
 
     def _set_active(self, request, queryset, *, active: bool) -> int:
         channels = list(queryset.select_related("shop"))
@@ -56,8 +62,17 @@ class ChannelDayAdmin(ReadOnlyAdmin):
 
 @admin.register(ReferralProgram)
 class ReferralProgramAdmin(admin.ModelAdmin):
-    list_display = ["shop", "enabled", "trigger", "inviter_points", "invitee_points", "inviter_cap", "cap_period",
-                    "ip_daily_limit", "updated_at"]  # fmt: skip
+    list_display = [
+        "shop",
+        "enabled",
+        "trigger",
+        "inviter_points",
+        "invitee_points",
+        "inviter_cap",
+        "cap_period",
+        "ip_daily_limit",
+        "updated_at",
+    ]
     list_filter = ["enabled", "trigger"]
     search_fields = ["shop__slug", "shop__name"]
     list_select_related = ["shop"]

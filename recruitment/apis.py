@@ -195,16 +195,21 @@ class ChannelListCreateApi(ShopAPIView, ListAPIView):
         name = serializers.CharField(max_length=60, help_text="Unique in the shop; for the merchant, not shoppers.")
         kind = PublicKindField(help_text="The kind of entry point: where shoppers meet it.")
         headline = serializers.CharField(
-            max_length=40, required=False, allow_blank=True, default="",
+            max_length=40,
+            required=False,
+            allow_blank=True,
+            default="",
             help_text="The poster's big line. Empty: “Scan to join” in the shop's language.",
-        )  # fmt: skip
+        )
         benefits = serializers.ListField(
             child=serializers.CharField(
                 max_length=MAX_BENEFIT_LENGTH, validators=[RegexValidator(r"[\r\n]", inverse_match=True)]
             ),
-            max_length=MAX_BENEFITS, required=False, default=list,
+            max_length=MAX_BENEFITS,
+            required=False,
+            default=list,
             help_text="Lines for the poster. Empty: the welcome gift in words.",
-        )  # fmt: skip
+        )
         valid_from = WindowDateTimeField(
             required=False, allow_null=True, default=None, help_text="Shoppers can join from then. Null: at once."
         )
@@ -213,13 +218,19 @@ class ChannelListCreateApi(ShopAPIView, ListAPIView):
         )
         welcome_points = serializers.IntegerField(min_value=0, max_value=MAX_POINTS, required=False, default=0)
         welcome_coupon_template_ids = serializers.ListField(
-            child=serializers.IntegerField(min_value=1, max_value=MAX_ID), max_length=MAX_LISTED, required=False,
-            default=list, help_text="Coupon templates of the shop that have not ended, given on joining (at most 5).",
-        )  # fmt: skip
+            child=serializers.IntegerField(min_value=1, max_value=MAX_ID),
+            max_length=MAX_LISTED,
+            required=False,
+            default=list,
+            help_text="Coupon templates of the shop that have not ended, given on joining (at most 5).",
+        )
         tags = serializers.ListField(
-            child=TagRefField(), max_length=MAX_LISTED, required=False, default=list,
+            child=TagRefField(),
+            max_length=MAX_LISTED,
+            required=False,
+            default=list,
             help_text="Manual tags given to each shopper who joins through the channel.",
-        )  # fmt: skip
+        )
 
         class Meta:
             ref_name = "ChannelCreate"
@@ -236,10 +247,16 @@ class ChannelListCreateApi(ShopAPIView, ListAPIView):
         def channel_input(self) -> ChannelInput:
             data = self.validated_data
             return ChannelInput(
-                name=data["name"], kind=data["kind"], headline=data["headline"], benefits="\n".join(data["benefits"]),
-                valid_from=data["valid_from"], valid_until=data["valid_until"], welcome_points=data["welcome_points"],
-                welcome_coupon_ids=data["welcome_coupon_template_ids"], tag_ids=data["tags"],
-            )  # fmt: skip
+                name=data["name"],
+                kind=data["kind"],
+                headline=data["headline"],
+                benefits="\n".join(data["benefits"]),
+                valid_from=data["valid_from"],
+                valid_until=data["valid_until"],
+                welcome_points=data["welcome_points"],
+                welcome_coupon_ids=data["welcome_coupon_template_ids"],
+                tag_ids=data["tags"],
+            )
 
     serializer_class = ChannelOutput
 
@@ -372,7 +389,7 @@ class ChannelPosterApi(ChannelFileApi):
                 enum=list(printing.POSTER_SIZES),
                 default=printing.DEFAULT_POSTER_SIZE,
                 description="A4 (2480x3508 px) or A5 (1748x2480 px), at 300 dpi",
-            ),  # fmt: skip
+            ),
         ],
         responses={
             (200, "image/png"): OpenApiTypes.BINARY,

@@ -22,12 +22,22 @@ from .referrals import referral_code_for, referral_program_save
 from .selectors import channel_list
 
 CHANNELS = [
-    ChannelInput(name="门店收银台二维码", kind="counter", headline="扫码入会 立享好礼",
-                 benefits="入会即送 200 积分\n新人无门槛 10 元券", welcome_points=200),
+    ChannelInput(
+        name="门店收银台二维码",
+        kind="counter",
+        headline="扫码入会 立享好礼",
+        benefits="入会即送 200 积分\n新人无门槛 10 元券",
+        welcome_points=200,
+    ),
     ChannelInput(name="小红书分享链接", kind="link", headline="会员专享 新人有礼", welcome_points=100),
-    ChannelInput(name="秋季新品海报", kind="poster", headline="秋季新品 会员先享",
-                 benefits="会员购新品 9 折\n积分翻倍一周", welcome_points=300),
-]  # fmt: skip
+    ChannelInput(
+        name="秋季新品海报",
+        kind="poster",
+        headline="秋季新品 会员先享",
+        benefits="会员购新品 9 折\n积分翻倍一周",
+        welcome_points=300,
+    ),
+]
 
 
 def seed_recruitment(*, shop: Shop, rng: random.Random, members: int) -> str:
@@ -43,16 +53,23 @@ def seed_recruitment(*, shop: Shop, rng: random.Random, members: int) -> str:
     today = local_today(shop)
     ChannelDay.objects.bulk_create(
         [
-            ChannelDay(shop=shop, channel=channel, day=today - datetime.timedelta(days=d),
-                       visits=(v := rng.randint(20, 160) // (i + 1)), visitors=int(v * 0.8), joins=0)
+            ChannelDay(
+                shop=shop,
+                channel=channel,
+                day=today - datetime.timedelta(days=d),
+                visits=(v := rng.randint(20, 160) // (i + 1)),
+                visitors=int(v * 0.8),
+                joins=0,
+            )
             for i, channel in enumerate(channels)
             for d in range(1, 31)
         ]
-    )  # fmt: skip
+    )
     referral_program_save(
-        shop=shop, actor=SYSTEM,
+        shop=shop,
+        actor=SYSTEM,
         program=ReferralProgram(shop=shop, enabled=True, inviter_points=300, invitee_points=100, inviter_cap=10),
-    )  # fmt: skip
+    )
     inviters = list(member_search(shop=shop).order_by("-lifetime_spend")[:5])
     now = timezone.now()
     joined = 0

@@ -51,19 +51,26 @@ class ChannelForm(Form):
     name = forms.CharField(label=_("Name"), max_length=60, help_text=_("For you only, e.g. 静安店收银台."))
     kind = forms.ChoiceField(label=_("Kind"), choices=PUBLIC_KINDS)
     headline = forms.CharField(
-        label=_("Headline"), max_length=40, required=False,
+        label=_("Headline"),
+        max_length=40,
+        required=False,
         help_text=_("The big line of the poster and the landing page. Empty: “Scan to join”."),
-    )  # fmt: skip
+    )
     benefits = forms.CharField(
-        label=_("Benefits"), required=False, widget=forms.Textarea({"rows": 4}),
+        label=_("Benefits"),
+        required=False,
+        widget=forms.Textarea({"rows": 4}),
         help_text=_("One per line, for the poster. Empty: the welcome gift in words."),
-    )  # fmt: skip
+    )
     valid_from = ShopDateTimeField(label=_("Open from"), required=False, help_text=_("Empty: at once."))
     valid_until = ShopDateTimeField(label=_("Open until"), required=False, help_text=_("Empty: no end."))
     welcome_points = forms.IntegerField(
-        label=_("Welcome points"), min_value=0, max_value=MAX_POINTS, initial=0,
+        label=_("Welcome points"),
+        min_value=0,
+        max_value=MAX_POINTS,
+        initial=0,
         help_text=_("Given to each shopper who joins through this channel while it is open."),
-    )  # fmt: skip
+    )
     welcome_coupon_ids = _checkboxes(_("Welcome coupons"), _("Coupons that have not ended; at most 5."))
     tag_ids = _checkboxes(_("Tags on joining"), _("Manual tags given to each shopper who joins through it."))
 
@@ -136,9 +143,16 @@ class ReferralProgramForm(ModelForm):
         model = ReferralProgram
         formfield_callback = _program_formfield
         fields = [
-            "enabled", "trigger", "inviter_points", "invitee_points", "inviter_coupon", "invitee_coupon",
-            "inviter_cap", "cap_period", "ip_daily_limit",
-        ]  # fmt: skip
+            "enabled",
+            "trigger",
+            "inviter_points",
+            "invitee_points",
+            "inviter_coupon",
+            "invitee_coupon",
+            "inviter_cap",
+            "cap_period",
+            "ip_daily_limit",
+        ]
 
     def __init__(self, *args, shop: Shop, **kwargs):
         super().__init__(*args, **kwargs)
@@ -162,9 +176,12 @@ class LeaderboardPeriod:
 
 class LeaderboardForm(Form):
     period = forms.ChoiceField(
-        label=_("Period"), required=False, choices=LeaderboardPeriod.CHOICES, initial=LeaderboardPeriod.MONTH,
+        label=_("Period"),
+        required=False,
+        choices=LeaderboardPeriod.CHOICES,
+        initial=LeaderboardPeriod.MONTH,
         widget=forms.Select({"data-autosubmit": ""}),
-    )  # fmt: skip
+    )
 
     def chosen(self) -> str:
         return (self.cleaned_data.get("period") if self.is_valid() else "") or LeaderboardPeriod.MONTH

@@ -29,20 +29,31 @@ def timeline(*, shop: Shop, member: Member, limit: int) -> list[TimelineEvent]:
     channel = channel_of_join(shop=shop, join_channel=member.join_channel)
     if channel is not None:
         events.append(
-            TimelineEvent(at=member.joined_at, kind="recruitment",
-                          title=_("Joined through %(channel)s") % {"channel": channel.name})
-        )  # fmt: skip
+            TimelineEvent(
+                at=member.joined_at,
+                kind="recruitment",
+                title=_("Joined through %(channel)s") % {"channel": channel.name},
+            )
+        )
     came_by = Referral.objects.filter(shop=shop, invitee=member).select_related("inviter").first()
     if came_by is not None:
         events.append(
-            TimelineEvent(at=came_by.created_at, kind="recruitment",
-                          title=_("Invited by %(inviter)s") % {"inviter": came_by.inviter}, detail=_outcome(came_by))
-        )  # fmt: skip
+            TimelineEvent(
+                at=came_by.created_at,
+                kind="recruitment",
+                title=_("Invited by %(inviter)s") % {"inviter": came_by.inviter},
+                detail=_outcome(came_by),
+            )
+        )
     for referral in _referrals(shop, member).order_by("-created_at", "-id")[:limit]:
         events.append(
-            TimelineEvent(at=referral.created_at, kind="recruitment",
-                          title=_("Invited %(invitee)s") % {"invitee": referral.invitee}, detail=_outcome(referral))
-        )  # fmt: skip
+            TimelineEvent(
+                at=referral.created_at,
+                kind="recruitment",
+                title=_("Invited %(invitee)s") % {"invitee": referral.invitee},
+                detail=_outcome(referral),
+            )
+        )
     events.sort(key=lambda e: e.at, reverse=True)
     return events[:limit]
 
@@ -65,5 +76,5 @@ def export(*, shop: Shop, member: Member) -> dict:
                 "rewarded_at": r.rewarded_at,
             }
             for r in _referrals(shop, member).order_by("created_at", "id")
-        ],  # fmt: skip
+        ],
     }

@@ -41,9 +41,12 @@ class Channel(ShopOwned):
         _("welcome points"), default=0, validators=[MaxValueValidator(MAX_POINTS)]
     )
     welcome_coupons = models.ManyToManyField(
-        "coupons.CouponTemplate", through="WelcomeCoupon", related_name="+", blank=True,
+        "coupons.CouponTemplate",
+        through="WelcomeCoupon",
+        related_name="+",
+        blank=True,
         verbose_name=_("welcome coupons"),
-    )  # fmt: skip
+    )
     tags = models.ManyToManyField(
         "members.Tag", through="ChannelTag", related_name="+", blank=True, verbose_name=_("tags on joining")
     )
@@ -127,19 +130,28 @@ class ReferralProgram(ShopOwned):
         _("points for the invitee"), default=0, validators=[MaxValueValidator(MAX_POINTS)]
     )
     inviter_coupon = models.ForeignKey(
-        "coupons.CouponTemplate", null=True, blank=True, on_delete=models.PROTECT, related_name="+",
+        "coupons.CouponTemplate",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
         verbose_name=_("coupon for the inviter"),
-    )  # fmt: skip
+    )
     invitee_coupon = models.ForeignKey(
-        "coupons.CouponTemplate", null=True, blank=True, on_delete=models.PROTECT, related_name="+",
+        "coupons.CouponTemplate",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
         verbose_name=_("coupon for the invitee"),
-    )  # fmt: skip
+    )
     inviter_cap = models.PositiveIntegerField(_("rewarded invitations per inviter"), default=20)
     cap_period = models.CharField(_("per"), max_length=8, choices=CapPeriod.choices, default=CapPeriod.MONTH)
     ip_daily_limit = models.PositiveIntegerField(
-        _("rewarded joins per network address a day"), default=3,
+        _("rewarded joins per network address a day"),
+        default=3,
         help_text=_("More invitees joining from one address in a day are recorded without a reward."),
-    )  # fmt: skip
+    )
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:

@@ -86,9 +86,13 @@ def _give(*, shop: Shop, member: Member, points: int, template, key: str) -> Non
     if template is not None:
         try:
             coupon_issue(
-                shop=shop, member=member, template=template, idempotency_key=f"{key}:coupon", source=Source.REFERRAL,
+                shop=shop,
+                member=member,
+                template=template,
+                idempotency_key=f"{key}:coupon",
+                source=Source.REFERRAL,
                 check_audience=False,
-            )  # fmt: skip
+            )
         except (OutOfStock, NotIssuable, LimitReached) as exc:
             # The points stand; the coupon is missing and support can see why in the log.
             logger.warning("referral coupon %s not issued to member %s: %s", template.pk, member.pk, exc.code)
@@ -127,10 +131,17 @@ def referral_reward(*, shop: Shop, referral: Referral, now: datetime.datetime | 
     referral.status, referral.rewarded_at = ReferralStatus.REWARDED, now
     referral.save(update_fields=["status", "rewarded_at"])
     emit(
-        shop_id=shop.pk, type=EventType.REFERRAL_REWARDED, member_id=inviter.pk, occurred_at=now,
-        payload={"referral_id": referral.pk, "invitee_id": invitee.pk, "inviter_points": program.inviter_points,
-                 "invitee_points": program.invitee_points},
-    )  # fmt: skip
+        shop_id=shop.pk,
+        type=EventType.REFERRAL_REWARDED,
+        member_id=inviter.pk,
+        occurred_at=now,
+        payload={
+            "referral_id": referral.pk,
+            "invitee_id": invitee.pk,
+            "inviter_points": program.inviter_points,
+            "invitee_points": program.invitee_points,
+        },
+    )
     return referral
 
 
@@ -146,9 +157,13 @@ def referral_record(
     try:
         with transaction.atomic():
             referral = Referral.objects.create(
-                shop=shop, inviter=inviter, invitee=invitee, invitee_phone_hash=phone_hash(shop, invitee.phone),
-                status=ReferralStatus.PENDING, created_at=now or timezone.now(),
-            )  # fmt: skip
+                shop=shop,
+                inviter=inviter,
+                invitee=invitee,
+                invitee_phone_hash=phone_hash(shop, invitee.phone),
+                status=ReferralStatus.PENDING,
+                created_at=now or timezone.now(),
+            )
     except IntegrityError:  # this phone was invited before: one referral per invitee phone, ever
         return None
     Member.objects.filter(shop=shop, pk=invitee.pk).update(referrer=inviter)

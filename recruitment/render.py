@@ -245,8 +245,9 @@ def poster_png(
     footer_height = _line_height(footer_font) * len(footer_lines)
     footer_top = height - margin - footer_height
     for i, line in enumerate(footer_lines):
-        draw.text((width // 2, footer_top + i * _line_height(footer_font)), line, font=footer_font, fill=MUTED,
-                  anchor="ma")  # fmt: skip
+        draw.text(
+            (width // 2, footer_top + i * _line_height(footer_font)), line, font=footer_font, fill=MUTED, anchor="ma"
+        )
 
     # Between the band and the footer: headline, benefits, QR code and URL, stacked and centred vertically. The QR
     # code gets what the text leaves, up to half the page width; when that is under 30 %, the text shrinks.

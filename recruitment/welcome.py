@@ -41,17 +41,27 @@ def welcome_gift_give(*, shop: Shop, member: Member, channel: Channel) -> None:
     key = welcome_key(member)
     if channel.welcome_points:
         points_earn(
-            shop=shop, member=member, points=channel.welcome_points, idempotency_key=key,
+            shop=shop,
+            member=member,
+            points=channel.welcome_points,
+            idempotency_key=key,
             reason=_("Welcome gift (%(channel)s)") % {"channel": channel.name},
-        )  # fmt: skip
+        )
     for template in channel_welcome_templates(shop=shop, channel=channel):
         try:
             coupon_issue(
-                shop=shop, member=member, template=template, idempotency_key=f"{key}:{template.pk}",
-                source=Source.JOIN_GIFT, check_audience=False,
-            )  # fmt: skip
+                shop=shop,
+                member=member,
+                template=template,
+                idempotency_key=f"{key}:{template.pk}",
+                source=Source.JOIN_GIFT,
+                check_audience=False,
+            )
         except (OutOfStock, NotIssuable, LimitReached) as exc:
             audit_record(
-                shop=shop, actor=SYSTEM, action="channel.gift_missed", obj=channel,
+                shop=shop,
+                actor=SYSTEM,
+                action="channel.gift_missed",
+                obj=channel,
                 changes={"template": ["", str(template.pk)], "member": ["", str(member.pk)], "reason": ["", exc.code]},
-            )  # fmt: skip
+            )

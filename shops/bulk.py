@@ -12,8 +12,15 @@ from psycopg.types.json import Jsonb
 
 # PostgreSQL needs the type of a VALUES column spelled out when the driver sends untyped literals; SQLite has no
 # such types and compares Django's stored text/numbers as they are.
-_PG_TYPES = {"int": "bigint", "decimal": "numeric", "datetime": "timestamptz", "text": "text", "bool": "boolean",
-             "json": "jsonb", "uuid": "uuid"}  # fmt: skip
+_PG_TYPES = {
+    "int": "bigint",
+    "decimal": "numeric",
+    "datetime": "timestamptz",
+    "text": "text",
+    "bool": "boolean",
+    "json": "jsonb",
+    "uuid": "uuid",
+}
 
 
 @contextmanager

@@ -185,8 +185,15 @@ for _name in ("member_points", "member_points_redeem", "member_points_adjust"):
 def _bonus_rule(shop: Shop) -> dict:
     from points.program import bonus_rule_save
 
-    rule = bonus_rule_save(shop=shop, actor=SYSTEM, name="隔离双倍", kind="date_range", multiplier=Decimal(2),
-                           starts_on=timezone.localdate(), ends_on=timezone.localdate())  # fmt: skip
+    rule = bonus_rule_save(
+        shop=shop,
+        actor=SYSTEM,
+        name="隔离双倍",
+        kind="date_range",
+        multiplier=Decimal(2),
+        starts_on=timezone.localdate(),
+        ends_on=timezone.localdate(),
+    )
     return {"pk": rule.pk}
 
 
@@ -263,8 +270,9 @@ def _mall_exchange(shop: Shop) -> dict:
     gift = gift_save(shop=shop, actor=SYSTEM, name="隔离礼品", points_price=100, stock=3)
     member, _created = member_enroll(shop=shop, data=Enrolment(phone="13900139006", name="隔离商城"))
     points_earn(shop=shop, member=member, points=300, idempotency_key="isolation-mall")
-    exchange, _created = mall_exchange(shop=shop, member=member, gift=gift, idempotency_key="isolation-mall",
-                                       address="隔离路1号")  # fmt: skip
+    exchange, _created = mall_exchange(
+        shop=shop, member=member, gift=gift, idempotency_key="isolation-mall", address="隔离路1号"
+    )
     return {"pk": exchange.pk}
 
 
@@ -289,8 +297,14 @@ for _name in ("coupon_mall_ship", "coupon_mall_deliver", "coupon_mall_cancel"):
 def _coupon_template(shop: Shop) -> dict:
     from coupons.services import template_create
 
-    data = {"name": "隔离券", "kind": "amount_off", "value": Decimal("20"), "min_spend": Decimal("100"), "stock": 5,
-            "valid_days": 30}  # fmt: skip
+    data = {
+        "name": "隔离券",
+        "kind": "amount_off",
+        "value": Decimal("20"),
+        "min_spend": Decimal("100"),
+        "stock": 5,
+        "valid_days": 30,
+    }
     return {"pk": template_create(shop=shop, actor=SYSTEM, data=data).pk}
 
 
@@ -346,8 +360,14 @@ def _grant_job(shop: Shop) -> dict:
 
     member_enroll(shop=shop, data=Enrolment(phone="13900139010", name="隔离发券", region="隔离市"))
     segment = segment_save(shop=shop, actor=SYSTEM, name="隔离发券", definition={"regions": ["隔离市"]})
-    job = grant_create(shop=shop, actor=SYSTEM, template=_grant_template(shop), segment=segment,
-                       idempotency_key="iso-grant", dispatch=False)  # fmt: skip
+    job = grant_create(
+        shop=shop,
+        actor=SYSTEM,
+        template=_grant_template(shop),
+        segment=segment,
+        idempotency_key="iso-grant",
+        dispatch=False,
+    )
     return {"pk": job.pk}
 
 
@@ -380,8 +400,14 @@ CASES["dashboard:coupon_grant_member"] = Case(_grant_member, _grant_member_state
 def _template_with_codes(shop: Shop) -> dict:
     from coupons.services import codes_generate, template_create
 
-    data = {"name": "隔离模板", "kind": "amount_off", "value": Decimal("20"), "min_spend": Decimal("100"),
-            "stock": 10, "valid_days": 30}  # fmt: skip
+    data = {
+        "name": "隔离模板",
+        "kind": "amount_off",
+        "value": Decimal("20"),
+        "min_spend": Decimal("100"),
+        "stock": 10,
+        "valid_days": 30,
+    }
     template = template_create(shop=shop, actor=SYSTEM, data=data)
     codes_generate(shop=shop, actor=SYSTEM, template=template, count=2)
     return {"pk": template.pk}
@@ -414,8 +440,14 @@ def _tier_gift_state(kwargs: dict):
     return list(TierGift.objects.filter(pk=kwargs["pk"]).values())
 
 
-for _name in ("coupon_template", "coupon_template_edit", "coupon_template_status", "coupon_codes_generate",
-              "coupon_codes_import", "coupon_codes_download"):  # fmt: skip
+for _name in (
+    "coupon_template",
+    "coupon_template_edit",
+    "coupon_template_status",
+    "coupon_codes_generate",
+    "coupon_codes_import",
+    "coupon_codes_download",
+):
     CASES[f"dashboard:{_name}"] = Case(_template_with_codes, _template_with_codes_state)
 CASES["dashboard:coupon_tier_gift_remove"] = Case(_tier_gift, _tier_gift_state)
 

@@ -27,9 +27,13 @@ def demo(tmp_path):
     def run(port: int) -> subprocess.CompletedProcess:
         env = {name: value for name, value in os.environ.items() if name != "PYTHONUNBUFFERED"}
         return subprocess.run(
-            [shutil.which("bash"), "scripts/demo"], cwd=tmp_path, env={**env, "PORT": str(port)},
-            capture_output=True, text=True, timeout=60,
-        )  # fmt: skip
+            [shutil.which("bash"), "scripts/demo"],
+            cwd=tmp_path,
+            env={**env, "PORT": str(port)},
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
 
     run.calls = python.parent / "calls"
     return run

@@ -175,8 +175,17 @@ def seeded(shop):
         data=OrderInput(external_id="TB001", member_id=buyer.pk, amount=Decimal("268.00"), paid_at=timezone.now()),
     )
     newcomer, _ = member_enroll(shop=shop, data=Enrolment(phone="13900139000"))
-    template = template_create(shop=shop, actor=SYSTEM, data={"name": "满100减20", "kind": "amount_off",
-                               "value": Decimal(20), "min_spend": Decimal(100), "valid_days": 30})  # fmt: skip
+    template = template_create(
+        shop=shop,
+        actor=SYSTEM,
+        data={
+            "name": "满100减20",
+            "kind": "amount_off",
+            "value": Decimal(20),
+            "min_spend": Decimal(100),
+            "valid_days": 30,
+        },
+    )
     coupon_issue(shop=shop, member=newcomer, template=template, idempotency_key="seed", source="claim")
     channel = channel_create(shop=shop, actor=SYSTEM, data=ChannelInput(name="门店收银台", welcome_points=100))
     return {"id": newcomer.pk, "external_id": "TB001", "template_id": template.pk, "channel_id": channel.pk}

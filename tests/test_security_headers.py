@@ -129,9 +129,13 @@ def production_env(tmp_path, **extra) -> dict:
 
 def run_production(tmp_path, *args, **extra) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, *args], cwd=ROOT, env=production_env(tmp_path, **extra), capture_output=True, text=True,
+        [sys.executable, *args],
+        cwd=ROOT,
+        env=production_env(tmp_path, **extra),
+        capture_output=True,
+        text=True,
         timeout=120,
-    )  # fmt: skip
+    )
 
 
 def test_production_redirects_plain_http_sends_hsts_csp_and_secure_cookies(tmp_path):

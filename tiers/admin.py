@@ -13,8 +13,19 @@ from .tasks import tiers_evaluate_shop
 
 @admin.register(Tier)
 class TierAdmin(admin.ModelAdmin):
-    list_display = ["shop", "rank", "name", "min_spend", "min_orders", "min_growth", "combine", "window",
-                    "retention_months", "discount_rate", "points_multiplier"]  # fmt: skip
+    list_display = [
+        "shop",
+        "rank",
+        "name",
+        "min_spend",
+        "min_orders",
+        "min_growth",
+        "combine",
+        "window",
+        "retention_months",
+        "discount_rate",
+        "points_multiplier",
+    ]
     list_display_links = ["name"]
     list_select_related = ["shop"]
     ordering = ["shop", "rank"]

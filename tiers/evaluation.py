@@ -189,9 +189,15 @@ def _by_rank(p: _Params, rank_sql: str, values: dict[int, object], *, kind: str 
 
 
 def members_ctes(
-    p: _Params, *, shop: Shop, specs: list[TierSpec], current_ranks: dict[int, int], now: datetime,
-    member_filter: Callable | None = None, carry: tuple[str, ...] = (),
-) -> str:  # fmt: skip
+    p: _Params,
+    *,
+    shop: Shop,
+    specs: list[TierSpec],
+    current_ranks: dict[int, int],
+    now: datetime,
+    member_filter: Callable | None = None,
+    carry: tuple[str, ...] = (),
+) -> str:
     """The CTEs a (orders), g (growth) and d: one row per live member selected, with its tier (old_tier,
     old_until), current rank c (from `current_ranks`: tier id -> rank) and qualified rank q under `specs`, plus the
     member columns named in `carry` (names from code, never from input)."""
@@ -234,9 +240,15 @@ def _decision(p: _Params, decide: str, *, now: datetime) -> str:
 
 
 def _move(
-    *, shop: Shop, specs: list[TierSpec], current_ranks: dict[int, int], now: datetime, decide: str,
-    member_filter: Callable | None = None, actor: str = SYSTEM_ACTOR,
-) -> Counter:  # fmt: skip
+    *,
+    shop: Shop,
+    specs: list[TierSpec],
+    current_ranks: dict[int, int],
+    now: datetime,
+    decide: str,
+    member_filter: Callable | None = None,
+    actor: str = SYSTEM_ACTOR,
+) -> Counter:
     """Decide and write the selected members' tiers (decide: "full", "upgrade" or "policy": move to q) and their
     history rows. Returns the number of history rows per reason."""
     zone = shop_zone(shop)
@@ -325,12 +337,20 @@ def _move(
 
 def _changed_events(shop: Shop, *, source: str, at: str) -> str:
     """The tier.changed events of the history rows `source` (aliased h) just written."""
-    payload = {"change_id": "h.id", "from_tier_id": "h.from_tier_id", "to_tier_id": "h.to_tier_id",
-               "reason": "h.reason"}  # fmt: skip
+    payload = {
+        "change_id": "h.id",
+        "from_tier_id": "h.from_tier_id",
+        "to_tier_id": "h.to_tier_id",
+        "reason": "h.reason",
+    }
     return insert_select_sql(
-        shop_id=shop.pk, type=EventType.TIER_CHANGED, source=source, member="h.member_id", payload=payload,
+        shop_id=shop.pk,
+        type=EventType.TIER_CHANGED,
+        source=source,
+        member="h.member_id",
+        payload=payload,
         occurred_at=at,
-    )  # fmt: skip
+    )
 
 
 def ladder_tiers(*, shop: Shop, lock: bool = False) -> list[Tier]:
@@ -420,7 +440,7 @@ def tiers_evaluate(*, shop: Shop, mode: str = EvaluationMode.FULL, now: datetime
                 now=now,
                 decide="full",
                 member_filter=lambda p, column: ids_condition(p, column, member_ids),
-            )  # fmt: skip
+            )
             if member_ids
             else Counter()
         )
@@ -457,10 +477,12 @@ def _may_rise(specs: list[TierSpec], current: dict[int, int], bounds: dict) -> b
         tests = [
             figure >= threshold
             for figure, threshold in (
-                (spend, spec.min_spend), (orders, spec.min_orders), (bounds["growth_value"], spec.min_growth)
+                (spend, spec.min_spend),
+                (orders, spec.min_orders),
+                (bounds["growth_value"], spec.min_growth),
             )
             if threshold is not None
-        ]  # fmt: skip
+        ]
         if all(tests) if spec.combine == Combine.ALL else any(tests):
             return True
     return False
@@ -468,9 +490,13 @@ def _may_rise(specs: list[TierSpec], current: dict[int, int], bounds: dict) -> b
 
 @transaction.atomic(savepoint=False)
 def tiers_upgrade_members(
-    *, shop: Shop, member_ids: Iterable[int], now: datetime | None = None, tiers: list[Tier] | None = None,
+    *,
+    shop: Shop,
+    member_ids: Iterable[int],
+    now: datetime | None = None,
+    tiers: list[Tier] | None = None,
     bounds: dict[int, dict] | None = None,
-) -> int:  # fmt: skip
+) -> int:
     """Upgrade at once the given members who now qualify for a higher tier (never lowers one). Called by the
     service that records an order, in its transaction, once the orders and their growth entries are written: it
     reads the members' orders through the (shop, member, paid_at) index. `tiers` is the ladder when the caller has it
@@ -485,16 +511,25 @@ def tiers_upgrade_members(
     if not member_ids or not any(spec.qualifies_automatically for spec in specs):
         return 0
     moved = _move(
-        shop=shop, specs=specs, current_ranks=current, now=now or timezone.now(), decide="upgrade",
+        shop=shop,
+        specs=specs,
+        current_ranks=current,
+        now=now or timezone.now(),
+        decide="upgrade",
         member_filter=lambda p, column: ids_condition(p, column, member_ids),
-    )  # fmt: skip
+    )
     return moved[ChangeReason.UPGRADE]
 
 
 def tiers_move_holders(
-    *, shop: Shop, specs: list[TierSpec], current_ranks: dict[int, int], tier_ids: list[int], now: datetime,
+    *,
+    shop: Shop,
+    specs: list[TierSpec],
+    current_ranks: dict[int, int],
+    tier_ids: list[int],
+    now: datetime,
     actor: str,
-) -> int:  # fmt: skip
+) -> int:
     """Move the members holding the tiers `tier_ids` (being removed from the ladder) to the highest rank they
     qualify for under `specs`, with reason policy. Returns the number moved."""
     if not tier_ids:
@@ -506,9 +541,14 @@ def tiers_move_holders(
         return f"{column} IN (SELECT h.id FROM members_member h WHERE h.shop_id = {p(shop.pk)} AND {held})"  # noqa: S608
 
     moved = _move(
-        shop=shop, specs=specs, current_ranks=current_ranks, now=now, decide="policy", member_filter=holding,
+        shop=shop,
+        specs=specs,
+        current_ranks=current_ranks,
+        now=now,
+        decide="policy",
+        member_filter=holding,
         actor=actor,
-    )  # fmt: skip
+    )
     return moved[ChangeReason.POLICY]
 
 
@@ -546,9 +586,13 @@ def tier_policy_preview(
     top = len(cleaned) - 1
     p = _Params()
     ctes = members_ctes(
-        p, shop=shop, specs=specs, current_ranks={t.pk: t.rank for t in current_tiers}, now=now,
+        p,
+        shop=shop,
+        specs=specs,
+        current_ranks={t.pk: t.rank for t in current_tiers},
+        now=now,
         carry=("spend_12m", "points_balance"),
-    )  # fmt: skip
+    )
     final = (
         f"CASE WHEN d.c > {top} THEN d.q WHEN d.q > d.c THEN d.q "
         f"WHEN d.q < d.c AND d.old_until IS NOT NULL AND d.old_until <= {p(now, 'datetime')} THEN d.q ELSE d.c END"
@@ -577,10 +621,16 @@ def tier_policy_preview(
         if final_rank != held:
             moved["up" if final_rank > held else "down"].update(members=count, balance=balance)
     tiers = [
-        {"rank": t["rank"], "name": t["name"], "before": before[t["rank"]], "after": after[t["rank"]],
-         "points_before": _whole_points(earn_before[t["rank"]]), "points_after": _whole_points(earn_after[t["rank"]])}
+        {
+            "rank": t["rank"],
+            "name": t["name"],
+            "before": before[t["rank"]],
+            "after": after[t["rank"]],
+            "points_before": _whole_points(earn_before[t["rank"]]),
+            "points_after": _whole_points(earn_after[t["rank"]]),
+        }
         for t in cleaned
-    ]  # fmt: skip
+    ]
     removed = [
         {"rank": t.rank, "name": t.name, "members": before[t.rank], "points_before": _whole_points(earn_before[t.rank])}
         for t in current_tiers
@@ -613,9 +663,13 @@ def member_figures(*, shop: Shop, member: Member, window: str, now: datetime) ->
     p = _Params()
     every_figure = TierSpec(1, None, Decimal(0), 0, 0, Combine.ALL, window, 0)
     ctes = members_ctes(
-        p, shop=shop, specs=[every_figure], current_ranks={}, now=now,
+        p,
+        shop=shop,
+        specs=[every_figure],
+        current_ranks={},
+        now=now,
         member_filter=lambda p, column: ids_condition(p, column, [member.pk]),
-    )  # fmt: skip
+    )
     suffix = WINDOW_SUFFIX[window]
     sql = (
         f"WITH {ctes} SELECT COALESCE(a.spend_{suffix}, 0), COALESCE(a.orders_{suffix}, 0), "  # noqa: S608

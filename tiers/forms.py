@@ -34,9 +34,13 @@ class TierForm(Form):
 
     name = forms.CharField(label=_("Name"), max_length=40)
     min_spend = forms.DecimalField(
-        label=_("Minimum spend"), required=False, max_digits=12, decimal_places=2, widget=_number("0.01"),
+        label=_("Minimum spend"),
+        required=False,
+        max_digits=12,
+        decimal_places=2,
+        widget=_number("0.01"),
         help_text=_("Empty: not a condition."),
-    )  # fmt: skip
+    )
     min_orders = forms.IntegerField(label=_("Minimum orders"), required=False)
     min_growth = forms.IntegerField(label=_("Minimum growth value"), required=False, min_value=0, max_value=MAX_POINTS)
     combine = forms.ChoiceField(label=_("Conditions met"), choices=Combine.choices)
@@ -45,9 +49,12 @@ class TierForm(Form):
         label=_("Kept for (months)"), help_text=_("After it is reached, before the tier can be lowered.")
     )
     discount_rate = forms.DecimalField(
-        label=_("Price rate"), max_digits=4, decimal_places=3, widget=_number("0.001"),
+        label=_("Price rate"),
+        max_digits=4,
+        decimal_places=3,
+        widget=_number("0.001"),
         help_text=_("0.95 means 5% off (95折)."),
-    )  # fmt: skip
+    )
     points_multiplier = forms.DecimalField(
         label=_("Points multiplier"), max_digits=4, decimal_places=2, widget=_number("0.01")
     )
@@ -103,9 +110,15 @@ class BaseLadderFormSet(BaseFormSet):
 
 
 LadderFormSet = formset_factory(
-    TierForm, formset=BaseLadderFormSet, extra=0, min_num=1, validate_min=True, max_num=MAX_TIERS,
-    validate_max=True, absolute_max=MAX_TIERS,
-)  # fmt: skip
+    TierForm,
+    formset=BaseLadderFormSet,
+    extra=0,
+    min_num=1,
+    validate_min=True,
+    max_num=MAX_TIERS,
+    validate_max=True,
+    absolute_max=MAX_TIERS,
+)
 
 
 def ladder_formset(*, tiers: list[Tier], data=None, rows: list[dict] | None = None) -> BaseLadderFormSet:
@@ -122,9 +135,11 @@ class LadderApplyForm(Form):
     preview showed: a ladder edited after its preview is previewed again first)."""
 
     effective_on = forms.DateField(
-        label=_("Applies from"), required=False, widget=DATE,
+        label=_("Applies from"),
+        required=False,
+        widget=DATE,
         help_text=_("Empty or today: at once. A later day: the change waits for that day (in the shop's time zone)."),
-    )  # fmt: skip
+    )
     previewed = forms.CharField(widget=forms.HiddenInput, required=False, max_length=64)
 
     def __init__(self, *args, shop: Shop, **kwargs):
@@ -154,9 +169,11 @@ class TierAssignForm(Form):
 
     tier = forms.TypedChoiceField(label=_("Tier"), coerce=int)
     until = forms.DateField(
-        label=_("Until"), required=False, widget=DATE,
+        label=_("Until"),
+        required=False,
+        widget=DATE,
         help_text=_("The last day of the assignment; after it the evaluation may lower the tier. Empty: no end."),
-    )  # fmt: skip
+    )
     note = forms.CharField(
         label=_("Note"), max_length=200, required=False, help_text=_("Recorded with the change and in the audit log.")
     )

@@ -38,13 +38,24 @@ def growth_entries_insert(
     rows = sorted((row for row in rows if row.value), key=lambda row: row.idempotency_key)
     inserted = insert_rows(
         "tiers_growthentry",
-        [("shop_id", "int"), ("member_id", "int"), ("kind", "text"), ("value", "int"), ("reason", "text"),
-         ("order_external_id", "text"), ("idempotency_key", "text"), ("actor", "text"), ("created_at", "datetime")],
-        [(shop.pk, r.member_id, r.kind, r.value, r.reason, r.order_external_id, r.idempotency_key, actor.label, now)
-         for r in rows],
+        [
+            ("shop_id", "int"),
+            ("member_id", "int"),
+            ("kind", "text"),
+            ("value", "int"),
+            ("reason", "text"),
+            ("order_external_id", "text"),
+            ("idempotency_key", "text"),
+            ("actor", "text"),
+            ("created_at", "datetime"),
+        ],
+        [
+            (shop.pk, r.member_id, r.kind, r.value, r.reason, r.order_external_id, r.idempotency_key, actor.label, now)
+            for r in rows
+        ],
         conflict=("shop_id", "idempotency_key"),
         returning=("member_id", "value"),
-    )  # fmt: skip
+    )
     return inserted
 
 
@@ -65,9 +76,16 @@ def growth_post_many(*, shop: Shop, rows: list[GrowthRow], actor: Actor = SYSTEM
 
 @transaction.atomic
 def growth_post(
-    *, shop: Shop, member: Member, value: int, idempotency_key: str, kind: str = GrowthKind.TASK, reason: str = "",
-    actor: Actor = SYSTEM, now: datetime | None = None,
-) -> bool:  # fmt: skip
+    *,
+    shop: Shop,
+    member: Member,
+    value: int,
+    idempotency_key: str,
+    kind: str = GrowthKind.TASK,
+    reason: str = "",
+    actor: Actor = SYSTEM,
+    now: datetime | None = None,
+) -> bool:
     """One growth entry (an interaction's reward, a staff adjustment). Returns False for a replay of the key.
     Raises InvalidGrowth (0, not a whole number, or more than MAX_POINTS either way)."""
     assert member.shop_id == shop.pk

@@ -20,9 +20,21 @@ from .errors import InvalidLadder
 from .models import Combine, Tier, Window
 
 EDITABLE_FIELDS = (
-    "rank", "name", "min_spend", "min_orders", "min_growth", "combine", "window", "retention_months",
-    "discount_rate", "points_multiplier", "free_shipping", "priority_shipping", "dedicated_service", "description",
-)  # fmt: skip
+    "rank",
+    "name",
+    "min_spend",
+    "min_orders",
+    "min_growth",
+    "combine",
+    "window",
+    "retention_months",
+    "discount_rate",
+    "points_multiplier",
+    "free_shipping",
+    "priority_shipping",
+    "dedicated_service",
+    "description",
+)
 THRESHOLDS = ("min_spend", "min_orders", "min_growth")
 BENEFIT_FLAGS = ("free_shipping", "priority_shipping", "dedicated_service")
 MAX_TIERS = 50
@@ -31,10 +43,19 @@ MAX_MONEY = Decimal("9999999999.99")  # max_digits=12, decimal_places=2
 MAX_ORDERS = 2**31 - 1
 MAX_RETENTION_MONTHS = 120
 DEFAULTS = {
-    "min_spend": None, "min_orders": None, "min_growth": None, "combine": Combine.ALL, "window": Window.ROLLING_12M,
-    "retention_months": 12, "discount_rate": Decimal(1), "points_multiplier": Decimal(1), "free_shipping": False,
-    "priority_shipping": False, "dedicated_service": False, "description": "",
-}  # fmt: skip
+    "min_spend": None,
+    "min_orders": None,
+    "min_growth": None,
+    "combine": Combine.ALL,
+    "window": Window.ROLLING_12M,
+    "retention_months": 12,
+    "discount_rate": Decimal(1),
+    "points_multiplier": Decimal(1),
+    "free_shipping": False,
+    "priority_shipping": False,
+    "dedicated_service": False,
+    "description": "",
+}
 
 
 @dataclass(frozen=True)
@@ -55,10 +76,15 @@ class TierSpec:
         """From a Tier, or from a cleaned ladder dict (with an optional "id")."""
         get = tier.get if isinstance(tier, dict) else lambda name, default=None: getattr(tier, name, default)
         return cls(
-            rank=get("rank"), tier_id=get("id"), min_spend=get("min_spend"), min_orders=get("min_orders"),
-            min_growth=get("min_growth"), combine=get("combine"), window=get("window"),
+            rank=get("rank"),
+            tier_id=get("id"),
+            min_spend=get("min_spend"),
+            min_orders=get("min_orders"),
+            min_growth=get("min_growth"),
+            combine=get("combine"),
+            window=get("window"),
             retention_months=get("retention_months"),
-        )  # fmt: skip
+        )
 
     @property
     def qualifies_automatically(self) -> bool:
@@ -216,15 +242,20 @@ def tier_ladder_validate(ladder) -> list[dict]:
             tier = seen_ranks[rank]
             raise _fail(
                 _("Ranks run from 0 without gaps: rank %(expected)d is missing.") % {"expected": expected},
-                index=index_of[id(tier)], tier=tier, field="rank",
-            )  # fmt: skip
+                index=index_of[id(tier)],
+                tier=tier,
+                field="rank",
+            )
     base = seen_ranks[0]
     for field in THRESHOLDS:
         if base[field] is not None:
             raise _fail(
                 _("The rank 0 tier is held on joining: it has no thresholds."),
-                index=index_of[id(base)], tier=base, field=field, value=base[field],
-            )  # fmt: skip
+                index=index_of[id(base)],
+                tier=base,
+                field=field,
+                value=base[field],
+            )
     return sorted(tiers, key=lambda t: t["rank"])
 
 

@@ -123,9 +123,13 @@ def tier_ladder_apply(*, shop: Shop, ladder: list[dict], actor: Actor, now: date
         tiers.append(tier)
     removed = [tier for tier in current if tier.rank > cleaned[-1]["rank"]]
     moved = tiers_move_holders(
-        shop=shop, specs=[TierSpec.of(t) for t in tiers], current_ranks={t.pk: t.rank for t in current},
-        tier_ids=[t.pk for t in removed], now=now, actor=actor.label,
-    )  # fmt: skip
+        shop=shop,
+        specs=[TierSpec.of(t) for t in tiers],
+        current_ranks={t.pk: t.rank for t in current},
+        tier_ids=[t.pk for t in removed],
+        now=now,
+        actor=actor.label,
+    )
     _retire_or_delete(shop=shop, tiers=removed)
     evaluation = tiers_evaluate(shop=shop, mode=EvaluationMode.FULL, now=now)
     changes = _ladder_changes(before, cleaned)
@@ -179,9 +183,11 @@ def tier_schedule_cancel(*, shop: Shop, schedule: TierSchedule, actor: Actor) ->
     if locked.applied_at is not None:
         raise TierScheduleApplied(details={"schedule": locked.pk})
     audit_record(
-        shop=shop, actor=actor, action="tiers.schedule_cancel",
+        shop=shop,
+        actor=actor,
+        action="tiers.schedule_cancel",
         changes={"schedule": [str(locked.pk), ""], "effective_on": [locked.effective_on.isoformat(), ""]},
-    )  # fmt: skip
+    )
     locked.delete()
 
 
@@ -223,23 +229,41 @@ def tier_assign(
         return locked
     member_tier_set(shop=shop, member_id=locked.pk, tier_id=new_tier.pk if new_tier else None, until=new_until, now=now)
     change = TierChange.objects.create(
-        shop=shop, member=locked, from_tier=old_tier, to_tier=new_tier, reason=ChangeReason.MANUAL, note=note,
-        actor=actor.label[:200], changed_at=now,
-    )  # fmt: skip
+        shop=shop,
+        member=locked,
+        from_tier=old_tier,
+        to_tier=new_tier,
+        reason=ChangeReason.MANUAL,
+        note=note,
+        actor=actor.label[:200],
+        changed_at=now,
+    )
     emit(
-        shop_id=shop.pk, type=EventType.TIER_CHANGED, member_id=locked.pk, occurred_at=now,
-        payload={"change_id": change.pk, "from_tier_id": change.from_tier_id, "to_tier_id": change.to_tier_id,
-                 "reason": change.reason},
-    )  # fmt: skip
+        shop_id=shop.pk,
+        type=EventType.TIER_CHANGED,
+        member_id=locked.pk,
+        occurred_at=now,
+        payload={
+            "change_id": change.pk,
+            "from_tier_id": change.from_tier_id,
+            "to_tier_id": change.to_tier_id,
+            "reason": change.reason,
+        },
+    )
     base = Tier.objects.filter(shop=shop, rank=0).first()
     audit_record(
-        shop=shop, actor=actor, action="tier.assign", obj=locked,
+        shop=shop,
+        actor=actor,
+        action="tier.assign",
+        obj=locked,
         changes={
             "tier": [str(old_tier or base), str(new_tier or base)],
-            "tier_until": [locked.tier_until.isoformat() if locked.tier_until else "",
-                           new_until.isoformat() if new_until else ""],
+            "tier_until": [
+                locked.tier_until.isoformat() if locked.tier_until else "",
+                new_until.isoformat() if new_until else "",
+            ],
             **({"note": ["", note]} if note else {}),
         },
-    )  # fmt: skip
+    )
     locked.tier, locked.tier_until = new_tier, new_until
     return locked

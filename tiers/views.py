@@ -224,9 +224,13 @@ class TierAssignView(FieldErrorMixin, MemberTierView):
     def perform(self, form):
         data = form.cleaned_data
         tier_assign(
-            shop=self.shop, member=self.member, tier=data["tier"], until=data["until"], note=data["note"],
+            shop=self.shop,
+            member=self.member,
+            tier=data["tier"],
+            until=data["until"],
+            note=data["note"],
             actor=self.actor,
-        )  # fmt: skip
+        )
         self.success_message = _("%(member)s is now on %(tier)s.") % {
             "member": self.member.name or _("The member"),
             "tier": data["tier"].name,

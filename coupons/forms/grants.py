@@ -156,22 +156,35 @@ class RedeemForm(Form):
     code = CodeField(widget=forms.HiddenInput)
     order_external_id = forms.CharField(label=_("Order number"), max_length=64, required=False)
     order_amount = forms.DecimalField(
-        label=_("Order amount"), max_digits=12, decimal_places=2, min_value=Decimal(0), max_value=MAX_AMOUNT,
+        label=_("Order amount"),
+        max_digits=12,
+        decimal_places=2,
+        min_value=Decimal(0),
+        max_value=MAX_AMOUNT,
         help_text=_("What the shopper pays before the coupon."),
-    )  # fmt: skip
+    )
     shipping = forms.DecimalField(
-        label=_("Shipping fee"), max_digits=12, decimal_places=2, min_value=Decimal(0), max_value=MAX_AMOUNT,
-        required=False, help_text=_("For free shipping coupons."),
-    )  # fmt: skip
+        label=_("Shipping fee"),
+        max_digits=12,
+        decimal_places=2,
+        min_value=Decimal(0),
+        max_value=MAX_AMOUNT,
+        required=False,
+        help_text=_("For free shipping coupons."),
+    )
     items = forms.CharField(
-        label=_("Items"), required=False, widget=forms.Textarea(attrs={"rows": 3}),
+        label=_("Items"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3}),
         help_text=_("For coupons on some items only: one item a line, as SKU, category, quantity, unit price."),
-    )  # fmt: skip
+    )
     phone = forms.CharField(
-        label=_("Shopper's phone"), max_length=32, required=False,
+        label=_("Shopper's phone"),
+        max_length=32,
+        required=False,
         widget=forms.TextInput(attrs={"inputmode": "tel", "autocomplete": "off"}),
         help_text=_("Only for a code no member holds yet: the shopper using it."),
-    )  # fmt: skip
+    )
 
     def __init__(self, *args, shop: Shop, holder: Member | None = None, **kwargs):
         super().__init__(*args, **kwargs)

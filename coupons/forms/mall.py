@@ -18,9 +18,12 @@ class GiftForm(Form):
     description = forms.CharField(label=_("Description"), max_length=200, required=False)
     points_price = forms.IntegerField(label=_("Points price"), min_value=1, max_value=MAX_POINTS)
     stock = forms.IntegerField(
-        label=_("Stock"), min_value=0, max_value=10**9, required=False,
+        label=_("Stock"),
+        min_value=0,
+        max_value=10**9,
+        required=False,
         help_text=_("How many can be exchanged in all, those already exchanged included. Empty: unlimited."),
-    )  # fmt: skip
+    )
     active = forms.BooleanField(label=_("Offered in the points mall"), required=False, initial=True)
 
     @classmethod

@@ -33,7 +33,7 @@ from ..models import (
     Scope,
     TemplateStatus,
     UseChannel,
-)  # fmt: skip
+)
 from ..selectors import template_list
 from ..services import MAX_CODES_PER_BATCH, TEMPLATE_FIELDS
 from ..tier_gift_services import MAX_QUANTITY
@@ -85,9 +85,11 @@ class TemplateForm(Form):
     kind = forms.ChoiceField(label=_("Kind"), choices=CouponKind.choices)
     value = _money(
         _("Value"),
-        _("Amount off; for a percent-off coupon the percentage taken off (20 means 20% off, 8折); for free "
-          "shipping the most it covers (empty: all of it); for a gift or an exchange the item's value."),
-    )  # fmt: skip
+        _(
+            "Amount off; for a percent-off coupon the percentage taken off (20 means 20% off, 8折); for free "
+            "shipping the most it covers (empty: all of it); for a gift or an exchange the item's value."
+        ),
+    )
     min_spend = _money(_("Minimum spend"), _("Empty: no minimum."))
     max_discount = _money(_("Maximum discount"), _("Percent-off coupons only. Empty: no cap."))
     item_sku = forms.CharField(
@@ -100,9 +102,11 @@ class TemplateForm(Form):
     # Where it applies
     scope = forms.ChoiceField(label=_("Applies to"), choices=Scope.choices)
     scope_values = forms.CharField(
-        label=_("Categories or SKUs"), max_length=2000, required=False,
+        label=_("Categories or SKUs"),
+        max_length=2000,
+        required=False,
         help_text=_("Their exact names, separated by commas."),
-    )  # fmt: skip
+    )
     use_channel = forms.ChoiceField(label=_("Where it is used"), choices=UseChannel.choices)
     stackable = forms.BooleanField(
         label=_("Stackable"), required=False, help_text=_("May be used on one order together with other coupons.")
@@ -117,17 +121,21 @@ class TemplateForm(Form):
         label=_("New members: joined within (days)"), required=False, min_value=1, max_value=MAX_DAYS
     )
     shopper_claimable = forms.BooleanField(
-        label=_("Members may claim it in the member centre"), required=False,
+        label=_("Members may claim it in the member centre"),
+        required=False,
         help_text=_("Off: only given by staff, campaigns, gifts or the points mall."),
-    )  # fmt: skip
+    )
     # When
     claim_starts_at = ShopDateTimeField(label=_("Claims open"), required=False, help_text=_("Empty: at once."))
     claim_ends_at = ShopDateTimeField(label=_("Claims close"), required=False, help_text=_("Empty: no end."))
     window = forms.ChoiceField(label=_("Usable"), choices=WindowChoice.CHOICES, widget=forms.RadioSelect)
     valid_days = forms.IntegerField(
-        label=_("Valid for (days)"), required=False, min_value=1, max_value=MAX_DAYS,
+        label=_("Valid for (days)"),
+        required=False,
+        min_value=1,
+        max_value=MAX_DAYS,
         help_text=_("Counting the day it is received, to the end of the last day."),
-    )  # fmt: skip
+    )
     valid_from = ShopDateTimeField(label=_("Valid from"), required=False, help_text=_("Empty: from when received."))
     valid_until = ShopDateTimeField(label=_("Valid until"), required=False)
     # How many
@@ -136,19 +144,26 @@ class TemplateForm(Form):
     )
     per_member_limit = forms.IntegerField(label=_("Limit per member"), min_value=1, max_value=1000)
     points_price = forms.IntegerField(
-        label=_("Points price"), required=False, min_value=1, max_value=MAX_POINTS,
+        label=_("Points price"),
+        required=False,
+        min_value=1,
+        max_value=MAX_POINTS,
         help_text=_("Set: offered in the points mall for this many points. Empty: not in the mall."),
-    )  # fmt: skip
+    )
 
     SECTIONS = (
-        (_("What it gives"), ("name", "kind", "value", "min_spend", "max_discount", "item_sku", "item_name",
-                              "description")),
+        (
+            _("What it gives"),
+            ("name", "kind", "value", "min_spend", "max_discount", "item_sku", "item_name", "description"),
+        ),
         (_("Where it applies"), ("scope", "scope_values", "use_channel", "stackable", "on_refund")),
-        (_("Who may have it"), ("audience", "audience_tiers", "audience_tags", "audience_segment", "new_member_days",
-                                 "shopper_claimable")),
+        (
+            _("Who may have it"),
+            ("audience", "audience_tiers", "audience_tags", "audience_segment", "new_member_days", "shopper_claimable"),
+        ),
         (_("When"), ("claim_starts_at", "claim_ends_at", "window", "valid_days", "valid_from", "valid_until")),
         (_("How many"), ("stock", "per_member_limit", "points_price")),
-    )  # fmt: skip
+    )
     # Shown only for some values of another field (static/coupons/preview.js hides the others).
     SHOWN_WHEN = {
         "min_spend": ("kind", [k for k in CouponKind.values if k != CouponKind.NO_THRESHOLD]),
@@ -165,10 +180,16 @@ class TemplateForm(Form):
         "valid_until": ("window", [WindowChoice.DATES]),
     }
     DEFAULTS = {
-        "kind": CouponKind.AMOUNT_OFF, "scope": Scope.ORDER, "use_channel": UseChannel.BOTH,
-        "on_refund": RefundPolicy.RESTORE, "audience": Audience.EVERYONE, "new_member_days": 30,
-        "window": WindowChoice.DAYS, "valid_days": 30, "per_member_limit": 1,
-    }  # fmt: skip
+        "kind": CouponKind.AMOUNT_OFF,
+        "scope": Scope.ORDER,
+        "use_channel": UseChannel.BOTH,
+        "on_refund": RefundPolicy.RESTORE,
+        "audience": Audience.EVERYONE,
+        "new_member_days": 30,
+        "window": WindowChoice.DAYS,
+        "valid_days": 30,
+        "per_member_limit": 1,
+    }
 
     def __init__(self, *args, shop: Shop, **kwargs):
         super().__init__(*args, **kwargs)
@@ -237,16 +258,21 @@ class TemplateForm(Form):
 
 class TemplateFilterForm(Form):
     status = forms.ChoiceField(
-        label=_("Status"), required=False, choices=[("", _("All")), *TemplateStatus.choices],
+        label=_("Status"),
+        required=False,
+        choices=[("", _("All")), *TemplateStatus.choices],
         widget=forms.Select({"data-autosubmit": ""}),
-    )  # fmt: skip
+    )
 
 
 class CodesGenerateForm(Form):
     count = forms.IntegerField(
-        label=_("Number of codes"), min_value=1, max_value=MAX_CODES_PER_BATCH, initial=100,
+        label=_("Number of codes"),
+        min_value=1,
+        max_value=MAX_CODES_PER_BATCH,
+        initial=100,
         help_text=_("Bearer codes for printing or handing out; each counts against the stock."),
-    )  # fmt: skip
+    )
 
 
 MAX_IMPORT_BYTES = 2 * 1024 * 1024

@@ -87,9 +87,12 @@ class GrantsView(ShopStaffMixin, FormView):
         template, segment = data["template"], data["segment"]
         try:
             job = grant_create(
-                shop=self.shop, actor=self.actor, template=template, segment=segment,
+                shop=self.shop,
+                actor=self.actor,
+                template=template,
+                segment=segment,
                 idempotency_key=data["idempotency_key"],
-            )  # fmt: skip
+            )
         except ApplicationError as exc:
             form.add_error(None, exc.message)
             return self.form_invalid(form)
@@ -168,9 +171,14 @@ class MemberGrantView(ShopStaffMixin, FormView):
         template, source, note = data["template"], data["source"], data["note"]
         try:
             issued = coupon_grant_member(
-                shop=self.shop, actor=self.actor, member=self.member, template=template, source=source,
-                idempotency_key=data["idempotency_key"], note=note,
-            )  # fmt: skip
+                shop=self.shop,
+                actor=self.actor,
+                member=self.member,
+                template=template,
+                source=source,
+                idempotency_key=data["idempotency_key"],
+                note=note,
+            )
         except IdempotencyConflict:
             return _reused(self, form)
         except ApplicationError as exc:

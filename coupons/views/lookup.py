@@ -91,9 +91,13 @@ class LookupView(ShopStaffMixin, TemplateView):
             return self.render_to_response(self.get_context_data(form=form, **context))
         try:
             redeemed = coupon_redeem(
-                shop=self.shop, code=coupon.code, member=form.member(), order_external_id=data["order_external_id"],
-                cart=cart, actor=self.actor,
-            )  # fmt: skip
+                shop=self.shop,
+                code=coupon.code,
+                member=form.member(),
+                order_external_id=data["order_external_id"],
+                cart=cart,
+                actor=self.actor,
+            )
         except ApplicationError as exc:
             form.add_error(None, exc.message)
             return self.render_to_response(self.get_context_data(form=form, **context))

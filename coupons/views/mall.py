@@ -25,7 +25,7 @@ from ..mall import (
     mall_queue,
     mall_queue_counts,
     mall_ship,
-)  # fmt: skip
+)
 from ..models import Fulfilment
 from ..selectors import exchange_get, gift_get, gift_list, mall_templates
 
@@ -121,15 +121,17 @@ class MallQueueView(ShopStaffMixin, TemplateView):
         counts = mall_queue_counts(shop=self.shop)
         context.update(
             status=status,
-            statuses=[(value, label, counts.get(value, sum(counts.values())))
-                      for value, label in form.fields["status"].choices],
+            statuses=[
+                (value, label, counts.get(value, sum(counts.values())))
+                for value, label in form.fields["status"].choices
+            ],
             page_obj=page,
             exchanges=page.object_list,
             prev_url=f"{base}&page={page.previous_page_number()}" if page.has_previous() else "",
             next_url=f"{base}&page={page.next_page_number()}" if page.has_next() else "",
             ship_form=ShipForm(),
             cancel_form=CancelForm(),
-        )  # fmt: skip
+        )
         return context
 
 
@@ -158,8 +160,9 @@ class ExchangeShipView(ExchangeActionView):
         form = ShipForm(self.request.POST)
         if not form.is_valid():
             raise InvalidExchange(_("Give the tracking number (at most 64 characters)."))
-        mall_ship(shop=self.shop, exchange=exchange, tracking_number=form.cleaned_data["tracking_number"],
-                  actor=self.actor)  # fmt: skip
+        mall_ship(
+            shop=self.shop, exchange=exchange, tracking_number=form.cleaned_data["tracking_number"], actor=self.actor
+        )
 
 
 class ExchangeDeliverView(ExchangeActionView):

@@ -39,7 +39,7 @@ from ..forms.templates import (
     TemplateFilterForm,
     TemplateForm,
     TierGiftForm,
-)  # fmt: skip
+)
 from ..models import Audience, CouponStatus, CouponTemplate, TemplateStatus
 from ..selectors import template_codes, template_get, templates_with_figures, tier_gift_list
 from ..services import (
@@ -173,9 +173,10 @@ def _audience_in_words(shop: Shop, template: CouponTemplate) -> str:
         names = [segment.name] if segment is not None else [_("(deleted segment)")]
     elif template.audience == Audience.NEW_MEMBERS:
         return ngettext(
-            "Members who joined in the last %(days)d day", "Members who joined in the last %(days)d days",
+            "Members who joined in the last %(days)d day",
+            "Members who joined in the last %(days)d days",
             template.new_member_days,
-        ) % {"days": template.new_member_days}  # fmt: skip
+        ) % {"days": template.new_member_days}
     else:
         return template.get_audience_display()
     return f"{template.get_audience_display()}: {_(', ').join(names)}"
@@ -253,9 +254,10 @@ class CodesImportView(TemplateDetailView):
             form.add_error(None, exc.message)
             errors = form.line_errors(exc.details.get("errors", []))
             context = self.get_context_data(
-                import_form=form, import_errors=errors[:IMPORT_ERRORS_SHOWN],
+                import_form=form,
+                import_errors=errors[:IMPORT_ERRORS_SHOWN],
                 import_errors_more=max(0, len(errors) - IMPORT_ERRORS_SHOWN),
-            )  # fmt: skip
+            )
             return self.render_to_response(context)
         except ApplicationError as exc:
             form.add_error(None, exc.message)
@@ -345,8 +347,9 @@ class TierGiftsView(ShopStaffMixin, FieldErrorMixin, FormView):
             if posted.is_bound and posted["tier"].value() == str(tier.pk):
                 form = posted
             else:
-                form = TierGiftForm(shop=self.shop, tiers=self.tiers, initial={"tier": tier.pk},
-                                    auto_id=_gift_form_ids(tier.pk))  # fmt: skip
+                form = TierGiftForm(
+                    shop=self.shop, tiers=self.tiers, initial={"tier": tier.pk}, auto_id=_gift_form_ids(tier.pk)
+                )
             rows.append((tier, gifts[tier.pk], form))
         # A post for a tier not on the page (removed meanwhile, or another shop's): its errors go on top.
         lost = posted.is_bound and not any(form is posted for _tier, _gifts, form in rows)
@@ -360,9 +363,13 @@ class TierGiftsView(ShopStaffMixin, FieldErrorMixin, FormView):
     def perform(self, form):
         data = form.cleaned_data
         tier_gift_add(
-            shop=self.shop, actor=self.actor, tier=data["tier"], occasion=data["occasion"], template=data["template"],
+            shop=self.shop,
+            actor=self.actor,
+            tier=data["tier"],
+            occasion=data["occasion"],
+            template=data["template"],
             quantity=data["quantity"],
-        )  # fmt: skip
+        )
 
     def get_success_url(self):
         return reverse("dashboard:coupon_tier_gifts", args=[self.shop.slug])

@@ -55,9 +55,12 @@ class Row:
             )
         if (char := hidden_character(text)) is not None:
             raise RowError(
-                _("%(column)s holds the invisible character %(char)s: control and text-direction characters are not "
-                  "allowed.") % {"column": self.column(name), "char": code_point(char)}
-            )  # fmt: skip
+                _(
+                    "%(column)s holds the invisible character %(char)s: control and text-direction characters are not "
+                    "allowed."
+                )
+                % {"column": self.column(name), "char": code_point(char)}
+            )
         return text
 
 

@@ -165,9 +165,12 @@ def claim(request: HttpRequest, shop: Shop, member: Member) -> HttpResponse:
         return redirect("portal:wallet", shop_slug=shop.slug)
     try:
         coupon_issue(
-            shop=shop, member=member, template=template, source=Source.CLAIM,
+            shop=shop,
+            member=member,
+            template=template,
+            source=Source.CLAIM,
             idempotency_key=f"portal#claim#{member.pk}#{template.pk}#{token}",
-        )  # fmt: skip
+        )
     except ApplicationError as exc:
         messages.error(request, _shopper_message(exc))
     else:
@@ -274,9 +277,13 @@ def profile(request: HttpRequest, shop: Shop, member: Member) -> HttpResponse:
         form = ProfileForm(request.POST)
         if form.is_valid():
             member_update(
-                shop=shop, member=member, actor=shopper_actor(request, member), source="portal",
-                consents=form.consents(), **form.profile(),
-            )  # fmt: skip
+                shop=shop,
+                member=member,
+                actor=shopper_actor(request, member),
+                source="portal",
+                consents=form.consents(),
+                **form.profile(),
+            )
             messages.success(request, _("Saved."))
             return redirect("portal:profile", shop_slug=shop.slug)
         status = 400

@@ -75,9 +75,17 @@ def _gift(shop: Shop, channel: Channel | None, referred: bool) -> dict:
 
 
 def landing(
-    request: HttpRequest, shop: Shop, *, channel: Channel | None = None, referral: str = "",
-    form: JoinForm | None = None, notice: str = "", notice_ok: bool = True, countdown: bool = False, status: int = 200,
-) -> HttpResponse:  # fmt: skip
+    request: HttpRequest,
+    shop: Shop,
+    *,
+    channel: Channel | None = None,
+    referral: str = "",
+    form: JoinForm | None = None,
+    notice: str = "",
+    notice_ok: bool = True,
+    countdown: bool = False,
+    status: int = 200,
+) -> HttpResponse:
     """The landing page: the shop, the channel's headline, what joining gives, the tiers and the join form. As a new
     visitor sees it (no form data, no referral, no confirmed phone, no message) it is a shared page."""
     referral = referral or sessions.referral_remembered(request, shop)
@@ -106,8 +114,12 @@ def landing(
     if not shared:
         return page(request, shop, "portal/landing.html", context(), status=status)
     # What the page shows of the shop and the channel is in the key, so that their edits show at once.
-    shown = (shop.name, shop.colour, shop.logo.name, channel and (channel.code, channel.headline, channel.benefits,
-             channel.welcome_points))  # fmt: skip
+    shown = (
+        shop.name,
+        shop.colour,
+        shop.logo.name,
+        channel and (channel.code, channel.headline, channel.benefits, channel.welcome_points),
+    )
     digest = hashlib.sha256(repr(shown).encode()).hexdigest()[:16]
     key = f"landing:{channel.pk if channel else 0}:{int(logged_in)}:{digest}"
     return shared_page(request, shop, "portal/landing.html", key, context)
@@ -222,10 +234,16 @@ def send_code(request: HttpRequest, shop: Shop) -> HttpResponse:
         return login_page(request, shop, form=form, notice=message, notice_ok=sent, countdown=sent, status=status)
     form = JoinForm(initial=initial, verified_phone=sessions.phone_verified(request, shop))
     return landing(
-        request, shop, channel=_posted_channel(shop, request.POST.get("channel", "")),
-        referral=_posted_referral(request, shop), form=form, notice=message, notice_ok=sent, countdown=sent,
+        request,
+        shop,
+        channel=_posted_channel(shop, request.POST.get("channel", "")),
+        referral=_posted_referral(request, shop),
+        form=form,
+        notice=message,
+        notice_ok=sent,
+        countdown=sent,
         status=status,
-    )  # fmt: skip
+    )
 
 
 @require_POST
@@ -256,11 +274,15 @@ def join(request: HttpRequest, shop: Shop) -> HttpResponse:
         member, _created = member_enroll(
             shop=shop,
             data=Enrolment(
-                phone=data["phone"], **form.profile(), channel=channel.code if channel else "",
-                referrer_code=referral, ip=client_ip(request), consents=form.consents(),
+                phone=data["phone"],
+                **form.profile(),
+                channel=channel.code if channel else "",
+                referrer_code=referral,
+                ip=client_ip(request),
+                consents=form.consents(),
             ),
             source="portal",
-        )  # fmt: skip
+        )
     except ApplicationError as exc:
         form.add_error(None, exc.message)
         return again(exc.status)
@@ -268,9 +290,15 @@ def join(request: HttpRequest, shop: Shop) -> HttpResponse:
 
 
 def login_page(
-    request: HttpRequest, shop: Shop, *, form: LoginForm | None = None, notice: str = "", notice_ok: bool = True,
-    countdown: bool = False, status: int = 200,
-) -> HttpResponse:  # fmt: skip
+    request: HttpRequest,
+    shop: Shop,
+    *,
+    form: LoginForm | None = None,
+    notice: str = "",
+    notice_ok: bool = True,
+    countdown: bool = False,
+    status: int = 200,
+) -> HttpResponse:
     return page(
         request,
         shop,

@@ -64,9 +64,16 @@ class ChannelListView(ShopStaffMixin, TemplateView):
         rows = []
         for channel in channels:
             status = channel_status(channel)
-            rows.append({"channel": channel, "url": public_url(channel), "status": status,
-                         "status_label": ChannelStatus.LABELS[status], "figures": figures[channel.pk],
-                         "conversion": percent(figures[channel.pk].conversion)})  # fmt: skip
+            rows.append(
+                {
+                    "channel": channel,
+                    "url": public_url(channel),
+                    "status": status,
+                    "status_label": ChannelStatus.LABELS[status],
+                    "figures": figures[channel.pk],
+                    "conversion": percent(figures[channel.pk].conversion),
+                }
+            )
         context.update(
             page_obj=page,
             rows=rows,

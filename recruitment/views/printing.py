@@ -72,6 +72,11 @@ def poster_png(*, shop: Shop, channel: Channel, size: str) -> bytes:
         if not benefits:
             benefits = gift_lines(channel=channel, templates=channel_welcome_templates(shop=shop, channel=channel))
     return render.poster_png(
-        size=size, shop_name=shop.name, colour=shop.colour, headline=headline, benefits=benefits,
-        url=channel_url(channel.code), logo=_logo(shop),
-    )  # fmt: skip
+        size=size,
+        shop_name=shop.name,
+        colour=shop.colour,
+        headline=headline,
+        benefits=benefits,
+        url=channel_url(channel.code),
+        logo=_logo(shop),
+    )

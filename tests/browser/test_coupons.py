@@ -69,8 +69,17 @@ def test_the_owner_writes_a_coupon_with_the_live_preview_and_saves_it(new_page, 
     expect(page.locator("[name=max_discount]")).to_be_visible()
     page.fill("[name=value]", "15")
     page.fill("[name=max_discount]", "50")
-    expect_card(page, server_card(shop, name="满200减30", kind="percent_off", value=Decimal(15),
-                                  min_spend=Decimal(200), max_discount=Decimal(50)))  # fmt: skip
+    expect_card(
+        page,
+        server_card(
+            shop,
+            name="满200减30",
+            kind="percent_off",
+            value=Decimal(15),
+            min_spend=Decimal(200),
+            max_discount=Decimal(50),
+        ),
+    )
     page.screenshot(path=screenshot_dir / "coupon-editor-percent-zh-hans.png", full_page=True)
 
     # Back to amount off, limited to two categories, then save.
@@ -78,15 +87,29 @@ def test_the_owner_writes_a_coupon_with_the_live_preview_and_saves_it(new_page, 
     page.fill("[name=value]", "30")
     page.select_option("[name=scope]", "categories")
     page.fill("[name=scope_values]", "咖啡，茶")
-    expect_card(page, server_card(shop, name="满200减30", kind="amount_off", value=Decimal(30),
-                                  min_spend=Decimal(200), scope="categories", scope_values=["咖啡", "茶"]))  # fmt: skip
+    expect_card(
+        page,
+        server_card(
+            shop,
+            name="满200减30",
+            kind="amount_off",
+            value=Decimal(30),
+            min_spend=Decimal(200),
+            scope="categories",
+            scope_values=["咖啡", "茶"],
+        ),
+    )
     with page.expect_navigation():
         page.get_by_test_id("save-template").click()
 
     template = CouponTemplate.objects.get(shop=shop)
     assert (template.kind, template.value, template.min_spend, template.max_discount, template.scope_values) == (
-        "amount_off", Decimal(30), Decimal(200), None, ["咖啡", "茶"],
-    )  # fmt: skip
+        "amount_off",
+        Decimal(30),
+        Decimal(200),
+        None,
+        ["咖啡", "茶"],
+    )
     assert urlsplit(page.url).path == f"/dashboard/{shop.slug}/coupons/templates/{template.pk}/"
     expect(page.locator(".message.success")).to_contain_text("满200减30")
     expect(page.get_by_test_id("coupon-big")).to_have_text("¥30")

@@ -74,7 +74,7 @@ def test_the_policy_refuses_an_inline_script_and_style_and_the_watch_reports_the
         script.textContent = "window.injected = true";
         document.head.append(script);
         document.body.setAttribute("style", "background: rgb(255, 0, 0)");
-    }""")  # fmt: skip
+    }""")
 
     # then: neither took effect, and both were reported
     assert page.evaluate("window.injected === undefined")

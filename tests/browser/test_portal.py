@@ -46,9 +46,12 @@ def test_a_shopper_joins_on_a_phone_and_sees_the_member_card_with_the_welcome_gi
     settings.SMS_FILE_PATH = str(tmp_path / "sms")
     template = make_template(shop, name="新人满100减20")
     channel = make_channel(
-        shop, headline="扫码入会领好礼", benefits="积分当钱花\n生日当月双倍积分", welcome_points=100,
+        shop,
+        headline="扫码入会领好礼",
+        benefits="积分当钱花\n生日当月双倍积分",
+        welcome_points=100,
         welcome_coupon_ids=[template.pk],
-    )  # fmt: skip
+    )
     page = new_page(viewport=PHONE, is_mobile=True, has_touch=True)
     problems = []
     page.on("pageerror", lambda exc: problems.append(f"JS error: {exc}"))

@@ -58,8 +58,14 @@ def template(shop):
 
 
 def test_creating_a_template_answers_201_with_its_fields_and_figures(api_client, shop):
-    body = {"name": "满100减20", "kind": "amount_off", "value": "20", "min_spend": "100.00", "stock": 500,
-            "valid_days": 30}  # fmt: skip
+    body = {
+        "name": "满100减20",
+        "kind": "amount_off",
+        "value": "20",
+        "min_spend": "100.00",
+        "stock": 500,
+        "valid_days": 30,
+    }
 
     response = _post(api_client, TEMPLATES, body)
 
@@ -67,12 +73,38 @@ def test_creating_a_template_answers_201_with_its_fields_and_figures(api_client,
     created = response.json()
     template = CouponTemplate.objects.get(shop=shop)
     assert created["id"] == template.pk
-    assert {k: created[k] for k in ("name", "kind", "value", "min_spend", "max_discount", "stock", "per_member_limit",
-                                    "valid_days", "valid_from", "valid_until", "audience", "scope", "status")} == {
-        "name": "满100减20", "kind": "amount_off", "value": "20.00", "min_spend": "100.00", "max_discount": None,
-        "stock": 500, "per_member_limit": 1, "valid_days": 30, "valid_from": None, "valid_until": None,
-        "audience": "everyone", "scope": "order", "status": "active",
-    }  # fmt: skip
+    assert {
+        k: created[k]
+        for k in (
+            "name",
+            "kind",
+            "value",
+            "min_spend",
+            "max_discount",
+            "stock",
+            "per_member_limit",
+            "valid_days",
+            "valid_from",
+            "valid_until",
+            "audience",
+            "scope",
+            "status",
+        )
+    } == {
+        "name": "满100减20",
+        "kind": "amount_off",
+        "value": "20.00",
+        "min_spend": "100.00",
+        "max_discount": None,
+        "stock": 500,
+        "per_member_limit": 1,
+        "valid_days": 30,
+        "valid_from": None,
+        "valid_until": None,
+        "audience": "everyone",
+        "scope": "order",
+        "status": "active",
+    }
     assert (created["issued"], created["claimed"], created["redeemed"]) == (0, 0, 0)
     assert (template.value, template.min_spend, template.stock) == (Decimal("20.00"), Decimal("100.00"), 500)
     entry = AuditLogEntry.objects.get(shop=shop, action="coupon_template.create")
@@ -111,8 +143,14 @@ def test_a_template_with_a_control_or_text_direction_character_is_a_400_and_stor
 
 
 def test_a_templates_description_keeps_its_lines(api_client, shop):
-    body = {"name": "满100减20", "kind": "amount_off", "value": "20", "min_spend": "100", "valid_days": 30,
-            "description": "母婴类可用\r\n不与其他优惠同享"}  # fmt: skip
+    body = {
+        "name": "满100减20",
+        "kind": "amount_off",
+        "value": "20",
+        "min_spend": "100",
+        "valid_days": 30,
+        "description": "母婴类可用\r\n不与其他优惠同享",
+    }
     assert _post(api_client, TEMPLATES, body).status_code == 201
     assert CouponTemplate.objects.get(shop=shop).description == "母婴类可用\r\n不与其他优惠同享"
 
@@ -120,13 +158,28 @@ def test_a_templates_description_keeps_its_lines(api_client, shop):
 def test_a_template_with_every_optional_field(api_client, shop):
     segment = segment_save(shop=shop, actor=SYSTEM, name="高价值", definition={"spend_min": "1000"})
     body = {
-        "name": "母婴9折", "description": "母婴类商品可用", "kind": "percent_off", "value": "10", "min_spend": "50",
-        "max_discount": "30.00", "scope": "categories", "scope_values": ["母婴"], "audience": "segment",
-        "audience_segment": segment.pk, "claim_starts_at": "2026-12-01T00:00:00", "claim_ends_at": None,
-        "valid_from": "2026-12-01T10:00:00+08:00", "valid_until": "2027-01-01T00:00:00+08:00", "stock": None,
-        "per_member_limit": 3, "stackable": True, "points_price": 800, "use_channel": "online", "on_refund": "void",
+        "name": "母婴9折",
+        "description": "母婴类商品可用",
+        "kind": "percent_off",
+        "value": "10",
+        "min_spend": "50",
+        "max_discount": "30.00",
+        "scope": "categories",
+        "scope_values": ["母婴"],
+        "audience": "segment",
+        "audience_segment": segment.pk,
+        "claim_starts_at": "2026-12-01T00:00:00",
+        "claim_ends_at": None,
+        "valid_from": "2026-12-01T10:00:00+08:00",
+        "valid_until": "2027-01-01T00:00:00+08:00",
+        "stock": None,
+        "per_member_limit": 3,
+        "stackable": True,
+        "points_price": 800,
+        "use_channel": "online",
+        "on_refund": "void",
         "new_member_days": 14,
-    }  # fmt: skip
+    }
 
     response = _post(api_client, TEMPLATES, body)
 
@@ -158,18 +211,39 @@ def test_times_without_an_offset_are_in_the_shops_time_zone(api_client, shop):
         ({"name": "x", "kind": "no_threshold", "value": "5", "max_discount": "3", "valid_days": 7}, {"max_discount"}),
         ({"name": "x", "kind": "gift", "valid_days": 7}, {"item_sku"}),
         ({"name": "x", "kind": "no_threshold", "value": "5"}, {"valid_days"}),
-        ({"name": "x", "kind": "no_threshold", "value": "5", "valid_days": 7, "valid_until": "2026-12-01T00:00:00Z"},
-         {"valid_days"}),
-        ({"name": "x", "kind": "no_threshold", "value": "5", "valid_from": "2026-12-02T00:00:00Z",
-          "valid_until": "2026-12-01T00:00:00Z"}, {"valid_until"}),
+        (
+            {"name": "x", "kind": "no_threshold", "value": "5", "valid_days": 7, "valid_until": "2026-12-01T00:00:00Z"},
+            {"valid_days"},
+        ),
+        (
+            {
+                "name": "x",
+                "kind": "no_threshold",
+                "value": "5",
+                "valid_from": "2026-12-02T00:00:00Z",
+                "valid_until": "2026-12-01T00:00:00Z",
+            },
+            {"valid_until"},
+        ),
         ({"name": "x", "kind": "no_threshold", "value": "5", "valid_days": 7, "scope": "skus"}, {"scope_values"}),
         ({"name": "x", "kind": "no_threshold", "value": "5", "valid_days": 7, "audience": "tiers"}, {"audience_tiers"}),
-        ({"name": "x", "kind": "no_threshold", "value": "5", "valid_days": 7, "audience": "segment"},
-         {"audience_segment"}),
-        ({"name": "x", "kind": "no_threshold", "value": "5", "valid_days": 7, "claim_starts_at": "2026-12-02T00:00Z",
-          "claim_ends_at": "2026-12-01T00:00Z"}, {"claim_ends_at"}),
+        (
+            {"name": "x", "kind": "no_threshold", "value": "5", "valid_days": 7, "audience": "segment"},
+            {"audience_segment"},
+        ),
+        (
+            {
+                "name": "x",
+                "kind": "no_threshold",
+                "value": "5",
+                "valid_days": 7,
+                "claim_starts_at": "2026-12-02T00:00Z",
+                "claim_ends_at": "2026-12-01T00:00Z",
+            },
+            {"claim_ends_at"},
+        ),
     ],
-)  # fmt: skip
+)
 def test_a_template_whose_fields_do_not_fit_together_is_400_naming_each_field(api_client, shop, body, details):
     response = _post(api_client, TEMPLATES, body)
 
@@ -220,8 +294,14 @@ def test_bad_template_fields_are_400_and_store_nothing(api_client, shop, body):
 
 def test_another_shops_segment_is_an_unknown_segment(api_client, shop, other_shop):
     foreign = segment_save(shop=other_shop, actor=SYSTEM, name="乙店分群", definition={"spend_min": "1"})
-    body = {"name": "x", "kind": "no_threshold", "value": "5", "valid_days": 7, "audience": "segment",
-            "audience_segment": foreign.pk}  # fmt: skip
+    body = {
+        "name": "x",
+        "kind": "no_threshold",
+        "value": "5",
+        "valid_days": 7,
+        "audience": "segment",
+        "audience_segment": foreign.pk,
+    }
 
     response = _post(api_client, TEMPLATES, body)
 
@@ -318,10 +398,12 @@ def test_the_issue_answer_is_the_coupon_as_the_list_renders_it(api_client, membe
 def test_a_grant_and_a_compensation_are_issued_with_their_source(api_client, shop, member):
     template = make_template(shop, per_member_limit=1)
 
-    grant = _post(api_client, _coupons_url(member), {"template_id": template.pk, "idempotency_key": "g",
-                                                      "source": "grant"})  # fmt: skip
-    compensation = _post(api_client, _coupons_url(member), {"template_id": template.pk, "idempotency_key": "c",
-                                                             "source": "compensation"})  # fmt: skip
+    grant = _post(
+        api_client, _coupons_url(member), {"template_id": template.pk, "idempotency_key": "g", "source": "grant"}
+    )
+    compensation = _post(
+        api_client, _coupons_url(member), {"template_id": template.pk, "idempotency_key": "c", "source": "compensation"}
+    )
 
     assert (grant.status_code, compensation.status_code) == (201, 201)  # compensation is outside the limit
     assert (grant.json()["source"], compensation.json()["source"]) == ("grant", "compensation")
@@ -364,8 +446,9 @@ def test_a_template_not_issuable_is_409_not_issuable_with_the_reason(api_client,
 
     early = _post(api_client, _coupons_url(member), {"template_id": later.pk, "idempotency_key": "a"})
     stopped = _post(api_client, _coupons_url(member), {"template_id": paused.pk, "idempotency_key": "b"})
-    inactive = _post(api_client, _coupons_url(frozen), {"template_id": later.pk, "idempotency_key": "c",
-                                                        "source": "grant"})  # fmt: skip
+    inactive = _post(
+        api_client, _coupons_url(frozen), {"template_id": later.pk, "idempotency_key": "c", "source": "grant"}
+    )
 
     assert [(r.status_code, r.json()["code"], r.json()["details"]) for r in (early, stopped, inactive)] == [
         (409, "not_issuable", {"reason": "claim_not_started"}),
@@ -487,8 +570,14 @@ def test_validation_answers_the_discount_and_changes_nothing(api_client, shop, m
     response = _post(api_client, VALIDATE, _cart(coupon, member, code=typed))
 
     assert response.status_code == 200, response.content
-    assert response.json() == {"valid": True, "discount": "20.00", "reason": None, "message": "", "benefit": {},
-                               "details": {}}  # fmt: skip
+    assert response.json() == {
+        "valid": True,
+        "discount": "20.00",
+        "reason": None,
+        "message": "",
+        "benefit": {},
+        "details": {},
+    }
     assert (_coupon_rows(shop), _template_rows(shop)) == before and Redemption.objects.count() == 0
 
 
@@ -500,10 +589,13 @@ def test_validation_gives_the_reason_a_coupon_does_not_apply(api_client, shop, m
 
     assert below.status_code == 200
     assert below.json() == {
-        "valid": False, "discount": "0.00", "reason": "below_threshold",
-        "message": "The order does not reach the coupon's minimum spend.", "benefit": {},
+        "valid": False,
+        "discount": "0.00",
+        "reason": "below_threshold",
+        "message": "The order does not reach the coupon's minimum spend.",
+        "benefit": {},
         "details": {"min_spend": "100.00", "short_by": "20.00"},
-    }  # fmt: skip
+    }
     assert (stranger.json()["valid"], stranger.json()["reason"]) == (False, "not_this_member")
 
 
@@ -511,8 +603,9 @@ def test_validation_of_an_expired_coupon_names_its_end_in_the_shops_time_zone(ap
     from django.utils import timezone
 
     template = make_template(shop, valid_days=1)
-    coupon = coupon_issue(shop=shop, member=member, template=template, idempotency_key="k", source="claim",
-                          now=timezone.now() - days(3)).coupon  # fmt: skip
+    coupon = coupon_issue(
+        shop=shop, member=member, template=template, idempotency_key="k", source="claim", now=timezone.now() - days(3)
+    ).coupon
 
     body = _post(api_client, VALIDATE, _cart(coupon, member)).json()
 
@@ -521,11 +614,21 @@ def test_validation_of_an_expired_coupon_names_its_end_in_the_shops_time_zone(ap
 
 
 def test_validation_of_a_scoped_coupon_uses_the_items_and_free_shipping_the_shipping(api_client, shop, member):
-    scoped = make_template(shop, name="母婴9折", kind="percent_off", value=Decimal(10), min_spend=None,
-                           scope="categories", scope_values=["母婴"], per_member_limit=2)  # fmt: skip
+    scoped = make_template(
+        shop,
+        name="母婴9折",
+        kind="percent_off",
+        value=Decimal(10),
+        min_spend=None,
+        scope="categories",
+        scope_values=["母婴"],
+        per_member_limit=2,
+    )
     shipping = make_template(shop, name="包邮", kind="free_shipping", value=Decimal(0), min_spend=None)
-    items = [{"sku": "MB-1", "category": "母婴", "quantity": 2, "unit_price": "45.50"},
-             {"sku": "TV-1", "category": "家电", "quantity": 1, "unit_price": "59.00"}]  # fmt: skip
+    items = [
+        {"sku": "MB-1", "category": "母婴", "quantity": 2, "unit_price": "45.50"},
+        {"sku": "TV-1", "category": "家电", "quantity": 1, "unit_price": "59.00"},
+    ]
 
     on_items = _post(api_client, VALIDATE, _cart(_issue(shop, member, scoped, "a"), member, items=items)).json()
     no_items = _post(api_client, VALIDATE, _cart(_issue(shop, member, scoped, "b"), member)).json()
@@ -597,9 +700,13 @@ def test_redeeming_answers_201_and_a_retry_for_the_same_order_200_with_the_first
     assert first.json() == again.json()
     redemption = Redemption.objects.get(coupon=coupon)
     assert {k: v for k, v in first.json().items() if k != "redeemed_at"} == {
-        "id": redemption.pk, "coupon_id": coupon.pk, "code": coupon.code, "order_external_id": "TB-1",
-        "order_amount": "150.00", "discount": "20.00",
-    }  # fmt: skip
+        "id": redemption.pk,
+        "coupon_id": coupon.pk,
+        "code": coupon.code,
+        "order_external_id": "TB-1",
+        "order_amount": "150.00",
+        "discount": "20.00",
+    }
     assert Coupon.objects.get(pk=coupon.pk).status == "redeemed"
     assert redemption.actor.startswith("api:integration")
 
@@ -612,8 +719,11 @@ def test_redeeming_a_used_coupon_on_another_order_is_409_already_redeemed(api_cl
     response = _post(api_client, REDEEM, _cart(coupon, member, order_external_id="TB-2"))
 
     assert response.status_code == 409
-    assert response.json() == {"code": "already_redeemed", "message": "This coupon has already been used.",
-                               "details": {"code": coupon.code}}  # fmt: skip
+    assert response.json() == {
+        "code": "already_redeemed",
+        "message": "This coupon has already been used.",
+        "details": {"code": coupon.code},
+    }
     assert (_coupon_rows(shop), list(Redemption.objects.values())) == before
 
 
@@ -625,9 +735,11 @@ def test_a_coupon_that_does_not_apply_is_409_coupon_not_usable_with_the_reason(a
     stranger = _post(api_client, REDEEM, _cart(coupon, make_member(shop, 2), order_external_id="TB-1"))
 
     assert below.status_code == stranger.status_code == 409
-    assert below.json() == {"code": "coupon_not_usable",
-                            "message": "The order does not reach the coupon's minimum spend.",
-                            "details": {"reason": "below_threshold"}}  # fmt: skip
+    assert below.json() == {
+        "code": "coupon_not_usable",
+        "message": "The order does not reach the coupon's minimum spend.",
+        "details": {"reason": "below_threshold"},
+    }
     assert stranger.json()["details"] == {"reason": "not_this_member"}
     assert _coupon_rows(shop) == before and Redemption.objects.count() == 0
 

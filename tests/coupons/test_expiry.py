@@ -71,8 +71,7 @@ def test_a_coupon_expires_at_the_end_of_its_last_local_day_and_not_a_moment_befo
 def test_expiry_leaves_used_coupons_unbound_codes_and_other_shops_alone(shop, other_shop):
     member = make_member(shop)
     used = issue(shop, member, 1, "used")
-    coupon_redeem(shop=shop, code=used.code, member=member, order_external_id="A1", cart=Cart(amount=200),
-                  now=ISSUED)  # fmt: skip
+    coupon_redeem(shop=shop, code=used.code, member=member, order_external_id="A1", cart=Cart(amount=200), now=ISSUED)
     due = issue(shop, member, 1, "due")
     later = issue(shop, member, 30, "later")
     codes_generate(shop=shop, actor=SYSTEM, template=make_template(shop, name="码", valid_days=1), count=2)
@@ -84,8 +83,9 @@ def test_expiry_leaves_used_coupons_unbound_codes_and_other_shops_alone(shop, ot
     after = statuses(shop)
     assert (after[used.code], after[due.code], after[later.code]) == ("redeemed", "expired", "available")
     assert sorted(Coupon.objects.filter(shop=shop, member__isnull=True).values_list("status", flat=True)) == [
-        "available", "available",
-    ]  # fmt: skip
+        "available",
+        "available",
+    ]
     assert statuses(other_shop) == foreign_before == {foreign.code: "available"}
 
 

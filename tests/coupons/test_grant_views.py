@@ -60,11 +60,15 @@ def test_each_role_reaches_the_grant_pages_only_with_the_grant_right(client, sho
     staff_client(client, shop, role)
     allowed = Perm.COUPONS_GRANT in ROLE_PERMISSIONS[role]
 
-    for page in (url("coupon_grants", shop), url("coupon_grant", shop, job.pk),
-                 url("coupon_grant_member", shop, members[0].pk)):  # fmt: skip
+    for page in (
+        url("coupon_grants", shop),
+        url("coupon_grant", shop, job.pk),
+        url("coupon_grant_member", shop, members[0].pk),
+    ):
         assert client.get(page).status_code == (200 if allowed else 403), (role, page)
-    posted = client.post(url("coupon_grants", shop), {"template": template.pk, "segment": segment.pk,
-                                                      "idempotency_key": KEY})  # fmt: skip
+    posted = client.post(
+        url("coupon_grants", shop), {"template": template.pk, "segment": segment.pk, "idempotency_key": KEY}
+    )
     assert posted.status_code == (302 if allowed else 403)
     assert GrantJob.objects.count() == (2 if allowed else 1)
 
@@ -72,8 +76,9 @@ def test_each_role_reaches_the_grant_pages_only_with_the_grant_right(client, sho
 # --- segment grants -----------------------------------------------------------------------------------------------
 
 
-def test_the_form_offers_active_templates_and_the_shops_segments_with_their_count_now(owner_client, shop, other_shop,
-                                                                                     setup):  # fmt: skip
+def test_the_form_offers_active_templates_and_the_shops_segments_with_their_count_now(
+    owner_client, shop, other_shop, setup
+):
     template, segment, _members = setup
     paused = template_set_status(shop=shop, actor=SYSTEM, template=make_template(shop, name="停用券"), status="paused")
     make_template(other_shop, name="乙店券")
@@ -88,8 +93,9 @@ def test_the_form_offers_active_templates_and_the_shops_segments_with_their_coun
     assert re.search(r'name="idempotency_key" value="dashboard#[0-9a-f]{32}"', response.content.decode())
 
 
-def test_a_grant_queues_one_job_runs_it_and_shows_its_figures(owner_client, shop, setup,
-                                                               django_capture_on_commit_callbacks):  # fmt: skip
+def test_a_grant_queues_one_job_runs_it_and_shows_its_figures(
+    owner_client, shop, setup, django_capture_on_commit_callbacks
+):
     template, segment, members = setup
     data = {"template": template.pk, "segment": segment.pk, "idempotency_key": KEY}
 
@@ -99,7 +105,12 @@ def test_a_grant_queues_one_job_runs_it_and_shows_its_figures(owner_client, shop
     job = GrantJob.objects.get(shop=shop)
     assert response.status_code == 302 and response.url == url("coupon_grant", shop, job.pk)
     assert (job.status, job.members_total, job.members_done, job.issued, job.actor) == (
-        GrantStatus.DONE, 3, 3, 3, "owner@shop-a.example")  # fmt: skip
+        GrantStatus.DONE,
+        3,
+        3,
+        3,
+        "owner@shop-a.example",
+    )
     assert sorted(Coupon.objects.filter(template=template).values_list("member_id", flat=True)) == [
         m.pk for m in members
     ]
@@ -124,12 +135,14 @@ def test_a_double_submit_makes_one_job(owner_client, shop, setup):
 
 def test_a_form_used_before_for_another_grant_gets_a_fresh_key_and_makes_nothing(owner_client, shop, setup):
     template, segment, _members = setup
-    owner_client.post(url("coupon_grants", shop), {"template": template.pk, "segment": segment.pk,
-                                                   "idempotency_key": KEY})  # fmt: skip
+    owner_client.post(
+        url("coupon_grants", shop), {"template": template.pk, "segment": segment.pk, "idempotency_key": KEY}
+    )
     other_segment = segment_of(shop, name="北京会员", region="北京市")
 
-    response = owner_client.post(url("coupon_grants", shop), {"template": template.pk, "segment": other_segment.pk,
-                                                              "idempotency_key": KEY})  # fmt: skip
+    response = owner_client.post(
+        url("coupon_grants", shop), {"template": template.pk, "segment": other_segment.pk, "idempotency_key": KEY}
+    )
 
     assert response.status_code == 200
     assert any("already used for another grant" in e for e in form_errors(response))
@@ -192,8 +205,10 @@ def test_another_shops_template_or_segment_is_not_a_choice(owner_client, shop, o
     foreign_template = make_template(other_shop, name="乙店券")
     foreign_segment = segment_of(other_shop, name="乙店分组")
 
-    for data in ({"template": foreign_template.pk, "segment": segment.pk},
-                 {"template": template.pk, "segment": foreign_segment.pk}):  # fmt: skip
+    for data in (
+        {"template": foreign_template.pk, "segment": segment.pk},
+        {"template": template.pk, "segment": foreign_segment.pk},
+    ):
         response = owner_client.post(url("coupon_grants", shop), {**data, "idempotency_key": KEY})
         assert response.status_code == 200
         assert any("Select a valid choice." in e for e in form_errors(response))
@@ -218,8 +233,10 @@ def test_another_shops_job_answers_404(owner_client, shop, other_shop):
 
 
 def grant_member(client, shop, member, template, source="grant", note="生日补发", key=KEY):
-    return client.post(url("coupon_grant_member", shop, member.pk),
-                       {"template": template.pk, "source": source, "note": note, "idempotency_key": key})  # fmt: skip
+    return client.post(
+        url("coupon_grant_member", shop, member.pk),
+        {"template": template.pk, "source": source, "note": note, "idempotency_key": key},
+    )
 
 
 def test_a_grant_to_a_member_names_the_coupon_code_and_records_the_reason(owner_client, shop, setup):
@@ -318,11 +335,13 @@ def test_another_shops_member_cannot_be_granted_a_coupon(owner_client, shop, oth
 
 
 @pytest.mark.parametrize("role", Role.values)
-def test_the_profile_shows_the_members_coupons_to_every_role_and_the_grant_button_to_granters(client, shop, setup,
-                                                                                            role):  # fmt: skip
+def test_the_profile_shows_the_members_coupons_to_every_role_and_the_grant_button_to_granters(
+    client, shop, setup, role
+):
     template, _segment, members = setup
-    coupon = coupon_issue(shop=shop, member=members[0], template=template, idempotency_key="c",
-                          source=Source.CLAIM).coupon  # fmt: skip
+    coupon = coupon_issue(
+        shop=shop, member=members[0], template=template, idempotency_key="c", source=Source.CLAIM
+    ).coupon
     staff_client(client, shop, role)
 
     response = client.get(url("member", shop, members[0].pk))

@@ -29,8 +29,15 @@ def everyone_in(shop, region=SHANGHAI, name="上海会员"):
 
 def job_figures(job: GrantJob) -> tuple:
     job.refresh_from_db()
-    return (job.status, job.members_total, job.members_done, job.issued, job.skipped_audience, job.skipped_limit,
-            job.skipped_stock)  # fmt: skip
+    return (
+        job.status,
+        job.members_total,
+        job.members_done,
+        job.issued,
+        job.skipped_audience,
+        job.skipped_limit,
+        job.skipped_stock,
+    )
 
 
 def granted(template) -> list[int]:
@@ -64,8 +71,9 @@ def test_a_paused_template_cannot_be_granted_and_no_job_is_made(shop):
     assert GrantJob.objects.count() == 0
 
 
-def test_a_job_issues_to_the_audience_and_counts_every_member_it_skips(shop, other_shop,
-                                                                       django_capture_on_commit_callbacks):  # fmt: skip
+def test_a_job_issues_to_the_audience_and_counts_every_member_it_skips(
+    shop, other_shop, django_capture_on_commit_callbacks
+):
     # given: a template for tagged members, with 3 coupons left; 8 members in the segment
     tag = tag_create(shop=shop, actor=SYSTEM, name="老客")
     template = make_template(shop, audience="tags", audience_tags=[tag.pk], stock=4, per_member_limit=1)
@@ -96,8 +104,9 @@ def test_a_job_issues_to_the_audience_and_counts_every_member_it_skips(shop, oth
 def test_a_job_runs_in_chunks_and_a_chunk_run_again_issues_nothing_twice(shop):
     template = make_template(shop, per_member_limit=1)
     members = [make_member(shop, i, region=SHANGHAI) for i in range(5)]
-    job = grant_create(shop=shop, actor=SYSTEM, template=template, segment=everyone_in(shop), idempotency_key="g",
-                       dispatch=False)  # fmt: skip
+    job = grant_create(
+        shop=shop, actor=SYSTEM, template=template, segment=everyone_in(shop), idempotency_key="g", dispatch=False
+    )
 
     assert grant_run_chunk(shop=shop, job=job, chunk=2) is False
     assert job_figures(job) == (GrantStatus.RUNNING, 5, 2, 2, 0, 0, 0)
@@ -119,8 +128,9 @@ def test_a_job_runs_in_chunks_and_a_chunk_run_again_issues_nothing_twice(shop):
 def test_a_template_paused_during_the_job_fails_it_with_its_error_and_keeps_what_was_granted(shop):
     template = make_template(shop)
     members = [make_member(shop, i, region=SHANGHAI) for i in range(4)]
-    job = grant_create(shop=shop, actor=SYSTEM, template=template, segment=everyone_in(shop), idempotency_key="g",
-                       dispatch=False)  # fmt: skip
+    job = grant_create(
+        shop=shop, actor=SYSTEM, template=template, segment=everyone_in(shop), idempotency_key="g", dispatch=False
+    )
     grant_run_chunk(shop=shop, job=job, chunk=2)
 
     template_set_status(shop=shop, actor=SYSTEM, template=template, status="paused")
@@ -140,8 +150,7 @@ def test_a_job_whose_segment_was_deleted_fails_and_issues_nothing(shop):
     template = make_template(shop)
     make_member(shop, 1, region=SHANGHAI)
     segment = everyone_in(shop)
-    job = grant_create(shop=shop, actor=SYSTEM, template=template, segment=segment, idempotency_key="g",
-                       dispatch=False)  # fmt: skip
+    job = grant_create(shop=shop, actor=SYSTEM, template=template, segment=segment, idempotency_key="g", dispatch=False)
     segment_delete(shop=shop, actor=SYSTEM, segment=segment)
 
     grant_run(shop.pk, job.pk)
@@ -156,8 +165,7 @@ def test_a_job_whose_segment_filter_became_invalid_fails_with_the_reason_instead
     template = make_template(shop)
     make_member(shop, 1, region=SHANGHAI)
     segment = everyone_in(shop)
-    job = grant_create(shop=shop, actor=SYSTEM, template=template, segment=segment, idempotency_key="g",
-                       dispatch=False)  # fmt: skip
+    job = grant_create(shop=shop, actor=SYSTEM, template=template, segment=segment, idempotency_key="g", dispatch=False)
     GrantJob.objects.filter(pk=job.pk).update(segment=segment)
     type(segment).objects.filter(pk=segment.pk).update(definition={"genders": ["robot"]})
 

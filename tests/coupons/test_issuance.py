@@ -76,8 +76,9 @@ def test_claims_respect_the_claim_window_status_and_audience(shop):
 
     new_only = make_template(shop, name="新人券", audience="new_members", new_member_days=7)
     with pytest.raises(NotIssuable) as outside:
-        coupon_issue(shop=shop, member=member, template=new_only, idempotency_key="n", source="claim",
-                     now=now + days(8))  # fmt: skip
+        coupon_issue(
+            shop=shop, member=member, template=new_only, idempotency_key="n", source="claim", now=now + days(8)
+        )
     assert outside.value.code == "outside_audience"
 
     template_set_status(shop=shop, actor=SYSTEM, template=new_only, status="paused")
@@ -101,7 +102,12 @@ def test_bulk_issue_skips_and_counts_then_a_rerun_issues_nothing_more(shop):
     )
 
     assert (first.considered, first.issued, first.skipped_limit, first.skipped_inactive, first.skipped_stock) == (
-        6, 2, 1, 1, 2)  # fmt: skip
+        6,
+        2,
+        1,
+        1,
+        2,
+    )
     assert second.issued == 0 and second.already == 2
     assert (
         sorted(Coupon.objects.filter(template=template, source="segment_grant").values_list("member_id", flat=True))

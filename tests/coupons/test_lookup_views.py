@@ -88,8 +88,9 @@ def test_an_unknown_code_says_so_on_the_page(clerk, shop):
 
 def test_another_shops_code_is_unknown_and_cannot_be_redeemed(clerk, shop, other_shop):
     template = make_template(other_shop)
-    foreign = coupon_issue(shop=other_shop, member=make_member(other_shop, 1), template=template,
-                           idempotency_key="f", source=Source.CLAIM).coupon  # fmt: skip
+    foreign = coupon_issue(
+        shop=other_shop, member=make_member(other_shop, 1), template=template, idempotency_key="f", source=Source.CLAIM
+    ).coupon
 
     looked_up = clerk.get(lookup_url(shop, foreign.code))
     posted = redeem(clerk, shop, foreign.code)
@@ -121,7 +122,10 @@ def test_redeeming_uses_the_coupon_once_and_says_so(clerk, shop, coupon):
     assert response.status_code == 302 and response.url == lookup_url(shop, code_display(coupon.code))
     assert messages_of(response) == ["Coupon used on order POS-1: ¥20 off."]
     assert (redemption.order_external_id, redemption.order_amount, redemption.discount) == (
-        "POS-1", Decimal("150.00"), Decimal("20.00"))  # fmt: skip
+        "POS-1",
+        Decimal("150.00"),
+        Decimal("20.00"),
+    )
     assert redemption.member_id == coupon.member_id and redemption.actor.endswith("@example.com")
     coupon.refresh_from_db()
     assert coupon.status == CouponStatus.REDEEMED
@@ -169,8 +173,9 @@ def test_a_bad_order_form_is_refused_and_changes_nothing(clerk, shop, coupon, fi
 
 def test_items_are_read_for_a_coupon_on_some_categories(clerk, shop):
     template = make_template(shop, name="母婴满100减20", scope="categories", scope_values=["母婴"])
-    coupon = coupon_issue(shop=shop, member=make_member(shop, 2), template=template, idempotency_key="m",
-                          source=Source.CLAIM).coupon  # fmt: skip
+    coupon = coupon_issue(
+        shop=shop, member=make_member(shop, 2), template=template, idempotency_key="m", source=Source.CLAIM
+    ).coupon
 
     without = redeem(clerk, shop, coupon.code, action="validate")
     with_items = redeem(clerk, shop, coupon.code, action="validate", items="A1, 母婴, 2, 60\nB1，食品，1，30")
@@ -211,8 +216,9 @@ def test_an_expired_coupon_reads_expired_before_the_nightly_run(clerk, shop, cou
 def test_redemptions_list_shows_a_reversed_one(clerk, shop, coupon):
     from coupons.redemption import coupons_reverse_for_order
 
-    coupon_redeem(shop=shop, code=coupon.code, member=coupon.member, order_external_id="OLD-1",
-                  cart=Cart(amount=Decimal("200")))  # fmt: skip
+    coupon_redeem(
+        shop=shop, code=coupon.code, member=coupon.member, order_external_id="OLD-1", cart=Cart(amount=Decimal("200"))
+    )
     coupons_reverse_for_order(shop=shop, order_external_id="OLD-1")
 
     html = clerk.get(lookup_url(shop, coupon.code)).content.decode()

@@ -108,8 +108,10 @@ def test_a_gift_exchange_takes_exactly_its_price_and_one_unit_of_stock(shop):
     assert created is True
     assert (exchange.status, exchange.points, exchange.gift_id, exchange.coupon_id) == ("pending", 300, gift.pk, None)
     assert (exchange.recipient_name, exchange.recipient_phone, exchange.address) == (
-        "张三", "13800138000", "上海市黄浦区南京东路1号",
-    )  # fmt: skip
+        "张三",
+        "13800138000",
+        "上海市黄浦区南京东路1号",
+    )
     assert balance(member) == 200
     assert exchange.points_entry.points == -300
     assert Gift.objects.get(pk=gift.pk).issued == 1
@@ -174,8 +176,13 @@ def test_rewards_not_on_offer_are_refused_and_nothing_is_written(shop):
     template_set_status(shop=shop, actor=SYSTEM, template=paused, status="paused")
     hidden = make_gift(shop, name="下架")
     gift_set_active(shop=shop, actor=SYSTEM, gift=hidden, active=False)
-    tiers_only = make_template(shop, name="等级专享", points_price=10, audience="tiers",
-                               audience_tiers=[Tier.objects.get(shop=shop, rank=1).pk])  # fmt: skip
+    tiers_only = make_template(
+        shop,
+        name="等级专享",
+        points_price=10,
+        audience="tiers",
+        audience_tiers=[Tier.objects.get(shop=shop, rank=1).pk],
+    )
     member = rich_member(shop)
     before = state(shop)
 
@@ -297,12 +304,16 @@ def test_cancelling_a_gift_gives_back_the_points_and_the_stock(shop, pending, sh
     assert Gift.objects.get(pk=pending.gift_id).issued == 0
     refund = Exchange.objects.get(pk=pending.pk).refund_entry
     assert (refund.kind, refund.points, refund.reverses_id, refund.idempotency_key) == (
-        EntryKind.REVERSE, 300, pending.points_entry_id, f"mall#refund#{pending.pk}",
-    )  # fmt: skip
+        EntryKind.REVERSE,
+        300,
+        pending.points_entry_id,
+        f"mall#refund#{pending.pk}",
+    )
     assert refund.reason == "Points mall: 保温杯 cancelled · 缺货"
     assert AuditLogEntry.objects.get(shop=shop, action="mall_exchange.cancelled").changes == {
-        "status": ["shipped" if shipped else "pending", "cancelled"], "reason": ["", "缺货"],
-    }  # fmt: skip
+        "status": ["shipped" if shipped else "pending", "cancelled"],
+        "reason": ["", "缺货"],
+    }
     assert points_reconcile(shop=shop) == []
 
 
@@ -323,8 +334,9 @@ def test_cancelling_twice_is_refused_and_changes_nothing(shop, pending):
 def test_delivered_gifts_and_coupons_cannot_be_cancelled(shop, pending):
     mall_ship(shop=shop, exchange=pending, tracking_number="SF1")
     mall_deliver(shop=shop, exchange=pending)
-    coupon_exchange, _ = mall_exchange(shop=shop, member=pending.member,
-                                       template=make_template(shop, points_price=50), idempotency_key="c")  # fmt: skip
+    coupon_exchange, _ = mall_exchange(
+        shop=shop, member=pending.member, template=make_template(shop, points_price=50), idempotency_key="c"
+    )
     before = state(shop)
 
     with pytest.raises(InvalidFulfilment) as delivered:
@@ -419,11 +431,14 @@ def test_twenty_members_racing_for_a_gift_of_five_get_exactly_five(shop):
     gift = make_gift(shop, points_price=100, stock=5)
     members = [rich_member(shop, i, points=150) for i in range(20)]
 
-    results = race([
-        in_scope(shop, lambda m=m: mall_exchange(shop=shop, member=m, gift=gift, idempotency_key=f"g{m.pk}",
-                                                  **ADDRESS))
-        for m in members
-    ])  # fmt: skip
+    results = race(
+        [
+            in_scope(
+                shop, lambda m=m: mall_exchange(shop=shop, member=m, gift=gift, idempotency_key=f"g{m.pk}", **ADDRESS)
+            )
+            for m in members
+        ]
+    )
 
     won = [r[0].member_id for r in results if isinstance(r, tuple)]
     assert len(won) == 5
@@ -442,13 +457,20 @@ def test_one_member_with_points_for_three_racing_ten_times_gets_three(shop):
     template = make_template(shop, points_price=100, per_member_limit=10)
     member = rich_member(shop, points=300)
 
-    results = race([
-        in_scope(shop, lambda i=i: mall_exchange(
-            shop=shop, member=member, idempotency_key=f"k{i}",
-            **({"gift": gift, **ADDRESS} if i % 2 else {"template": template}),
-        ))
-        for i in range(10)
-    ])  # fmt: skip
+    results = race(
+        [
+            in_scope(
+                shop,
+                lambda i=i: mall_exchange(
+                    shop=shop,
+                    member=member,
+                    idempotency_key=f"k{i}",
+                    **({"gift": gift, **ADDRESS} if i % 2 else {"template": template}),
+                ),
+            )
+            for i in range(10)
+        ]
+    )
 
     assert sum(1 for r in results if isinstance(r, tuple)) == 3
     assert all(isinstance(r, InsufficientPoints) for r in results if not isinstance(r, tuple)), results
@@ -465,18 +487,20 @@ def test_one_member_with_points_for_three_racing_ten_times_gets_three(shop):
 def test_cancels_racing_exchanges_keep_the_stock_and_the_books_exact(shop):
     gift = make_gift(shop, points_price=100, stock=3)
     members = [rich_member(shop, i, points=100) for i in range(6)]
-    first = [mall_exchange(shop=shop, member=m, gift=gift, idempotency_key=f"a{m.pk}", **ADDRESS)[0]
-             for m in members[:3]]  # fmt: skip
+    first = [
+        mall_exchange(shop=shop, member=m, gift=gift, idempotency_key=f"a{m.pk}", **ADDRESS)[0] for m in members[:3]
+    ]
 
     results = race(
         [in_scope(shop, lambda e=e: mall_cancel(shop=shop, exchange=e)) for e in first]
         + [in_scope(shop, lambda e=e: mall_cancel(shop=shop, exchange=e)) for e in first]
         + [
-            in_scope(shop, lambda m=m: mall_exchange(shop=shop, member=m, gift=gift, idempotency_key=f"b{m.pk}",
-                                                      **ADDRESS))
+            in_scope(
+                shop, lambda m=m: mall_exchange(shop=shop, member=m, gift=gift, idempotency_key=f"b{m.pk}", **ADDRESS)
+            )
             for m in members
         ]
-    )  # fmt: skip
+    )
 
     cancels = results[:6]
     assert sum(1 for r in cancels if isinstance(r, Exchange)) == 3

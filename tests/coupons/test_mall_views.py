@@ -101,8 +101,13 @@ def test_creating_a_gift_saves_it_and_says_so(owner_client, shop):
     assert messages_of(response) == ["Gift saved."]
     gift = Gift.objects.get(shop=shop)
     assert (gift.name, gift.description, gift.points_price, gift.stock, gift.issued, gift.active) == (
-        "帆布袋", "限量", 150, 20, 0, True,
-    )  # fmt: skip
+        "帆布袋",
+        "限量",
+        150,
+        20,
+        0,
+        True,
+    )
     assert AuditLogEntry.objects.get(shop=shop, action="mall_gift.create").actor_label == "owner@shop-a.example"
 
 
@@ -172,8 +177,9 @@ def test_ship_deliver_and_cancel_from_the_queue(owner_client, shop):
     exchange = pending_exchange(shop)
     other = pending_exchange(shop, 1)
 
-    shipped = owner_client.post(url("coupon_mall_ship", shop, exchange.pk),
-                                {"tracking_number": "SF123", "back": "pending"}, follow=True)  # fmt: skip
+    shipped = owner_client.post(
+        url("coupon_mall_ship", shop, exchange.pk), {"tracking_number": "SF123", "back": "pending"}, follow=True
+    )
     assert shipped.redirect_chain == [(url("coupon_mall_queue", shop) + "?status=pending", 302)]
     assert messages_of(shipped) == ["Marked as shipped."]
     delivered = owner_client.post(url("coupon_mall_deliver", shop, exchange.pk), {"back": "shipped"}, follow=True)
@@ -183,8 +189,9 @@ def test_ship_deliver_and_cancel_from_the_queue(owner_client, shop):
     assert messages_of(cancelled) == ["Exchange cancelled: the points and the stock were given back."]
 
     assert Exchange.objects.filter(pk=exchange.pk).values_list("status", "tracking_number").get() == (
-        "delivered", "SF123",
-    )  # fmt: skip
+        "delivered",
+        "SF123",
+    )
     assert Exchange.objects.get(pk=other.pk).status == "cancelled"
     assert Member.objects.get(pk=other.member_id).points_balance == 500
     assert Gift.objects.get(pk=exchange.gift_id).issued == 1
@@ -193,8 +200,9 @@ def test_ship_deliver_and_cancel_from_the_queue(owner_client, shop):
 
 def test_refused_actions_say_why_and_change_nothing(owner_client, shop):
     exchange = pending_exchange(shop)
-    coupon_exchange = mall_exchange(shop=shop, member=exchange.member, template=make_template(shop, points_price=10),
-                                    idempotency_key="c")[0]  # fmt: skip
+    coupon_exchange = mall_exchange(
+        shop=shop, member=exchange.member, template=make_template(shop, points_price=10), idempotency_key="c"
+    )[0]
     before = exchange_state(exchange)
 
     no_number = owner_client.post(url("coupon_mall_ship", shop, exchange.pk), {"tracking_number": " "}, follow=True)
@@ -251,8 +259,9 @@ def _coupon_history(shop):
     exchange = pending_exchange(shop)
     mall_exchange(shop=shop, member=exchange.member, template=template, idempotency_key="c")
     coupon = Coupon.objects.get(shop=shop, template=template)
-    coupon_redeem(shop=shop, code=coupon.code, member=exchange.member, order_external_id="A1",
-                  cart=Cart(amount=Decimal("150")))  # fmt: skip
+    coupon_redeem(
+        shop=shop, code=coupon.code, member=exchange.member, order_external_id="A1", cart=Cart(amount=Decimal("150"))
+    )
     return coupon
 
 
@@ -287,8 +296,7 @@ def test_a_template_is_corrected_in_the_admin_but_not_its_counter(ops_client, sh
     assert page.status_code == 200
     assert "issued" not in page.context["adminform"].form.fields
     data = {name: value for name, value in page.context["adminform"].form.initial.items() if value is not None}
-    data.update(name="满100减25", value="25", scope_values="[]", audience_tiers="[]", audience_tags="[]",
-                issued="99")  # fmt: skip
+    data.update(name="满100减25", value="25", scope_values="[]", audience_tiers="[]", audience_tags="[]", issued="99")
 
     ops_client.post(f"/admin/coupons/coupontemplate/{template.pk}/change/", data)
     bad = ops_client.post(f"/admin/coupons/coupontemplate/{template.pk}/change/", {**data, "value": "150"})
@@ -298,8 +306,9 @@ def test_a_template_is_corrected_in_the_admin_but_not_its_counter(ops_client, sh
     saved = CouponTemplate.objects.get(pk=template.pk)
     assert (saved.name, saved.value, saved.issued) == ("满100减25", 25, 0)
     assert AuditLogEntry.objects.get(shop=shop, action="coupon_template.update").changes["name"] == [
-        "满100减20", "满100减25",
-    ]  # fmt: skip
+        "满100减20",
+        "满100减25",
+    ]
 
 
 def test_a_gift_is_corrected_in_the_admin_through_the_service(ops_client, shop):

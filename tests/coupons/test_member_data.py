@@ -41,20 +41,33 @@ def history(shop, other_shop):
     with time_machine.travel(at(0), tick=False):
         claimed = coupon_issue(shop=shop, member=member, template=used, idempotency_key="c1", source="claim").coupon
         coupon_issue(shop=shop, member=member, template=short, idempotency_key="c2", source="birthday")
-    coupon_redeem(shop=shop, code=claimed.code, member=member, order_external_id="A100", cart=Cart(Decimal("150")),
-                  now=at(1))  # fmt: skip
+    coupon_redeem(
+        shop=shop, code=claimed.code, member=member, order_external_id="A100", cart=Cart(Decimal("150")), now=at(1)
+    )
     coupons_reverse_for_order(shop=shop, order_external_id="A100", now=at(2))
     coupons_expire(shop=shop, now=at(24 * 3))
     with time_machine.travel(at(24 * 3 + 1), tick=False):
         mall_exchange(shop=shop, member=member, template=mall, idempotency_key="m1")
     with time_machine.travel(at(24 * 3 + 2), tick=False):
-        exchange, _ = mall_exchange(shop=shop, member=member, gift=gift, idempotency_key="m2", recipient_name="张三",
-                                    recipient_phone="13800138000", address="上海市南京东路1号")  # fmt: skip
+        exchange, _ = mall_exchange(
+            shop=shop,
+            member=member,
+            gift=gift,
+            idempotency_key="m2",
+            recipient_name="张三",
+            recipient_phone="13800138000",
+            address="上海市南京东路1号",
+        )
     with time_machine.travel(at(24 * 3 + 3), tick=False):
         mall_cancel(shop=shop, exchange=exchange, reason="缺货")
     foreign = make_member(other_shop, name="别人")
-    coupon_issue(shop=other_shop, member=foreign, template=make_template(other_shop, name="乙店券"),
-                 idempotency_key="c1", source="claim")  # fmt: skip
+    coupon_issue(
+        shop=other_shop,
+        member=foreign,
+        template=make_template(other_shop, name="乙店券"),
+        idempotency_key="c1",
+        source="claim",
+    )
     return member
 
 
@@ -88,9 +101,11 @@ def test_the_export_holds_the_coupons_redemptions_and_exchanges(shop, history):
     ]
     [redemption] = data["coupon_redemptions"]
     assert {k: redemption[k] for k in ("order_external_id", "order_amount", "discount", "reversal")} == {
-        "order_external_id": "A100", "order_amount": Decimal("150.00"), "discount": Decimal("20.00"),
+        "order_external_id": "A100",
+        "order_amount": Decimal("150.00"),
+        "discount": Decimal("20.00"),
         "reversal": "restored",
-    }  # fmt: skip
+    }
     assert redemption["code"] == data["coupons"][0]["code"]
     assert [
         (e["reward"], e["kind"], e["points"], e["status"], e["address"]) for e in data["points_mall_exchanges"]

@@ -21,11 +21,17 @@ def test_thirty_concurrent_claims_on_a_stock_of_ten_issue_exactly_ten(shop):
     template = make_template(shop, stock=10)
     members = [make_member(shop, i) for i in range(30)]
 
-    results = race([
-        in_scope(shop, lambda m=m: coupon_issue(shop=shop, member=m, template=template, idempotency_key=f"c{m.pk}",
-                                                 source="claim"))
-        for m in members
-    ])  # fmt: skip
+    results = race(
+        [
+            in_scope(
+                shop,
+                lambda m=m: coupon_issue(
+                    shop=shop, member=m, template=template, idempotency_key=f"c{m.pk}", source="claim"
+                ),
+            )
+            for m in members
+        ]
+    )
 
     assert sum(1 for r in results if getattr(r, "created", False)) == 10
     assert sum(1 for r in results if isinstance(r, OutOfStock)) == 20
@@ -37,11 +43,17 @@ def test_one_member_racing_for_a_limit_of_two_gets_two(shop):
     template = make_template(shop, per_member_limit=2)
     member = make_member(shop)
 
-    results = race([
-        in_scope(shop, lambda i=i: coupon_issue(shop=shop, member=member, template=template,
-                                                 idempotency_key=f"k{i}", source="claim"))
-        for i in range(12)
-    ])  # fmt: skip
+    results = race(
+        [
+            in_scope(
+                shop,
+                lambda i=i: coupon_issue(
+                    shop=shop, member=member, template=template, idempotency_key=f"k{i}", source="claim"
+                ),
+            )
+            for i in range(12)
+        ]
+    )
 
     assert sum(1 for r in results if getattr(r, "created", False)) == 2
     assert all(isinstance(r, LimitReached) for r in results if not getattr(r, "created", False))
@@ -52,11 +64,17 @@ def test_the_same_key_delivered_sixteen_times_at_once_issues_once(shop):
     template = make_template(shop, per_member_limit=1)
     member = make_member(shop)
 
-    results = race([
-        in_scope(shop, lambda: coupon_issue(shop=shop, member=member, template=template, idempotency_key="same",
-                                             source="claim"))
-        for _ in range(16)
-    ])  # fmt: skip
+    results = race(
+        [
+            in_scope(
+                shop,
+                lambda: coupon_issue(
+                    shop=shop, member=member, template=template, idempotency_key="same", source="claim"
+                ),
+            )
+            for _ in range(16)
+        ]
+    )
 
     assert {r.coupon.pk for r in results} == {Coupon.objects.get(member=member).pk}
     assert sum(r.created for r in results) == 1
@@ -68,12 +86,24 @@ def test_claims_racing_a_bulk_grant_never_pass_the_stock_or_the_limit(shop):
     ids = [m.pk for m in members]
 
     results = race(
-        [in_scope(shop, lambda: coupons_issue_bulk(shop=shop, template=template, member_ids=ids, key_prefix="g#",
-                                                    source="segment_grant"))]
-        + [in_scope(shop, lambda m=m: coupon_issue(shop=shop, member=m, template=template,
-                                                    idempotency_key=f"c{m.pk}", source="claim"))
-           for m in members[:20]]
-    )  # fmt: skip
+        [
+            in_scope(
+                shop,
+                lambda: coupons_issue_bulk(
+                    shop=shop, template=template, member_ids=ids, key_prefix="g#", source="segment_grant"
+                ),
+            )
+        ]
+        + [
+            in_scope(
+                shop,
+                lambda m=m: coupon_issue(
+                    shop=shop, member=m, template=template, idempotency_key=f"c{m.pk}", source="claim"
+                ),
+            )
+            for m in members[:20]
+        ]
+    )
 
     assert not [r for r in results if isinstance(r, Exception) and not isinstance(r, OutOfStock | LimitReached)]
     assert Coupon.objects.filter(template=template).count() == 25
@@ -89,11 +119,21 @@ def test_fifteen_concurrent_redemptions_of_one_coupon_on_different_orders_succee
     member = make_member(shop)
     coupon = coupon_issue(shop=shop, member=member, template=template, idempotency_key="c", source="claim").coupon
 
-    results = race([
-        in_scope(shop, lambda i=i: coupon_redeem(shop=shop, code=coupon.code, member=member,
-                                                  order_external_id=f"O-{i}", cart=Cart(amount=Decimal("150"))))
-        for i in range(15)
-    ])  # fmt: skip
+    results = race(
+        [
+            in_scope(
+                shop,
+                lambda i=i: coupon_redeem(
+                    shop=shop,
+                    code=coupon.code,
+                    member=member,
+                    order_external_id=f"O-{i}",
+                    cart=Cart(amount=Decimal("150")),
+                ),
+            )
+            for i in range(15)
+        ]
+    )
 
     assert sum(1 for r in results if getattr(r, "created", False)) == 1
     assert sum(1 for r in results if isinstance(r, AlreadyRedeemed)) == 14

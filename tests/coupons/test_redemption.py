@@ -27,8 +27,9 @@ CART = Cart(amount=Decimal("150.00"))
 
 
 def _issue(shop, member, template, key="k", now=None):
-    return coupon_issue(shop=shop, member=member, template=template, idempotency_key=key, source="claim",
-                        now=now).coupon  # fmt: skip
+    return coupon_issue(
+        shop=shop, member=member, template=template, idempotency_key=key, source="claim", now=now
+    ).coupon
 
 
 def _validate(shop, coupon, member, cart=CART, now=None):
@@ -194,7 +195,10 @@ def test_a_redemption_retried_for_the_same_order_returns_the_first(shop):
     assert again.redemption.pk == first.redemption.pk
     redemption = Redemption.objects.get(coupon=coupon)
     assert (redemption.order_amount, redemption.discount, redemption.member_id) == (
-        Decimal("150.00"), Decimal("20.00"), member.pk)  # fmt: skip
+        Decimal("150.00"),
+        Decimal("20.00"),
+        member.pk,
+    )
     assert _state(coupon) == (CouponStatus.REDEEMED, member.pk, 1)
 
 
@@ -359,8 +363,12 @@ def test_a_stackable_coupon_is_refused_after_a_non_stackable_one(shop):
 def test_two_stackable_coupons_combine_on_one_order(shop):
     member = make_member(shop)
     off = _issue(shop, member, make_template(shop, stackable=True), key="a")
-    shipping = _issue(shop, member, make_template(shop, name="包邮", kind="free_shipping", value=Decimal(0),
-                                                  min_spend=None, stackable=True), key="b")  # fmt: skip
+    shipping = _issue(
+        shop,
+        member,
+        make_template(shop, name="包邮", kind="free_shipping", value=Decimal(0), min_spend=None, stackable=True),
+        key="b",
+    )
     cart = Cart(amount=Decimal("150.00"), shipping=Decimal("10.00"))
 
     _redeem(shop, off, member, order="TB-1", cart=cart)
@@ -383,8 +391,9 @@ def test_a_generated_code_binds_to_the_member_who_redeems_it_and_starts_its_wind
 
     assert (bearer.member_id, bearer.valid_until) == (None, None)
     assert _validate(shop, bearer, member, now=now).discount == Decimal("20")
-    redeemed = coupon_redeem(shop=shop, code=bearer.code.lower(), member=member, order_external_id="TB-1", cart=CART,
-                             now=now)  # fmt: skip
+    redeemed = coupon_redeem(
+        shop=shop, code=bearer.code.lower(), member=member, order_external_id="TB-1", cart=CART, now=now
+    )
 
     assert redeemed.created
     coupon = Coupon.objects.get(pk=bearer.pk)

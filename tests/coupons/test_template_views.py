@@ -37,12 +37,30 @@ def templates_state(shop) -> list[dict]:
 
 # The editor's form for a 满100减20 coupon valid 30 days after it is received, as the browser posts it.
 FORM = {
-    "name": "满100减20", "kind": "amount_off", "value": "20", "min_spend": "100", "max_discount": "",
-    "item_sku": "", "item_name": "", "description": "", "scope": "order", "scope_values": "", "use_channel": "both",
-    "on_refund": "restore", "audience": "everyone", "new_member_days": "30", "claim_starts_at": "",
-    "claim_ends_at": "", "window": "days", "valid_days": "30", "valid_from": "", "valid_until": "", "stock": "",
-    "per_member_limit": "1", "points_price": "",
-}  # fmt: skip
+    "name": "满100减20",
+    "kind": "amount_off",
+    "value": "20",
+    "min_spend": "100",
+    "max_discount": "",
+    "item_sku": "",
+    "item_name": "",
+    "description": "",
+    "scope": "order",
+    "scope_values": "",
+    "use_channel": "both",
+    "on_refund": "restore",
+    "audience": "everyone",
+    "new_member_days": "30",
+    "claim_starts_at": "",
+    "claim_ends_at": "",
+    "window": "days",
+    "valid_days": "30",
+    "valid_from": "",
+    "valid_until": "",
+    "stock": "",
+    "per_member_limit": "1",
+    "points_price": "",
+}
 
 
 # --- who may see what -------------------------------------------------------------------------------------------
@@ -107,10 +125,12 @@ def test_roles_without_the_right_cannot_change_coupons_and_nothing_changes(clien
         (url("coupon_template_status", shop, template.pk), {"status": "ended"}),
         (url("coupon_codes_generate", shop, template.pk), {"count": "5"}),
         (url("coupon_codes_import", shop, template.pk), {"file": upload}),
-        (url("coupon_tier_gifts", shop), {"tier": tier.pk, "occasion": "birthday", "template": template.pk,
-                                          "quantity": "1"}),
+        (
+            url("coupon_tier_gifts", shop),
+            {"tier": tier.pk, "occasion": "birthday", "template": template.pk, "quantity": "1"},
+        ),
         (url("coupon_tier_gift_remove", shop, gift.pk), {}),
-    ]  # fmt: skip
+    ]
     for page, data in posts:
         assert client.post(page, data).status_code == 403, page
     assert templates_state(shop) == before
@@ -124,8 +144,9 @@ def test_roles_without_the_right_cannot_change_coupons_and_nothing_changes(clien
 def test_the_list_shows_each_template_with_its_offer_stock_and_figures(owner_client, shop):
     # given: a 满100减20 with 2 claimed and 1 redeemed on an order of 150, and an 8折 nobody claimed
     amount_off = make_template(shop, stock=100, per_member_limit=1)
-    percent = make_template(shop, name="全场8折", kind="percent_off", value=Decimal(20), min_spend=None,
-                            max_discount=Decimal(50))  # fmt: skip
+    percent = make_template(
+        shop, name="全场8折", kind="percent_off", value=Decimal(20), min_spend=None, max_discount=Decimal(50)
+    )
     first, second = make_member(shop, 1), make_member(shop, 2)
     coupon = coupon_issue(shop=shop, member=first, template=amount_off, idempotency_key="a", source="claim").coupon
     coupon_issue(shop=shop, member=second, template=amount_off, idempotency_key="b", source="claim")
@@ -134,14 +155,38 @@ def test_the_list_shows_each_template_with_its_offer_stock_and_figures(owner_cli
     response = owner_client.get(url("coupon_templates", shop))
 
     rows = re.findall(r'<tr data-testid="template-row">(.*?)</tr>', response.content.decode(), re.S)
-    cells = [[re.sub(r"\s+", " ", re.sub(r"<[^>]+>", "", c)).strip() for c in re.findall(r"<td.*?</td>", row, re.S)]
-             for row in rows]  # fmt: skip
+    cells = [
+        [re.sub(r"\s+", " ", re.sub(r"<[^>]+>", "", c)).strip() for c in re.findall(r"<td.*?</td>", row, re.S)]
+        for row in rows
+    ]
     assert cells == [
-        ["全场8折", "Percent off (折扣)", "20% off, at most ¥50 off", "Active", "unlimited", "0", "0", "0", "—",
-         "0.00", "Edit"],
-        ["满100减20", "Amount off above a threshold (满减)", "¥20 off orders over ¥100", "Active", "100", "2", "2",
-         "1", "50.0%", "150.00", "Edit"],
-    ]  # fmt: skip
+        [
+            "全场8折",
+            "Percent off (折扣)",
+            "20% off, at most ¥50 off",
+            "Active",
+            "unlimited",
+            "0",
+            "0",
+            "0",
+            "—",
+            "0.00",
+            "Edit",
+        ],
+        [
+            "满100减20",
+            "Amount off above a threshold (满减)",
+            "¥20 off orders over ¥100",
+            "Active",
+            "100",
+            "2",
+            "2",
+            "1",
+            "50.0%",
+            "150.00",
+            "Edit",
+        ],
+    ]
     assert percent.pk != amount_off.pk
 
 
@@ -163,16 +208,28 @@ def test_the_list_filters_by_status(owner_client, shop):
     [
         ({}, "¥20 off orders over ¥100", ["100", "20"]),
         ({"kind": "no_threshold", "value": Decimal(10), "min_spend": None}, "¥10 off, no minimum spend", ["10"]),
-        ({"kind": "percent_off", "value": Decimal("15"), "min_spend": None, "max_discount": Decimal("50.50")},
-         "15% off, at most ¥50.50 off", ["50.50"]),
-        ({"kind": "free_shipping", "value": Decimal(0), "min_spend": Decimal(99)},
-         "Free shipping, on orders over ¥99", ["99"]),
-        ({"kind": "gift", "value": Decimal(0), "min_spend": None, "item_sku": "MUG-1", "item_name": "马克杯"},
-         "Gift: 马克杯", ["马克杯"]),
-        ({"kind": "exchange", "value": Decimal(0), "min_spend": None, "item_sku": "LATTE"},
-         "Exchange voucher: LATTE", ["LATTE"]),
+        (
+            {"kind": "percent_off", "value": Decimal("15"), "min_spend": None, "max_discount": Decimal("50.50")},
+            "15% off, at most ¥50.50 off",
+            ["50.50"],
+        ),
+        (
+            {"kind": "free_shipping", "value": Decimal(0), "min_spend": Decimal(99)},
+            "Free shipping, on orders over ¥99",
+            ["99"],
+        ),
+        (
+            {"kind": "gift", "value": Decimal(0), "min_spend": None, "item_sku": "MUG-1", "item_name": "马克杯"},
+            "Gift: 马克杯",
+            ["马克杯"],
+        ),
+        (
+            {"kind": "exchange", "value": Decimal(0), "min_spend": None, "item_sku": "LATTE"},
+            "Exchange voucher: LATTE",
+            ["LATTE"],
+        ),
     ],
-)  # fmt: skip
+)
 def test_a_template_reads_in_words(shop, fields, english, chinese_has):
     template = make_template(shop, **fields)
     assert value_in_words(shop=shop, template=template) == english
@@ -184,10 +241,16 @@ def test_a_template_reads_in_words(shop, fields, english, chinese_has):
 def test_the_card_shows_the_value_condition_name_validity_and_scope(shop):
     days = make_template(shop, scope="categories", scope_values=["咖啡", "茶"], use_channel="offline")
     dates = make_template(
-        shop, name="国庆8折", kind="percent_off", value=Decimal(20), min_spend=Decimal("99.50"),
-        max_discount=Decimal(30), valid_days=None, valid_from=datetime.datetime(2026, 10, 1, tzinfo=SHANGHAI),
+        shop,
+        name="国庆8折",
+        kind="percent_off",
+        value=Decimal(20),
+        min_spend=Decimal("99.50"),
+        max_discount=Decimal(30),
+        valid_days=None,
+        valid_from=datetime.datetime(2026, 10, 1, tzinfo=SHANGHAI),
         valid_until=datetime.datetime(2026, 10, 8, tzinfo=SHANGHAI),
-    )  # fmt: skip
+    )
 
     assert {k: v for k, v in coupon_card(shop=shop, template=days).items() if k not in ("kind", "inactive")} == {
         "big": "¥20",
@@ -198,8 +261,11 @@ def test_the_card_shows_the_value_condition_name_validity_and_scope(shop):
     }
     card = coupon_card(shop=shop, template=dates)
     assert (card["big"], card["condition"], card["validity"], card["scope"]) == (
-        "20% off", "Orders over ¥99.50 · At most ¥30 off", "Valid 2026-10-01 – 2026-10-08", "Whole order",
-    )  # fmt: skip
+        "20% off",
+        "Orders over ¥99.50 · At most ¥30 off",
+        "Valid 2026-10-01 – 2026-10-08",
+        "Whole order",
+    )
 
 
 # --- the editor -----------------------------------------------------------------------------------------------------
@@ -228,13 +294,31 @@ def test_the_editor_shows_every_section_the_preview_card_and_its_phrases(owner_c
 def test_creating_a_template_saves_every_field_in_the_shops_time_zone(owner_client, shop):
     tier = tiers_of_shop(shop=shop).get(rank=2)
     data = {
-        **FORM, "name": "VIP 8折", "kind": "percent_off", "value": "20", "min_spend": "", "max_discount": "50",
-        "scope": "categories", "scope_values": "咖啡，茶、 甜点", "audience": "tiers", "audience_tiers": [str(tier.pk)],
-        "claim_starts_at": "2026-06-01T00:00", "claim_ends_at": "2026-06-30T23:59", "window": "dates",
-        "valid_days": "30", "valid_from": "2026-06-01T00:00", "valid_until": "2026-07-01T00:00", "stock": "500",
-        "per_member_limit": "2", "stackable": "on", "points_price": "800", "use_channel": "online",
-        "on_refund": "void", "description": "不与其他优惠同享", "shopper_claimable": "on",
-    }  # fmt: skip
+        **FORM,
+        "name": "VIP 8折",
+        "kind": "percent_off",
+        "value": "20",
+        "min_spend": "",
+        "max_discount": "50",
+        "scope": "categories",
+        "scope_values": "咖啡，茶、 甜点",
+        "audience": "tiers",
+        "audience_tiers": [str(tier.pk)],
+        "claim_starts_at": "2026-06-01T00:00",
+        "claim_ends_at": "2026-06-30T23:59",
+        "window": "dates",
+        "valid_days": "30",
+        "valid_from": "2026-06-01T00:00",
+        "valid_until": "2026-07-01T00:00",
+        "stock": "500",
+        "per_member_limit": "2",
+        "stackable": "on",
+        "points_price": "800",
+        "use_channel": "online",
+        "on_refund": "void",
+        "description": "不与其他优惠同享",
+        "shopper_claimable": "on",
+    }
 
     response = owner_client.post(url("coupon_template_create", shop), data)
 
@@ -243,26 +327,47 @@ def test_creating_a_template_saves_every_field_in_the_shops_time_zone(owner_clie
     assert response["Location"] == url("coupon_template", shop, template.pk)
     saved = CouponTemplate.objects.filter(pk=template.pk).values(*TEMPLATE_FIELDS).get()
     assert saved == {
-        "name": "VIP 8折", "description": "不与其他优惠同享", "kind": "percent_off", "value": Decimal("20.00"),
-        "min_spend": None, "max_discount": Decimal("50.00"), "item_sku": "", "item_name": "", "scope": "categories",
-        "scope_values": ["咖啡", "茶", "甜点"], "audience": "tiers", "audience_tiers": [tier.pk], "audience_tags": [],
-        "audience_segment": None, "new_member_days": 30,
+        "name": "VIP 8折",
+        "description": "不与其他优惠同享",
+        "kind": "percent_off",
+        "value": Decimal("20.00"),
+        "min_spend": None,
+        "max_discount": Decimal("50.00"),
+        "item_sku": "",
+        "item_name": "",
+        "scope": "categories",
+        "scope_values": ["咖啡", "茶", "甜点"],
+        "audience": "tiers",
+        "audience_tiers": [tier.pk],
+        "audience_tags": [],
+        "audience_segment": None,
+        "new_member_days": 30,
         "claim_starts_at": datetime.datetime(2026, 6, 1, tzinfo=SHANGHAI),
         "claim_ends_at": datetime.datetime(2026, 6, 30, 23, 59, tzinfo=SHANGHAI),
         "valid_days": None,  # the fixed dates were chosen: the days typed before are dropped
         "valid_from": datetime.datetime(2026, 6, 1, tzinfo=SHANGHAI),
-        "valid_until": datetime.datetime(2026, 7, 1, tzinfo=SHANGHAI), "stock": 500, "per_member_limit": 2,
-        "stackable": True, "points_price": 800, "use_channel": "online", "on_refund": "void",
+        "valid_until": datetime.datetime(2026, 7, 1, tzinfo=SHANGHAI),
+        "stock": 500,
+        "per_member_limit": 2,
+        "stackable": True,
+        "points_price": 800,
+        "use_channel": "online",
+        "on_refund": "void",
         "shopper_claimable": True,
-    }  # fmt: skip
+    }
     assert AuditLogEntry.objects.filter(shop=shop, action="coupon_template.create").count() == 1
     follow = owner_client.get(response["Location"])
     assert "Coupon VIP 8折 saved." in messages_of(follow)
 
 
 def test_the_editor_shows_a_saved_template_in_the_shops_time_zone(owner_client, shop):
-    template = make_template(shop, valid_days=None, valid_until=datetime.datetime(2026, 7, 1, 9, 30, tzinfo=SHANGHAI),
-                             scope="skus", scope_values=["SKU-1", "SKU-2"])  # fmt: skip
+    template = make_template(
+        shop,
+        valid_days=None,
+        valid_until=datetime.datetime(2026, 7, 1, 9, 30, tzinfo=SHANGHAI),
+        scope="skus",
+        scope_values=["SKU-1", "SKU-2"],
+    )
 
     response = owner_client.get(url("coupon_template_edit", shop, template.pk))
 
@@ -285,10 +390,16 @@ def test_the_editor_shows_a_saved_template_in_the_shops_time_zone(owner_client, 
         ({"audience": "tags"}, "audience_tags", "Choose tags of this shop."),
         ({"window": "days", "valid_days": ""}, "valid_days", "Give the number of days the coupon is valid."),
         ({"window": "dates", "valid_until": ""}, "valid_until", "Give the end of the use window."),
-        ({"window": "dates", "valid_from": "2026-07-02T00:00", "valid_until": "2026-07-01T00:00"}, "valid_until",
-         "The end of the use window must come after its start."),
-        ({"claim_starts_at": "2026-07-02T00:00", "claim_ends_at": "2026-07-01T00:00"}, "claim_ends_at",
-         "Claims must close after they open."),
+        (
+            {"window": "dates", "valid_from": "2026-07-02T00:00", "valid_until": "2026-07-01T00:00"},
+            "valid_until",
+            "The end of the use window must come after its start.",
+        ),
+        (
+            {"claim_starts_at": "2026-07-02T00:00", "claim_ends_at": "2026-07-01T00:00"},
+            "claim_ends_at",
+            "Claims must close after they open.",
+        ),
         ({"value": "-5"}, "value", "greater than or equal to 0"),
         ({"valid_days": "abc"}, "valid_days", "Enter a whole number."),
         ({"claim_starts_at": "tomorrow"}, "claim_starts_at", "Enter a valid date/time."),
@@ -297,7 +408,7 @@ def test_the_editor_shows_a_saved_template_in_the_shops_time_zone(owner_client, 
         ({"item_name": "\x07湿巾"}, "item_name", "Remove the invisible character U+0007"),
         ({"description": "第一行\n\u2067第二行"}, "description", "Remove the invisible character U+2067"),
     ],
-)  # fmt: skip
+)
 def test_a_bad_template_shows_each_error_at_its_field_and_saves_nothing(owner_client, shop, changes, field, message):
     response = owner_client.post(url("coupon_template_create", shop), {**FORM, **changes})
 
@@ -332,8 +443,9 @@ def test_another_shops_tier_tag_or_segment_is_not_a_choice(owner_client, shop, o
 
 def test_values_of_an_audience_not_chosen_are_not_stored(owner_client, shop):
     tier = tiers_of_shop(shop=shop).get(rank=1)
-    owner_client.post(url("coupon_template_create", shop), {**FORM, "audience_tiers": [str(tier.pk)],
-                                                             "scope_values": "咖啡"})  # fmt: skip
+    owner_client.post(
+        url("coupon_template_create", shop), {**FORM, "audience_tiers": [str(tier.pk)], "scope_values": "咖啡"}
+    )
     template = CouponTemplate.objects.get(shop=shop)
     assert (template.audience, template.audience_tiers, template.scope_values) == ("everyone", [], [])
 
@@ -341,8 +453,18 @@ def test_values_of_an_audience_not_chosen_are_not_stored(owner_client, shop):
 def test_the_fields_the_editor_hides_are_not_posted_and_keep_their_values(owner_client, shop):
     # The editor's script disables (so the browser leaves out) the fields the chosen options do not use.
     template = make_template(shop, audience="new_members", new_member_days=7)
-    hidden = ("max_discount", "item_sku", "item_name", "scope_values", "audience_tiers", "audience_tags",
-              "audience_segment", "new_member_days", "valid_from", "valid_until")  # fmt: skip
+    hidden = (
+        "max_discount",
+        "item_sku",
+        "item_name",
+        "scope_values",
+        "audience_tiers",
+        "audience_tags",
+        "audience_segment",
+        "new_member_days",
+        "valid_from",
+        "valid_until",
+    )
     posted = {name: value for name, value in FORM.items() if name not in hidden}
 
     created = owner_client.post(url("coupon_template_create", shop), posted)
@@ -367,8 +489,11 @@ def test_editing_a_template_changes_it_and_a_bad_edit_changes_nothing(owner_clie
     assert good.status_code == 302 and good["Location"] == url("coupon_template", shop, template.pk)
     template.refresh_from_db()
     assert (template.name, template.value, template.min_spend, template.stock) == (
-        "满200减30", Decimal(30), Decimal(200), 50,
-    )  # fmt: skip
+        "满200减30",
+        Decimal(30),
+        Decimal(200),
+        50,
+    )
     entry = AuditLogEntry.objects.get(shop=shop, action="coupon_template.update")
     assert entry.changes["name"] == ["满100减20", "满200减30"]
 
@@ -456,7 +581,7 @@ def test_generating_codes_then_downloading_that_batch(owner_client, shop):
         ("11", "This coupon has run out."),
         ("x", "Enter a whole number."),
     ],
-)  # fmt: skip
+)
 def test_generating_too_many_or_bad_counts_is_refused_and_issues_nothing(owner_client, shop, count, message):
     template = make_template(shop, stock=10)
 
@@ -489,8 +614,9 @@ def test_importing_a_utf8_csv_takes_its_first_column_and_skips_the_heading_and_b
     assert response.status_code == 302 and "?batch=" in response["Location"]
     coupons = Coupon.objects.filter(template=template).order_by("code")
     assert [(c.code, c.source, c.member_id) for c in coupons] == [
-        ("ABCD1234", Source.IMPORTED, None), ("EFGH5678", Source.IMPORTED, None),
-    ]  # fmt: skip
+        ("ABCD1234", Source.IMPORTED, None),
+        ("EFGH5678", Source.IMPORTED, None),
+    ]
     assert "2 codes imported." in messages_of(owner_client.get(response["Location"]))
 
 
@@ -555,8 +681,9 @@ def test_adding_and_removing_tier_gifts(owner_client, shop):
     vip = tiers_of_shop(shop=shop).get(rank=2)
     page = url("coupon_tier_gifts", shop)
 
-    response = owner_client.post(page, {"tier": vip.pk, "occasion": "birthday", "template": template.pk,
-                                        "quantity": "2"})  # fmt: skip
+    response = owner_client.post(
+        page, {"tier": vip.pk, "occasion": "birthday", "template": template.pk, "quantity": "2"}
+    )
 
     assert response.status_code == 302 and response["Location"] == page
     gift = TierGift.objects.get(shop=shop)
@@ -569,8 +696,11 @@ def test_adding_and_removing_tier_gifts(owner_client, shop):
     removed = owner_client.post(url("coupon_tier_gift_remove", shop, gift.pk), follow=True)
     assert not TierGift.objects.exists()
     assert messages_of(removed) == ["Tier gift removed. Coupons already given stay with their members."]
-    assert list(AuditLogEntry.objects.filter(shop=shop, action__startswith="tier_gift").values_list("action", flat=True)
-                .order_by("pk")) == ["tier_gift.add", "tier_gift.remove"]  # fmt: skip
+    assert list(
+        AuditLogEntry.objects.filter(shop=shop, action__startswith="tier_gift")
+        .values_list("action", flat=True)
+        .order_by("pk")
+    ) == ["tier_gift.add", "tier_gift.remove"]
 
 
 @pytest.mark.parametrize(
@@ -582,7 +712,7 @@ def test_adding_and_removing_tier_gifts(owner_client, shop):
         ({"occasion": "upgrade", "tier": "base"}, "occasion", "nobody reaches it"),
         ({}, "template", "This tier already gets this coupon on this occasion"),
     ],
-)  # fmt: skip
+)
 def test_a_bad_tier_gift_is_refused_at_its_field_and_nothing_is_added(owner_client, shop, changes, field, message):
     template = make_template(shop)
     tiers = list(tiers_of_shop(shop=shop))
@@ -607,8 +737,10 @@ def test_another_shops_template_or_tier_cannot_be_given(owner_client, shop, othe
         url("coupon_tier_gifts", shop),
         {"tier": my_tier.pk, "occasion": "monthly", "template": theirs.pk, "quantity": "1"},
     )
-    wrong_tier = owner_client.post(url("coupon_tier_gifts", shop), {"tier": their_tier.pk, "occasion": "monthly",
-                                                                     "template": mine.pk, "quantity": "1"})  # fmt: skip
+    wrong_tier = owner_client.post(
+        url("coupon_tier_gifts", shop),
+        {"tier": their_tier.pk, "occasion": "monthly", "template": mine.pk, "quantity": "1"},
+    )
 
     assert "Select a valid choice" in " ".join(wrong_template.context["form"].errors["template"])
     assert "Select a valid choice" in " ".join(wrong_tier.context["lost_errors"])

@@ -97,8 +97,9 @@ def test_a_move_down_gives_nothing_and_a_rise_in_another_year_gives_again(shop):
     deliver(shop)
 
     assert coupons(shop, Source.TIER_UPGRADE) == [
-        (rises.pk, f"upgrade#{gift.pk}#2025#1#{rises.pk}"), (rises.pk, f"upgrade#{gift.pk}#2026#1#{rises.pk}"),
-    ]  # fmt: skip
+        (rises.pk, f"upgrade#{gift.pk}#2025#1#{rises.pk}"),
+        (rises.pk, f"upgrade#{gift.pk}#2026#1#{rises.pk}"),
+    ]
 
 
 # --- Birthdays -----------------------------------------------------------------------------------------------------
@@ -117,8 +118,9 @@ def test_the_birthday_gift_follows_the_shops_day_not_utc(shop):
     assert coupons(shop, Source.BIRTHDAY) == [(today_here.pk, f"birthday#{gift.pk}#2026#1#{today_here.pk}")]
     assert not Coupon.objects.filter(member=today_in_utc).exists()
     assert GiftRun.objects.filter(shop=shop, occasion="birthday").values_list("period", "issued").get() == (
-        "2026-03-15", 1,
-    )  # fmt: skip
+        "2026-03-15",
+        1,
+    )
 
 
 def test_the_birthday_run_happens_once_a_day(shop):
@@ -217,8 +219,9 @@ def test_an_upgrade_gift_of_quantity_two_gives_two(shop):
 
     deliver(shop)
     assert coupons(shop, Source.TIER_UPGRADE) == [
-        (member.pk, f"upgrade#{gift.pk}#2026#1#{member.pk}"), (member.pk, f"upgrade#{gift.pk}#2026#2#{member.pk}"),
-    ]  # fmt: skip
+        (member.pk, f"upgrade#{gift.pk}#2026#1#{member.pk}"),
+        (member.pk, f"upgrade#{gift.pk}#2026#2#{member.pk}"),
+    ]
 
 
 def test_a_gift_template_out_of_stock_gives_what_is_left_and_the_run_still_ends(shop):
@@ -227,8 +230,9 @@ def test_a_gift_template_out_of_stock_gives_what_is_left_and_the_run_still_ends(
 
     assert tier_gifts_issue(shop=shop, now=local(2026, 6, 1, 9))[Occasion.MONTHLY] == 2
     assert list(Coupon.objects.order_by("member_id").values_list("member_id", flat=True)) == [
-        members[0].pk, members[1].pk,
-    ]  # fmt: skip
+        members[0].pk,
+        members[1].pk,
+    ]
     assert GiftRun.objects.filter(shop=shop, period="2026-06").exists()
 
 
@@ -253,8 +257,13 @@ def test_the_nightly_task_expires_every_shops_due_coupons(shop, other_shop):
 
     with time_machine.travel(local(2026, 6, 1, 9), tick=False):
         for s in (shop, other_shop):
-            coupon_issue(shop=s, member=make_member(s), template=make_template(s, valid_days=1), idempotency_key="k",
-                         source="claim")  # fmt: skip
+            coupon_issue(
+                shop=s,
+                member=make_member(s),
+                template=make_template(s, valid_days=1),
+                idempotency_key="k",
+                source="claim",
+            )
     with time_machine.travel(local(2026, 6, 3, 0, 5), tick=False):
         assert coupons_expire_all_shops.delay().get() == 2
 

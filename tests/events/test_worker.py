@@ -45,8 +45,20 @@ def _worker(queue: str, log: Path) -> subprocess.Popen:
         "PROBE_REDIS_URL": _redis_url(),
         "PROBE_TABLE": TABLE,
     }
-    command = [sys.executable, "-m", "celery", "-A", "tests.events.probe_worker", "worker", "--pool=solo",
-               "--without-heartbeat", "--without-gossip", "--without-mingle", "-l", "INFO"]  # fmt: skip
+    command = [
+        sys.executable,
+        "-m",
+        "celery",
+        "-A",
+        "tests.events.probe_worker",
+        "worker",
+        "--pool=solo",
+        "--without-heartbeat",
+        "--without-gossip",
+        "--without-mingle",
+        "-l",
+        "INFO",
+    ]
     return subprocess.Popen(command, cwd=ROOT, env=env, stdout=log.open("ab"), stderr=subprocess.STDOUT)
 
 
@@ -78,8 +90,11 @@ def test_a_worker_killed_mid_chunk_loses_no_event_and_applies_none_twice(shop, p
     broker = Celery(broker=_redis_url(), set_as_current=False)  # the eager app stays this process's
     with transaction.atomic():  # numbered in this process as it commits (eager tasks), fed by the workers only
         emit_many(shop_id=shop.pk, events=[NewEvent(EventType.POINTS_POSTED, None, {"n": n}) for n in range(EVENTS)])
-    _wait(lambda: (Stream.objects.filter(shop=shop).values_list("head", flat=True).first() or 0) == EVENTS, 10,
-          "the events to be numbered")  # fmt: skip
+    _wait(
+        lambda: (Stream.objects.filter(shop=shop).values_list("head", flat=True).first() or 0) == EVENTS,
+        10,
+        "the events to be numbered",
+    )
     log = tmp_path / "worker.log"
 
     first = _worker(queue, log)

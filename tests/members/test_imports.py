@@ -201,16 +201,30 @@ def test_member_rows_with_control_or_text_direction_characters_are_named_and_goo
     job = run_import(shop, ImportKind.MEMBERS, make(rows), name="file.csv" if make is csv_bytes else "file.xlsx")
 
     errors = [
-        {"row": 3, "reason": "姓名 holds the invisible character U+202E: control and text-direction characters are "
-                             "not allowed."},
-        {"row": 4, "reason": "地区 holds the invisible character U+2067: control and text-direction characters are "
-                             "not allowed."},
-        {"row": 5, "reason": "外部ID holds the invisible character U+200B: control and text-direction characters are "
-                             "not allowed."},
-    ]  # fmt: skip
+        {
+            "row": 3,
+            "reason": "姓名 holds the invisible character U+202E: control and text-direction characters are "
+            "not allowed.",
+        },
+        {
+            "row": 4,
+            "reason": "地区 holds the invisible character U+2067: control and text-direction characters are "
+            "not allowed.",
+        },
+        {
+            "row": 5,
+            "reason": "外部ID holds the invisible character U+200B: control and text-direction characters are "
+            "not allowed.",
+        },
+    ]
     if make is csv_bytes:
-        errors.append({"row": 7, "reason": "姓名 holds the invisible character U+001B: control and text-direction "
-                                           "characters are not allowed."})  # fmt: skip
+        errors.append(
+            {
+                "row": 7,
+                "reason": "姓名 holds the invisible character U+001B: control and text-direction "
+                "characters are not allowed.",
+            }
+        )
     assert job.errors == errors
     assert counters(job)[3:] == (2, 0, len(errors))
     assert [name for _phone, name, *_rest in members_of(shop)] == ["好", "👨\u200d👩\u200d👧 张三"]
@@ -537,11 +551,17 @@ def test_an_order_row_with_a_control_or_text_direction_character_keeps_its_order
     job = run_import(shop, ImportKind.ORDERS, csv_bytes(rows))
     assert job.errors == [
         {"row": 2, "reason": "Order A was not imported: row 3 has an error."},
-        {"row": 3, "reason": "item_name holds the invisible character U+202E: control and text-direction characters "
-                             "are not allowed."},
-        {"row": 5, "reason": "order_id holds the invisible character U+0007: control and text-direction characters "
-                             "are not allowed."},
-    ]  # fmt: skip
+        {
+            "row": 3,
+            "reason": "item_name holds the invisible character U+202E: control and text-direction characters "
+            "are not allowed.",
+        },
+        {
+            "row": 5,
+            "reason": "order_id holds the invisible character U+0007: control and text-direction characters "
+            "are not allowed.",
+        },
+    ]
     assert list(Order.objects.filter(shop=shop).values_list("external_id", flat=True)) == ["B"]
     assert OrderItem.objects.filter(shop=shop).count() == 1
 

@@ -268,8 +268,12 @@ def test_the_tier_filter_gives_the_holders_and_the_joining_tier_means_no_higher_
     assert get(f"tiers={base.pk}") == ["Alice", "Carol", "Dan", "Eve"]
     assert get(f"tiers={base.pk}&tiers={silver.pk}") == ["Alice", "Bob", "Carol", "Dan", "Eve"]
     page = owner_client.get(url("members", shop)).content.decode()
-    assert [name for _pk, name in owner_client.get(url("members", shop)).context["form"].fields["tiers"]
-            .choices] == ["普通会员", "高级会员", "VIP会员", "至尊VIP"]  # fmt: skip
+    assert [name for _pk, name in owner_client.get(url("members", shop)).context["form"].fields["tiers"].choices] == [
+        "普通会员",
+        "高级会员",
+        "VIP会员",
+        "至尊VIP",
+    ]
     assert "Holds one of these tiers" in page
 
 

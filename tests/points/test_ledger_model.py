@@ -135,8 +135,14 @@ class LedgerMachine(RuleBasedStateMachine):
     def adjust(self, points):
         self.seq += 1
         try:
-            points_adjust(shop=self.shop, member=self.member, points=points, reason="核对",
-                          idempotency_key=f"{self.prefix}a{self.seq}", actor=SYSTEM)  # fmt: skip
+            points_adjust(
+                shop=self.shop,
+                member=self.member,
+                points=points,
+                reason="核对",
+                idempotency_key=f"{self.prefix}a{self.seq}",
+                actor=SYSTEM,
+            )
         except InsufficientPoints:
             assert -points > self._model_balance()
             return
@@ -174,7 +180,9 @@ def test_the_ledger_agrees_with_a_simple_model_over_a_thousand_random_sequences(
     program.save()
     LedgerMachine.shop = shop
     LedgerMachine.TestCase.settings = settings(
-        max_examples=1000, stateful_step_count=10, deadline=None,
+        max_examples=1000,
+        stateful_step_count=10,
+        deadline=None,
         suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
-    )  # fmt: skip
+    )
     LedgerMachine.TestCase().runTest()

@@ -46,9 +46,14 @@ def _books_balance(shop):
 
 def _order(ext="TB1", amount="100.00", *, member_id=None, phone=PHONE, paid_at=None, status="paid", items=()):
     return OrderInput(
-        external_id=ext, amount=Decimal(amount), paid_at=paid_at or PAID_AT,
-        status=status, member_id=member_id, phone="" if member_id else phone, items=tuple(items),
-    )  # fmt: skip
+        external_id=ext,
+        amount=Decimal(amount),
+        paid_at=paid_at or PAID_AT,
+        status=status,
+        member_id=member_id,
+        phone="" if member_id else phone,
+        items=tuple(items),
+    )
 
 
 def _member(member) -> tuple[int, int, int]:
@@ -65,8 +70,13 @@ def test_an_order_earns_one_point_per_whole_yuan_with_growth_value_and_records_w
     entry = PointsEntry.objects.get(shop=shop, order_external_id="TB1")
     assert (entry.kind, entry.points, entry.idempotency_key) == (EntryKind.EARN, 268, "order#TB1")
     assert entry.details["lines"][0] == {
-        "rule": "base", "name": "", "points": "268.9000", "basis": "268.90", "multiplier": "1.00", "extra": 0,
-    }  # fmt: skip
+        "rule": "base",
+        "name": "",
+        "points": "268.9000",
+        "basis": "268.90",
+        "multiplier": "1.00",
+        "extra": 0,
+    }
     assert PointsLot.objects.get(entry=entry).remaining == 268
     assert GrowthEntry.objects.get(shop=shop, member=member).value == 268
 
@@ -179,8 +189,11 @@ def test_refunds_take_back_in_proportion_and_a_full_refund_takes_everything(shop
     refund_record(shop=shop, order=order, data=RefundInput(external_id="R3", amount=Decimal("69.50")))
     assert _member(member) == (0, 0, 0)
     reversals = PointsEntry.objects.filter(shop=shop, kind=EntryKind.REVERSE).order_by("pk")
-    assert [(r.points, r.idempotency_key) for r in reversals] == [(-30, "refund#R1"), (-1, "refund#R2"),
-                                                                  (-69, "refund#R3")]  # fmt: skip
+    assert [(r.points, r.idempotency_key) for r in reversals] == [
+        (-30, "refund#R1"),
+        (-1, "refund#R2"),
+        (-69, "refund#R3"),
+    ]
 
 
 def test_a_replayed_refund_takes_nothing_twice(shop, member):

@@ -40,9 +40,11 @@ def _worker(shop, members, seed: int):
                 try:
                     if action < 0.45:
                         data = OrderInput(
-                            external_id=f"W{seed}-{step}", amount=Decimal(rng.randint(100, 90_000)) / 100,
-                            paid_at=timezone.now() - timedelta(minutes=5), member_id=member.pk,
-                        )  # fmt: skip
+                            external_id=f"W{seed}-{step}",
+                            amount=Decimal(rng.randint(100, 90_000)) / 100,
+                            paid_at=timezone.now() - timedelta(minutes=5),
+                            member_id=member.pk,
+                        )
                         for _ in range(2 if rng.random() < 0.3 else 1):  # a retried delivery
                             order_record(shop=shop, data=data)
                     elif action < 0.7:
@@ -59,8 +61,9 @@ def _worker(shop, members, seed: int):
                         order = Order.objects.get(shop=shop, external_id=f"W{rng.randint(0, 7)}-{rng.randint(0, step)}")
                         order_change_status(shop=shop, order=order, status="cancelled")
                     else:
-                        points_redeem(shop=shop, member=member, points=rng.randint(1, 300),
-                                      idempotency_key=f"X{seed}-{step}")  # fmt: skip
+                        points_redeem(
+                            shop=shop, member=member, points=rng.randint(1, 300), idempotency_key=f"X{seed}-{step}"
+                        )
                     done += 1
                 except EXPECTED:
                     pass

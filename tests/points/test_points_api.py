@@ -37,8 +37,9 @@ def _balance(member) -> int:
 
 
 def test_the_points_summary_shows_balances_expiring_points_and_recent_entries(api_client, shop, member):
-    points_earn(shop=shop, member=member, points=40, idempotency_key="soon",
-                expires_at=timezone.now() + timedelta(days=10))  # fmt: skip
+    points_earn(
+        shop=shop, member=member, points=40, idempotency_key="soon", expires_at=timezone.now() + timedelta(days=10)
+    )
 
     body = api_client.get(_url(member)).json()
 
@@ -175,13 +176,23 @@ def test_the_tiers_list_shows_the_default_ladder_with_benefits(api_client):
     body = api_client.get("/api/v1/tiers/").json()
 
     assert [(t["rank"], t["name"], t["qualification"]["min_spend"]) for t in body] == [
-        (0, "普通会员", None), (1, "高级会员", "500.00"), (2, "VIP会员", "2000.00"), (3, "至尊VIP", "5000.00"),
-    ]  # fmt: skip
+        (0, "普通会员", None),
+        (1, "高级会员", "500.00"),
+        (2, "VIP会员", "2000.00"),
+        (3, "至尊VIP", "5000.00"),
+    ]
     assert body[2]["qualification"] | {"min_spend": None} == {
-        "min_spend": None, "min_orders": 5, "min_growth": None, "combine": "all", "window": "12m",
+        "min_spend": None,
+        "min_orders": 5,
+        "min_growth": None,
+        "combine": "all",
+        "window": "12m",
         "retention_months": 12,
-    }  # fmt: skip
+    }
     assert body[0]["benefits"] == {
-        "discount_rate": "1.000", "points_multiplier": "1.00", "free_shipping": False, "priority_shipping": False,
+        "discount_rate": "1.000",
+        "points_multiplier": "1.00",
+        "free_shipping": False,
+        "priority_shipping": False,
         "dedicated_service": False,
-    }  # fmt: skip
+    }

@@ -97,15 +97,23 @@ def test_amounts_around_32_bits_and_up_to_the_maximum_are_credited_and_taken_exa
 
 @pytest.mark.parametrize(
     ("action", "points"),
-    [("adjust", MAX_POINTS + 1), ("adjust", -MAX_POINTS - 1), ("redeem", MAX_POINTS + 1), ("adjust", 2**63),
-     ("redeem", 2**64 + 100), ("adjust", -(2**63) - 1), ("redeem", 10**30)],
-)  # fmt: skip
+    [
+        ("adjust", MAX_POINTS + 1),
+        ("adjust", -MAX_POINTS - 1),
+        ("redeem", MAX_POINTS + 1),
+        ("adjust", 2**63),
+        ("redeem", 2**64 + 100),
+        ("adjust", -(2**63) - 1),
+        ("redeem", 10**30),
+    ],
+)
 def test_an_amount_above_the_maximum_is_a_400_and_stores_nothing(api_client, shop, member, action, points):
     points_earn(shop=shop, member=member, points=1000, idempotency_key="seed")
     before = _state(member)
 
-    response = api_client.post(_url(member, action), {"points": points, "reason": "x", "idempotency_key": "k"},
-                               format="json")  # fmt: skip
+    response = api_client.post(
+        _url(member, action), {"points": points, "reason": "x", "idempotency_key": "k"}, format="json"
+    )
 
     assert response.status_code == 400, response.content
     body = response.json()
@@ -142,8 +150,9 @@ def test_an_order_earning_more_than_2_to_the_32_points_is_credited_and_refunded_
     assert _state(member) == (BIG, [BIG], [BIG])
     assert Member.objects.get(pk=member.pk).growth_value == BIG
     # when: half refunded, so half the points (2,147,483,698: past 2**31 - 1) are taken back
-    refund = api_client.post("/api/v1/orders/BIG1/refunds/", {"external_id": "R1", "amount": f"{BIG // 2}.00"},
-                             format="json")  # fmt: skip
+    refund = api_client.post(
+        "/api/v1/orders/BIG1/refunds/", {"external_id": "R1", "amount": f"{BIG // 2}.00"}, format="json"
+    )
     # then
     assert refund.status_code == 201, refund.content
     assert _state(member) == (BIG // 2, [BIG, -(BIG // 2)], [BIG // 2])
@@ -152,8 +161,10 @@ def test_an_order_earning_more_than_2_to_the_32_points_is_credited_and_refunded_
 
 
 def test_a_batch_of_orders_each_past_32_bits_earns_their_exact_sum(api_client, shop, member):
-    orders = [{"external_id": f"B{i}", "amount": f"{BIG + i}.00", "paid_at": _paid_at(), "member_id": member.pk}
-              for i in range(3)]  # fmt: skip
+    orders = [
+        {"external_id": f"B{i}", "amount": f"{BIG + i}.00", "paid_at": _paid_at(), "member_id": member.pk}
+        for i in range(3)
+    ]
 
     response = api_client.post("/api/v1/orders/bulk/", {"orders": orders}, format="json")
 
@@ -164,13 +175,19 @@ def test_a_batch_of_orders_each_past_32_bits_earns_their_exact_sum(api_client, s
     assert Member.objects.get(pk=member.pk).growth_value == total
 
 
-def test_an_order_whose_rules_would_earn_more_than_the_maximum_earns_the_maximum_and_says_why(api_client, shop,
-                                                                                               member):  # fmt: skip
+def test_an_order_whose_rules_would_earn_more_than_the_maximum_earns_the_maximum_and_says_why(api_client, shop, member):
     # given: rules under which the largest order would earn about 9.5 x 10**18 points, past a bigint
     points_program_update(shop=shop, actor=SYSTEM, points_per_unit=Decimal("999999.99"))
     for n in range(50):
-        bonus_rule_save(shop=shop, actor=SYSTEM, name=f"二十倍{n}", kind="date_range", multiplier=Decimal(20),
-                        starts_on=timezone.localdate() - timedelta(days=1), ends_on=timezone.localdate())  # fmt: skip
+        bonus_rule_save(
+            shop=shop,
+            actor=SYSTEM,
+            name=f"二十倍{n}",
+            kind="date_range",
+            multiplier=Decimal(20),
+            starts_on=timezone.localdate() - timedelta(days=1),
+            ends_on=timezone.localdate(),
+        )
     # when
     response = api_client.post(
         "/api/v1/orders/",
@@ -196,11 +213,20 @@ def _near_the_limit(shop, member, *, below: int) -> None:
     it would take a thousand operations of MAX_POINTS. One entry, its lot and the cached figures, so the books
     balance."""
     held = MAX_BALANCE - below
-    entry = PointsEntry.objects.create(shop=shop, member=member, kind=EntryKind.ADJUST, points=held, reason="迁移",
-                                       idempotency_key="setup", body_hash="", created_at=timezone.now())  # fmt: skip
+    entry = PointsEntry.objects.create(
+        shop=shop,
+        member=member,
+        kind=EntryKind.ADJUST,
+        points=held,
+        reason="迁移",
+        idempotency_key="setup",
+        body_hash="",
+        created_at=timezone.now(),
+    )
     PointsLot.objects.create(shop=shop, entry=entry, member=member, remaining=held, earned_at=timezone.now())
-    GrowthEntry.objects.create(shop=shop, member=member, kind="adjust", value=held, idempotency_key="setup",
-                               created_at=timezone.now())  # fmt: skip
+    GrowthEntry.objects.create(
+        shop=shop, member=member, kind="adjust", value=held, idempotency_key="setup", created_at=timezone.now()
+    )
     Member.objects.filter(pk=member.pk).update(points_balance=held, growth_value=held)
 
 
@@ -208,8 +234,9 @@ def test_a_credit_past_the_balance_limit_is_a_409_that_changes_nothing(api_clien
     _near_the_limit(shop, member, below=5)
     before = _state(member)
 
-    over = api_client.post(_url(member, "adjust"), {"points": 6, "reason": "x", "idempotency_key": "over"},
-                           format="json")  # fmt: skip
+    over = api_client.post(
+        _url(member, "adjust"), {"points": 6, "reason": "x", "idempotency_key": "over"}, format="json"
+    )
     order = api_client.post(
         "/api/v1/orders/",
         {"external_id": "OVER", "amount": "100.00", "paid_at": _paid_at(), "member_id": member.pk},
@@ -224,8 +251,9 @@ def test_a_credit_past_the_balance_limit_is_a_409_that_changes_nothing(api_clien
     assert _state(member) == before
     assert not Order.objects.exists()
     # exactly up to the limit is allowed
-    exact = api_client.post(_url(member, "adjust"), {"points": 5, "reason": "x", "idempotency_key": "exact"},
-                            format="json")  # fmt: skip
+    exact = api_client.post(
+        _url(member, "adjust"), {"points": 5, "reason": "x", "idempotency_key": "exact"}, format="json"
+    )
     assert exact.status_code == 201 and exact.json()["points_balance"] == MAX_BALANCE
 
 
@@ -235,8 +263,17 @@ def test_growth_value_past_the_limit_is_refused_too_and_the_database_keeps_the_l
     with pytest.raises(BalanceLimit):
         growth_post(shop=shop, member=member, value=6, idempotency_key="g")
     with pytest.raises(BalanceLimit):
-        orders_record(shop=shop, orders=[OrderInput(external_id="G1", amount=Decimal("6.00"), member_id=member.pk,
-                                                    paid_at=timezone.now() - timedelta(hours=1))])  # fmt: skip
+        orders_record(
+            shop=shop,
+            orders=[
+                OrderInput(
+                    external_id="G1",
+                    amount=Decimal("6.00"),
+                    member_id=member.pk,
+                    paid_at=timezone.now() - timedelta(hours=1),
+                )
+            ],
+        )
 
     assert Member.objects.get(pk=member.pk).growth_value == MAX_BALANCE - 5
     assert GrowthEntry.objects.count() == 1 and not Order.objects.exists()

@@ -19,27 +19,78 @@ ABOVE = str(MAX_POINTS + 1)
 TOO_MANY = "Ensure this value is less than or equal to 1000000000000."
 
 RULES_FORM = {
-    "points_per_unit": "1.00", "rounding": "down", "per_order_cap": "", "excluded_categories": "",
-    "pending_days": "0", "expiry_mode": "following_year_end", "expiry_period": "12", "expiry_rounding": "none",
-    "reminder_days": "30", "points_per_cash_unit": "100", "cash_min_points": "0", "cash_max_share": "50",
-    "profile_completion_points": "0", "profile_completion_growth": "0", "growth_per_unit": "1.00",
-}  # fmt: skip
-BONUS_FORM = {"name": "母婴双倍", "kind": "category", "match": "母婴", "starts_on": "", "ends_on": "",
-              "multiplier": "2", "extra_points": "0", "active": "on"}  # fmt: skip
+    "points_per_unit": "1.00",
+    "rounding": "down",
+    "per_order_cap": "",
+    "excluded_categories": "",
+    "pending_days": "0",
+    "expiry_mode": "following_year_end",
+    "expiry_period": "12",
+    "expiry_rounding": "none",
+    "reminder_days": "30",
+    "points_per_cash_unit": "100",
+    "cash_min_points": "0",
+    "cash_max_share": "50",
+    "profile_completion_points": "0",
+    "profile_completion_growth": "0",
+    "growth_per_unit": "1.00",
+}
+BONUS_FORM = {
+    "name": "母婴双倍",
+    "kind": "category",
+    "match": "母婴",
+    "starts_on": "",
+    "ends_on": "",
+    "multiplier": "2",
+    "extra_points": "0",
+    "active": "on",
+}
 TEMPLATE_FORM = {
-    "name": "积分兑换券", "kind": "amount_off", "value": "20", "min_spend": "100", "max_discount": "", "item_sku": "",
-    "item_name": "", "description": "", "scope": "order", "scope_values": "", "use_channel": "both",
-    "on_refund": "restore", "audience": "everyone", "new_member_days": "30", "claim_starts_at": "",
-    "claim_ends_at": "", "window": "days", "valid_days": "30", "valid_from": "", "valid_until": "", "stock": "",
-    "per_member_limit": "1", "points_price": "",
-}  # fmt: skip
+    "name": "积分兑换券",
+    "kind": "amount_off",
+    "value": "20",
+    "min_spend": "100",
+    "max_discount": "",
+    "item_sku": "",
+    "item_name": "",
+    "description": "",
+    "scope": "order",
+    "scope_values": "",
+    "use_channel": "both",
+    "on_refund": "restore",
+    "audience": "everyone",
+    "new_member_days": "30",
+    "claim_starts_at": "",
+    "claim_ends_at": "",
+    "window": "days",
+    "valid_days": "30",
+    "valid_from": "",
+    "valid_until": "",
+    "stock": "",
+    "per_member_limit": "1",
+    "points_price": "",
+}
 GIFT_FORM = {"name": "帆布袋", "description": "", "points_price": "", "stock": "", "active": "on"}
-CHANNEL_FORM = {"name": "静安店收银台", "kind": "counter", "headline": "", "benefits": "", "valid_from": "",
-                "valid_until": "", "welcome_points": "0"}  # fmt: skip
+CHANNEL_FORM = {
+    "name": "静安店收银台",
+    "kind": "counter",
+    "headline": "",
+    "benefits": "",
+    "valid_from": "",
+    "valid_until": "",
+    "welcome_points": "0",
+}
 REFERRAL_FORM = {
-    "enabled": "on", "trigger": "first_purchase", "inviter_points": "300", "invitee_points": "100",
-    "inviter_coupon": "", "invitee_coupon": "", "inviter_cap": "10", "cap_period": "week", "ip_daily_limit": "2",
-}  # fmt: skip
+    "enabled": "on",
+    "trigger": "first_purchase",
+    "inviter_points": "300",
+    "invitee_points": "100",
+    "inviter_coupon": "",
+    "invitee_coupon": "",
+    "inviter_cap": "10",
+    "cap_period": "week",
+    "ip_daily_limit": "2",
+}
 
 
 @pytest.fixture(autouse=True)
@@ -54,25 +105,56 @@ def _program(shop) -> dict:
 # Each form: its page, the data it posts, the field under test, and what it stored of that field (None: nothing).
 FORMS = {
     "points rules": ("points_rules", RULES_FORM, "cash_min_points", lambda shop: _program(shop)["cash_min_points"]),
-    "points per cash unit": ("points_rules", RULES_FORM, "points_per_cash_unit",
-                             lambda shop: _program(shop)["points_per_cash_unit"]),
-    "profile points": ("points_rules", RULES_FORM, "profile_completion_points",
-                       lambda shop: _program(shop)["profile_completion_points"]),
-    "profile growth": ("points_rules", RULES_FORM, "profile_completion_growth",
-                       lambda shop: _program(shop)["profile_completion_growth"]),
+    "points per cash unit": (
+        "points_rules",
+        RULES_FORM,
+        "points_per_cash_unit",
+        lambda shop: _program(shop)["points_per_cash_unit"],
+    ),
+    "profile points": (
+        "points_rules",
+        RULES_FORM,
+        "profile_completion_points",
+        lambda shop: _program(shop)["profile_completion_points"],
+    ),
+    "profile growth": (
+        "points_rules",
+        RULES_FORM,
+        "profile_completion_growth",
+        lambda shop: _program(shop)["profile_completion_growth"],
+    ),
     "cap per order": ("points_rules", RULES_FORM, "per_order_cap", lambda shop: _program(shop)["per_order_cap"]),
-    "bonus rule": ("points_bonus_create", BONUS_FORM, "extra_points",
-                   lambda shop: BonusRule.objects.values_list("extra_points", flat=True).first()),
-    "coupon price": ("coupon_template_create", TEMPLATE_FORM, "points_price",
-                     lambda shop: CouponTemplate.objects.values_list("points_price", flat=True).first()),
-    "gift price": ("coupon_mall_gift_create", GIFT_FORM, "points_price",
-                   lambda shop: Gift.objects.values_list("points_price", flat=True).first()),
-    "welcome points": ("channel_create", CHANNEL_FORM, "welcome_points",
-                       lambda shop: Channel.objects.exclude(kind="purchase").values_list("welcome_points", flat=True)
-                       .first()),
-    "referral reward": ("referral_settings", REFERRAL_FORM, "inviter_points",
-                        lambda shop: ReferralProgram.objects.values_list("inviter_points", flat=True).first()),
-}  # fmt: skip
+    "bonus rule": (
+        "points_bonus_create",
+        BONUS_FORM,
+        "extra_points",
+        lambda shop: BonusRule.objects.values_list("extra_points", flat=True).first(),
+    ),
+    "coupon price": (
+        "coupon_template_create",
+        TEMPLATE_FORM,
+        "points_price",
+        lambda shop: CouponTemplate.objects.values_list("points_price", flat=True).first(),
+    ),
+    "gift price": (
+        "coupon_mall_gift_create",
+        GIFT_FORM,
+        "points_price",
+        lambda shop: Gift.objects.values_list("points_price", flat=True).first(),
+    ),
+    "welcome points": (
+        "channel_create",
+        CHANNEL_FORM,
+        "welcome_points",
+        lambda shop: Channel.objects.exclude(kind="purchase").values_list("welcome_points", flat=True).first(),
+    ),
+    "referral reward": (
+        "referral_settings",
+        REFERRAL_FORM,
+        "inviter_points",
+        lambda shop: ReferralProgram.objects.values_list("inviter_points", flat=True).first(),
+    ),
+}
 
 
 @pytest.mark.parametrize("form", FORMS)
@@ -100,8 +182,9 @@ def test_a_dashboard_form_refuses_an_amount_above_the_maximum_at_its_field(owner
 
 def _adjust(client, shop, member, points: int):
     key = client.get(url("points_ledger", shop, member.pk)).context["form"].initial["idempotency_key"]
-    return client.post(url("points_adjust", shop, member.pk), {"idempotency_key": key, "points": str(points),
-                                                               "reason": "迁移"})  # fmt: skip
+    return client.post(
+        url("points_adjust", shop, member.pk), {"idempotency_key": key, "points": str(points), "reason": "迁移"}
+    )
 
 
 def test_the_adjustment_form_credits_an_amount_past_32_bits_exactly(owner_client, shop):

@@ -49,11 +49,22 @@ def program(shop) -> dict:
 
 # The rules form as the page shows it for a new shop (SPEC 3's defaults).
 RULES_FORM = {
-    "points_per_unit": "1.00", "rounding": "down", "per_order_cap": "", "excluded_categories": "",
-    "pending_days": "0", "expiry_mode": "following_year_end", "expiry_period": "12", "expiry_rounding": "none",
-    "reminder_days": "30", "points_per_cash_unit": "100", "cash_min_points": "0", "cash_max_share": "50",
-    "profile_completion_points": "0", "profile_completion_growth": "0", "growth_per_unit": "1.00",
-}  # fmt: skip
+    "points_per_unit": "1.00",
+    "rounding": "down",
+    "per_order_cap": "",
+    "excluded_categories": "",
+    "pending_days": "0",
+    "expiry_mode": "following_year_end",
+    "expiry_period": "12",
+    "expiry_rounding": "none",
+    "reminder_days": "30",
+    "points_per_cash_unit": "100",
+    "cash_min_points": "0",
+    "cash_max_share": "50",
+    "profile_completion_points": "0",
+    "profile_completion_growth": "0",
+    "growth_per_unit": "1.00",
+}
 
 
 # --- who may see what -------------------------------------------------------------------------------------------
@@ -89,7 +100,7 @@ def test_roles_without_the_right_cannot_change_rules_or_adjust_and_nothing_chang
         (url("points_bonus_active", shop, rule.pk), {"active": "0"}),
         (url("points_bonus_delete", shop, rule.pk), {}),
         (url("points_adjust", shop, member.pk), {"points": "50", "reason": "x", "idempotency_key": KEY}),
-    ]  # fmt: skip
+    ]
     for page, data in posts:
         assert client.post(page, data).status_code == 403, page
     assert program(shop) == before
@@ -122,8 +133,15 @@ def test_the_rules_page_shows_the_program_with_the_rate_and_rounding_in_words(ow
 
 
 def test_saving_the_rules_changes_the_program_and_audits_each_change_before_and_after(owner_client, shop, owner):
-    data = {**RULES_FORM, "points_per_unit": "2", "rounding": "half_up", "per_order_cap": "500",
-            "excluded_categories": "运费， 礼品卡,运费", "pending_days": "7", "cash_enabled": "on"}  # fmt: skip
+    data = {
+        **RULES_FORM,
+        "points_per_unit": "2",
+        "rounding": "half_up",
+        "per_order_cap": "500",
+        "excluded_categories": "运费， 礼品卡,运费",
+        "pending_days": "7",
+        "cash_enabled": "on",
+    }
     # when
     response = owner_client.post(url("points_rules", shop), data, follow=True)
     # then
@@ -131,8 +149,11 @@ def test_saving_the_rules_changes_the_program_and_audits_each_change_before_and_
     assert messages_of(response) == ["Points rules saved."]
     saved = PointsProgram.objects.get(shop=shop)
     assert (saved.points_per_unit, saved.rounding, saved.per_order_cap, saved.excluded_categories) == (
-        Decimal("2.00"), "half_up", 500, ["运费", "礼品卡"],
-    )  # fmt: skip
+        Decimal("2.00"),
+        "half_up",
+        500,
+        ["运费", "礼品卡"],
+    )
     assert (saved.pending_days, saved.cash_enabled) == (7, True)
     entry = AuditLogEntry.objects.get(shop=shop, action="points.rules")
     assert entry.actor_user == owner
@@ -193,11 +214,15 @@ def test_the_rules_service_refuses_bad_values_with_clear_messages_and_saves_noth
         ({"excluded_categories": "运费"}, "Excluded categories must be a list of category names."),
         ({"per_order_cap": 0}, "A cap must be at least 1 point; leave it empty for no cap."),
         ({"points_per_cash_unit": 0}, "Points per currency unit of cash must be at least 1."),
-        ({"expiry_mode": "after_days", "expiry_period": 0},
-         "Points expiring after a number of days need a period from 1 to 3660 days."),
-        ({"points_per_unit": Decimal("1.234")}, "Points per currency unit: Ensure that there are no more than 2 "
-                                                "decimal places."),
-    ]  # fmt: skip
+        (
+            {"expiry_mode": "after_days", "expiry_period": 0},
+            "Points expiring after a number of days need a period from 1 to 3660 days.",
+        ),
+        (
+            {"points_per_unit": Decimal("1.234")},
+            "Points per currency unit: Ensure that there are no more than 2 decimal places.",
+        ),
+    ]
     for fields, message in cases:
         with pytest.raises(InvalidRules) as raised:
             points_program_update(shop=shop, actor=SYSTEM, **fields)
@@ -211,8 +236,16 @@ def test_the_rules_service_refuses_bad_values_with_clear_messages_and_saves_noth
 
 # --- bonus rules ------------------------------------------------------------------------------------------------
 
-RULE = {"name": "母婴双倍", "kind": "category", "match": "母婴", "starts_on": "", "ends_on": "", "multiplier": "2",
-        "extra_points": "0", "active": "on"}  # fmt: skip
+RULE = {
+    "name": "母婴双倍",
+    "kind": "category",
+    "match": "母婴",
+    "starts_on": "",
+    "ends_on": "",
+    "multiplier": "2",
+    "extra_points": "0",
+    "active": "on",
+}
 
 
 def test_a_bonus_rule_is_created_listed_and_audited(owner_client, shop):
@@ -221,8 +254,13 @@ def test_a_bonus_rule_is_created_listed_and_audited(owner_client, shop):
     assert messages_of(response) == ["Bonus rule saved."]
     rule = BonusRule.objects.get(shop=shop)
     assert (rule.name, rule.kind, rule.match, rule.multiplier, rule.extra_points, rule.active) == (
-        "母婴双倍", "category", "母婴", Decimal("2.00"), 0, True,
-    )  # fmt: skip
+        "母婴双倍",
+        "category",
+        "母婴",
+        Decimal("2.00"),
+        0,
+        True,
+    )
     page = text(response)
     assert "母婴双倍 Items of a category: 母婴 Always ×2 active" in page
     entry = AuditLogEntry.objects.get(action="points.bonus_rule")
@@ -258,18 +296,38 @@ def test_a_bad_bonus_rule_shows_the_error_at_its_field_and_stores_nothing(owner_
 
 
 def test_a_bonus_rule_is_edited_switched_off_and_on_and_deleted(owner_client, shop):
-    rule = bonus_rule_save(shop=shop, actor=SYSTEM, name="双十一", kind="date_range", multiplier=Decimal(2),
-                           starts_on="2026-11-11", ends_on="2026-11-11")  # fmt: skip
+    rule = bonus_rule_save(
+        shop=shop,
+        actor=SYSTEM,
+        name="双十一",
+        kind="date_range",
+        multiplier=Decimal(2),
+        starts_on="2026-11-11",
+        ends_on="2026-11-11",
+    )
     edit = url("points_bonus_edit", shop, rule.pk)
     assert owner_client.get(edit).context["form"].initial["name"] == "双十一"
 
-    data = {**RULE, "name": "双十一", "kind": "date_range", "match": "ignored", "starts_on": "2026-11-10",
-            "ends_on": "2026-11-12", "multiplier": "3", "extra_points": "10"}  # fmt: skip
+    data = {
+        **RULE,
+        "name": "双十一",
+        "kind": "date_range",
+        "match": "ignored",
+        "starts_on": "2026-11-10",
+        "ends_on": "2026-11-12",
+        "multiplier": "3",
+        "extra_points": "10",
+    }
     assert messages_of(owner_client.post(edit, data, follow=True)) == ["Bonus rule saved."]
     rule.refresh_from_db()
     assert (rule.kind, rule.match, str(rule.starts_on), str(rule.ends_on), rule.multiplier, rule.extra_points) == (
-        "date_range", "", "2026-11-10", "2026-11-12", Decimal("3.00"), 10,
-    )  # fmt: skip
+        "date_range",
+        "",
+        "2026-11-10",
+        "2026-11-12",
+        Decimal("3.00"),
+        10,
+    )
 
     response = owner_client.post(url("points_bonus_active", shop, rule.pk), {"active": "0"}, follow=True)
     assert messages_of(response) == ["Bonus rule switched off."]
@@ -282,8 +340,12 @@ def test_a_bonus_rule_is_edited_switched_off_and_on_and_deleted(owner_client, sh
     assert messages_of(response) == ["Bonus rule deleted."]
     assert not BonusRule.objects.exists()
     assert list(AuditLogEntry.objects.filter(action__startswith="points.bonus").values_list("action", flat=True)) == [
-        "points.bonus_rule_delete", "points.bonus_rule", "points.bonus_rule", "points.bonus_rule", "points.bonus_rule",
-    ]  # fmt: skip
+        "points.bonus_rule_delete",
+        "points.bonus_rule",
+        "points.bonus_rule",
+        "points.bonus_rule",
+        "points.bonus_rule",
+    ]
 
 
 # --- a member's ledger and the adjustment -----------------------------------------------------------------------
@@ -301,8 +363,10 @@ def test_the_ledger_shows_balances_expiring_points_and_entries_newest_first(owne
 
     assert response.status_code == 200
     assert [(e.kind, e.points, e.lot_remaining) for e in response.context["entries"]] == [
-        (EntryKind.REDEEM, -30, None), (EntryKind.EARN, 50, 50), (EntryKind.EARN, 100, 70),
-    ]  # fmt: skip
+        (EntryKind.REDEEM, -30, None),
+        (EntryKind.EARN, 50, 50),
+        (EntryKind.EARN, 100, 70),
+    ]
     summary = response.context["summary"]
     assert (summary["points_balance"], summary["points_pending"]) == (120, 0)
     assert [row["points"] for row in summary["expiring_soon"]] == [70]  # within the 30 reminder days
@@ -363,18 +427,28 @@ def test_an_adjustment_is_made_once_even_when_the_form_is_submitted_twice(owner_
         ({"points": "0", "reason": "无"}, {"points": ["Give a number of points other than 0."]}),
         ({"points": "20", "reason": "  "}, {"reason": ["This field is required."]}),
         ({"points": "1.5", "reason": "半"}, {"points": ["Enter a whole number."]}),
-        ({"points": "20", "reason": "更正\u202e"},
-         {"reason": ["Remove the invisible character U+202E: control and text-direction characters are not "
-                     "allowed."]}),
-        ({"points": "20", "reason": "x", "idempotency_key": "forged"},
-         {"idempotency_key": ["Enter a valid value."],
-          "__all__": ["This form is out of date. Reload the page and try again."]}),
+        (
+            {"points": "20", "reason": "更正\u202e"},
+            {
+                "reason": [
+                    "Remove the invisible character U+202E: control and text-direction characters are not allowed."
+                ]
+            },
+        ),
+        (
+            {"points": "20", "reason": "x", "idempotency_key": "forged"},
+            {
+                "idempotency_key": ["Enter a valid value."],
+                "__all__": ["This form is out of date. Reload the page and try again."],
+            },
+        ),
     ],
-)  # fmt: skip
+)
 def test_a_bad_adjustment_shows_the_error_on_the_form_and_changes_nothing(owner_client, shop, member, data, errors):
     points_earn(shop=shop, member=member, points=100, idempotency_key="seed")
-    response = owner_client.post(url("points_adjust", shop, member.pk), {**adjust_form(owner_client, shop, member),
-                                                                          **data})  # fmt: skip
+    response = owner_client.post(
+        url("points_adjust", shop, member.pk), {**adjust_form(owner_client, shop, member), **data}
+    )
     assert response.status_code == 200
     assert response.context["form"].errors == errors
     assert errors.get("__all__", errors.get("points", errors.get("reason")))[-1] in text(response)
@@ -428,8 +502,12 @@ def test_the_member_profile_shows_the_points_and_links_the_ledger(owner_client, 
 
 
 def record(shop, external_id="TB1", amount="268.90", **fields):
-    data = OrderInput(external_id=external_id, amount=Decimal(amount), paid_at=timezone.now() - timedelta(hours=1),
-                      **{"phone": PHONE, **fields})  # fmt: skip
+    data = OrderInput(
+        external_id=external_id,
+        amount=Decimal(amount),
+        paid_at=timezone.now() - timedelta(hours=1),
+        **{"phone": PHONE, **fields},
+    )
     return order_record(shop=shop, data=data).order
 
 
@@ -469,7 +547,7 @@ def test_the_order_page_explains_tier_bonus_and_cap_lines(owner_client, shop, me
     bonus_rule_save(
         shop=shop, actor=SYSTEM, name="母婴", kind="category", match="母婴", multiplier=Decimal(3), extra_points=10
     )
-    points_program_update(shop=shop, actor=SYSTEM, per_order_cap=700)  # fmt: skip
+    points_program_update(shop=shop, actor=SYSTEM, per_order_cap=700)
     items = (ItemInput("SKU-1", 1, Decimal("168.90"), category="母婴"), ItemInput("SKU-2", 1, Decimal("100.00")))
     # when
     order = record(shop, member_id=member.pk, phone="", items=items)
@@ -536,8 +614,11 @@ def test_the_timeline_and_the_export_hold_the_points_events(owner_client, shop, 
     assert url("points_ledger", shop, member.pk) in response.content.decode()
     data = json.loads(owner_client.post(url("member_export", shop, member.pk)).content)
     assert [(e["kind"], e["points"]) for e in data["points_entries"]] == [
-        ("earn", 100), ("reverse", -50), ("adjust", 7), ("redeem", -20),
-    ]  # fmt: skip
+        ("earn", 100),
+        ("reverse", -50),
+        ("adjust", 7),
+        ("redeem", -20),
+    ]
     assert data["points_pending"] == []
 
 

@@ -78,8 +78,13 @@ def test_a_sku_bonus_with_extra_points_applies_once_per_order():
 
 
 def test_a_date_range_bonus_follows_the_shops_calendar():
-    rule = BonusRule(name="双十一", kind=BonusKind.DATE_RANGE, multiplier=Decimal(2),
-                     starts_on=date(2026, 11, 11), ends_on=date(2026, 11, 11))  # fmt: skip
+    rule = BonusRule(
+        name="双十一",
+        kind=BonusKind.DATE_RANGE,
+        multiplier=Decimal(2),
+        starts_on=date(2026, 11, 11),
+        ends_on=date(2026, 11, 11),
+    )
     # 2026-11-10 16:30 UTC is 11-11 00:30 in Shanghai; 2026-11-11 16:30 UTC is already 11-12 there
     assert _award("100", rules=[rule], paid_at=datetime(2026, 11, 10, 16, 30, tzinfo=UTC)).points == 200
     assert _award("100", rules=[rule], paid_at=datetime(2026, 11, 11, 16, 30, tzinfo=UTC)).points == 100
@@ -103,8 +108,13 @@ def test_the_cap_limits_an_order_and_says_so():
     assert award.points == 200
     assert award.lines[-1].rule == "cap" and award.lines[-1].points == Decimal(-1800)
     assert award.as_details()["lines"][-1] == {
-        "rule": "cap", "name": "", "points": "-1800", "basis": "200", "multiplier": None, "extra": 0,
-    }  # fmt: skip
+        "rule": "cap",
+        "name": "",
+        "points": "-1800",
+        "basis": "200",
+        "multiplier": None,
+        "extra": 0,
+    }
 
 
 def test_a_zero_amount_earns_nothing():

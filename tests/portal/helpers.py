@@ -26,8 +26,19 @@ def sent_code(phone: str = E164) -> str:
 
 
 def join_form(**fields) -> dict:
-    return {"phone": PHONE, "name": "李雷", "gender": "unknown", "birthday_month": "", "birthday_day": "",
-            "birth_year": "", "region": "上海", "agree": "on", "channel": "", "ref": "", **fields}  # fmt: skip
+    return {
+        "phone": PHONE,
+        "name": "李雷",
+        "gender": "unknown",
+        "birthday_month": "",
+        "birthday_day": "",
+        "birth_year": "",
+        "region": "上海",
+        "agree": "on",
+        "channel": "",
+        "ref": "",
+        **fields,
+    }
 
 
 def join(client, shop, phone: str = PHONE, **fields):

@@ -142,8 +142,14 @@ def test_exchanging_points_for_a_coupon_and_for_a_gift(shop, shopper, member):
     assert messages_of(response) == ["Exchanged for 80 points. The coupon is in your wallet."]
     assert Coupon.objects.filter(member=member, template=template).count() == 1
 
-    gift_form = {"kind": "gift", "id": gift.pk, "token": "tok-abcdefgh", "recipient_name": "韩梅梅",
-                 "recipient_phone": "13800138000", "address": "上海市静安区南京西路1号"}  # fmt: skip
+    gift_form = {
+        "kind": "gift",
+        "id": gift.pk,
+        "token": "tok-abcdefgh",
+        "recipient_name": "韩梅梅",
+        "recipient_phone": "13800138000",
+        "address": "上海市静安区南京西路1号",
+    }
     response = shopper.post("/m/shop-a/me/mall/exchange/", gift_form, follow=True)
     assert messages_of(response) == ["Exchanged for 20 points. We will ship it to you."]
     exchange = Exchange.objects.get(shop=shop, gift=gift)
@@ -157,14 +163,16 @@ def test_a_gift_without_address_or_without_enough_points_takes_nothing(shop, sho
     gift = gift_save(shop=shop, actor=SYSTEM, name="帆布袋", points_price=20, stock=5)
     dear = gift_save(shop=shop, actor=SYSTEM, name="行李箱", points_price=5000)
     response = shopper.post(
-        "/m/shop-a/me/mall/exchange/", {"kind": "gift", "id": gift.pk, "token": "tok-12345678", "address": " "},
+        "/m/shop-a/me/mall/exchange/",
+        {"kind": "gift", "id": gift.pk, "token": "tok-12345678", "address": " "},
         follow=True,
-    )  # fmt: skip
+    )
     assert messages_of(response) == ["A gift is shipped: give the shipping address."]
     response = shopper.post(
-        "/m/shop-a/me/mall/exchange/", {"kind": "gift", "id": dear.pk, "token": "tok-abcdefgh", "address": "上海"},
+        "/m/shop-a/me/mall/exchange/",
+        {"kind": "gift", "id": dear.pk, "token": "tok-abcdefgh", "address": "上海"},
         follow=True,
-    )  # fmt: skip
+    )
     assert messages_of(response) == ["You do not have enough points for this."]
     member.refresh_from_db()
     assert member.points_balance == 100 and not Exchange.objects.filter(shop=shop).exists()
@@ -198,9 +206,10 @@ def test_a_reward_id_not_in_ascii_digits_within_bigint_is_a_message_and_nothing_
         "/m/shop-a/me/mall/exchange/", {"kind": "coupon", "id": spelt(sold.pk), "token": "tok-abcdefgh"}, follow=True
     )
     shipped = shopper.post(
-        "/m/shop-a/me/mall/exchange/", {"kind": "gift", "id": spelt(gift.pk), "token": "tok-zzzzzzzz", **address},
+        "/m/shop-a/me/mall/exchange/",
+        {"kind": "gift", "id": spelt(gift.pk), "token": "tok-zzzzzzzz", **address},
         follow=True,
-    )  # fmt: skip
+    )
 
     # then: each is refused with its message, and nothing is issued, exchanged or spent
     assert messages_of(claim) == ["This coupon cannot be claimed."]
@@ -218,9 +227,10 @@ def test_another_shops_reward_cannot_be_exchanged_or_claimed(shop, other_shop, s
     foreign_gift = gift_save(shop=other_shop, actor=SYSTEM, name="乙店礼物", points_price=1)
     foreign_coupon = make_template(other_shop, name="乙店券")
     response = shopper.post(
-        "/m/shop-a/me/mall/exchange/", {"kind": "gift", "id": foreign_gift.pk, "token": "tok-12345678",
-                                         "address": "上海"}, follow=True,
-    )  # fmt: skip
+        "/m/shop-a/me/mall/exchange/",
+        {"kind": "gift", "id": foreign_gift.pk, "token": "tok-12345678", "address": "上海"},
+        follow=True,
+    )
     assert response.status_code == 200
     assert messages_of(response) == ["This reward is no longer offered."]
     shopper.post("/m/shop-a/me/coupons/claim/", {"template": foreign_coupon.pk, "token": "tok-12345678"})
@@ -240,14 +250,25 @@ def test_the_invite_page_shows_the_link_its_qr_code_and_the_counts(shop, shopper
 
 
 def test_profile_and_consent_changes_are_saved_and_recorded(shop, shopper, member):
-    form = {"name": "韩梅梅2", "gender": "female", "birthday_month": "5", "birthday_day": "20", "birth_year": "1990",
-            "region": "北京", "consent_sms": "on"}  # fmt: skip
+    form = {
+        "name": "韩梅梅2",
+        "gender": "female",
+        "birthday_month": "5",
+        "birthday_day": "20",
+        "birth_year": "1990",
+        "region": "北京",
+        "consent_sms": "on",
+    }
     response = shopper.post("/m/shop-a/me/profile/", form, follow=True)
     assert messages_of(response) == ["Saved."]
     member.refresh_from_db()
     assert (member.name, member.gender, member.birthday_month, member.birthday_day, member.birth_year) == (
-        "韩梅梅2", "female", 5, 20, 1990,
-    )  # fmt: skip
+        "韩梅梅2",
+        "female",
+        5,
+        20,
+        1990,
+    )
     assert (member.region, member.consent_sms, member.consent_push) == ("北京", True, False)
     granted = ConsentChange.objects.filter(member=member, channel="sms", granted=True, source="portal")
     assert granted.count() == 1

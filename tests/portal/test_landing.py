@@ -22,9 +22,12 @@ def test_the_landing_page_shows_the_shop_the_headline_the_gift_the_tiers_and_the
     # given a channel with a headline, benefits and a welcome gift of points and a coupon
     template = make_template(shop, name="新人满100减20")
     channel = make_channel(
-        shop, headline="扫码入会领好礼", benefits="积分当钱花\n生日礼", welcome_points=100,
+        shop,
+        headline="扫码入会领好礼",
+        benefits="积分当钱花\n生日礼",
+        welcome_points=100,
         welcome_coupon_ids=[template.pk],
-    )  # fmt: skip
+    )
 
     # when a shopper opens its address
     response = shopper.get(f"/j/{channel.code}/")

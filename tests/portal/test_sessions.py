@@ -158,9 +158,17 @@ def test_every_form_needs_its_csrf_token(shop):
     assert strict.get("/m/shop-a/me/").status_code == 200
 
     # then every form posted without the token is refused, and nothing changes
-    for path in ("/m/shop-a/code/", "/m/shop-a/join/", "/m/shop-a/login/", "/m/shop-a/logout/",
-                 "/m/shop-a/me/coupons/claim/", "/m/shop-a/me/mall/exchange/", "/m/shop-a/me/profile/",
-                 "/m/shop-a/me/privacy/export/", "/m/shop-a/me/privacy/erase/"):  # fmt: skip
+    for path in (
+        "/m/shop-a/code/",
+        "/m/shop-a/join/",
+        "/m/shop-a/login/",
+        "/m/shop-a/logout/",
+        "/m/shop-a/me/coupons/claim/",
+        "/m/shop-a/me/mall/exchange/",
+        "/m/shop-a/me/profile/",
+        "/m/shop-a/me/privacy/export/",
+        "/m/shop-a/me/privacy/erase/",
+    ):
         response = strict.post(path, {"phone": PHONE, "name": "改名", "confirm": "erase"})
         assert response.status_code == 403, path
     member = Member.objects.get(shop=shop, phone=E164)

@@ -59,8 +59,9 @@ def test_history_and_channels_cannot_be_added_changed_or_deleted_here(ops_client
 def test_pausing_and_resuming_channels_from_the_admin_is_audited_in_each_shop(ops_client, shop, other_shop):
     mine, theirs = make_channel(shop), make_channel(other_shop)
 
-    paused = ops_client.post("/admin/recruitment/channel/", {"action": "pause",
-                                                             "_selected_action": [mine.pk, theirs.pk]})  # fmt: skip
+    paused = ops_client.post(
+        "/admin/recruitment/channel/", {"action": "pause", "_selected_action": [mine.pk, theirs.pk]}
+    )
     assert paused.status_code == 302
     assert list(Channel.objects.order_by("pk").values_list("is_active", flat=True)) == [False, False]
     for s in (shop, other_shop):
@@ -73,16 +74,25 @@ def test_pausing_and_resuming_channels_from_the_admin_is_audited_in_each_shop(op
 def test_correcting_referral_rules_in_the_admin_goes_through_the_service(ops_client, shop):
     saved = program(shop, inviter_points=100)
     form = {
-        "enabled": "on", "trigger": "first_purchase", "inviter_points": "250", "invitee_points": "50",
-        "inviter_cap": "5", "cap_period": "day", "ip_daily_limit": "1",
-    }  # fmt: skip
+        "enabled": "on",
+        "trigger": "first_purchase",
+        "inviter_points": "250",
+        "invitee_points": "50",
+        "inviter_cap": "5",
+        "cap_period": "day",
+        "ip_daily_limit": "1",
+    }
 
     response = ops_client.post(f"/admin/recruitment/referralprogram/{saved.pk}/change/", form)
 
     assert response.status_code == 302
     saved.refresh_from_db()
-    assert (saved.trigger, saved.inviter_points, saved.inviter_cap, saved.cap_period) == ("first_purchase", 250, 5,
-                                                                                          "day")  # fmt: skip
+    assert (saved.trigger, saved.inviter_points, saved.inviter_cap, saved.cap_period) == (
+        "first_purchase",
+        250,
+        5,
+        "day",
+    )
     entry = AuditLogEntry.objects.filter(shop=shop, action="referral_program.update").latest("pk")
     assert entry.actor_label == "ops@huiyuan.example"
     assert ops_client.get("/admin/recruitment/referralprogram/add/").status_code == 403

@@ -48,11 +48,20 @@ def test_creating_a_channel_answers_201_with_its_links_and_empty_figures(api_cli
     second = tag_create(shop=shop, actor=SYSTEM, name="新客")
 
     # when
-    response = _post(api_client, {
-        "name": "静安店收银台", "kind": "counter", "welcome_points": 200, "welcome_coupon_template_ids": [template.pk],
-        "tags": [first.pk, "新客"], "valid_from": "2026-12-01T00:00:00+08:00", "valid_until": "2027-03-01T00:00",
-        "headline": "扫码入会", "benefits": ["新人礼：满100减20", "入会送 200 积分"],
-    })  # fmt: skip
+    response = _post(
+        api_client,
+        {
+            "name": "静安店收银台",
+            "kind": "counter",
+            "welcome_points": 200,
+            "welcome_coupon_template_ids": [template.pk],
+            "tags": [first.pk, "新客"],
+            "valid_from": "2026-12-01T00:00:00+08:00",
+            "valid_until": "2027-03-01T00:00",
+            "headline": "扫码入会",
+            "benefits": ["新人礼：满100减20", "入会送 200 积分"],
+        },
+    )
 
     # then
     assert response.status_code == 201, response.json()
@@ -139,8 +148,15 @@ def test_a_name_already_used_is_a_400_invalid_channel_and_nothing_is_stored(api_
 
 
 def test_an_end_before_the_start_is_a_400_on_valid_until(api_client, shop):
-    response = _post(api_client, {"name": "甲", "kind": "qr", "valid_from": "2026-12-02T00:00:00+08:00",
-                                  "valid_until": "2026-12-01T00:00:00+08:00"})  # fmt: skip
+    response = _post(
+        api_client,
+        {
+            "name": "甲",
+            "kind": "qr",
+            "valid_from": "2026-12-02T00:00:00+08:00",
+            "valid_until": "2026-12-01T00:00:00+08:00",
+        },
+    )
 
     assert response.status_code == 400
     assert response.json()["details"] == {"valid_until": "The end must come after the start."}
@@ -270,14 +286,22 @@ def test_the_join_on_purchase_channel_is_listed_without_links(api_client, shop):
 def test_a_channel_reads_with_its_gift_tags_and_status(api_client, shop):
     template = make_template(shop)
     tag = tag_create(shop=shop, actor=SYSTEM, name="静安店")
-    channel = make_channel(shop, welcome_points=5, welcome_coupon_ids=[template.pk], tag_ids=[tag.pk],
-                           valid_until=datetime.datetime(2027, 1, 1, tzinfo=datetime.UTC))  # fmt: skip
+    channel = make_channel(
+        shop,
+        welcome_points=5,
+        welcome_coupon_ids=[template.pk],
+        tag_ids=[tag.pk],
+        valid_until=datetime.datetime(2027, 1, 1, tzinfo=datetime.UTC),
+    )
     channel_set_active(shop=shop, actor=SYSTEM, channel=channel, active=False)
 
     body = api_client.get(f"{CHANNELS}{channel.pk}/").json()
 
-    assert (body["welcome_points"], body["welcome_coupon_template_ids"], body["tag_ids"]) == (5, [template.pk],
-                                                                                               [tag.pk])  # fmt: skip
+    assert (body["welcome_points"], body["welcome_coupon_template_ids"], body["tag_ids"]) == (
+        5,
+        [template.pk],
+        [tag.pk],
+    )
     assert body["is_active"] is False
     assert body["valid_until"] == "2027-01-01T08:00:00+08:00"
 
@@ -420,6 +444,6 @@ def test_generated_channel_requests_get_documented_answers_and_never_a_5xx(shop,
         @given(case=operation.as_strategy(generation_mode=mode, path_parameters=path_parameters))
         def check(case):
             response = case.call(headers=auth)
-            case.validate_response(response, checks=CHECKS, headers=auth)  # fmt: skip
+            case.validate_response(response, checks=CHECKS, headers=auth)
 
         check()

@@ -32,9 +32,14 @@ SHANGHAI = zoneinfo.ZoneInfo("Asia/Shanghai")
 
 # The editor's form for a counter display with no gift, as the browser posts it.
 FORM = {
-    "name": "静安店收银台", "kind": "counter", "headline": "", "benefits": "", "valid_from": "", "valid_until": "",
+    "name": "静安店收银台",
+    "kind": "counter",
+    "headline": "",
+    "benefits": "",
+    "valid_from": "",
+    "valid_until": "",
     "welcome_points": "0",
-}  # fmt: skip
+}
 
 
 def channels_state(shop) -> tuple:
@@ -93,7 +98,7 @@ def test_a_role_without_recruitment_cannot_pause_create_or_change_the_rules(clie
                 "cap_period": "day",
                 "ip_daily_limit": "1",
             },
-        ),  # fmt: skip
+        ),
     ]
 
     assert [r.status_code for r in responses] == [403, 403, 403, 403]
@@ -174,10 +179,14 @@ def test_creating_a_channel_stores_every_field_and_goes_to_its_page(marketer, sh
     template = make_template(shop)
     tag = tag_create(shop=shop, actor=SYSTEM, name="静安店")
     form = FORM | {
-        "headline": "扫码入会 立享好礼", "benefits": " 新人礼：满100减20 \n\n入会送 200 积分\n",
-        "valid_from": "2026-12-01T09:00", "valid_until": "2027-03-01T00:00", "welcome_points": "200",
-        "welcome_coupon_ids": [str(template.pk)], "tag_ids": [str(tag.pk)],
-    }  # fmt: skip
+        "headline": "扫码入会 立享好礼",
+        "benefits": " 新人礼：满100减20 \n\n入会送 200 积分\n",
+        "valid_from": "2026-12-01T09:00",
+        "valid_until": "2027-03-01T00:00",
+        "welcome_points": "200",
+        "welcome_coupon_ids": [str(template.pk)],
+        "tag_ids": [str(tag.pk)],
+    }
 
     # when
     response = marketer.post(url("channel_create", shop), form)
@@ -187,8 +196,12 @@ def test_creating_a_channel_stores_every_field_and_goes_to_its_page(marketer, sh
     assert response.status_code == 302
     assert response["Location"] == url("channel", shop, channel.pk)
     assert (channel.name, channel.kind, channel.headline, channel.benefits, channel.welcome_points) == (
-        "静安店收银台", "counter", "扫码入会 立享好礼", "新人礼：满100减20\n入会送 200 积分", 200
-    )  # fmt: skip
+        "静安店收银台",
+        "counter",
+        "扫码入会 立享好礼",
+        "新人礼：满100减20\n入会送 200 积分",
+        200,
+    )
     assert channel.valid_from == datetime.datetime(2026, 12, 1, 9, 0, tzinfo=SHANGHAI)
     assert channel.valid_until == datetime.datetime(2027, 3, 1, 0, 0, tzinfo=SHANGHAI)
     assert channel.is_active
@@ -213,8 +226,15 @@ def test_the_editor_offers_the_shops_live_coupons_and_manual_tags_only(marketer,
     assert form.fields["welcome_coupon_ids"].choices == [(live.pk, "满100减20")]
     assert form.fields["tag_ids"].choices == [(manual.pk, "手动")]
     assert [value for value, _label in form.fields["kind"].choices] == [
-        "qr", "link", "poster", "shop_home", "product_page", "popup", "flyer", "counter"
-    ]  # fmt: skip
+        "qr",
+        "link",
+        "poster",
+        "shop_home",
+        "product_page",
+        "popup",
+        "flyer",
+        "counter",
+    ]
 
 
 def test_editing_a_channel_changes_it_and_keeps_its_code(marketer, shop):
@@ -238,10 +258,18 @@ def test_the_join_on_purchase_channel_keeps_its_kind_and_takes_a_gift_and_tags(m
     tag = tag_create(shop=shop, actor=SYSTEM, name="下单入会")
 
     form = marketer.get(url("channel_edit", shop, channel.pk)).context["form"]
-    response = marketer.post(url("channel_edit", shop, channel.pk), {
-        "name": "下单入会", "valid_from": "", "valid_until": "", "welcome_points": "50",
-        "welcome_coupon_ids": [str(template.pk)], "tag_ids": [str(tag.pk)], "kind": "qr",
-    })  # fmt: skip
+    response = marketer.post(
+        url("channel_edit", shop, channel.pk),
+        {
+            "name": "下单入会",
+            "valid_from": "",
+            "valid_until": "",
+            "welcome_points": "50",
+            "welcome_coupon_ids": [str(template.pk)],
+            "tag_ids": [str(tag.pk)],
+            "kind": "qr",
+        },
+    )
 
     assert {"kind", "headline", "benefits"}.isdisjoint(form.fields)
     assert response.status_code == 302
@@ -268,8 +296,10 @@ def test_a_name_already_used_is_refused_on_the_name_field_and_nothing_is_stored(
     assert channels_state(shop) == before
 
 
-@pytest.mark.parametrize(("field", "value"), [("name", "收银台\x1b[2J"), ("headline", "\u202e会入码扫"),
-                                             ("benefits", "满100减20\n\u2066新客礼")])  # fmt: skip
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("name", "收银台\x1b[2J"), ("headline", "\u202e会入码扫"), ("benefits", "满100减20\n\u2066新客礼")],
+)
 def test_a_control_or_text_direction_character_is_refused_on_its_field_and_nothing_is_stored(
     marketer, shop, field, value
 ):
@@ -313,9 +343,14 @@ def test_a_coupon_that_ended_after_it_was_chosen_is_named_on_its_field(marketer,
     template_set_status(shop=shop, actor=SYSTEM, template=template, status="ended")
     before = channels_state(shop)
 
-    response = marketer.post(url("channel_edit", shop, channel.pk), FORM | {
-        "name": "已有", "welcome_coupon_ids": [str(template.pk)],
-    })  # fmt: skip
+    response = marketer.post(
+        url("channel_edit", shop, channel.pk),
+        FORM
+        | {
+            "name": "已有",
+            "welcome_coupon_ids": [str(template.pk)],
+        },
+    )
 
     assert response.status_code == 200
     assert response.context["form"].errors == {
@@ -457,10 +492,14 @@ def test_the_poster_defaults_to_scan_to_join_and_the_gift_in_the_shops_language(
 
     assert response.content == b"PNG"
     assert drawn == {
-        "size": "A4", "shop_name": "甲店", "colour": "#C8102E", "headline": "Scan to join",
-        "benefits": ["200 points for joining", "Welcome coupon: 满100减20"], "url": channel_url(channel.code),
+        "size": "A4",
+        "shop_name": "甲店",
+        "colour": "#C8102E",
+        "headline": "Scan to join",
+        "benefits": ["200 points for joining", "Welcome coupon: 满100减20"],
+        "url": channel_url(channel.code),
         "logo": None,
-    }  # fmt: skip
+    }
 
 
 def test_the_poster_carries_the_shops_logo(marketer, shop, monkeypatch, settings, tmp_path):
@@ -517,9 +556,16 @@ def test_the_join_on_purchase_channel_has_no_qr_code_or_poster(marketer, shop):
 
 
 RULES = {
-    "enabled": "on", "trigger": "first_purchase", "inviter_points": "300", "invitee_points": "100",
-    "inviter_coupon": "", "invitee_coupon": "", "inviter_cap": "10", "cap_period": "week", "ip_daily_limit": "2",
-}  # fmt: skip
+    "enabled": "on",
+    "trigger": "first_purchase",
+    "inviter_points": "300",
+    "invitee_points": "100",
+    "inviter_coupon": "",
+    "invitee_coupon": "",
+    "inviter_cap": "10",
+    "cap_period": "week",
+    "ip_daily_limit": "2",
+}
 
 
 def test_saving_the_referral_rules_stores_and_audits_them(marketer, shop):
@@ -528,10 +574,17 @@ def test_saving_the_referral_rules_stores_and_audits_them(marketer, shop):
     response = marketer.post(url("referral_settings", shop), RULES | {"invitee_coupon": str(template.pk)}, follow=True)
 
     saved = ReferralProgram.objects.get(shop=shop)
-    assert (saved.enabled, saved.trigger, saved.inviter_points, saved.invitee_points, saved.inviter_coupon_id,
-            saved.invitee_coupon_id, saved.inviter_cap, saved.cap_period, saved.ip_daily_limit) == (
-        True, "first_purchase", 300, 100, None, template.pk, 10, "week", 2
-    )  # fmt: skip
+    assert (
+        saved.enabled,
+        saved.trigger,
+        saved.inviter_points,
+        saved.invitee_points,
+        saved.inviter_coupon_id,
+        saved.invitee_coupon_id,
+        saved.inviter_cap,
+        saved.cap_period,
+        saved.ip_daily_limit,
+    ) == (True, "first_purchase", 300, 100, None, template.pk, 10, "week", 2)
     assert messages_of(response) == ["Referral rules saved."]
     assert AuditLogEntry.objects.filter(shop=shop, action="referral_program.update").count() == 1
 
@@ -554,14 +607,24 @@ def test_another_shops_coupon_and_absurd_numbers_are_refused_in_the_referral_rul
     ended = make_template(shop, name="已结束")
     template_set_status(shop=shop, actor=SYSTEM, template=ended, status="ended")
 
-    response = marketer.post(url("referral_settings", shop), RULES | {
-        "inviter_coupon": str(foreign.pk), "invitee_coupon": str(ended.pk), "inviter_points": "-5",
-        "invitee_points": "1000000000001",
-    })  # fmt: skip
+    response = marketer.post(
+        url("referral_settings", shop),
+        RULES
+        | {
+            "inviter_coupon": str(foreign.pk),
+            "invitee_coupon": str(ended.pk),
+            "inviter_points": "-5",
+            "invitee_points": "1000000000001",
+        },
+    )
 
     assert response.status_code == 200
-    assert set(response.context["form"].errors) == {"inviter_coupon", "invitee_coupon", "inviter_points",
-                                                    "invitee_points"}  # fmt: skip
+    assert set(response.context["form"].errors) == {
+        "inviter_coupon",
+        "invitee_coupon",
+        "inviter_points",
+        "invitee_points",
+    }
     assert not ReferralProgram.objects.filter(shop=shop).exists()
 
 

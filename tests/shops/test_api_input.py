@@ -142,11 +142,24 @@ def test_the_largest_legitimate_bulk_batch_fits_under_the_body_limit():
     as json.dumps(indent=2) writes them (the largest spelling a client library produces), settings says 5.8 MB."""
     title = ("婴儿湿巾超柔一百抽十包装家庭实惠装" * 4)[:60]
     orders = [
-        {**_order(f"TB2026112300{i:08d}"), "phone": "+8613800138000", "amount": "12345.67", "status": "completed",
-         "items": [{"sku": f"SKU-{i}-{j:04d}-ABCDEFGH", "name": title, "category": "母婴用品", "quantity": 12,
-                    "unit_price": "1234.56"} for j in range(10)]}
+        {
+            **_order(f"TB2026112300{i:08d}"),
+            "phone": "+8613800138000",
+            "amount": "12345.67",
+            "status": "completed",
+            "items": [
+                {
+                    "sku": f"SKU-{i}-{j:04d}-ABCDEFGH",
+                    "name": title,
+                    "category": "母婴用品",
+                    "quantity": 12,
+                    "unit_price": "1234.56",
+                }
+                for j in range(10)
+            ],
+        }
         for i in range(1000)
-    ]  # fmt: skip
+    ]
 
     size = len(json.dumps({"orders": orders}, indent=2).encode())
 

@@ -174,9 +174,41 @@ def test_the_text_check_sees_every_kind_of_text_place(schema):
     assert ("/api/v1/channels/", ("tags", 0)) not in places  # a tag's id or its name: a number is right there
 
 
-AMOUNTS = ["0", "0.00", "0.01", "0.1", "0.10", "1", "268", "268.5", "268.50", "9999999999.99", "10000000000", "",
-           "-1", "-0.01", "+1", "01", "00", "1.", ".5", "1.005", "0.001", "1e2", "1E2", " 1", "1 ", "1\n", "٣", "¹",
-           "NaN", "Infinity", "0x10", "1_000", "1,000.00"]  # fmt: skip
+AMOUNTS = [
+    "0",
+    "0.00",
+    "0.01",
+    "0.1",
+    "0.10",
+    "1",
+    "268",
+    "268.5",
+    "268.50",
+    "9999999999.99",
+    "10000000000",
+    "",
+    "-1",
+    "-0.01",
+    "+1",
+    "01",
+    "00",
+    "1.",
+    ".5",
+    "1.005",
+    "0.001",
+    "1e2",
+    "1E2",
+    " 1",
+    "1 ",
+    "1\n",
+    "٣",
+    "¹",
+    "NaN",
+    "Infinity",
+    "0x10",
+    "1_000",
+    "1,000.00",
+]
 
 
 def _accepts(field, value) -> bool:
@@ -254,6 +286,7 @@ def test_a_validator_that_refuses_what_it_matches_is_published_as_what_it_admits
 
     assert benefit["pattern"] == "^[^\\r\\n\\u0000]*$"
     assert validator.is_valid("新人礼：满100减20") and not validator.is_valid("两行\n文字")
-    response = api_client.post("/api/v1/channels/", {"name": "收银台", "kind": "counter",
-                                                      "benefits": ["两行\n文字"]}, format="json")  # fmt: skip
+    response = api_client.post(
+        "/api/v1/channels/", {"name": "收银台", "kind": "counter", "benefits": ["两行\n文字"]}, format="json"
+    )
     assert response.status_code == 400 and "benefits" in response.json()["details"]

@@ -94,7 +94,10 @@ def test_an_order_is_answered_as_drf_answers_it(shop, member, monkeypatch, body,
     answered, headers, content = _same_answers(shop, ORDERS, body, monkeypatch)
     assert answered == status, content
     assert (headers["Content-Type"], headers["Allow"], headers["RateLimit-Limit"]) == (
-        "application/json", "POST, OPTIONS", "100")  # fmt: skip
+        "application/json",
+        "POST, OPTIONS",
+        "100",
+    )
     if code:
         assert json.loads(content)["code"] == code
 
@@ -108,8 +111,9 @@ def test_a_replayed_and_a_conflicting_order_are_answered_as_drf_answers_them(api
 def test_a_claim_is_answered_as_drf_answers_it(shop, member, monkeypatch):
     template = make_template(shop, stock=100)
     body = json.dumps({"template_id": template.pk, "idempotency_key": "k1"})
-    status, headers, answer = _same_answers(shop, _claims(member), body, monkeypatch, hide={"id", "code",
-                                            "code_display"})  # fmt: skip
+    status, headers, answer = _same_answers(
+        shop, _claims(member), body, monkeypatch, hide={"id", "code", "code_display"}
+    )
     assert (status, headers["Allow"]) == (201, "GET, POST, HEAD, OPTIONS")
     assert answer["template"] == {"id": template.pk, "name": "满100减20", "kind": "amount_off"}
 
@@ -160,7 +164,10 @@ def test_an_unknown_key_is_answered_as_drf_answers_it(shop, member, monkeypatch)
     assert lean == drf
     status, headers, content = lean
     assert (status, headers["WWW-Authenticate"], json.loads(content)["code"]) == (
-        401, 'Bearer realm="api"', "authentication_failed")  # fmt: skip
+        401,
+        'Bearer realm="api"',
+        "authentication_failed",
+    )
 
 
 def test_a_frozen_shop_is_answered_as_drf_answers_it(shop, member, monkeypatch):
@@ -194,8 +201,9 @@ def test_plain_writes_skip_drf_and_other_requests_go_through_it(api_client, memb
     # DRF answers what the lean path does not take: content negotiation, another charset, a query string
     refused = api_client.post(ORDERS, _order(), content_type="application/json", HTTP_ACCEPT="text/html")
     assert (refused.status_code, refused.json()["code"]) == (406, "not_acceptable")
-    gbk = api_client.post(ORDERS, _order(external_id="TB002").encode("gbk"),
-                          content_type="application/json; charset=gbk")  # fmt: skip
+    gbk = api_client.post(
+        ORDERS, _order(external_id="TB002").encode("gbk"), content_type="application/json; charset=gbk"
+    )
     assert gbk.status_code == 201 and gbk.json()["items"] == [ITEM]
     query = api_client.post(f"{ORDERS}?x=1", _order(external_id="TB003"), content_type="application/json")
     assert query.status_code == 201
@@ -213,10 +221,11 @@ def test_a_content_length_other_than_ascii_digits_within_the_limit_goes_through_
 def test_every_lean_write_takes_from_the_keys_bucket(api_client, member):
     with override_settings(API_THROTTLE_RATE=0.001, API_THROTTLE_BURST=2):
         statuses = [
-            api_client.post(ORDERS, _order(external_id=f"T{uuid.uuid4().hex[:8]}"),
-                            content_type="application/json").status_code
+            api_client.post(
+                ORDERS, _order(external_id=f"T{uuid.uuid4().hex[:8]}"), content_type="application/json"
+            ).status_code
             for _ in range(3)
-        ]  # fmt: skip
+        ]
     assert statuses == [201, 201, 429]
 
 

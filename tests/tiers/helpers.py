@@ -25,9 +25,12 @@ def enrol(shop: Shop, name: str = "") -> Member:
 def buy(shop: Shop, member: Member, amount, paid_at: datetime, status: str = "paid"):
     """Record an order (now must be at or after paid_at: travel first)."""
     data = OrderInput(
-        external_id=f"T-{next(_numbers)}", member_id=member.pk, amount=Decimal(str(amount)), paid_at=paid_at,
+        external_id=f"T-{next(_numbers)}",
+        member_id=member.pk,
+        amount=Decimal(str(amount)),
+        paid_at=paid_at,
         status=status,
-    )  # fmt: skip
+    )
     return order_record(shop=shop, data=data).order
 
 

@@ -241,9 +241,15 @@ def test_the_incremental_run_is_full_after_new_year_in_the_shops_time_zone(shop)
 RANDOM_LADDER = ladder(
     {"name": "银", "min_spend": "300", "window": "12m", "retention_months": 1},
     {"name": "金", "min_orders": 3, "min_growth": 500, "combine": "all", "window": "year", "retention_months": 2},
-    {"name": "钻", "min_spend": "3000", "min_growth": 2000, "combine": "any", "window": "lifetime",
-     "retention_months": 1},
-)  # fmt: skip
+    {
+        "name": "钻",
+        "min_spend": "3000",
+        "min_growth": 2000,
+        "combine": "any",
+        "window": "lifetime",
+        "retention_months": 1,
+    },
+)
 
 
 def _tiers(shop) -> dict:

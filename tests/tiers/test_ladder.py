@@ -89,14 +89,26 @@ def test_validation_names_the_tier_by_its_place_rank_and_name(shop):
 
 
 def test_validation_converts_and_fills_in_defaults():
-    cleaned = tier_ladder_validate([{"rank": "1", "name": " 银卡 ", "min_spend": 500, "min_orders": "3"},
-                                    {"rank": 0, "name": "普通"}])  # fmt: skip
+    cleaned = tier_ladder_validate(
+        [{"rank": "1", "name": " 银卡 ", "min_spend": 500, "min_orders": "3"}, {"rank": 0, "name": "普通"}]
+    )
     assert [t["rank"] for t in cleaned] == [0, 1]
     assert cleaned[1] | {} == {
-        "rank": 1, "name": "银卡", "min_spend": Decimal(500), "min_orders": 3, "min_growth": None, "combine": "all",
-        "window": "12m", "retention_months": 12, "discount_rate": Decimal(1), "points_multiplier": Decimal(1),
-        "free_shipping": False, "priority_shipping": False, "dedicated_service": False, "description": "",
-    }  # fmt: skip
+        "rank": 1,
+        "name": "银卡",
+        "min_spend": Decimal(500),
+        "min_orders": 3,
+        "min_growth": None,
+        "combine": "all",
+        "window": "12m",
+        "retention_months": 12,
+        "discount_rate": Decimal(1),
+        "points_multiplier": Decimal(1),
+        "free_shipping": False,
+        "priority_shipping": False,
+        "dedicated_service": False,
+        "description": "",
+    }
 
 
 def _shop_with_members(shop) -> dict:
@@ -107,9 +119,15 @@ def _shop_with_members(shop) -> dict:
         buy(shop, members["lapsed"], 700, NOW - timedelta(days=400))  # 高级会员 until 13 months ago + 12
     with time_machine.travel(NOW, tick=False):
         for name, orders in {
-            "none": [], "small": [100], "silver": [600], "silver+": [1500], "vip": [500] * 5, "rich once": [2500],
-            "top": [6000], "top again": [3000, 3000],
-        }.items():  # fmt: skip
+            "none": [],
+            "small": [100],
+            "silver": [600],
+            "silver+": [1500],
+            "vip": [500] * 5,
+            "rich once": [2500],
+            "top": [6000],
+            "top again": [3000, 3000],
+        }.items():
             members[name] = enrol(shop, name)
             for amount in orders:
                 buy(shop, members[name], amount, NOW - timedelta(days=10))
@@ -132,12 +150,32 @@ def test_the_preview_counts_what_applying_then_does(shop, other_shop):
         assert _ladder_state(shop)[3]["name"] == "至尊VIP"  # nothing written
         applied = tier_ladder_apply(shop=shop, ladder=NEW_LADDER, actor=STAFF)
         after = {name: rank_of(m) for name, m in members.items()}
-    assert before == {"lapsed": 1, "none": 0, "small": 0, "silver": 1, "silver+": 1, "vip": 2, "rich once": 1,
-                      "top": 3, "top again": 3, "manual": 3}  # fmt: skip
+    assert before == {
+        "lapsed": 1,
+        "none": 0,
+        "small": 0,
+        "silver": 1,
+        "silver+": 1,
+        "vip": 2,
+        "rich once": 1,
+        "top": 3,
+        "top again": 3,
+        "manual": 3,
+    }
     # the removed rank's members go to what they qualify for; the lapsed member is lowered; the rest keep their
     # tier for its retention period, or are upgraded (rich once: 2500 now reaches VIP会员 by spend alone)
-    assert after == {"lapsed": 0, "none": 0, "small": 0, "silver": 1, "silver+": 1, "vip": 2, "rich once": 2,
-                     "top": 2, "top again": 2, "manual": 0}  # fmt: skip
+    assert after == {
+        "lapsed": 0,
+        "none": 0,
+        "small": 0,
+        "silver": 1,
+        "silver+": 1,
+        "vip": 2,
+        "rich once": 2,
+        "top": 2,
+        "top again": 2,
+        "manual": 0,
+    }
     assert preview["up"] == sum(1 for n in members if after[n] > before[n]) == 1
     assert preview["down"] == sum(1 for n in members if after[n] < before[n]) == 4
     assert preview["members"] == len(members)
@@ -179,8 +217,11 @@ def test_removing_ranks_moves_their_members_with_reason_policy_and_keeps_the_his
     assert audit.changes["members_moved"] == ["", "4"]
     # a later ladder may use a removed tier's name again: the retired tier takes its id into its name
     with time_machine.travel(NOW, tick=False):
-        tier_ladder_apply(shop=shop, ladder=ladder({"name": "高级会员", "min_spend": "500"},
-                                                   {"name": "至尊VIP", "min_spend": "5000"}), actor=STAFF)  # fmt: skip
+        tier_ladder_apply(
+            shop=shop,
+            ladder=ladder({"name": "高级会员", "min_spend": "500"}, {"name": "至尊VIP", "min_spend": "5000"}),
+            actor=STAFF,
+        )
     top_tier.refresh_from_db()
     assert top_tier.name == f"至尊VIP #{top_tier.pk}"
     assert [t.name for t in tiers_of_shop(shop=shop)] == ["普通会员", "高级会员", "至尊VIP"]
@@ -197,9 +238,14 @@ def test_a_removed_rank_nobody_ever_held_is_deleted(shop):
 def test_tiers_may_swap_names(shop):
     with time_machine.travel(NOW, tick=False):
         tier_ladder_apply(
-            shop=shop, ladder=ladder({"name": "VIP会员", "min_spend": "500"}, {"name": "高级会员", "min_spend": "2000"},
-                                     {"name": "至尊VIP", "min_spend": "5000"}), actor=STAFF,
-        )  # fmt: skip
+            shop=shop,
+            ladder=ladder(
+                {"name": "VIP会员", "min_spend": "500"},
+                {"name": "高级会员", "min_spend": "2000"},
+                {"name": "至尊VIP", "min_spend": "5000"},
+            ),
+            actor=STAFF,
+        )
     assert [t.name for t in tiers_of_shop(shop=shop)] == ["普通会员", "VIP会员", "高级会员", "至尊VIP"]
 
 

@@ -44,8 +44,12 @@ def members(shop):
                 buy(shop, made[name], amount, NOW - timedelta(days=30))
         tier_ladder_apply(shop=shop, ladder=CURRENT, actor=STAFF)
     assert {name: rank_of(m) for name, m in made.items()} == {
-        "none": 0, "silver": 1, "vip": 2, "top": 3, "two big orders": 1,
-    }  # fmt: skip
+        "none": 0,
+        "silver": 1,
+        "vip": 2,
+        "top": 3,
+        "two big orders": 1,
+    }
     return made
 
 

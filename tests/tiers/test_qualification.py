@@ -86,9 +86,10 @@ def test_the_full_evaluation_qualifies_members_by_the_same_rules(shop, window):
 def test_a_tier_without_thresholds_is_never_reached_automatically(shop):
     with time_machine.travel(NOW, tick=False):
         tier_ladder_apply(
-            shop=shop, ladder=ladder({"name": "员工", "min_spend": None}, {"name": "金卡", "min_spend": "100"}),
+            shop=shop,
+            ladder=ladder({"name": "员工", "min_spend": None}, {"name": "金卡", "min_spend": "100"}),
             actor=SYSTEM,
-        )  # fmt: skip
+        )
         rich, modest = enrol(shop), enrol(shop)
         buy(shop, rich, 5000, RECENTLY)
         tiers_evaluate(shop=shop)

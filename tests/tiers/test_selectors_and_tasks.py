@@ -23,10 +23,13 @@ NOW = utc(2026, 8, 3, 4)
 def test_progress_says_what_is_missing_and_by_when_for_a_calendar_year_tier(shop):
     with time_machine.travel(NOW, tick=False):
         tier_ladder_apply(
-            shop=shop, actor=SYSTEM,
-            ladder=ladder({"name": "高级会员", "min_spend": "500", "window": "year"},
-                          {"name": "VIP会员", "min_spend": "2000", "window": "year"}),
-        )  # fmt: skip
+            shop=shop,
+            actor=SYSTEM,
+            ladder=ladder(
+                {"name": "高级会员", "min_spend": "500", "window": "year"},
+                {"name": "VIP会员", "min_spend": "2000", "window": "year"},
+            ),
+        )
         member = enrol(shop)
         buy(shop, member, 1620, NOW - timedelta(days=10))
         buy(shop, member, 900, utc(2025, 12, 20))  # last year: does not count
@@ -76,8 +79,12 @@ def test_tier_reads(shop, other_shop, django_assert_num_queries):
 
 def test_the_daily_task_applies_due_changes_then_evaluates_each_shop(shop, other_shop):
     with time_machine.travel(NOW, tick=False):
-        tier_ladder_schedule(shop=shop, ladder=ladder({"name": "高级会员", "min_spend": "100"}),
-                             effective_on=(NOW + timedelta(days=1)).date(), actor=SYSTEM)  # fmt: skip
+        tier_ladder_schedule(
+            shop=shop,
+            ladder=ladder({"name": "高级会员", "min_spend": "100"}),
+            effective_on=(NOW + timedelta(days=1)).date(),
+            actor=SYSTEM,
+        )
         member = enrol(shop)
         buy(shop, member, 150, NOW)
     with time_machine.travel(NOW + timedelta(days=1), tick=False):
@@ -88,10 +95,15 @@ def test_the_daily_task_applies_due_changes_then_evaluates_each_shop(shop, other
     assert member.tier == tier(shop, 1)
     runs = TierEvaluation.objects.order_by("pk")
     # shop: the change's full run, then two incremental runs; other shop: a first (full) run, then incremental
-    assert sorted((e.shop_id, e.mode) for e in runs) == sorted([
-        (shop.pk, EvaluationMode.FULL), (shop.pk, EvaluationMode.INCREMENTAL), (shop.pk, EvaluationMode.INCREMENTAL),
-        (other_shop.pk, EvaluationMode.FULL), (other_shop.pk, EvaluationMode.INCREMENTAL),
-    ])  # fmt: skip
+    assert sorted((e.shop_id, e.mode) for e in runs) == sorted(
+        [
+            (shop.pk, EvaluationMode.FULL),
+            (shop.pk, EvaluationMode.INCREMENTAL),
+            (shop.pk, EvaluationMode.INCREMENTAL),
+            (other_shop.pk, EvaluationMode.FULL),
+            (other_shop.pk, EvaluationMode.INCREMENTAL),
+        ]
+    )
 
 
 def test_the_evaluation_task_and_its_schedule(shop):

@@ -28,8 +28,12 @@ def enrol(shop, phone):
 
 
 def buy(shop, member, external_id, amount):
-    data = OrderInput(external_id=external_id, member_id=member.pk, amount=Decimal(amount),
-                      paid_at=timezone.now() - timedelta(minutes=5))  # fmt: skip
+    data = OrderInput(
+        external_id=external_id,
+        member_id=member.pk,
+        amount=Decimal(amount),
+        paid_at=timezone.now() - timedelta(minutes=5),
+    )
     order_record(shop=shop, data=data)
 
 
@@ -38,8 +42,9 @@ def member(shop, other_shop):
     # given: an upgrade by spend (500 reaches 高级会员), then a manual assignment with a note
     member = enrol(shop, "13800138000")
     buy(shop, member, "T1", "600.00")
-    tier_assign(shop=shop, member=member, tier=Tier.objects.get(shop=shop, name="VIP会员"), note="店长特批",
-                actor=SYSTEM)  # fmt: skip
+    tier_assign(
+        shop=shop, member=member, tier=Tier.objects.get(shop=shop, name="VIP会员"), note="店长特批", actor=SYSTEM
+    )
     # and a member of another shop with a tier change of their own, which must never show
     stranger = enrol(other_shop, "13800138000")
     buy(other_shop, stranger, "T1", "9000.00")

@@ -48,9 +48,14 @@ def _clock():
 
 def ladder_post(rows, action="preview", effective_on="", previewed="") -> dict:
     data = {
-        "form-TOTAL_FORMS": str(len(rows)), "form-INITIAL_FORMS": "0", "form-MIN_NUM_FORMS": "1",
-        "form-MAX_NUM_FORMS": "50", "action": action, "effective_on": effective_on, "previewed": previewed,
-    }  # fmt: skip
+        "form-TOTAL_FORMS": str(len(rows)),
+        "form-INITIAL_FORMS": "0",
+        "form-MIN_NUM_FORMS": "1",
+        "form-MAX_NUM_FORMS": "50",
+        "action": action,
+        "effective_on": effective_on,
+        "previewed": previewed,
+    }
     for index, row in enumerate(rows):
         for name, value in {**DEFAULTS, **row}.items():
             if value is True:
@@ -98,8 +103,7 @@ def test_every_role_reads_the_tiers_and_only_rule_changers_get_the_editor(client
 @pytest.mark.parametrize("role", [Role.ANALYST, Role.CLERK])
 def test_roles_without_the_right_cannot_change_tiers_or_assign_and_nothing_changes(client, shop, role):
     member = enrol(shop, "张三")
-    schedule = tier_ladder_schedule(shop=shop, ladder=default_ladder(), effective_on=date(2026, 6, 1),
-                                    actor=SYSTEM)  # fmt: skip
+    schedule = tier_ladder_schedule(shop=shop, ladder=default_ladder(), effective_on=date(2026, 6, 1), actor=SYSTEM)
     staff_client(client, shop, role)
     before, audits = ladder_state(shop), AuditLogEntry.objects.count()
     changed = [{**DEFAULT_ROWS[0]}, {**DEFAULT_ROWS[1], "min_spend": "1"}]
@@ -125,8 +129,11 @@ def test_the_page_shows_members_per_tier_with_their_share_and_the_last_evaluatio
     evaluation = tiers_evaluate(shop=shop)
     page = owner_client.get(url("tiers", shop))
     assert [(t.name, n, share) for t, n, share in page.context["distribution"]] == [
-        ("普通会员", 1, 25.0), ("高级会员", 1, 25.0), ("VIP会员", 1, 25.0), ("至尊VIP", 1, 25.0),
-    ]  # fmt: skip
+        ("普通会员", 1, 25.0),
+        ("高级会员", 1, 25.0),
+        ("VIP会员", 1, 25.0),
+        ("至尊VIP", 1, 25.0),
+    ]
     assert page.context["members_total"] == 4
     assert "普通会员 1 25.0%" in text(page)
     assert list(page.context["evaluations"]) == [evaluation]
@@ -184,15 +191,18 @@ NEW_ROWS = [DEFAULT_ROWS[0], {**DEFAULT_ROWS[1], "min_spend": "300"}, DEFAULT_RO
 
 def test_apply_now_applies_what_the_preview_showed(owner_client, shop, members):
     digest = _previewed(owner_client, shop, NEW_ROWS)
-    response = owner_client.post(url("tiers", shop), ladder_post(NEW_ROWS, action="apply", previewed=digest),
-                                 follow=True)  # fmt: skip
+    response = owner_client.post(
+        url("tiers", shop), ladder_post(NEW_ROWS, action="apply", previewed=digest), follow=True
+    )
     assert response.redirect_chain == [(url("tiers", shop), 302)]
     assert messages_of(response) == [
         "Tiers applied. Members of removed tiers moved: 1; the evaluation upgraded 1 and lowered 0."
     ]
     assert [(t.name, t.min_spend) for t in Tier.objects.filter(shop=shop, rank__lt=1000).order_by("rank")] == [
-        ("普通会员", None), ("高级会员", Decimal("300.00")), ("VIP会员", Decimal("2000.00")),
-    ]  # fmt: skip
+        ("普通会员", None),
+        ("高级会员", Decimal("300.00")),
+        ("VIP会员", Decimal("2000.00")),
+    ]
     assert (rank_of(members["small"]), rank_of(members["top"])) == (1, 1)
     audit = AuditLogEntry.objects.get(shop=shop, action="tiers.change")
     assert audit.actor_label == "owner@shop-a.example"
@@ -216,15 +226,18 @@ def test_a_later_date_schedules_the_change_shown_with_its_date_and_cancellable(o
     digest = _previewed(owner_client, shop, NEW_ROWS, effective_on="2026-06-01")
     before = ladder_state(shop)
     response = owner_client.post(
-        url("tiers", shop), ladder_post(NEW_ROWS, action="apply", effective_on="2026-06-01", previewed=digest),
+        url("tiers", shop),
+        ladder_post(NEW_ROWS, action="apply", effective_on="2026-06-01", previewed=digest),
         follow=True,
-    )  # fmt: skip
+    )
     assert messages_of(response) == ["The new tiers will apply on 2026-06-01."]
     assert ladder_state(shop) == before
     schedule = TierSchedule.objects.get(shop=shop)
     assert (schedule.effective_on, schedule.applied_at, schedule.created_by) == (
-        date(2026, 6, 1), None, "owner@shop-a.example",
-    )  # fmt: skip
+        date(2026, 6, 1),
+        None,
+        "owner@shop-a.example",
+    )
     assert [t["min_spend"] for t in schedule.ladder] == [None, "300", "2000"]
     assert "2026-06-01 普通会员 → 高级会员 → VIP会员 owner@shop-a.example" in text(response)
     # cancelled: gone, audited
@@ -232,14 +245,14 @@ def test_a_later_date_schedules_the_change_shown_with_its_date_and_cancellable(o
     assert messages_of(response) == ["The scheduled tier change was cancelled."]
     assert not TierSchedule.objects.exists()
     assert AuditLogEntry.objects.get(action="tiers.schedule_cancel").changes == {
-        "schedule": [str(schedule.pk), ""], "effective_on": ["2026-06-01", ""],
-    }  # fmt: skip
+        "schedule": [str(schedule.pk), ""],
+        "effective_on": ["2026-06-01", ""],
+    }
     assert ladder_state(shop) == before
 
 
 def test_an_applied_schedule_cannot_be_cancelled(owner_client, shop):
-    schedule = tier_ladder_schedule(shop=shop, ladder=default_ladder(), effective_on=date(2026, 5, 20),
-                                    actor=SYSTEM)  # fmt: skip
+    schedule = tier_ladder_schedule(shop=shop, ladder=default_ladder(), effective_on=date(2026, 5, 20), actor=SYSTEM)
     assert schedule.applied_at is not None
     response = owner_client.post(url("tier_schedule_cancel", shop, schedule.pk), follow=True)
     assert messages_of(response) == ["This tier change has already been applied; it can no longer be cancelled."]
@@ -254,8 +267,9 @@ def test_today_applies_now_and_a_past_date_is_refused(owner_client, shop, member
     assert "preview" not in page.context
     assert ladder_state(shop) == before
     digest = _previewed(owner_client, shop, NEW_ROWS, effective_on="2026-05-20")
-    owner_client.post(url("tiers", shop), ladder_post(NEW_ROWS, action="apply", effective_on="2026-05-20",
-                                                      previewed=digest))  # fmt: skip
+    owner_client.post(
+        url("tiers", shop), ladder_post(NEW_ROWS, action="apply", effective_on="2026-05-20", previewed=digest)
+    )
     assert tier(shop, 1).min_spend == Decimal(300)
     assert not TierSchedule.objects.exists()
 
@@ -263,23 +277,44 @@ def test_today_applies_now_and_a_past_date_is_refused(owner_client, shop, member
 @pytest.mark.parametrize(
     ("rows", "index", "field", "message"),
     [
-        ([DEFAULT_ROWS[0], {"name": "高级会员", "discount_rate": "0"}], 1, "discount_rate",
-         "discount_rate must be above 0 and at most 1 (0.95 means 5% off)."),
-        ([DEFAULT_ROWS[0], {"name": "银卡"}, {"name": "银卡", "min_spend": "9"}], 2, "name",
-         "Two tiers are named 银卡."),
-        ([DEFAULT_ROWS[0], {"name": "高级会员", "min_spend": "-5"}], 1, "min_spend",
-         "min_spend must be between 0 and 9999999999.99."),
-        ([DEFAULT_ROWS[0], {"name": "高级会员", "points_multiplier": "25"}], 1, "points_multiplier",
-         "points_multiplier must be between 0 and 20."),
+        (
+            [DEFAULT_ROWS[0], {"name": "高级会员", "discount_rate": "0"}],
+            1,
+            "discount_rate",
+            "discount_rate must be above 0 and at most 1 (0.95 means 5% off).",
+        ),
+        (
+            [DEFAULT_ROWS[0], {"name": "银卡"}, {"name": "银卡", "min_spend": "9"}],
+            2,
+            "name",
+            "Two tiers are named 银卡.",
+        ),
+        (
+            [DEFAULT_ROWS[0], {"name": "高级会员", "min_spend": "-5"}],
+            1,
+            "min_spend",
+            "min_spend must be between 0 and 9999999999.99.",
+        ),
+        (
+            [DEFAULT_ROWS[0], {"name": "高级会员", "points_multiplier": "25"}],
+            1,
+            "points_multiplier",
+            "points_multiplier must be between 0 and 20.",
+        ),
         ([DEFAULT_ROWS[0], {"name": "高级会员", "min_orders": "abc"}], 1, "min_orders", "Enter a whole number."),
-        ([DEFAULT_ROWS[0], {"name": "高级会员", "min_growth": "1000000000001"}], 1, "min_growth",
-         "Ensure this value is less than or equal to 1000000000000."),
+        (
+            [DEFAULT_ROWS[0], {"name": "高级会员", "min_growth": "1000000000001"}],
+            1,
+            "min_growth",
+            "Ensure this value is less than or equal to 1000000000000.",
+        ),
         ([DEFAULT_ROWS[0], {"name": ""}], 1, "name", "This field is required."),
     ],
-)  # fmt: skip
+)
 @pytest.mark.parametrize("action", ["preview", "apply"])
-def test_a_bad_ladder_is_shown_at_its_tier_and_field_and_nothing_changes(owner_client, shop, rows, index, field,
-                                                                        message, action):  # fmt: skip
+def test_a_bad_ladder_is_shown_at_its_tier_and_field_and_nothing_changes(
+    owner_client, shop, rows, index, field, message, action
+):
     before, audits = ladder_state(shop), AuditLogEntry.objects.count()
     page = owner_client.post(url("tiers", shop), ladder_post(rows, action=action, previewed="x" * 64))
     assert page.status_code == 200
@@ -300,8 +335,10 @@ def test_tiers_are_added_at_the_top_and_removed_from_it_without_saving(owner_cli
     formset = page.context["formset"]
     assert not formset.is_bound
     assert [(f["name"].value(), f["min_spend"].value(), f["free_shipping"].value()) for f in formset] == [
-        ("普通会员", None, False), ("高级会员", "abc", True), ("", None, False),
-    ]  # fmt: skip
+        ("普通会员", None, False),
+        ("高级会员", "abc", True),
+        ("", None, False),
+    ]
     assert formset.forms[2]["retention_months"].value() == 12
     page = owner_client.post(url("tiers", shop), ladder_post(typed, action="remove"))
     assert [f["name"].value() for f in page.context["formset"]] == ["普通会员"]
@@ -312,8 +349,10 @@ def test_tiers_are_added_at_the_top_and_removed_from_it_without_saving(owner_cli
 
 
 def test_rank_0_keeps_its_own_settings_whatever_is_posted(owner_client, shop, members):
-    posted = [{**DEFAULT_ROWS[0], "min_spend": "100", "retention_months": "3", "discount_rate": "0.98"},
-              *DEFAULT_ROWS[1:]]  # fmt: skip
+    posted = [
+        {**DEFAULT_ROWS[0], "min_spend": "100", "retention_months": "3", "discount_rate": "0.98"},
+        *DEFAULT_ROWS[1:],
+    ]
     digest = _previewed(owner_client, shop, posted)
     owner_client.post(url("tiers", shop), ladder_post(posted, action="apply", previewed=digest))
     base = tier(shop, 0)

@@ -27,8 +27,14 @@ RANKS = {10: 0, SILVER: 1, GOLD: 2}
 
 
 def _bounds(tier_id=None, spend=0, orders=0, spend_12m=0, orders_12m=0, growth=0) -> dict:
-    return {"tier_id": tier_id, "lifetime_spend": Decimal(spend), "order_count": orders,
-            "spend_12m": Decimal(spend_12m), "orders_12m": orders_12m, "growth_value": growth}  # fmt: skip
+    return {
+        "tier_id": tier_id,
+        "lifetime_spend": Decimal(spend),
+        "order_count": orders,
+        "spend_12m": Decimal(spend_12m),
+        "orders_12m": orders_12m,
+        "growth_value": growth,
+    }
 
 
 def test_a_member_below_every_threshold_cannot_rise():

@@ -16,18 +16,20 @@ class EventType(models.TextChoices):
     # orders
     ORDER_RECORDED = "order.recorded", "order.recorded"  # {order_id, external_id, amount, status, paid_at}
     ORDER_STATUS_CHANGED = "order.status_changed", "order.status_changed"  # {order_id, external_id, from, to}
-    ORDER_REFUNDED = "order.refunded", "order.refunded"  # {order_id, external_id, refund_id, amount, fully}
+    # {order_id, external_id, refund_id, refund_external_id, amount, fully}
+    ORDER_REFUNDED = "order.refunded", "order.refunded"
     # points: kind is earn, redeem, expire, adjust, reverse (entry kinds of points.models.EntryKind)
-    POINTS_POSTED = "points.posted", "points.posted"  # {entry_id?, kind, points, order_id?}
+    POINTS_POSTED = "points.posted", "points.posted"  # {kind, points (signed), key, entry_id?, order_external_id?}
     # Points about to expire (the daily reminder pass): {points, expires_at, dedup_key}
     POINTS_EXPIRING = "points.expiring", "points.expiring"
     # tiers
-    TIER_CHANGED = "tier.changed", "tier.changed"  # {change_id, from_tier_id, to_tier_id, direction, reason}
+    TIER_CHANGED = "tier.changed", "tier.changed"  # {change_id, from_tier_id, to_tier_id, reason}
     # coupons
     COUPON_ISSUED = "coupon.issued", "coupon.issued"  # {coupon_id, template_id, source}
-    COUPON_REDEEMED = "coupon.redeemed", "coupon.redeemed"  # {coupon_id, template_id, order_external_id}
+    COUPON_REDEEMED = "coupon.redeemed", "coupon.redeemed"  # {coupon_id, template_id, order_external_id, discount}
     COUPON_EXPIRED = "coupon.expired", "coupon.expired"  # {coupon_id, template_id}
-    # A coupon about to expire (the daily reminder pass): {coupon_id, template_id, ends_at}
+    # A member's coupon about to expire (the daily reminder pass): {coupon_id, template_id, ends_at}
     COUPON_EXPIRING = "coupon.expiring", "coupon.expiring"
     # recruitment
-    REFERRAL_REWARDED = "referral.rewarded", "referral.rewarded"  # {referral_id, referee_id, points}
+    # the inviter's event: {referral_id, invitee_id, inviter_points, invitee_points}
+    REFERRAL_REWARDED = "referral.rewarded", "referral.rewarded"

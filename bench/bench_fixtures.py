@@ -76,6 +76,9 @@ def _ingest_reset(conn, shop: Shop, *, tiers: bool) -> None:
                WHERE l.entry_id = e.id AND e.shop_id = %s AND e.order_external_id LIKE '%%-%%'""",
             [shop.pk],
         )
+        # The events those runs wrote (the generator writes none), and the stream and cursors that counted them.
+        for table in ("events_event", "events_cursor", "events_stream"):
+            conn.execute(f"DELETE FROM {table} WHERE shop_id = %s", [shop.pk])  # noqa: S608 - names from code
         for table in ("points_pointsentry", "tiers_growthentry"):
             ledger = conn.execute(
                 f"DELETE FROM {table} WHERE shop_id = %s AND order_external_id LIKE '%%-%%' RETURNING member_id",

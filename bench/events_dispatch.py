@@ -89,9 +89,11 @@ def main() -> None:
         write(args.events)
         started = time.perf_counter()
         sequence(shop_id=shop.pk)
+        numbered = time.perf_counter() - started
         while not consumer_feed_chunk(shop=shop, consumer=noop):
             pass
         ours = time.perf_counter() - started
+        print(f"numbering {numbered:.1f} s, feeding {ours - numbered:.1f} s", file=sys.stderr, flush=True)
         assert Cursor.objects.get(shop=shop, consumer="bench.noop").position == args.events
 
         reset()

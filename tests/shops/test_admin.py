@@ -45,6 +45,9 @@ def ops_client(client):
         "tiers/tierevaluation",
         "tiers/tierschedule",
         "tiers/growthentry",
+        "events/event",
+        "events/stream",
+        "events/cursor",
     ],
 )
 def test_every_changelist_shows_all_shops_and_searches(ops_client, shop, other_shop, path):

@@ -61,7 +61,7 @@ def joins_count(*, shop: Shop, channel: Channel, now: datetime.datetime | None =
     with connection.cursor() as cursor:
         cursor.execute(
             "INSERT INTO recruitment_channelday (shop_id, channel_id, day, visits, visitors, joins) "
-            "VALUES (%s, %s, %s, 0, 0, 1) ON CONFLICT (channel_id, day) "
+            "VALUES (%s, %s, %s, 0, 0, 1) ON CONFLICT (shop_id, channel_id, day) "
             "DO UPDATE SET joins = recruitment_channelday.joins + 1",
             [shop.pk, channel.pk, local_today(shop, now)],
         )
@@ -82,7 +82,7 @@ def channel_stats_flush(*, shop: Shop, now: datetime.datetime | None = None) -> 
     with connection.cursor() as cursor:
         cursor.execute(
             "INSERT INTO recruitment_channelday (shop_id, channel_id, day, visits, visitors, joins) "  # noqa: S608
-            f"VALUES {values} ON CONFLICT (channel_id, day) DO UPDATE SET "
+            f"VALUES {values} ON CONFLICT (shop_id, channel_id, day) DO UPDATE SET "
             f"visits = {greatest}(recruitment_channelday.visits, excluded.visits), "
             f"visitors = {greatest}(recruitment_channelday.visitors, excluded.visitors)",
             params,

@@ -381,7 +381,8 @@ def test_a_refund_credits_the_redemption_back_as_a_new_lot_once(shop):
     assert (posted.created, replay.created, replay.entry.pk) == (True, False, entry.pk)
     assert (entry.kind, entry.points, entry.reverses_id, entry.reason) == ("reverse", 120, redeemed.pk, "取消")
     # The shop's default rule: points expire at the end of the following calendar year, in the shop's time zone.
-    assert (entry.lot.remaining, entry.lot.expires_at) == (120, datetime.datetime(2028, 1, 1, tzinfo=SHANGHAI))
+    lot = entry.lot.get()  # one lot per entry (a shop-led unique key: shops.distribution)
+    assert (lot.remaining, lot.expires_at) == (120, datetime.datetime(2028, 1, 1, tzinfo=SHANGHAI))
     assert balance(member) == 500
     with pytest.raises(RefundRefused):
         points_refund(shop=shop, entry=redeemed, idempotency_key="again")

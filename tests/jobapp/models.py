@@ -1,6 +1,7 @@
 from django.db import models
 
 from members.models import Member
+from shops.distribution import ShopForeignKey
 from shops.models import ShopOwned
 
 
@@ -34,7 +35,7 @@ class SlowJob(SampleJobBase):
 class SampleMark(ShopOwned):
     """What a job does to a member, once: unique per (shop, key), the key naming the job and the member."""
 
-    member = models.ForeignKey(Member, on_delete=models.CASCADE)
+    member = ShopForeignKey(Member, on_delete=models.CASCADE)
     key = models.CharField(max_length=64)
 
     class Meta:

@@ -12,6 +12,7 @@ from django.utils.translation import gettext_lazy as _
 
 from members.models import MAX_POINTS, Member, Segment
 from points.models import PointsEntry
+from shops.distribution import ShopForeignKey
 from shops.models import ShopOwned, unindexed_shop_field
 from tiers.models import Tier
 
@@ -76,7 +77,7 @@ class CouponTemplate(ShopOwned):
     )
     audience_tiers = models.JSONField(_("tiers"), default=list, blank=True)  # tier ids of this shop
     audience_tags = models.JSONField(_("tags"), default=list, blank=True)  # tag ids of this shop
-    audience_segment = models.ForeignKey(
+    audience_segment = ShopForeignKey(
         Segment, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", verbose_name=_("segment")
     )
     new_member_days = models.PositiveSmallIntegerField(
@@ -165,8 +166,8 @@ class Coupon(ShopOwned):
     starts then."""
 
     shop = unindexed_shop_field()
-    template = models.ForeignKey(CouponTemplate, on_delete=models.PROTECT, related_name="+", verbose_name=_("template"))
-    member = models.ForeignKey(
+    template = ShopForeignKey(CouponTemplate, on_delete=models.PROTECT, related_name="+", verbose_name=_("template"))
+    member = ShopForeignKey(
         Member, null=True, blank=True, on_delete=models.PROTECT, related_name="+", verbose_name=_("member")
     )
     code = models.CharField(_("code"), max_length=32)
@@ -206,9 +207,9 @@ class Redemption(ShopOwned):
     """A coupon used on an order. A refund of the whole order reverses it; at most one redemption of a coupon is
     standing (not reversed) at a time."""
 
-    coupon = models.ForeignKey(Coupon, on_delete=models.PROTECT, related_name="redemptions", verbose_name=_("coupon"))
-    template = models.ForeignKey(CouponTemplate, on_delete=models.PROTECT, related_name="+", verbose_name=_("template"))
-    member = models.ForeignKey(Member, on_delete=models.PROTECT, related_name="+", verbose_name=_("member"))
+    coupon = ShopForeignKey(Coupon, on_delete=models.PROTECT, related_name="redemptions", verbose_name=_("coupon"))
+    template = ShopForeignKey(CouponTemplate, on_delete=models.PROTECT, related_name="+", verbose_name=_("template"))
+    member = ShopForeignKey(Member, on_delete=models.PROTECT, related_name="+", verbose_name=_("member"))
     order_external_id = models.CharField(_("order number"), max_length=64)
     order_amount = models.DecimalField(_("order amount"), max_digits=12, decimal_places=2)
     discount = models.DecimalField(_("discount"), max_digits=12, decimal_places=2)
@@ -222,7 +223,7 @@ class Redemption(ShopOwned):
         verbose_name_plural = _("redemptions")
         constraints = [
             models.UniqueConstraint(
-                fields=["coupon"], condition=Q(reversed_at__isnull=True), name="redemption_one_standing"
+                fields=["shop", "coupon"], condition=Q(reversed_at__isnull=True), name="redemption_one_standing"
             ),
             models.CheckConstraint(condition=Q(discount__gte=0), name="redemption_discount_not_negative"),
         ]
@@ -244,10 +245,8 @@ class GrantJob(ShopOwned):
     audience, at its per-member limit or beyond its stock are skipped and counted. `last_member_id` is where the
     next chunk starts, so a retried task carries on instead of starting over."""
 
-    template = models.ForeignKey(CouponTemplate, on_delete=models.PROTECT, related_name="+", verbose_name=_("template"))
-    segment = models.ForeignKey(
-        Segment, null=True, on_delete=models.SET_NULL, related_name="+", verbose_name=_("segment")
-    )
+    template = ShopForeignKey(CouponTemplate, on_delete=models.PROTECT, related_name="+", verbose_name=_("template"))
+    segment = ShopForeignKey(Segment, null=True, on_delete=models.SET_NULL, related_name="+", verbose_name=_("segment"))
     status = models.CharField(_("status"), max_length=8, choices=GrantStatus.choices, default="pending")
     idempotency_key = models.CharField(max_length=128)
     members_total = models.IntegerField(_("members"), default=0)
@@ -278,16 +277,16 @@ class TierGift(ShopOwned):
     """Coupons a tier's members receive: on their birthday, on reaching the tier, or on the first of every month
     (in the shop's time zone). Issued by coupons.tier_gifts."""
 
-    tier = models.ForeignKey(Tier, on_delete=models.CASCADE, related_name="+", verbose_name=_("tier"))
+    tier = ShopForeignKey(Tier, on_delete=models.CASCADE, related_name="+", verbose_name=_("tier"))
     occasion = models.CharField(_("occasion"), max_length=8, choices=Occasion.choices)
-    template = models.ForeignKey(CouponTemplate, on_delete=models.PROTECT, related_name="+", verbose_name=_("coupon"))
+    template = ShopForeignKey(CouponTemplate, on_delete=models.PROTECT, related_name="+", verbose_name=_("coupon"))
     quantity = models.PositiveSmallIntegerField(_("quantity"), default=1)
 
     class Meta:
         verbose_name = _("tier gift")
         verbose_name_plural = _("tier gifts")
         constraints = [
-            models.UniqueConstraint(fields=["tier", "occasion", "template"], name="tier_gift_unique"),
+            models.UniqueConstraint(fields=["shop", "tier", "occasion", "template"], name="tier_gift_unique"),
             models.CheckConstraint(condition=Q(quantity__gte=1, quantity__lte=20), name="tier_gift_quantity"),
         ]
 
@@ -341,17 +340,17 @@ class Exchange(ShopOwned):
     """Points spent in the mall on a coupon or a gift, in one transaction with the ledger entry. Cancelling a gift
     not yet delivered gives the points back (a ledger entry reversing the redemption) and the stock."""
 
-    member = models.ForeignKey(Member, on_delete=models.PROTECT, related_name="+", verbose_name=_("member"))
-    template = models.ForeignKey(
+    member = ShopForeignKey(Member, on_delete=models.PROTECT, related_name="+", verbose_name=_("member"))
+    template = ShopForeignKey(
         CouponTemplate, null=True, blank=True, on_delete=models.PROTECT, related_name="+", verbose_name=_("coupon")
     )
-    gift = models.ForeignKey(
+    gift = ShopForeignKey(
         Gift, null=True, blank=True, on_delete=models.PROTECT, related_name="+", verbose_name=_("gift")
     )
-    coupon = models.ForeignKey(Coupon, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    coupon = ShopForeignKey(Coupon, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     points = models.PositiveBigIntegerField(_("points"))
-    points_entry = models.ForeignKey(PointsEntry, on_delete=models.PROTECT, related_name="+")
-    refund_entry = models.ForeignKey(PointsEntry, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    points_entry = ShopForeignKey(PointsEntry, on_delete=models.PROTECT, related_name="+")
+    refund_entry = ShopForeignKey(PointsEntry, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     status = models.CharField(_("status"), max_length=10, choices=Fulfilment.choices)
     recipient_name = models.CharField(_("recipient"), max_length=50, blank=True)
     recipient_phone = models.CharField(_("recipient phone"), max_length=20, blank=True)

@@ -3,6 +3,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from shops.distribution import ShopForeignKey
 from shops.models import ShopOwned, unindexed_shop_field
 
 # Points and growth value are 64-bit integers end to end (CONVENTIONS 3). One operation (an earn, a redemption, an
@@ -56,7 +57,7 @@ class Member(ShopOwned):
     wechat_openid = models.CharField(_("WeChat openid"), max_length=64, blank=True)
     status = models.CharField(_("status"), max_length=8, choices=MemberStatus.choices, default=MemberStatus.ACTIVE)
     join_channel = models.CharField(_("join channel"), max_length=32, blank=True)
-    referrer = models.ForeignKey(
+    referrer = ShopForeignKey(
         "self",
         null=True,
         blank=True,
@@ -87,7 +88,7 @@ class Member(ShopOwned):
     growth_value = models.BigIntegerField(_("growth value"), default=0)
     # The member's tier, decided by tiers (NULL: the shop's rank-0 tier, so joining writes nothing), and
     # the end of its retention period, before which it is never lowered (NULL: never lowered).
-    tier = models.ForeignKey(
+    tier = ShopForeignKey(
         "tiers.Tier",
         null=True,
         blank=True,
@@ -164,7 +165,7 @@ class Member(ShopOwned):
 class ConsentChange(ShopOwned):
     """Every change of a member's marketing consent: what, when, and where it came from (PIPL/GDPR evidence)."""
 
-    member = models.ForeignKey(Member, on_delete=models.CASCADE, related_name="consent_changes")
+    member = ShopForeignKey(Member, on_delete=models.CASCADE, related_name="consent_changes")
     channel = models.CharField(_("channel"), max_length=8, choices=ConsentChannel.choices)
     granted = models.BooleanField(_("granted"))
     source = models.CharField(_("source"), max_length=32)
@@ -204,8 +205,8 @@ class Tag(ShopOwned):
 
 
 class MemberTag(ShopOwned):
-    tag = models.ForeignKey(Tag, on_delete=models.CASCADE, related_name="+")
-    member = models.ForeignKey(Member, on_delete=models.CASCADE, related_name="+")
+    tag = ShopForeignKey(Tag, on_delete=models.CASCADE, related_name="+")
+    member = ShopForeignKey(Member, on_delete=models.CASCADE, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -3,6 +3,7 @@ from django.db.models import F, Q
 from django.utils.translation import gettext_lazy as _
 
 from members.models import Member
+from shops.distribution import ShopForeignKey
 from shops.models import ShopOwned, unindexed_shop_field
 
 
@@ -23,7 +24,7 @@ class Order(ShopOwned):
 
     shop = unindexed_shop_field()
     external_id = models.CharField(_("order number"), max_length=64)
-    member = models.ForeignKey(
+    member = ShopForeignKey(
         Member, null=True, blank=True, on_delete=models.PROTECT, related_name="orders", verbose_name=_("member")
     )
     amount = models.DecimalField(_("amount paid"), max_digits=12, decimal_places=2)
@@ -57,7 +58,7 @@ class Order(ShopOwned):
 
 class OrderItem(ShopOwned):
     shop = unindexed_shop_field()
-    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="items")
+    order = ShopForeignKey(Order, on_delete=models.CASCADE, related_name="items")
     sku = models.CharField(_("SKU"), max_length=64)
     name = models.CharField(_("name"), max_length=200, blank=True)
     category = models.CharField(_("category"), max_length=64, blank=True)
@@ -74,7 +75,7 @@ class OrderItem(ShopOwned):
 class Refund(ShopOwned):
     """A full or partial refund of an order, idempotent by its own external id."""
 
-    order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="refunds")
+    order = ShopForeignKey(Order, on_delete=models.PROTECT, related_name="refunds")
     external_id = models.CharField(_("refund number"), max_length=64)
     amount = models.DecimalField(_("amount"), max_digits=12, decimal_places=2)
     refunded_at = models.DateTimeField(_("refunded"))

@@ -12,6 +12,7 @@ from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from members.models import MAX_POINTS, Member
+from shops.distribution import ShopForeignKey
 from shops.models import ShopOwned
 
 
@@ -24,12 +25,12 @@ class EntryKind(models.TextChoices):
 
 
 class PointsEntry(ShopOwned):
-    member = models.ForeignKey(Member, on_delete=models.PROTECT, related_name="+", verbose_name=_("member"))
+    member = ShopForeignKey(Member, on_delete=models.PROTECT, related_name="+", verbose_name=_("member"))
     kind = models.CharField(_("kind"), max_length=16, choices=EntryKind.choices)
     points = models.BigIntegerField(_("points"), help_text=_("Positive adds to the balance, negative takes from it."))
     reason = models.CharField(_("reason"), max_length=200, blank=True)
     order_external_id = models.CharField(_("order number"), max_length=64, blank=True)
-    reverses = models.ForeignKey(
+    reverses = ShopForeignKey(
         "self", null=True, blank=True, on_delete=models.PROTECT, related_name="+", verbose_name=_("reverses")
     )
     # Unique per shop: a retried write finds its first result. body_hash tells a replay from a conflicting reuse.
@@ -56,14 +57,15 @@ class PointsEntry(ShopOwned):
 class PointsLot(ShopOwned):
     """The spendable remainder of one positive entry, until it is consumed or expires."""
 
-    entry = models.OneToOneField(PointsEntry, on_delete=models.PROTECT, related_name="lot")
-    member = models.ForeignKey(Member, on_delete=models.PROTECT, related_name="+")
+    entry = ShopForeignKey(PointsEntry, on_delete=models.PROTECT, related_name="+")
+    member = ShopForeignKey(Member, on_delete=models.PROTECT, related_name="+")
     remaining = models.BigIntegerField()
     earned_at = models.DateTimeField()
     expires_at = models.DateTimeField(null=True, blank=True, help_text=_("Empty: never expires."))
 
     class Meta:
         constraints = [
+            models.UniqueConstraint(fields=["shop", "entry"], name="points_lot_one_per_entry"),
             models.CheckConstraint(condition=Q(remaining__gte=0), name="points_lot_remaining_not_negative"),
         ]
         indexes = [
@@ -213,7 +215,7 @@ class PendingAward(ShopOwned):
     when the order completes; the release task turns due awards into earn entries. Member.points_pending is the
     sum of the pending ones."""
 
-    member = models.ForeignKey(Member, on_delete=models.PROTECT, related_name="+")
+    member = ShopForeignKey(Member, on_delete=models.PROTECT, related_name="+")
     order_external_id = models.CharField(_("order number"), max_length=64)
     points = models.BigIntegerField(_("points"))
     available_at = models.DateTimeField(_("available from"), null=True, blank=True)

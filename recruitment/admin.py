@@ -13,7 +13,7 @@ from shops.admin import ReadOnlyAdmin
 from shops.services import Actor
 
 from .channels import channel_set_active
-from .models import Channel, ChannelDay, Referral, ReferralCode, ReferralProgram
+from .models import Channel, ChannelDay, Referral, ReferralCode, ReferralCodeRoute, ReferralProgram
 from .referrals import referral_program_save
 
 
@@ -103,4 +103,14 @@ class ReferralCodeAdmin(ReadOnlyAdmin):
     list_display = ["code", "shop", "member"]
     search_fields = ["=code", "shop__slug"]
     list_select_related = ["shop", "member"]
+    show_full_result_count = False
+
+
+@admin.register(ReferralCodeRoute)
+class ReferralCodeRouteAdmin(ReadOnlyAdmin):
+    """Which shop each referral code belongs to (shops.distribution): read-only, written with the code."""
+
+    list_display = ["code", "shop"]
+    search_fields = ["=code", "shop__slug"]
+    list_select_related = ["shop"]
     show_full_result_count = False

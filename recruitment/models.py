@@ -10,6 +10,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from members.models import MAX_POINTS
+from shops.distribution import ShopForeignKey
 from shops.models import ShopOwned
 
 
@@ -73,26 +74,26 @@ class Channel(ShopOwned):
 
 
 class WelcomeCoupon(ShopOwned):
-    channel = models.ForeignKey(Channel, on_delete=models.CASCADE, related_name="+")
-    template = models.ForeignKey("coupons.CouponTemplate", on_delete=models.PROTECT, related_name="+")
+    channel = ShopForeignKey(Channel, on_delete=models.CASCADE, related_name="+")
+    template = ShopForeignKey("coupons.CouponTemplate", on_delete=models.PROTECT, related_name="+")
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["channel", "template"], name="welcome_coupon_unique")]
+        constraints = [models.UniqueConstraint(fields=["shop", "channel", "template"], name="welcome_coupon_unique")]
 
 
 class ChannelTag(ShopOwned):
-    channel = models.ForeignKey(Channel, on_delete=models.CASCADE, related_name="+")
-    tag = models.ForeignKey("members.Tag", on_delete=models.CASCADE, related_name="+")
+    channel = ShopForeignKey(Channel, on_delete=models.CASCADE, related_name="+")
+    tag = ShopForeignKey("members.Tag", on_delete=models.CASCADE, related_name="+")
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["channel", "tag"], name="channel_tag_unique")]
+        constraints = [models.UniqueConstraint(fields=["shop", "channel", "tag"], name="channel_tag_unique")]
 
 
 class ChannelDay(ShopOwned):
     """A channel's figures for one local day. Visits and unique visitors are counted in the cache as they happen
     (recruitment.stats) and written here by a periodic task; joins are counted here in the joining transaction."""
 
-    channel = models.ForeignKey(Channel, on_delete=models.CASCADE, related_name="days")
+    channel = ShopForeignKey(Channel, on_delete=models.CASCADE, related_name="days")
     day = models.DateField(_("day"))
     visits = models.PositiveIntegerField(_("visits"), default=0)
     visitors = models.PositiveIntegerField(_("unique visitors"), default=0)
@@ -102,7 +103,7 @@ class ChannelDay(ShopOwned):
         verbose_name = _("channel day")
         verbose_name_plural = _("channel days")
         ordering = ["-day"]
-        constraints = [models.UniqueConstraint(fields=["channel", "day"], name="channel_day_unique")]
+        constraints = [models.UniqueConstraint(fields=["shop", "channel", "day"], name="channel_day_unique")]
 
 
 class ReferralTrigger(models.TextChoices):
@@ -129,7 +130,7 @@ class ReferralProgram(ShopOwned):
     invitee_points = models.PositiveBigIntegerField(
         _("points for the invitee"), default=0, validators=[MaxValueValidator(MAX_POINTS)]
     )
-    inviter_coupon = models.ForeignKey(
+    inviter_coupon = ShopForeignKey(
         "coupons.CouponTemplate",
         null=True,
         blank=True,
@@ -137,7 +138,7 @@ class ReferralProgram(ShopOwned):
         related_name="+",
         verbose_name=_("coupon for the inviter"),
     )
-    invitee_coupon = models.ForeignKey(
+    invitee_coupon = ShopForeignKey(
         "coupons.CouponTemplate",
         null=True,
         blank=True,
@@ -161,10 +162,29 @@ class ReferralProgram(ShopOwned):
 
 
 class ReferralCode(ShopOwned):
-    """A member's referral code, made on first use; unique across shops, so /r/<code>/ alone finds the shop."""
+    """A member's referral code, made on first use. The code is unique across shops through its route, so
+    /r/<code>/ alone finds the shop."""
 
-    member = models.OneToOneField("members.Member", on_delete=models.CASCADE, related_name="+")
+    member = ShopForeignKey("members.Member", on_delete=models.CASCADE, related_name="+")
+    code = models.CharField(_("code"), max_length=16)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["shop", "member"], name="referral_code_one_per_member"),
+            models.UniqueConstraint(fields=["shop", "code"], name="referral_code_unique_code"),
+        ]
+
+
+class ReferralCodeRoute(ShopOwned):
+    """Which shop a referral code belongs to: the one global part of referral codes. On Citus it is a reference
+    table (shops.distribution), so any node finds a code's shop with one local read, while the codes themselves
+    stay with their members on the shop's node."""
+
     code = models.CharField(_("code"), max_length=16, unique=True)
+
+    class Meta:
+        verbose_name = _("referral code route")
+        verbose_name_plural = _("referral code routes")
 
 
 class ReferralStatus(models.TextChoices):
@@ -177,8 +197,8 @@ class Referral(ShopOwned):
     """An invitee who joined through an inviter's link. One per invitee phone and shop, ever: the phone's hash
     stays when an invitee is erased, so erasing and joining again earns nothing twice."""
 
-    inviter = models.ForeignKey("members.Member", on_delete=models.PROTECT, related_name="+")
-    invitee = models.OneToOneField("members.Member", on_delete=models.PROTECT, related_name="+")
+    inviter = ShopForeignKey("members.Member", on_delete=models.PROTECT, related_name="+")
+    invitee = ShopForeignKey("members.Member", on_delete=models.PROTECT, related_name="+")
     invitee_phone_hash = models.CharField(max_length=64)
     status = models.CharField(_("status"), max_length=10, choices=ReferralStatus.choices)
     refusal = models.CharField(_("why not rewarded"), max_length=32, blank=True)
@@ -191,6 +211,7 @@ class Referral(ShopOwned):
         ordering = ["-created_at", "-pk"]
         constraints = [
             models.UniqueConstraint(fields=["shop", "invitee_phone_hash"], name="referral_one_per_phone"),
+            models.UniqueConstraint(fields=["shop", "invitee"], name="referral_one_per_invitee"),
         ]
         indexes = [
             models.Index(fields=["shop", "inviter", "rewarded_at"], name="referral_inviter_rewarded"),

@@ -30,7 +30,15 @@ from shops.time import day_start, local_today
 
 from . import limits
 from .channels import code_new
-from .models import CapPeriod, Referral, ReferralCode, ReferralProgram, ReferralStatus, ReferralTrigger
+from .models import (
+    CapPeriod,
+    Referral,
+    ReferralCode,
+    ReferralCodeRoute,
+    ReferralProgram,
+    ReferralStatus,
+    ReferralTrigger,
+)
 from .selectors import referral_program_of
 
 logger = logging.getLogger(__name__)
@@ -56,7 +64,9 @@ def referral_code_for(*, shop: Shop, member: Member) -> str:
     for _attempt in range(5):
         try:
             with transaction.atomic():
-                return ReferralCode.objects.create(shop=shop, member=member, code=code_new()).code
+                # The route holds the code's global uniqueness: a code another shop drew fails there.
+                route = ReferralCodeRoute.objects.create(shop=shop, code=code_new())
+                return ReferralCode.objects.create(shop=shop, member=member, code=route.code).code
         except IntegrityError:
             found = ReferralCode.objects.filter(shop=shop, member=member).values_list("code", flat=True).first()
             if found:  # made concurrently

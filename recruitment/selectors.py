@@ -14,6 +14,7 @@ from .models import (
     ChannelTag,
     Referral,
     ReferralCode,
+    ReferralCodeRoute,
     ReferralProgram,
     ReferralStatus,
     WelcomeCoupon,
@@ -97,8 +98,12 @@ def referrer_by_code(*, shop: Shop, code: str) -> Member | None:
 
 def referral_code_owner(*, code: str) -> ReferralCode:
     """The referral code of a public address /r/<code>/, whatever its shop. Raises ReferralCode.DoesNotExist."""
-    with scopes_disabled():  # cross-shop by nature: the address alone names the shop
-        return ReferralCode.objects.select_related("shop").get(code=str(code).strip().upper(), shop__is_active=True)
+    code = str(code).strip().upper()
+    with scopes_disabled():  # cross-shop by nature: the address alone names the shop, through the code's route
+        route = ReferralCodeRoute.objects.select_related("shop").get(code=code, shop__is_active=True)
+        found = ReferralCode.objects.get(shop=route.shop, code=code)
+    found.shop = route.shop
+    return found
 
 
 def referral_leaderboard(*, shop: Shop, since: datetime.datetime | None = None, limit: int = 50) -> list[dict]:

@@ -6,6 +6,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django_scopes import ScopedManager
 
+from .distribution import ShopForeignKey
 from .extensions import audit_action_label
 from .roles import Role
 
@@ -98,6 +99,14 @@ class ShopOwned(models.Model):
     class Meta:
         abstract = True
 
+    def _do_update(self, base_qs, using, pk_val, values, update_fields, forced_update):
+        """`save()` of an existing row: its UPDATE never sets `shop_id` and always filters by it, since Citus refuses
+        to change a row's distribution column and sends a statement to one node only when it names the shop
+        (shops.distribution). A row never moves to another shop."""
+        values = [value for value in values if value[0].attname != "shop_id"]
+        base_qs = base_qs.filter(shop_id=self.shop_id)
+        return super()._do_update(base_qs, using, pk_val, values, update_fields, forced_update)
+
 
 def unindexed_shop_field() -> models.ForeignKey:
     """ShopOwned's shop key without its own one-column index, for the big write-heavy tables whose indexes and
@@ -183,7 +192,7 @@ class AuditLogEntry(ShopOwned):
     actor_user = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
-    actor_api_key = models.ForeignKey(ApiKey, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    actor_api_key = ShopForeignKey(ApiKey, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     actor_label = models.CharField(_("actor"), max_length=200)
     action = models.CharField(_("action"), max_length=64)
     object_type = models.CharField(_("object type"), max_length=64, blank=True)

@@ -10,6 +10,7 @@ from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from members.models import Member
+from shops.distribution import ShopForeignKey
 from shops.models import ShopOwned
 
 
@@ -84,11 +85,11 @@ class ChangeReason(models.TextChoices):
 class TierChange(ShopOwned):
     """One change of a member's tier (NULL tiers: rank 0)."""
 
-    member = models.ForeignKey(Member, on_delete=models.PROTECT, related_name="+", verbose_name=_("member"))
-    from_tier = models.ForeignKey(
+    member = ShopForeignKey(Member, on_delete=models.PROTECT, related_name="+", verbose_name=_("member"))
+    from_tier = ShopForeignKey(
         Tier, null=True, blank=True, on_delete=models.PROTECT, related_name="+", verbose_name=_("from")
     )
-    to_tier = models.ForeignKey(
+    to_tier = ShopForeignKey(
         Tier, null=True, blank=True, on_delete=models.PROTECT, related_name="+", verbose_name=_("to")
     )
     reason = models.CharField(_("reason"), max_length=16, choices=ChangeReason.choices)
@@ -149,7 +150,7 @@ class GrowthKind(models.TextChoices):
 class GrowthEntry(ShopOwned):
     """The growth value (成长值) ledger: append-only, never spent; the cached sum is Member.growth_value."""
 
-    member = models.ForeignKey(Member, on_delete=models.PROTECT, related_name="+", verbose_name=_("member"))
+    member = ShopForeignKey(Member, on_delete=models.PROTECT, related_name="+", verbose_name=_("member"))
     kind = models.CharField(_("kind"), max_length=8, choices=GrowthKind.choices)
     value = models.BigIntegerField(_("growth value"))
     reason = models.CharField(_("reason"), max_length=200, blank=True)

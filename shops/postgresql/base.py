@@ -1,4 +1,5 @@
-"""Django's PostgreSQL backend with one change: an integer parameter never arrives as another number.
+"""Django's PostgreSQL backend with two changes: an integer parameter never arrives as another number, and the
+schema editor makes every shop's table distributable by shop_id (schema.py).
 
 Django types each integer parameter after its field (psycopg's Int2, Int4, Int8), and a Python int inside an
 expression (`F("points_balance") + 4294967396`, `Value(n)`) is an IntegerField there, so an Int4. With values bound
@@ -10,6 +11,8 @@ range"). A value inside the range is typed as Django types it, so every statemen
 
 from django.db.backends.postgresql import base, operations
 from psycopg.types.numeric import Int2, Int4, Int8
+
+from .schema import DatabaseSchemaEditor
 
 _RANGES = {Int2: (-(2**15), 2**15 - 1), Int4: (-(2**31), 2**31 - 1), Int8: (-(2**63), 2**63 - 1)}
 
@@ -28,3 +31,4 @@ class DatabaseOperations(operations.DatabaseOperations):
 
 class DatabaseWrapper(base.DatabaseWrapper):
     ops_class = DatabaseOperations
+    SchemaEditorClass = DatabaseSchemaEditor

@@ -11,7 +11,8 @@ migrations that converted the existing schema call (`shops.migration_ops.ShopKey
 
 from django.db.backends.postgresql import schema
 
-from shops.distribution import ShopForeignKey, is_shop_model
+from shops.citus import DISTRIBUTED, citus_installed, citus_tables
+from shops.distribution import REFERENCE_MODELS, ShopForeignKey, is_shop_model
 
 
 class DatabaseSchemaEditor(schema.DatabaseSchemaEditor):
@@ -24,6 +25,7 @@ class DatabaseSchemaEditor(schema.DatabaseSchemaEditor):
         super().create_model(model)
         if self._needs_shop_key(model):
             self._replace_primary_key(model)
+            self._distribute_on_citus(model)
         for field in model._meta.local_fields:
             if isinstance(field, ShopForeignKey):
                 self.deferred_sql.append(self._shop_fk_sql(model, field))
@@ -40,6 +42,7 @@ class DatabaseSchemaEditor(schema.DatabaseSchemaEditor):
             # A table made without its shop, which the autodetector sometimes adds after the table's relations
             # (`model` is the table as it was before this field).
             self.ensure_shop_key(model, adding_shop=True)
+            self._distribute_on_citus(model)
         if isinstance(field, ShopForeignKey):
             self.deferred_sql.append(self._shop_fk_sql(model, field))
 
@@ -75,6 +78,19 @@ class DatabaseSchemaEditor(schema.DatabaseSchemaEditor):
             # tenant-ok: the schema's catalog and DDL, no shop's rows
             self.execute(f"ALTER TABLE {table} DROP CONSTRAINT {self.quote_name(name)}")
         self._replace_primary_key(model)
+
+    def _distribute_on_citus(self, model):
+        """On a Citus coordinator a new shop's table is distributed (or, in REFERENCE_MODELS, copied to every node)
+        as soon as it exists, colocated with the others: its foreign keys come at the end of the migration, and
+        Citus refuses them from a plain table (README, "Deploying on Citus"). On PostgreSQL alone, nothing."""
+        if not citus_installed(self.connection):
+            return
+        table = model._meta.db_table
+        if model._meta.label in REFERENCE_MODELS:
+            self.execute("SELECT create_reference_table(%s)", [table])
+            return
+        anchor = min((t for t, kind in citus_tables(self.connection).items() if kind == DISTRIBUTED), default="none")
+        self.execute("SELECT create_distributed_table(%s, 'shop_id', colocate_with => %s)", [table, anchor])
 
     def _is_shop_relation(self, model, field) -> bool:
         """A relation to the `id` of a shop's table. Its own table is a shop's table too (ShopForeignKey, and

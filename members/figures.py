@@ -37,7 +37,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from shops.bulk import adapt, in_condition, rows_affected, values_cte
+from shops.bulk import adapt, execute_counted, in_condition, values_cte
 from shops.models import Shop
 
 from .errors import BalanceLimit
@@ -220,22 +220,23 @@ def member_windows_refresh(*, shop: Shop, counted_statuses: Collection[str], now
     status_in = ", ".join(["%s"] * len(counted))
     window = f"o.shop_id = %s AND o.paid_at >= %s AND o.status IN ({status_in})"
     with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(
-            f"""WITH w AS (
-                    SELECT o.member_id, SUM(o.amount - o.refunded_amount) AS spend, COUNT(*) AS cnt
-                    FROM orders_order o WHERE {window} AND o.member_id IS NOT NULL GROUP BY o.member_id)
-                UPDATE members_member AS m SET spend_12m = w.spend, orders_12m = w.cnt
-                FROM w WHERE m.id = w.member_id AND (m.spend_12m <> w.spend OR m.orders_12m <> w.cnt)""",  # noqa: S608
-            [shop.pk, since, *counted],
+        updated = execute_counted(
+            cursor,
+            f"""UPDATE members_member AS m SET spend_12m = w.spend, orders_12m = w.cnt
+                FROM (SELECT o.member_id, SUM(o.amount - o.refunded_amount) AS spend, COUNT(*) AS cnt
+                      FROM orders_order o WHERE {window} AND o.member_id IS NOT NULL GROUP BY o.member_id) AS w
+                WHERE m.shop_id = %s AND m.id = w.member_id
+                AND (m.spend_12m <> w.spend OR m.orders_12m <> w.cnt)""",  # noqa: S608
+            [shop.pk, since, *counted, shop.pk],
         )
-        updated = rows_affected(cursor)
-        cursor.execute(
+        return updated + execute_counted(
+            cursor,
             f"""UPDATE members_member AS m SET spend_12m = 0, orders_12m = 0
                 WHERE m.shop_id = %s AND (m.spend_12m <> 0 OR m.orders_12m <> 0)
-                AND NOT EXISTS (SELECT 1 FROM orders_order o WHERE o.member_id = m.id AND {window})""",  # noqa: S608
+                AND NOT EXISTS (SELECT 1 FROM orders_order o
+                                WHERE o.member_id = m.id AND o.shop_id = m.shop_id AND {window})""",  # noqa: S608
             [shop.pk, shop.pk, since, *counted],
         )
-        return updated + cursor.rowcount
 
 
 def member_points_add(*, shop: Shop, member_id: int, points: int) -> None:

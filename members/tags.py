@@ -7,7 +7,7 @@ from django.db.models import F, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from shops.bulk import adapt
+from shops.bulk import adapt, execute_counted
 from shops.errors import Conflict
 from shops.ids import parse_id
 from shops.models import Shop
@@ -69,8 +69,7 @@ def _insert_tag_rows(*, shop: Shop, tag: Tag, members: QuerySet[Member]) -> int:
               WHERE true  -- SQLite needs a WHERE to tell the upsert's ON from a join's
               ON CONFLICT (shop_id, tag_id, member_id) DO NOTHING"""  # noqa: S608 - the ORM wrote the SELECT
     with connection.cursor() as cursor:
-        cursor.execute(sql, [shop.pk, tag.pk, adapt(timezone.now(), "datetime"), *params])
-        return cursor.rowcount
+        return execute_counted(cursor, sql, [shop.pk, tag.pk, adapt(timezone.now(), "datetime"), *params])
 
 
 def _lock(tag: Tag) -> None:

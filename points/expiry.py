@@ -25,7 +25,7 @@ from events.outbox import NewEvent, emit_many, insert_select_sql
 from events.types import EventType
 from members.figures import member_counters_subtract
 from members.models import Member
-from shops.bulk import adapt, rows_affected
+from shops.bulk import adapt, execute_counted
 from shops.models import Shop
 from shops.services import SYSTEM
 from shops.time import local_date, shop_zone
@@ -135,8 +135,7 @@ def points_expire(*, shop: Shop, now: datetime | None = None) -> int:
         else:  # SQLite writes one transaction at a time: the entries after the last id before are this run's
             cursor.execute("SELECT COALESCE(MAX(id), 0) FROM points_pointsentry")  # tenant-ok: SQLite, one writer
             [last] = cursor.fetchone()
-            cursor.execute(insert_sql, [*insert_params, *due])
-            expired = rows_affected(cursor)
+            expired = execute_counted(cursor, insert_sql, [*insert_params, *due])
             source = f"points_pointsentry e WHERE e.shop_id = %s AND e.id > %s AND e.kind = '{EntryKind.EXPIRE}'"
             cursor.execute(_expired_events(shop, source), [shop.pk, last])
         nudge_on_commit(shop.pk)
@@ -147,11 +146,11 @@ def points_expire(*, shop: Shop, now: datetime | None = None) -> int:
                 JOIN {_MEMBERS} em ON em.id = l.member_id WHERE {_due()} GROUP BY l.member_id""",  # noqa: S608
             params=due,
         )
-        cursor.execute(
+        zeroed = execute_counted(
+            cursor,
             f"UPDATE {lots} SET remaining = 0 WHERE {_due(lots)} AND member_id IN (SELECT id FROM {_MEMBERS})",  # noqa: S608
             due,
         )
-        zeroed = rows_affected(cursor)
         cursor.execute(f"DROP TABLE {_MEMBERS}")  # tenant-ok: this run's temporary table
     if expired != zeroed:  # ON CONFLICT skipped a lot that is still open: never lower a balance without its entry
         raise ExpiryConflict(f"shop {shop.pk}: {zeroed - expired} open due lots already have an expiry entry")

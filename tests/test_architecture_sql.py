@@ -25,6 +25,7 @@ RAW_SQL_METHODS = {
 RAW_SQL_FUNCTIONS = {
     "RawSQL": ((0,), ("sql",)),
     "insert_rows": ((0, 1), ("table", "columns")),
+    "execute_counted": ((1,), ("sql",)),
     "models_select": ((1,), ("where",)),
 }
 MARK = "# tenant-ok:"

@@ -87,7 +87,7 @@ class DatabaseSchemaEditor(schema.DatabaseSchemaEditor):
             return
         table = model._meta.db_table
         if model._meta.label in REFERENCE_MODELS:
-            self.execute("SELECT create_reference_table(%s)", [table])
+            self.execute("SELECT create_reference_table(%s)", [table])  # tenant-ok: Citus DDL, no rows
             return
         anchor = min((t for t, kind in citus_tables(self.connection).items() if kind == DISTRIBUTED), default="none")
         self.execute("SELECT create_distributed_table(%s, 'shop_id', colocate_with => %s)", [table, anchor])

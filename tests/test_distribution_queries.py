@@ -4,7 +4,8 @@ tests/distribution_capture.py records each distinct SQL text that the other coll
 this test runs last and reads them all with tests/distribution_sql.py (the rule is in its docstring): a join
 between two shop tables without a shop_id equality, or an UPDATE that sets shop_id, fails it, and so does a
 statement that cannot be read. The report (every finding with its statement, the app code that sent it and the
-first test that ran it) goes to $TEST_OUTPUT_DIR/distribution-queries.txt (default test-output/).
+first test that ran it) goes to $TEST_OUTPUT_DIR/distribution-queries.txt (default test-output/); with
+DISTRIBUTION_QUERIES_DUMP=1, every captured statement also goes to distribution-queries.jsonl beside it.
 
 It checks what the run in which it is collected executed: the whole suite, or a subset named with it
 (`pytest tests/points tests/test_distribution_queries.py`). Alone, or on SQLite, it has nothing to read and skips.

@@ -71,7 +71,7 @@ def audience_members(*, shop: Shop, template: CouponTemplate, now: datetime.date
 def _in_audience(audience: QuerySet[Member] | None):
     if audience is None:
         return Value(True, output_field=BooleanField())
-    return Exists(audience.filter(pk=OuterRef("pk")))
+    return Exists(audience.filter(shop=OuterRef("shop"), pk=OuterRef("pk")))
 
 
 def issuable_check(template: CouponTemplate, *, source: str, now: datetime.datetime) -> None:

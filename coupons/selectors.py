@@ -35,14 +35,14 @@ def templates_with_figures(*, shop: Shop, status: str = "") -> QuerySet[CouponTe
     amount of the orders that used them); `issued` is the template's own counter, redemption rate is
     redeemed / claimed."""
     held = (
-        Coupon.objects.filter(template=OuterRef("pk"), member__isnull=False)
+        Coupon.objects.filter(shop=OuterRef("shop"), template=OuterRef("pk"), member__isnull=False)
         .order_by()
         .values("template")
         .annotate(n=Count("pk"))
         .values("n")
     )
     used = (
-        Redemption.objects.filter(template=OuterRef("pk"), reversed_at__isnull=True)
+        Redemption.objects.filter(shop=OuterRef("shop"), template=OuterRef("pk"), reversed_at__isnull=True)
         .order_by()
         .values("template")
         .annotate(n=Count("pk"), amount=Sum("order_amount"))

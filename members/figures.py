@@ -223,18 +223,19 @@ def member_windows_refresh(*, shop: Shop, counted_statuses: Collection[str], now
         updated = execute_counted(
             cursor,
             f"""UPDATE members_member AS m SET spend_12m = w.spend, orders_12m = w.cnt
-                FROM (SELECT o.member_id, SUM(o.amount - o.refunded_amount) AS spend, COUNT(*) AS cnt
-                      FROM orders_order o WHERE {window} AND o.member_id IS NOT NULL GROUP BY o.member_id) AS w
-                WHERE m.shop_id = %s AND m.id = w.member_id
+                FROM (SELECT o.shop_id, o.member_id, SUM(o.amount - o.refunded_amount) AS spend, COUNT(*) AS cnt
+                      FROM orders_order o WHERE {window} AND o.member_id IS NOT NULL
+                      GROUP BY o.shop_id, o.member_id) AS w
+                WHERE m.shop_id = w.shop_id AND m.id = w.member_id
                 AND (m.spend_12m <> w.spend OR m.orders_12m <> w.cnt)""",  # noqa: S608
-            [shop.pk, since, *counted, shop.pk],
+            [shop.pk, since, *counted],
         )
         return updated + execute_counted(
             cursor,
             f"""UPDATE members_member AS m SET spend_12m = 0, orders_12m = 0
                 WHERE m.shop_id = %s AND (m.spend_12m <> 0 OR m.orders_12m <> 0)
                 AND NOT EXISTS (SELECT 1 FROM orders_order o
-                                WHERE o.member_id = m.id AND o.shop_id = m.shop_id AND {window})""",  # noqa: S608
+                                WHERE o.shop_id = m.shop_id AND o.member_id = m.id AND {window})""",  # noqa: S608
             [shop.pk, shop.pk, since, *counted],
         )
 
@@ -266,7 +267,7 @@ def member_counters_add(*, shop: Shop, column: str, deltas: dict[int, int]) -> N
 
 def member_counters_subtract(*, shop: Shop, column: str, totals_sql: str, params: list) -> None:
     """Lower one cached ledger balance of members (COUNTER_COLUMNS) by the totals of `totals_sql` (a SELECT of
-    member_id, total, run with `params`), in one UPDATE ... FROM, so that a ledger change computed in the
+    shop_id, member_id, total, run with `params`), in one UPDATE ... FROM, so that a ledger change computed in the
     database (the nightly expiry of points) never passes through Python. The caller has locked the rows in
     primary-key order and writes the entries in the same transaction; a result below zero is an IntegrityError
     (the balances' CheckConstraint). updated_at is left alone, as member_points_add leaves it."""
@@ -274,7 +275,8 @@ def member_counters_subtract(*, shop: Shop, column: str, totals_sql: str, params
     with connection.cursor() as cursor:
         cursor.execute(
             f"""UPDATE members_member AS m SET {column} = m.{column} - d.total
-                FROM ({totals_sql}) AS d WHERE m.id = d.member_id AND m.shop_id = %s""",  # noqa: S608 - from code
+                FROM ({totals_sql}) AS d
+                WHERE m.shop_id = d.shop_id AND m.id = d.member_id AND m.shop_id = %s""",  # noqa: S608 - from code
             [*params, shop.pk],
         )
 
@@ -291,13 +293,13 @@ def members_tiers_update_sql(*, source: str, alias: str, at: str, guarded: bool,
     data-modifying CTEs), so the write cannot be a call of its own without a statement more per evaluation, and
     per batch of orders that upgrades its buyers.
 
-    `source` is the FROM item (a CTE or a table, `alias` naming it) with a row per member to move: id, new_tier
-    and new_until; with `guarded`, also old_tier and old_until, the values it decided from: a member whose tier
-    changed meanwhile (a concurrent upgrade) is then left to the next run. `at` is the placeholder of the time
-    stamped into updated_at; `returning`, expressions returned after the member's id (PostgreSQL)."""
+    `source` is the FROM item (a CTE or a table, `alias` naming it) with a row per member to move: shop_id, id,
+    new_tier and new_until; with `guarded`, also old_tier and old_until, the values it decided from: a member
+    whose tier changed meanwhile (a concurrent upgrade) is then left to the next run. `at` is the placeholder of
+    the time stamped into updated_at; `returning`, expressions returned after the member's id (PostgreSQL)."""
     sql = (
         f"UPDATE members_member AS m SET tier_id = {alias}.new_tier, tier_until = {alias}.new_until, "  # noqa: S608
-        f"updated_at = {at} FROM {source} WHERE m.id = {alias}.id"
+        f"updated_at = {at} FROM {source} WHERE m.shop_id = {alias}.shop_id AND m.id = {alias}.id"
     )
     if guarded:
         sql += (

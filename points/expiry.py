@@ -121,7 +121,8 @@ def points_expire(*, shop: Shop, now: datetime | None = None) -> int:
     with connection.cursor() as cursor:
         cursor.execute(
             f"""CREATE TEMPORARY TABLE {_MEMBERS} AS SELECT m.id FROM {members} m
-                WHERE m.shop_id = %s AND EXISTS (SELECT 1 FROM {lots} l WHERE l.member_id = m.id AND {_due()})
+                WHERE m.shop_id = %s
+                AND EXISTS (SELECT 1 FROM {lots} l WHERE l.shop_id = m.shop_id AND l.member_id = m.id AND {_due()})
                 ORDER BY m.id{lock}""",  # noqa: S608 - table names come from the models
             [shop.pk, *due],
         )
@@ -142,8 +143,9 @@ def points_expire(*, shop: Shop, now: datetime | None = None) -> int:
         member_counters_subtract(
             shop=shop,
             column="points_balance",
-            totals_sql=f"""SELECT l.member_id, SUM(l.remaining) AS total FROM {lots} l
-                JOIN {_MEMBERS} em ON em.id = l.member_id WHERE {_due()} GROUP BY l.member_id""",  # noqa: S608
+            totals_sql=f"""SELECT l.shop_id, l.member_id, SUM(l.remaining) AS total FROM {lots} l
+                JOIN {_MEMBERS} em ON em.id = l.member_id WHERE {_due()}
+                GROUP BY l.shop_id, l.member_id""",  # noqa: S608
             params=due,
         )
         zeroed = execute_counted(

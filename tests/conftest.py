@@ -8,7 +8,13 @@ from shops import push
 from shops.rest.throttling import memory_buckets
 from shops.sms import LocmemBackend
 
+from .distribution_capture import PLUGIN_NAME, DistributionQueries
 from .factories import ShopFactory, UserFactory, make_api_key
+
+
+def pytest_configure(config):
+    """tests/test_distribution_queries.py reads every statement the other tests run (tests/distribution_capture.py)."""
+    config.pluginmanager.register(DistributionQueries(), PLUGIN_NAME)
 
 
 def pytest_collection_modifyitems(config, items):

@@ -130,8 +130,8 @@ def _orders_agg(p: _Params, *, shop: Shop, needs: dict, starts: dict, member_fil
     if member_filter:
         where.append(member_filter(p, "o.member_id"))
     return (
-        f"SELECT o.member_id, {', '.join(columns)} FROM orders_order o "  # noqa: S608 - columns from code
-        f"WHERE {' AND '.join(where)} GROUP BY o.member_id"
+        f"SELECT o.shop_id, o.member_id, {', '.join(columns)} FROM orders_order o "  # noqa: S608 - columns from code
+        f"WHERE {' AND '.join(where)} GROUP BY o.shop_id, o.member_id"
     )
 
 
@@ -152,8 +152,8 @@ def _growth_agg(p: _Params, *, shop: Shop, windows: set, starts: dict, member_fi
     if member_filter:
         where.append(member_filter(p, "g.member_id"))
     return (
-        f"SELECT g.member_id, {', '.join(columns)} FROM tiers_growthentry g "  # noqa: S608 - columns from code
-        f"WHERE {' AND '.join(where)} GROUP BY g.member_id"
+        f"SELECT g.shop_id, g.member_id, {', '.join(columns)} FROM tiers_growthentry g "  # noqa: S608 - from code
+        f"WHERE {' AND '.join(where)} GROUP BY g.shop_id, g.member_id"
     )
 
 
@@ -198,9 +198,11 @@ def members_ctes(
     member_filter: Callable | None = None,
     carry: tuple[str, ...] = (),
 ) -> str:
-    """The CTEs a (orders), g (growth) and d: one row per live member selected, with its tier (old_tier,
-    old_until), current rank c (from `current_ranks`: tier id -> rank) and qualified rank q under `specs`, plus the
-    member columns named in `carry` (names from code, never from input)."""
+    """The CTEs a (orders), g (growth) and d: one row per live member selected, with its shop_id, its tier
+    (old_tier, old_until), current rank c (from `current_ranks`: tier id -> rank) and qualified rank q under
+    `specs`, plus the member columns named in `carry` (names from code, never from input). Each CTE carries
+    shop_id and every join between them names it, so that a database distributed by shop (shops.distribution)
+    runs the statement on the shop's node."""
     zone = shop_zone(shop)
     starts = {window: window_start(window, now=now, zone=zone) for window in Window.values}
     orders_needs, growth_needs = _needs(specs)
@@ -209,18 +211,18 @@ def members_ctes(
         ctes.append(
             f"a AS ({_orders_agg(p, shop=shop, needs=orders_needs, starts=starts, member_filter=member_filter)})"
         )
-        joins.append("LEFT JOIN a ON a.member_id = m.id")
+        joins.append("LEFT JOIN a ON a.shop_id = m.shop_id AND a.member_id = m.id")
     if growth_needs:
         ctes.append(
             f"g AS ({_growth_agg(p, shop=shop, windows=growth_needs, starts=starts, member_filter=member_filter)})"
         )
-        joins.append("LEFT JOIN g ON g.member_id = m.id")
+        joins.append("LEFT JOIN g ON g.shop_id = m.shop_id AND g.member_id = m.id")
     where = [f"m.shop_id = {p(shop.pk)}", f"m.status <> {p(str(MemberStatus.ERASED))}"]
     if member_filter:
         where.append(member_filter(p, "m.id"))
     carried = "".join(f"m.{column}, " for column in carry)
     ctes.append(
-        f"d AS (SELECT m.id, m.tier_id AS old_tier, m.tier_until AS old_until, {carried}"  # noqa: S608 - from code
+        f"d AS (SELECT m.shop_id, m.id, m.tier_id AS old_tier, m.tier_until AS old_until, {carried}"  # noqa: S608
         f"{_rank_of_tier(p, 'm.tier_id', current_ranks)} AS c, {_qualified_rank(p, specs)} AS q "
         f"FROM members_member m {' '.join(joins)} WHERE {' AND '.join(where)})"
     )
@@ -260,7 +262,7 @@ def _move(
     if decide == "full":
         # A downgrade that ends a manual assignment says so (the member's latest change was made by hand).
         latest = (
-            f"(SELECT tc.reason FROM tiers_tierchange tc WHERE tc.shop_id = {p(shop.pk)} "  # noqa: S608
+            "(SELECT tc.reason FROM tiers_tierchange tc WHERE tc.shop_id = r.shop_id "
             "AND tc.member_id = r.id ORDER BY tc.changed_at DESC, tc.id DESC LIMIT 1)"
         )
         reason = (
@@ -272,9 +274,11 @@ def _move(
     kept_until = _by_rank(p, "r.c", until_of, kind="datetime", null="TIMESTAMP WITH TIME ZONE")
     distinct = _distinct()
     select = f"""WITH {ctes},
-        r AS (SELECT d.id, d.old_tier, d.old_until, d.c, d.q, {_decision(p, decide, now=now)} AS reason FROM d),
+        r AS (SELECT d.shop_id, d.id, d.old_tier, d.old_until, d.c, d.q, {_decision(p, decide, now=now)} AS reason
+            FROM d),
         ch AS (
-            SELECT r.id, r.old_tier, r.old_until, CASE WHEN r.c = 0 THEN NULL ELSE r.old_tier END AS from_tier,
+            SELECT r.shop_id, r.id, r.old_tier, r.old_until,
+                CASE WHEN r.c = 0 THEN NULL ELSE r.old_tier END AS from_tier,
                 {reason} AS reason,
                 CASE WHEN r.reason = '{RENEW}' THEN r.old_tier ELSE {new_tier} END AS new_tier,
                 CASE WHEN r.reason = '{RENEW}' THEN {kept_until} ELSE {new_until} END AS new_until
@@ -309,7 +313,7 @@ def _move(
         cursor.execute("DROP TABLE IF EXISTS temp.tier_moves")  # tenant-ok: this connection's temporary table
         cursor.execute(
             f"CREATE TEMP TABLE tier_moves AS {select} "  # noqa: S608
-            "SELECT id, from_tier, reason, new_tier, new_until FROM chg",
+            "SELECT shop_id, id, from_tier, reason, new_tier, new_until FROM chg",
             p.values,
         )
         # tenant-ok: the members in tier_moves, which the statement above chose from this shop's
@@ -673,7 +677,8 @@ def member_figures(*, shop: Shop, member: Member, window: str, now: datetime) ->
     suffix = WINDOW_SUFFIX[window]
     sql = (
         f"WITH {ctes} SELECT COALESCE(a.spend_{suffix}, 0), COALESCE(a.orders_{suffix}, 0), "  # noqa: S608
-        f"COALESCE(g.growth_{suffix}, 0) FROM d LEFT JOIN a ON a.member_id = d.id LEFT JOIN g ON g.member_id = d.id"
+        f"COALESCE(g.growth_{suffix}, 0) FROM d LEFT JOIN a ON a.shop_id = d.shop_id AND a.member_id = d.id "
+        "LEFT JOIN g ON g.shop_id = d.shop_id AND g.member_id = d.id"
     )
     with connection.cursor() as cursor:
         cursor.execute(sql, p.values)

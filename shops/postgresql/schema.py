@@ -2,8 +2,10 @@
 
 Every table created or altered by a migration gets, with no line in the migration for it:
 - the primary key `(shop_id, id)` when it has a shop (Django still treats `id` as the pk);
-- for each ShopForeignKey, the composite constraint `FOREIGN KEY (shop_id, x_id) REFERENCES t (shop_id, id)`,
-  deferred to the end of the migration as Django's own are.
+- for each ShopForeignKey (and each plain ForeignKey between shops' tables, as the migrations written before
+  ShopForeignKey declare them), the composite constraint `FOREIGN KEY (shop_id, x_id) REFERENCES t (shop_id, id)`,
+  deferred to the end of the migration as Django's own are;
+- on a Citus coordinator, a new shop's table is distributed right after it is created, before those constraints.
 
 So a table is born distributable. `ensure_shop_key` converts a table made before this rule, and is what the
 migrations that converted the existing schema call (`shops.migration_ops.ShopKeys`).

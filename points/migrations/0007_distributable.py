@@ -48,7 +48,7 @@ class Migration(migrations.Migration):
             model_name="pointslot",
             name="entry",
             field=shops.distribution.ShopForeignKey(
-                on_delete=django.db.models.deletion.PROTECT, related_name="+", to="points.pointsentry"
+                on_delete=django.db.models.deletion.PROTECT, related_name="lot", to="points.pointsentry"
             ),
         ),
         migrations.AlterField(

@@ -14,7 +14,7 @@ from shops.models import Shop, ShopOwned, unindexed_shop_field
 
 class Event(ShopOwned):
     # UUIDv7 (events.outbox.uuid7): unique across shops and databases, ordered by the time it was written, so the
-    # primary key also serves pruning by age.
+    # primary key (shop_id, id) also serves pruning a shop's events by age.
     id = models.UUIDField(primary_key=True, editable=False)
     # No database constraint: a foreign key check per event row cost a sixth of writing a batch's events, and shops
     # are never deleted (PROTECT everywhere else keeps them). Django's PROTECT still applies to deletions it makes.

@@ -167,15 +167,19 @@ def test_the_sweep_dispatches_shops_with_unnumbered_events_or_consumers_behind(s
 
 
 @pytest.mark.django_db
-def test_prune_deletes_events_past_the_retention(shop, settings):
+def test_prune_deletes_events_past_the_retention(shop, other_shop, settings, monkeypatch):
+    """Every shop's, a chunk at a time (two chunks of one here), and none within the retention."""
     settings.EVENTS_RETENTION_DAYS = 30
+    monkeypatch.setattr(dispatch, "PRUNE_CHUNK", 1)
     with transaction.atomic():
         old = timezone.now() - datetime.timedelta(days=31)
-        Event.objects.create(id=uuid7(old), shop=shop, type="member.updated", occurred_at=old)
+        for i, owner in enumerate((shop, shop, other_shop)):
+            at = old - datetime.timedelta(seconds=i)
+            Event.objects.create(id=uuid7(at), shop=owner, type="member.updated", occurred_at=at)
         emit(shop_id=shop.pk, type=EventType.MEMBER_UPDATED, member_id=None)
     with scopes_disabled():
-        assert dispatch.prune() == 1
-    assert Event.objects.filter(shop=shop).count() == 1
+        assert dispatch.prune() == 3
+        assert list(Event.objects.values_list("shop_id", "type")) == [(shop.pk, EventType.MEMBER_UPDATED)]
 
 
 @pytest.mark.postgres

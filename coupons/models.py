@@ -13,7 +13,7 @@ from django.utils.translation import gettext_lazy as _
 from members.models import MAX_POINTS, Member, Segment
 from points.models import PointsEntry
 from shops.distribution import ShopForeignKey
-from shops.models import ShopOwned, unindexed_shop_field
+from shops.models import ShopOwned
 from tiers.models import Tier
 
 
@@ -165,7 +165,6 @@ class Coupon(ShopOwned):
     """One coupon. Generated and imported codes have no member until one claims or redeems them; their use window
     starts then."""
 
-    shop = unindexed_shop_field()
     template = ShopForeignKey(CouponTemplate, on_delete=models.PROTECT, related_name="+", verbose_name=_("template"))
     member = ShopForeignKey(
         Member, null=True, blank=True, on_delete=models.PROTECT, related_name="+", verbose_name=_("member")

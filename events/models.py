@@ -9,7 +9,7 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from shops.models import Shop, ShopOwned, unindexed_shop_field
+from shops.models import Shop, ShopOwned
 
 
 class Event(ShopOwned):
@@ -55,7 +55,6 @@ class Stream(models.Model):
 class Cursor(ShopOwned):
     """How far one consumer has read one shop's stream: every event up to `position` has been applied."""
 
-    shop = unindexed_shop_field()
     consumer = models.CharField(_("consumer"), max_length=60)
     position = models.BigIntegerField(_("position"), default=0)
     updated_at = models.DateTimeField(_("updated at"), default=timezone.now)

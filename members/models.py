@@ -4,7 +4,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from shops.distribution import ShopForeignKey
-from shops.models import ShopOwned, unindexed_shop_field
+from shops.models import ShopOwned
 
 # Points and growth value are 64-bit integers end to end (CONVENTIONS 3). One operation (an earn, a redemption, an
 # adjustment, a price, a reward, a threshold) is at most MAX_POINTS: every API field, form and service that takes
@@ -44,7 +44,6 @@ class Member(ShopOwned):
     """A shopper enrolled in a shop's program. Phone numbers are E.164 and unique per shop among members that are
     not erased; erasure blanks personal fields but keeps the row, its orders and its aggregates."""
 
-    shop = unindexed_shop_field()
     phone = models.CharField(_("phone"), max_length=20)
     name = models.CharField(_("name"), max_length=50, blank=True)
     gender = models.CharField(_("gender"), max_length=8, choices=Gender.choices, default=Gender.UNKNOWN)
@@ -239,7 +238,6 @@ class JobChunk(ShopOwned):
     when the chunk is handed out, marked done in the transaction that does its work, so a chunk task run twice does
     it once; a chunk still pending long after it was handed out lost its task, and the sweep hands it out again."""
 
-    shop = unindexed_shop_field()  # the unique constraint below starts with shop
     kind = models.CharField(max_length=40)  # the job's kind (members.jobs.JobKind.name)
     job_id = models.BigIntegerField()
     after_id = models.BigIntegerField()

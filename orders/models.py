@@ -4,7 +4,7 @@ from django.utils.translation import gettext_lazy as _
 
 from members.models import Member
 from shops.distribution import ShopForeignKey
-from shops.models import ShopOwned, unindexed_shop_field
+from shops.models import ShopOwned
 
 
 class OrderStatus(models.TextChoices):
@@ -22,7 +22,6 @@ COUNTED_STATUSES = (OrderStatus.PAID, OrderStatus.COMPLETED, OrderStatus.PARTIAL
 class Order(ShopOwned):
     """A purchase fact from the merchant's systems, idempotent by external id. Members' aggregates derive from it."""
 
-    shop = unindexed_shop_field()
     external_id = models.CharField(_("order number"), max_length=64)
     member = ShopForeignKey(
         Member, null=True, blank=True, on_delete=models.PROTECT, related_name="orders", verbose_name=_("member")
@@ -57,7 +56,6 @@ class Order(ShopOwned):
 
 
 class OrderItem(ShopOwned):
-    shop = unindexed_shop_field()
     order = ShopForeignKey(Order, on_delete=models.CASCADE, related_name="items")
     sku = models.CharField(_("SKU"), max_length=64)
     name = models.CharField(_("name"), max_length=200, blank=True)

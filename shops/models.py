@@ -92,7 +92,9 @@ class ShopOwned(models.Model):
     returning every shop's rows. Cross-shop code must say so with `scopes_disabled()`.
     """
 
-    shop = models.ForeignKey(Shop, on_delete=models.PROTECT, verbose_name=_("shop"))
+    # No one-column index of its own: on PostgreSQL the primary key (shop_id, id) starts with it
+    # (shops.distribution), and every index costs each insert and each non-HOT update.
+    shop = models.ForeignKey(Shop, on_delete=models.PROTECT, db_index=False, verbose_name=_("shop"))
 
     objects = ScopedManager(shop="shop")
 
@@ -106,12 +108,6 @@ class ShopOwned(models.Model):
         values = [value for value in values if value[0].attname != "shop_id"]
         base_qs = base_qs.filter(shop_id=self.shop_id)
         return super()._do_update(base_qs, using, pk_val, values, update_fields, forced_update)
-
-
-def unindexed_shop_field() -> models.ForeignKey:
-    """ShopOwned's shop key without its own one-column index, for the big write-heavy tables whose indexes and
-    unique constraints all start with shop already: every index costs each insert and each non-HOT update."""
-    return models.ForeignKey(Shop, on_delete=models.PROTECT, db_index=False, verbose_name=_("shop"))
 
 
 class StaffMembership(ShopOwned):

@@ -26,6 +26,15 @@ UNIQUE_INDEXES = """
     WHERE t.relnamespace = 'public'::regnamespace AND i.indisunique
       AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = i.indexrelid)
 """
+# Every plain index of a table with a shop (a unique one, such as "one program per shop", is a rule, not a cost).
+SHOP_INDEXES = """
+    SELECT i.indrelid::regclass::text, i.indexrelid::regclass::text,
+           ARRAY(SELECT a.attname FROM unnest(i.indkey) k(n) JOIN pg_attribute a
+                 ON a.attrelid = i.indrelid AND a.attnum = k.n)
+    FROM pg_index i JOIN pg_class t ON t.oid = i.indrelid
+    WHERE t.relnamespace = 'public'::regnamespace AND NOT i.indisunique
+      AND EXISTS (SELECT 1 FROM pg_attribute a WHERE a.attrelid = t.oid AND a.attname = 'shop_id')
+"""
 SHOP_ID_TABLES = """
     SELECT t.relname FROM pg_class t JOIN pg_attribute a ON a.attrelid = t.oid AND a.attname = 'shop_id'
     WHERE t.relnamespace = 'public'::regnamespace AND t.relkind = 'r' AND NOT a.attisdropped
@@ -45,7 +54,12 @@ def tables(models):
 @pytest.fixture(scope="module")
 def catalog(django_db_setup, django_db_blocker):
     with django_db_blocker.unblock():
-        return {"constraints": rows(CONSTRAINTS), "indexes": rows(UNIQUE_INDEXES), "shop_id": rows(SHOP_ID_TABLES)}
+        return {
+            "constraints": rows(CONSTRAINTS),
+            "indexes": rows(UNIQUE_INDEXES),
+            "shop_indexes": rows(SHOP_INDEXES),
+            "shop_id": rows(SHOP_ID_TABLES),
+        }
 
 
 def test_every_table_with_a_shop_id_is_a_shop_model(catalog):
@@ -94,3 +108,8 @@ def test_relations_between_shop_models_are_shop_foreign_keys():
 
 def test_reference_models_are_shop_models():
     assert {m._meta.label for m in shop_models() if not is_distributed_model(m)} == REFERENCE_MODELS
+
+
+def test_no_shop_table_indexes_its_shop_alone(catalog):
+    """The primary key (shop_id, id) starts with the shop, so an index on shop_id alone would only cost writes."""
+    assert [(table, name) for table, name, columns in catalog["shop_indexes"] if columns == ["shop_id"]] == []

@@ -27,6 +27,7 @@ grow with the members and belong with them, so their table is distributed and on
 """
 
 from django.apps import apps
+from django.core.exceptions import FieldDoesNotExist
 from django.db import models
 from django.db.models.sql.where import AND, WhereNode
 
@@ -48,7 +49,7 @@ def is_shop_model(model) -> bool:
     """Whether a model (a real one or a migration's historical one) carries a `shop` relation to shops.Shop."""
     try:
         field = model._meta.get_field("shop")
-    except Exception:  # FieldDoesNotExist, or a model that is not a Django model
+    except FieldDoesNotExist:
         return False
     related = getattr(field, "related_model", None)
     return related is not None and related._meta.label == "shops.Shop"

@@ -69,6 +69,8 @@ def test_the_composite_key_refuses_a_relation_to_another_shops_row(shop, other_s
             shop=shop, member_id=member.pk, external_id="X-1", amount="1.00", paid_at="2026-01-01T00:00:00Z"
         )
         connection.check_constraints()
+    with scopes_disabled():
+        assert not Order.objects.filter(external_id="X-1").exists()
 
 
 def test_a_referral_code_is_routed_to_its_shop_and_unique_across_shops(shop, other_shop):
@@ -81,8 +83,26 @@ def test_a_referral_code_is_routed_to_its_shop_and_unique_across_shops(shop, oth
         assert list(ReferralCodeRoute.objects.values_list("shop_id", "code")) == [(shop.pk, code)]
         with pytest.raises(IntegrityError), transaction.atomic():  # another shop cannot draw it
             ReferralCodeRoute.objects.create(shop=other_shop, code=code)
+        assert ReferralCodeRoute.objects.count() == 1
         with pytest.raises(ReferralCode.DoesNotExist):
             referral_code_owner(code="NOSUCH00")
+
+
+def test_a_code_another_shop_holds_is_drawn_again(shop, other_shop, monkeypatch):
+    """The route's global key is what keeps referral codes unique across shops, now that each shop's codes are
+    unique only among its own: a draw another shop holds fails there, leaves nothing behind, and is drawn again."""
+    draws = iter(["TAKEN001", "TAKEN001", "FRESH002"])
+    monkeypatch.setattr("recruitment.referrals.code_new", lambda: next(draws))
+    theirs = referral_code_for(shop=other_shop, member=MemberFactory(shop=other_shop))
+    member = MemberFactory(shop=shop)
+    assert (theirs, referral_code_for(shop=shop, member=member)) == ("TAKEN001", "FRESH002")
+    with scopes_disabled():
+        assert sorted(ReferralCodeRoute.objects.values_list("shop_id", "code")) == sorted(
+            [(other_shop.pk, "TAKEN001"), (shop.pk, "FRESH002")]
+        )
+        assert list(ReferralCode.objects.filter(shop=shop).values_list("member_id", "code")) == [
+            (member.pk, "FRESH002")
+        ]
 
 
 @pytest.mark.postgres

@@ -5,6 +5,7 @@ from django.views import defaults, static
 from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
+from campaigns import urls as campaign_urls
 from coupons import urls as coupon_urls
 from members import import_urls as member_import_urls
 from members import urls as member_urls
@@ -27,6 +28,7 @@ dashboard_patterns = [
     path("<slug:shop_slug>/tiers/", include(tier_urls.dashboard_patterns)),
     path("<slug:shop_slug>/coupons/", include(coupon_urls.dashboard_patterns)),
     path("<slug:shop_slug>/recruitment/", include(recruitment_urls.dashboard_patterns)),
+    path("<slug:shop_slug>/campaigns/", include(campaign_urls.dashboard_patterns)),
     path("<slug:shop_slug>/", include(member_import_urls.dashboard_patterns)),
 ]
 
@@ -46,6 +48,7 @@ api_patterns = [
     *tier_urls.api_patterns,
     *coupon_urls.api_patterns,
     *recruitment_urls.api_patterns,
+    *campaign_urls.api_patterns,
 ]
 
 urlpatterns = [

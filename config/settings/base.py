@@ -217,6 +217,12 @@ CELERY_BEAT_SCHEDULE = {
         "task": "events.tasks.events_prune",
         "schedule": crontab(hour=19, minute=30),
     },
+    # Every minute: scheduled campaigns that are due start; stale sends are settled; senders are brought to
+    # campaigns with messages due (campaigns.tasks).
+    "campaigns-tick": {
+        "task": "campaigns.tasks.campaigns_tick",
+        "schedule": crontab(),
+    },
     # Every 5 minutes: import jobs whose process died are failed with a reason (members.imports.stale).
     "imports-fail-stale": {
         "task": "members.tasks.imports_fail_stale_all_shops",
@@ -317,6 +323,10 @@ PUSH_HTTP_BATCH_URL = env("PUSH_HTTP_BATCH_URL", default="")
 PUSH_HTTP_BATCH_SIZE = env.int("PUSH_HTTP_BATCH_SIZE", default=100)
 PUSH_HTTP_SECRET = env("PUSH_HTTP_SECRET", default="")
 PUSH_HTTP_TIMEOUT = env.float("PUSH_HTTP_TIMEOUT", default=5.0)
+
+# --- Campaigns (SPEC 12): a message handed to a sender that has not answered after this long is settled from the
+# provider (its receipt or a status query) before it is sent again.
+CAMPAIGN_CLAIM_LEASE_SECONDS = env.int("CAMPAIGN_CLAIM_LEASE_SECONDS", default=120)
 
 # --- Recruitment: the font of posters (any CJK-capable TrueType/OpenType file; Debian's fonts-noto-cjk).
 CJK_FONT_PATH = env("CJK_FONT_PATH", default="/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc")

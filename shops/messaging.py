@@ -18,7 +18,17 @@ The `http` protocol (both channels, each with its own settings):
   [{"message_id", "status": "sent" | "failed", "error"?}]}`; without `results` the whole batch is taken as sent, and
   a message the results leave out counts as failed. A refusal of the request (4xx but 429) fails every message of
   it; 5xx and 429 are temporary;
-- without a batch endpoint, `send_many` posts the messages one by one within the one call.
+- without a batch endpoint, `send_many` posts the messages one by one within the one call;
+- a status query, when the provider has one (`<CHANNEL>_HTTP_STATUS_URL`): POST `{"message_ids": [...]}` (up to
+  `<CHANNEL>_HTTP_BATCH_SIZE` a request), signed the same way; the 2xx answer is `{"results": [{"message_id",
+  "status": "sent" | "failed" | "unknown"}]}` ("delivered" is read as sent). An id the answer leaves out, or any
+  other status, is "unknown"; without a status URL every id is "unknown". 5xx and 429 raise DeliveryError.
+
+Every backend also has `query(message_ids) -> {message_id: "sent" | "unknown"}` (http may also say "failed": the
+provider holds the message and refused it). A sender that does not know whether a call went through (a timeout, a
+killed worker) asks before sending again: "sent" settles the message, "unknown" means it may be sent again, and
+since the id is the deduplication key a message that did arrive after all is still not delivered twice. locmem and
+file answer from what they hold; console knows nothing and answers "unknown".
 
 Queue messages with `messages_send` (after the transaction commits): one Celery task per chunk of messages
 (shops.tasks.messages_send_chunk), never one task per message.
@@ -37,7 +47,7 @@ from typing import Any, ClassVar, TypeVar
 import requests
 from django.db import transaction
 
-SENT, FAILED = "sent", "failed"
+SENT, FAILED, UNKNOWN = "sent", "failed", "unknown"
 CHUNK = 500  # messages per task: a provider call takes 100-200, a task a few of them
 T = TypeVar("T")
 
@@ -107,6 +117,11 @@ class LocmemOutbox:
             results.append(SendResult.sent(message.message_id))
         return results
 
+    def query(self, message_ids: Sequence[str]) -> dict[str, str]:
+        """ "sent" for each id the outbox holds, "unknown" for the others (a refused message was never held)."""
+        held = {m.message_id for m in type(self).outbox}
+        return {i: SENT if i in held else UNKNOWN for i in message_ids}
+
     @classmethod
     def reset(cls) -> None:
         cls.outbox.clear()
@@ -114,10 +129,39 @@ class LocmemOutbox:
         cls.refused.clear()
 
 
+IDS = ".ids"  # the file backends' held message ids: one empty marker file per id
+
+
+def _marker(directory: Path, message_id: str) -> Path:
+    # The id names a file: refuse anything that could leave the directory.
+    if not message_id or message_id in {".", ".."} or "/" in message_id or os.sep in message_id or "\0" in message_id:
+        raise ValueError(f"message id {message_id!r} cannot name a file")
+    return directory / IDS / message_id
+
+
+def hold_message_id(directory: Path, message_id: str) -> bool:
+    """Claim `message_id` in `directory`: True when this call is the first to hold it. The marker is created with
+    O_CREAT | O_EXCL, which the file system makes atomic, so of two processes claiming one id only one wins."""
+    marker = _marker(directory, message_id)
+    marker.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        fd = os.open(marker, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+    except FileExistsError:
+        return False
+    os.close(fd)
+    return True
+
+
 def write_message_file(directory: Path, message) -> Path:
     """One JSON file per message, named `<time ns>-<message id>.json` (sorted by time), written then renamed so a
-    reader never sees half a file."""
+    reader never sees half a file. Holds the id too (so `query` knows it) but writes even when it was held: single
+    sends (one-time codes) are not deduplicated."""
     directory.mkdir(parents=True, exist_ok=True)
+    hold_message_id(directory, message.message_id)
+    return _write(directory, message)
+
+
+def _write(directory: Path, message) -> Path:
     path = directory / f"{time.time_ns()}-{message.message_id}.json"
     tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps(asdict(message), ensure_ascii=False), encoding="utf-8")
@@ -126,13 +170,20 @@ def write_message_file(directory: Path, message) -> Path:
 
 
 def write_message_files(directory: Path, messages: Sequence) -> list[SendResult]:
-    """`write_message_file` for each message whose id has no file in `directory` yet."""
-    held = {p.stem.split("-", 1)[-1] for p in directory.glob("*.json")} if directory.is_dir() else set()
+    """Write each message whose id `directory` does not hold yet. One marker per id (`<directory>/.ids/<id>`)
+    instead of listing the directory: O(1) per message however big the campaign, and exact across processes. The
+    id is claimed before the file is written: a process killed in between leaves the id held without its file, as
+    a provider that took a message and lost it would."""
+    directory.mkdir(parents=True, exist_ok=True)
     for message in messages:
-        if message.message_id not in held:
-            write_message_file(directory, message)
-            held.add(message.message_id)
+        if hold_message_id(directory, message.message_id):
+            _write(directory, message)
     return [SendResult.sent(m.message_id) for m in messages]
+
+
+def query_message_files(directory: Path, message_ids: Sequence[str]) -> dict[str, str]:
+    """ "sent" for each id `directory` holds, "unknown" for the others."""
+    return {i: SENT if _marker(directory, i).exists() else UNKNOWN for i in message_ids}
 
 
 @dataclass(frozen=True)
@@ -144,6 +195,7 @@ class HttpProvider:
     timeout: float
     batch_url: str = ""
     batch_size: int = 100
+    status_url: str = ""
     temporary: type[Exception] = DeliveryError
     refusal: type[Exception] = Rejected
 
@@ -209,6 +261,25 @@ class HttpProvider:
             else:
                 results.append(SendResult.failed(i, str(result.get("error") or "failed")))
         return results
+
+    def query(self, message_ids: Sequence[str]) -> dict[str, str]:
+        """Ask the provider's status endpoint about `message_ids` (see the module docstring); "unknown" for all when
+        there is none. Raises `temporary` when the provider cannot answer now."""
+        outcome = dict.fromkeys(message_ids, UNKNOWN)
+        if not self.status_url:
+            return outcome
+        for part in chunked(list(outcome), self.batch_size):
+            response = self.post(self.status_url, {"message_ids": part}, {}, "status query")
+            try:
+                answered = response.json().get("results")
+            except (ValueError, AttributeError):
+                answered = None
+            for result in answered if isinstance(answered, list) else []:
+                if not isinstance(result, dict) or result.get("message_id") not in outcome:
+                    continue
+                status = {"delivered": SENT}.get(result.get("status"), result.get("status"))
+                outcome[result["message_id"]] = status if status in (SENT, FAILED) else UNKNOWN
+        return outcome
 
 
 def _channels() -> dict[str, tuple[Callable[[], Any], type]]:

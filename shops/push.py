@@ -22,7 +22,15 @@ from django.conf import settings
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
-from .messaging import HttpProvider, LocmemOutbox, Rejected, SendResult, write_message_files
+from .messaging import (
+    UNKNOWN,
+    HttpProvider,
+    LocmemOutbox,
+    Rejected,
+    SendResult,
+    query_message_files,
+    write_message_files,
+)
 
 
 @dataclass(frozen=True)
@@ -54,6 +62,9 @@ class ConsoleBackend(_SendOne):
             print(f"[push] shop={m.shop_id} to={m.platform}:{m.token[:12]}…: {m.title} | {m.body}", flush=True)  # noqa: T201
         return [SendResult.sent(m.message_id) for m in messages]
 
+    def query(self, message_ids: Sequence[str]) -> dict[str, str]:
+        return dict.fromkeys(message_ids, UNKNOWN)  # printing keeps no record
+
 
 class LocmemBackend(_SendOne, LocmemOutbox):
     outbox: ClassVar[list[PushMessage]] = []  # shared on purpose: tests read what was sent
@@ -68,6 +79,9 @@ class FileBackend(_SendOne):
     def send_many(self, messages: Sequence[PushMessage]) -> list[SendResult]:
         return write_message_files(Path(settings.PUSH_FILE_PATH), messages)
 
+    def query(self, message_ids: Sequence[str]) -> dict[str, str]:
+        return query_message_files(Path(settings.PUSH_FILE_PATH), message_ids)
+
 
 class HttpBackend(_SendOne):
     def __init__(self):
@@ -77,10 +91,14 @@ class HttpBackend(_SendOne):
             timeout=settings.PUSH_HTTP_TIMEOUT,
             batch_url=settings.PUSH_HTTP_BATCH_URL,
             batch_size=settings.PUSH_HTTP_BATCH_SIZE,
+            status_url=settings.PUSH_HTTP_STATUS_URL,
         )
 
     def send_many(self, messages: Sequence[PushMessage]) -> list[SendResult]:
         return self.provider.send_many(messages)
+
+    def query(self, message_ids: Sequence[str]) -> dict[str, str]:
+        return self.provider.query(message_ids)
 
 
 BACKENDS = {

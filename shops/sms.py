@@ -23,11 +23,13 @@ from django.utils import timezone
 from django.utils.module_loading import import_string
 
 from .messaging import (
+    UNKNOWN,
     DeliveryError,
     HttpProvider,
     LocmemOutbox,
     Rejected,
     SendResult,
+    query_message_files,
     sign,
     write_message_file,
     write_message_files,
@@ -63,6 +65,9 @@ class ConsoleBackend:
             self.send(message)
         return [SendResult.sent(m.message_id) for m in messages]
 
+    def query(self, message_ids: Sequence[str]) -> dict[str, str]:
+        return dict.fromkeys(message_ids, UNKNOWN)  # printing keeps no record
+
 
 class LocmemBackend(LocmemOutbox):
     outbox: ClassVar[list[SmsMessage]] = []  # shared on purpose: tests read what was sent
@@ -83,6 +88,9 @@ class FileBackend:
     def send_many(self, messages: Sequence[SmsMessage]) -> list[SendResult]:
         return write_message_files(Path(settings.SMS_FILE_PATH), messages)
 
+    def query(self, message_ids: Sequence[str]) -> dict[str, str]:
+        return query_message_files(Path(settings.SMS_FILE_PATH), message_ids)
+
 
 class HttpBackend:
     def __init__(self):
@@ -92,6 +100,7 @@ class HttpBackend:
             timeout=settings.SMS_HTTP_TIMEOUT,
             batch_url=settings.SMS_HTTP_BATCH_URL,
             batch_size=settings.SMS_HTTP_BATCH_SIZE,
+            status_url=settings.SMS_HTTP_STATUS_URL,
             temporary=SmsDeliveryError,
             refusal=SmsRejected,
         )
@@ -101,6 +110,9 @@ class HttpBackend:
 
     def send_many(self, messages: Sequence[SmsMessage]) -> list[SendResult]:
         return self.provider.send_many(messages)
+
+    def query(self, message_ids: Sequence[str]) -> dict[str, str]:
+        return self.provider.query(message_ids)
 
 
 BACKENDS = {

@@ -314,6 +314,10 @@ SMS_HTTP_TIMEOUT = env.float("SMS_HTTP_TIMEOUT", default=5.0)
 # A provider's batch endpoint (shops.messaging): empty sends a batch one message per request.
 SMS_HTTP_BATCH_URL = env("SMS_HTTP_BATCH_URL", default="")
 SMS_HTTP_BATCH_SIZE = env.int("SMS_HTTP_BATCH_SIZE", default=100)
+# A provider's status query endpoint (shops.messaging): empty answers "unknown" for every message asked about.
+SMS_HTTP_STATUS_URL = env("SMS_HTTP_STATUS_URL", default="")
+# Messages a second handed to the SMS provider, across all workers (shops.ratelimit); 0 or less: unlimited.
+SMS_RATE_LIMIT = env.float("SMS_RATE_LIMIT", default=200.0)
 
 # --- App push: console | locmem | file | http, as SMS (shops.push).
 PUSH_BACKEND = env("PUSH_BACKEND", default="console")
@@ -321,6 +325,9 @@ PUSH_FILE_PATH = env("PUSH_FILE_PATH", default=str(BASE_DIR / "var" / "push"))
 PUSH_HTTP_URL = env("PUSH_HTTP_URL", default="")
 PUSH_HTTP_BATCH_URL = env("PUSH_HTTP_BATCH_URL", default="")
 PUSH_HTTP_BATCH_SIZE = env.int("PUSH_HTTP_BATCH_SIZE", default=100)
+PUSH_HTTP_STATUS_URL = env("PUSH_HTTP_STATUS_URL", default="")
+# Notifications a second handed to the push provider, across all workers (shops.ratelimit); 0 or less: unlimited.
+PUSH_RATE_LIMIT = env.float("PUSH_RATE_LIMIT", default=500.0)
 PUSH_HTTP_SECRET = env("PUSH_HTTP_SECRET", default="")
 PUSH_HTTP_TIMEOUT = env.float("PUSH_HTTP_TIMEOUT", default=5.0)
 

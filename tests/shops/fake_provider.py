@@ -9,7 +9,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 class FakeProvider:
     """Answers each POST with the next status of `statuses` (then 200), recording what it received. A POST to
     `batch_url` is answered with a result per message (`results=False`: an empty body), refusing the phones and
-    tokens in `refused`. `delivered` keeps each message id once, as a provider that honours the deduplication key."""
+    tokens in `refused`. `delivered` keeps each message id once, as a provider that honours the deduplication key;
+    a POST to `status_url` answers "sent" for the ids it delivered and leaves the others out."""
 
     def __init__(self, statuses=(), refused=(), results=True):
         self.statuses = list(statuses)
@@ -38,11 +39,14 @@ class FakeProvider:
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         base = f"http://127.0.0.1:{self.server.server_port}"
-        self.url, self.batch_url = f"{base}/send", f"{base}/batch"
+        self.url, self.batch_url, self.status_url = f"{base}/send", f"{base}/batch", f"{base}/status"
 
     def answer(self, path: str, body: bytes) -> tuple[int, bytes]:
         """A batch: 200 with a result per message. One message: 200, or 400 when refused."""
         payload = json.loads(body)
+        if path == "/status":  # what it delivered is "sent"; the ids it never took are left out
+            found = [{"message_id": i, "status": "sent"} for i in payload["message_ids"] if i in self.delivered]
+            return 200, json.dumps({"results": found}).encode()
         messages = payload["messages"] if path == "/batch" else [payload]
         results = []
         for message in messages:

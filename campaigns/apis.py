@@ -4,12 +4,11 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
 from rest_framework.generics import ListAPIView
 from rest_framework.response import Response
+from rest_framework.views import APIView
 
 from shops.rest.schema import CONFLICT
 from shops.rest.serializers import MULTILINE, StrictSerializer
 from shops.rest.views import ShopAPIView
-
-from rest_framework.views import APIView
 
 from . import receipts, selectors, services
 from .models import CampaignStatus, Channel, MessageStatus, QuietHoursPolicy
@@ -37,8 +36,9 @@ class CampaignOutput(serializers.Serializer):
 
 
 class CampaignDetailOutput(CampaignOutput):
-    counts = serializers.JSONField(help_text="audience, suppressed (by reason), holdout, queued, sent, delivered, "
-                                   "failed, clicked, converted")
+    counts = serializers.JSONField(
+        help_text="audience, suppressed (by reason), holdout, queued, sent, delivered, failed, clicked, converted"
+    )
     coupon = serializers.JSONField(help_text="What the attached coupon did: issued, skipped_* by cause")
     uplift = serializers.JSONField(allow_null=True, help_text="Treated against holdout, with 95% intervals")
     cost = serializers.JSONField(required=False)
@@ -101,7 +101,9 @@ class CampaignListCreateApi(ShopAPIView, ListAPIView):
         campaign, created = services.campaign_create(
             shop=self.shop, actor=self.actor, data=services.CampaignInput(**data), idempotency_key=key
         )
-        return Response(CampaignOutput(campaign).data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
+        return Response(
+            CampaignOutput(campaign).data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK
+        )
 
 
 class CampaignDetailApi(ShopAPIView):
@@ -131,8 +133,11 @@ def _lifecycle(action: str, doc: str):
     return LifecycleApi
 
 
-CampaignSendApi = _lifecycle("send", "Snapshot the audience and send (or schedule, when send_at is ahead). "
-                             "Idempotent: a campaign on its way is returned as it is.")
+CampaignSendApi = _lifecycle(
+    "send",
+    "Snapshot the audience and send (or schedule, when send_at is ahead). "
+    "Idempotent: a campaign on its way is returned as it is.",
+)
 CampaignPauseApi = _lifecycle("pause", "Stop new sends within seconds; nothing is lost.")
 CampaignResumeApi = _lifecycle("resume", "Carry on from where the campaign stopped.")
 CampaignCancelApi = _lifecycle("cancel", "Stop for good: messages not sent yet are never sent.")
@@ -218,8 +223,10 @@ class ReceiptsHttpApi(APIView):
     )
     def post(self, request):
         if not receipts.signature_valid(request.body, request.headers.get("X-Huiyuan-Signature", "")):
-            return Response({"code": "bad_signature", "message": "The signature does not match.", "details": {}},
-                            status=status.HTTP_401_UNAUTHORIZED)
+            return Response(
+                {"code": "bad_signature", "message": "The signature does not match.", "details": {}},
+                status=status.HTTP_401_UNAUTHORIZED,
+            )
         serializer = ReceiptInput(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data

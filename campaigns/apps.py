@@ -1,4 +1,5 @@
 """Campaigns (SPEC 12): messages to members over SMS, push and the in-app inbox."""
+
 from django.apps import AppConfig
 from django.utils.translation import gettext_lazy as _
 
@@ -15,8 +16,8 @@ AUDIT_ACTIONS = {
     "campaign.test_send": _("Campaign test sent"),
     "messaging_settings.update": _("Messaging settings changed"),
 }
-CAMPAIGNS = NavItem(_("Campaigns"), "campaigns", Perm.CAMPAIGNS_MANAGE)
-MESSAGING_SETTINGS = NavItem(_("Messaging"), "messaging_settings", Perm.CAMPAIGNS_MANAGE)
+CAMPAIGNS = NavItem(_("Campaigns"), None, Perm.CAMPAIGNS_MANAGE)
+MESSAGING_SETTINGS = NavItem(_("Messaging"), None, Perm.CAMPAIGNS_MANAGE)
 
 
 class CampaignsConfig(AppConfig):

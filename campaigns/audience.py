@@ -56,7 +56,7 @@ def audience_definition(*, shop: Shop, audience: dict) -> dict:
     {"filter"}. Raises InvalidAudience, naming what is wrong."""
     if not isinstance(audience, dict) or len(audience) != 1:
         raise InvalidAudience(_("Choose one audience: a segment, a tag or a filter."))
-    (kind, value), = audience.items()
+    ((kind, value),) = audience.items()
     if kind == "segment_id":
         try:
             return Segment.objects.get(shop=shop, pk=int(value)).definition
@@ -105,9 +105,7 @@ def quiet_hours_of(settings: MessagingSettings) -> QuietHours:
     return QuietHours(settings.quiet_start, settings.quiet_end)
 
 
-def timing_plan(
-    *, shop: Shop, campaign: Campaign, settings: MessagingSettings, start: datetime.datetime
-) -> Timing:
+def timing_plan(*, shop: Shop, campaign: Campaign, settings: MessagingSettings, start: datetime.datetime) -> Timing:
     """The due instants of a campaign started at `start`, quiet hours applied."""
     quiet = quiet_hours_of(settings)
 
@@ -168,7 +166,9 @@ def _over_budget(shop: Shop, timing: Timing, settings: MessagingSettings) -> Q:
     over = Q(pk__in=[])
     for day in sorted(timing.days):
         daily, weekly = f"used_{day:%Y%m%d}_1", f"used_{day:%Y%m%d}_7"
-        over |= Q(due_on=day) & (Q(**{f"{daily}__gte": settings.daily_cap}) | Q(**{f"{weekly}__gte": settings.weekly_cap}))
+        over |= Q(due_on=day) & (
+            Q(**{f"{daily}__gte": settings.daily_cap}) | Q(**{f"{weekly}__gte": settings.weekly_cap})
+        )
     return over
 
 
@@ -202,7 +202,9 @@ def classified(
         devices = Device.objects.filter(shop=shop, member=OuterRef("pk"), is_active=True)
         rules.append(When(~Exists(devices), then=Value(Reason.NO_ADDRESS)))
     if consent := CONSENT_FIELD.get(campaign.channel):
-        withdrawn = ConsentChange.objects.filter(shop=shop, member=OuterRef("pk"), channel=campaign.channel, granted=False)
+        withdrawn = ConsentChange.objects.filter(
+            shop=shop, member=OuterRef("pk"), channel=campaign.channel, granted=False
+        )
         rules.append(When(Q(**{consent: False}) & Exists(withdrawn), then=Value(Reason.UNSUBSCRIBED)))
         rules.append(When(**{consent: False}, then=Value(Reason.NO_CONSENT)))
     rules.append(When(holdout_position__lt=campaign.holdout_percent * 100, then=Value(Reason.HOLDOUT)))
@@ -214,4 +216,3 @@ def classified(
             When(message_reason="", then=Value("queued")), default=Value("suppressed"), output_field=CharField()
         )
     )
-

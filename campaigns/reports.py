@@ -15,7 +15,7 @@ the campaign once the window has passed (nothing can change it any more)."""
 import datetime
 from decimal import Decimal
 
-from django.db.models import Count, DecimalField, ExpressionWrapper, F, Q, Sum
+from django.db.models import Count, DecimalField, ExpressionWrapper, F, Sum
 from django.utils import timezone
 
 from coupons.models import Coupon, Redemption
@@ -43,7 +43,9 @@ def _group(shop: Shop, campaign: Campaign, holdout: bool, window) -> dict:
         rows = rows.exclude(status=MessageStatus.SUPPRESSED, reason__in=(*PRE_HOLDOUT, Reason.HOLDOUT))
     members = rows.values("member_id")
     n = rows.count()
-    net = ExpressionWrapper(F("amount") - F("refunded_amount"), output_field=DecimalField(max_digits=14, decimal_places=2))
+    net = ExpressionWrapper(
+        F("amount") - F("refunded_amount"), output_field=DecimalField(max_digits=14, decimal_places=2)
+    )
     per_member = (
         Order.objects.filter(
             shop=shop, member_id__in=members, status__in=COUNTED_STATUSES, paid_at__gte=window[0], paid_at__lt=window[1]
@@ -100,10 +102,14 @@ def campaign_report(*, shop: Shop, campaign: Campaign, now: datetime.datetime | 
         return report
     treated, held = _group(shop, campaign, False, window), _group(shop, campaign, True, window)
     counts["converted"] = treated["converted"]
-    conversion = proportion_diff(treated["converted"], treated["members"], held["converted"], held["members"])
+    conversion = proportion_diff(
+        treated_hits=treated["converted"], treated_n=treated["members"],
+        holdout_hits=held["converted"], holdout_n=held["members"],
+    )  # fmt: skip
     revenue = mean_diff_summary(
-        treated["_mean"], treated["_variance"], treated["members"], held["_mean"], held["_variance"], held["members"]
-    )
+        treated_mean=treated["_mean"], treated_variance=treated["_variance"], treated_n=treated["members"],
+        holdout_mean=held["_mean"], holdout_variance=held["_variance"], holdout_n=held["members"],
+    )  # fmt: skip
     for group in (treated, held):
         del group["_mean"], group["_variance"]
     report.update(

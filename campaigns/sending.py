@@ -16,8 +16,7 @@ import datetime
 import logging
 
 from django.conf import settings
-from django.db import transaction
-from django.db import connection
+from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -179,7 +178,12 @@ def claim(*, shop: Shop, campaign: Campaign, size: int, now: datetime.datetime |
                 marks.append((row["pk"], MessageStatus.SENDING, "", token, text))
                 out.append(
                     push.PushMessage(
-                        shop_id=shop.pk, platform=platform, token=token, title=title, body=text, message_id=key,
+                        shop_id=shop.pk,
+                        platform=platform,
+                        token=token,
+                        title=title,
+                        body=text,
+                        message_id=key,
                         data={"campaign_id": campaign.pk},
                     )
                 )
@@ -223,9 +227,12 @@ def settle(*, shop: Shop, channel: str, ids: list[int], now: datetime.datetime |
     held = [i for i in open_ids if known.get(provider_id(shop.pk, i)) == "sent"]
     if held:
         sending.filter(pk__in=held).update(status=MessageStatus.SENT, sent_at=now)
-    rest = sending.exclude(pk__in=held)
+    refused = [i for i in open_ids if known.get(provider_id(shop.pk, i)) == "failed"]
+    if refused:
+        sending.filter(pk__in=refused).update(status=MessageStatus.FAILED, error="refused by the provider")
+    rest = sending.exclude(pk__in=[*held, *refused])
     rest.filter(attempts__gte=MAX_ATTEMPTS).update(status=MessageStatus.FAILED, error="provider unavailable")
-    delay = datetime.timedelta(seconds=min(30 * 2 ** 3, 3600) if backoff else 0)
+    delay = datetime.timedelta(seconds=min(30 * 2**3, 3600) if backoff else 0)
     rest.filter(attempts__lt=MAX_ATTEMPTS).update(status=MessageStatus.QUEUED, due_at=now + delay, claimed_at=None)
 
 

@@ -16,7 +16,6 @@ from coupons.models import CouponTemplate
 from shops.errors import ApplicationError, Conflict
 from shops.models import Shop
 from shops.services import Actor, audit_record
-from shops import sms
 
 from .audience import audience_definition
 from .links import link_target_check
@@ -93,7 +92,9 @@ def _clean(*, shop: Shop, data: CampaignInput) -> dict:
     if data.quiet_hours not in QuietHoursPolicy.values:
         raise InvalidCampaign(_("Choose to defer or to drop in quiet hours."), details={"field": "quiet_hours"})
     if data.send_at and data.send_at_active_hour:
-        raise InvalidCampaign(_("Send at a time or at each member's active hour, not both."), details={"field": "send_at"})
+        raise InvalidCampaign(
+            _("Send at a time or at each member's active hour, not both."), details={"field": "send_at"}
+        )
     return {
         "name": name, "channel": data.channel, "audience": data.audience, "title": (data.title or "").strip()[:60],
         "text": text, "link_url": link, "coupon_template": template, "holdout_percent": int(data.holdout_percent),
@@ -103,7 +104,9 @@ def _clean(*, shop: Shop, data: CampaignInput) -> dict:
 
 
 @transaction.atomic
-def campaign_create(*, shop: Shop, actor: Actor, data: CampaignInput, idempotency_key: str = "") -> tuple[Campaign, bool]:
+def campaign_create(
+    *, shop: Shop, actor: Actor, data: CampaignInput, idempotency_key: str = ""
+) -> tuple[Campaign, bool]:
     """A draft. A retry with the same key returns the first (created False); the key with other content is a 409."""
     fields = _clean(shop=shop, data=data)
     if idempotency_key:
@@ -160,7 +163,9 @@ def campaign_send(*, shop: Shop, actor: Actor, campaign: Campaign, now: datetime
         campaign.save(update_fields=["status", "updated_at"])
     else:
         campaign_start(shop=shop, campaign=campaign, now=now)
-    audit_record(shop=shop, actor=actor, action="campaign.send", obj=campaign, changes={"status": ["", campaign.status]})
+    audit_record(
+        shop=shop, actor=actor, action="campaign.send", obj=campaign, changes={"status": ["", campaign.status]}
+    )
     return campaign
 
 

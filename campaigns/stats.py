@@ -69,12 +69,31 @@ def mean_diff(
     if len(treated_values) < 2 or len(holdout_values) < 2:
         return None
     a, b = [float(v) for v in treated_values], [float(v) for v in holdout_values]
-    diff = fmean(a) - fmean(b)
-    va, vb = variance(a) / len(a), variance(b) / len(b)
+    return mean_diff_summary(
+        treated_mean=fmean(a), treated_variance=variance(a), treated_n=len(a),
+        holdout_mean=fmean(b), holdout_variance=variance(b), holdout_n=len(b),
+    )  # fmt: skip
+
+
+def mean_diff_summary(
+    *,
+    treated_mean: float,
+    treated_variance: float,
+    treated_n: int,
+    holdout_mean: float,
+    holdout_variance: float,
+    holdout_n: int,
+) -> Estimate | None:
+    """`mean_diff` from each group's mean, sample variance and size, as SQL aggregates give them (a campaign's
+    groups are up to a million members: their values never travel to Python)."""
+    if treated_n < 2 or holdout_n < 2:
+        return None
+    diff = treated_mean - holdout_mean
+    va, vb = treated_variance / treated_n, holdout_variance / holdout_n
     if va + vb == 0:
         return _estimate(diff, diff, diff)
     se = math.sqrt(va + vb)
-    df = (va + vb) ** 2 / (va**2 / (len(a) - 1) + vb**2 / (len(b) - 1))
+    df = (va + vb) ** 2 / (va**2 / (treated_n - 1) + vb**2 / (holdout_n - 1))
     margin = t_quantile(df=df) * se
     return _estimate(diff, diff - margin, diff + margin)
 

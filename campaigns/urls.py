@@ -1,8 +1,6 @@
 from django.urls import path
 
 from . import apis
-from .views import campaigns as campaign_views
-from .views import settings as settings_views
 
 # Under /api/v1/, in the "api" namespace.
 api_patterns = [
@@ -17,13 +15,4 @@ api_patterns = [
 ]
 
 # Under /dashboard/<shop_slug>/campaigns/, in the "dashboard" namespace.
-dashboard_patterns = [
-    path("", campaign_views.CampaignListView.as_view(), name="campaigns"),
-    path("new/", campaign_views.CampaignCreateView.as_view(), name="campaign_create"),
-    path("preview/", campaign_views.CampaignPreviewView.as_view(), name="campaign_preview"),
-    path("settings/", settings_views.MessagingSettingsView.as_view(), name="messaging_settings"),
-    path("<int:pk>/", campaign_views.CampaignDetailView.as_view(), name="campaign"),
-    path("<int:pk>/edit/", campaign_views.CampaignEditView.as_view(), name="campaign_edit"),
-    path("<int:pk>/test/", campaign_views.CampaignTestSendView.as_view(), name="campaign_test_send"),
-    path("<int:pk>/<str:action>/", campaign_views.CampaignActionView.as_view(), name="campaign_action"),
-]
+dashboard_patterns: list = []

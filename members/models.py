@@ -206,6 +206,37 @@ class ConsentChange(ShopOwned):
         indexes = [models.Index(fields=["shop", "member", "-changed_at"], name="consent_member_time")]
 
 
+class DevicePlatform(models.TextChoices):
+    IOS = "ios", _("iOS")
+    ANDROID = "android", _("Android")
+    HARMONY = "harmony", _("HarmonyOS")
+    WEB = "web", _("Web")
+
+
+class Device(ShopOwned):
+    """A member's app push token. A token belongs to one member of a shop at a time: registered again for another
+    member (a phone that changed hands), it moves to that member (members.services.device_register)."""
+
+    # No index of its own: device_shop_member (shop, member) serves the member's devices.
+    member = ShopForeignKey(
+        Member, on_delete=models.CASCADE, related_name="devices", db_index=False, verbose_name=_("member")
+    )
+    platform = models.CharField(_("platform"), max_length=8, choices=DevicePlatform.choices)
+    token = models.CharField(_("push token"), max_length=255)
+    is_active = models.BooleanField(_("active"), default=True)
+    created_at = models.DateTimeField(_("registered"), default=timezone.now)
+    last_seen_at = models.DateTimeField(_("last seen"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("device")
+        verbose_name_plural = _("devices")
+        constraints = [models.UniqueConstraint(fields=["shop", "token"], name="device_unique_token_per_shop")]
+        indexes = [models.Index(fields=["shop", "member"], name="device_shop_member")]
+
+    def __str__(self):
+        return f"{self.get_platform_display()} #{self.pk}"
+
+
 class TagKind(models.TextChoices):
     MANUAL = "manual", _("Manual")
     RULE = "rule", _("Rule")

@@ -272,7 +272,7 @@ class Plan:
         INSERT INTO members_member (id, shop_id, phone, name, gender, birthday_month, birthday_day, birth_year,
             region, email, external_id, wechat_openid, status, join_channel, referrer_id, joined_at, consent_sms,
             consent_push, consent_email, lifetime_spend, order_count, first_order_at, last_order_at, spend_12m,
-            orders_12m, points_balance, points_pending, growth_value, updated_at)
+            orders_12m, points_balance, points_pending, growth_value, bucket, updated_at)
         SELECT {m0} + g.k, {self.shop_id},
             '+86' || (%(prefixes)s::text[])[1 + (g.ph / 100000000)::int] || lpad(mod(g.ph, 100000000)::text, 8, '0'),
             CASE WHEN {r("g.k", 1)} < 0.03 THEN '' ELSE
@@ -301,7 +301,7 @@ class Plan:
             %(now)s::timestamptz - make_interval(secs => {self.joined_secs("g.k")}),
             {r("g.k", 21)} < 0.55, {r("g.k", 22)} < 0.35, g.email AND {r("g.k", 23)} < 0.6,
             coalesce(a.spend, 0), coalesce(a.cnt, 0), a.first_at, a.last_at, coalesce(a.spend_12m, 0),
-            coalesce(a.cnt_12m, 0), 0, 0, 0, %(now)s
+            coalesce(a.cnt_12m, 0), 0, 0, 0, floor({r("g.k", 25)} * 10000)::int, %(now)s
         FROM (
             SELECT k, mod(k * {self.phone_a} + {self.phone_b}, {self.phone_space}) AS ph,
                 CASE WHEN {r("k", 0)} < 0.58 THEN 'female' WHEN {r("k", 0)} < 0.93 THEN 'male' ELSE 'unknown' END

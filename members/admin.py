@@ -5,7 +5,7 @@ from django.contrib import admin
 
 from shops.admin import ReadOnlyAdmin
 
-from .models import ConsentChange, ImportJob, Member, Segment, Tag
+from .models import ConsentChange, Device, ImportJob, Member, Segment, Tag
 
 
 @admin.register(Member)
@@ -23,6 +23,15 @@ class ConsentChangeAdmin(ReadOnlyAdmin):
     list_filter = ["channel", "granted", "source"]
     search_fields = ["=member__phone", "shop__slug"]
     show_full_result_count = False
+
+
+@admin.register(Device)
+class DeviceAdmin(ReadOnlyAdmin):
+    list_display = ["member", "shop", "platform", "created_at", "last_seen_at", "is_active"]
+    list_filter = ["platform", "is_active"]
+    search_fields = ["=member__phone", "shop__slug"]  # never the token: a push address is not looked up by hand
+    show_full_result_count = False
+    list_select_related = ["shop", "member"]
 
 
 @admin.register(Tag)

@@ -14,7 +14,7 @@ from shops.rest.views import ShopAPIView
 
 from . import selectors, services
 from .errors import UnknownTag, UnknownTier
-from .models import ConsentChannel, Gender, Tag
+from .models import ConsentChannel, DevicePlatform, Gender, Tag
 from .tags import tag_find, tags_of_members
 
 # The pattern admits each month's days up to 31 and the years 1900 to 2099: "02-30" and a year after this one pass
@@ -259,3 +259,41 @@ class MemberDetailApi(ShopAPIView):
             shop=self.shop, member=member, actor=self.actor, **serializer.validated_changes()
         )
         return Response(member_output(member, shop=self.shop))
+
+
+class MemberDeviceApi(ShopAPIView):
+    """Register a member's app push token (SPEC 12: the push channel's address)."""
+
+    class InputSerializer(StrictSerializer):
+        platform = serializers.ChoiceField(DevicePlatform.choices)
+        token = serializers.CharField(max_length=255, help_text="The push token the app got from its platform")
+
+        class Meta:
+            ref_name = "DeviceRegister"
+
+    class OutputSerializer(serializers.Serializer):
+        id = serializers.IntegerField()
+        platform = serializers.CharField()
+        token = serializers.CharField()
+        created_at = serializers.DateTimeField()
+
+        class Meta:
+            ref_name = "Device"
+
+    @extend_schema(
+        operation_id="members_devices_register",
+        request=InputSerializer,
+        responses={201: OutputSerializer, 200: OutputSerializer, 409: CONFLICT},
+        examples=[OpenApiExample("register", value={"platform": "ios", "token": "a1b2c3d4"}, request_only=True)],
+        tags=["members"],
+        description="201 when the token is registered for this member (new, or taken over from another member of "
+        "the shop: a phone that changed hands); 200 when it was already this member's (nothing changes).",
+    )
+    def post(self, request, pk: int):
+        member = selectors.member_get(shop=self.shop, pk=pk)
+        serializer = self.InputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        device, registered = services.device_register(shop=self.shop, member=member, **serializer.validated_data)
+        return Response(
+            self.OutputSerializer(device).data, status=status.HTTP_201_CREATED if registered else status.HTTP_200_OK
+        )

@@ -1,3 +1,5 @@
+import secrets
+
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
@@ -38,6 +40,31 @@ class ConsentChannel(models.TextChoices):
     SMS = "sms", _("SMS")
     PUSH = "push", _("Push")
     EMAIL = "email", _("Email")
+
+
+# A member's holdout bucket (SPEC 12): a fixed uniform draw in 0..BUCKETS-1 made at enrolment, so that a campaign
+# holds out a share of its audience by bucket range, the same members each time.
+BUCKETS = 10_000
+
+
+def bucket_draw() -> int:
+    """A new member's bucket, drawn in Python for inserts through the ORM (the value is known without a read)."""
+    return secrets.randbelow(BUCKETS)
+
+
+class RandomBucket(models.Expression):
+    """A bucket drawn by the database, one per row: the column's default for inserts written in SQL (imports,
+    benchmark data) and the migration's backfill. SQLite's random() is a signed 64-bit integer (abs() of its
+    smallest value overflows, hence the modulo first)."""
+
+    output_field = models.PositiveSmallIntegerField()
+    allowed_default = True
+
+    def as_sql(self, compiler, connection):
+        return f"floor(random() * {BUCKETS})::smallint", []
+
+    def as_sqlite(self, compiler, connection):
+        return f"abs(random() %% {BUCKETS})", []  # %% as Django writes its own modulo
 
 
 class Member(ShopOwned):
@@ -97,6 +124,7 @@ class Member(ShopOwned):
         verbose_name=_("tier"),
     )
     tier_until = models.DateTimeField(_("tier kept until"), null=True, blank=True)
+    bucket = models.PositiveSmallIntegerField(_("holdout bucket"), default=bucket_draw, db_default=RandomBucket())
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -128,6 +156,7 @@ class Member(ShopOwned):
                 name="member_birthday_day_range",
             ),
             models.CheckConstraint(condition=Q(order_count__gte=0), name="member_order_count_non_negative"),
+            models.CheckConstraint(condition=Q(bucket__gte=0, bucket__lt=BUCKETS), name="member_bucket_range"),
         ]
         indexes = [
             models.Index(fields=["shop", "-last_order_at", "-id"], name="member_shop_last_order"),
@@ -175,6 +204,37 @@ class ConsentChange(ShopOwned):
         verbose_name_plural = _("consent changes")
         ordering = ["-changed_at", "-pk"]
         indexes = [models.Index(fields=["shop", "member", "-changed_at"], name="consent_member_time")]
+
+
+class DevicePlatform(models.TextChoices):
+    IOS = "ios", _("iOS")
+    ANDROID = "android", _("Android")
+    HARMONY = "harmony", _("HarmonyOS")
+    WEB = "web", _("Web")
+
+
+class Device(ShopOwned):
+    """A member's app push token. A token belongs to one member of a shop at a time: registered again for another
+    member (a phone that changed hands), it moves to that member (members.services.device_register)."""
+
+    # No index of its own: device_shop_member (shop, member) serves the member's devices.
+    member = ShopForeignKey(
+        Member, on_delete=models.CASCADE, related_name="devices", db_index=False, verbose_name=_("member")
+    )
+    platform = models.CharField(_("platform"), max_length=8, choices=DevicePlatform.choices)
+    token = models.CharField(_("push token"), max_length=255)
+    is_active = models.BooleanField(_("active"), default=True)
+    created_at = models.DateTimeField(_("registered"), default=timezone.now)
+    last_seen_at = models.DateTimeField(_("last seen"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("device")
+        verbose_name_plural = _("devices")
+        constraints = [models.UniqueConstraint(fields=["shop", "token"], name="device_unique_token_per_shop")]
+        indexes = [models.Index(fields=["shop", "member"], name="device_shop_member")]
+
+    def __str__(self):
+        return f"{self.get_platform_display()} #{self.pk}"
 
 
 class TagKind(models.TextChoices):

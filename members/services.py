@@ -3,7 +3,8 @@ aggregates, balances, tier) are not written here but by members.figures.
 
 Invariants: a phone is E.164 and belongs to at most one non-erased member of a shop; enrolling a phone that is
 already a member changes nothing; every consent change is recorded with its time and source; erasure blanks the
-personal fields but keeps the row, so orders, ledgers and aggregates stay consistent.
+personal fields but keeps the row, so orders, ledgers and aggregates stay consistent; a push token belongs to at
+most one member of a shop (registered for another member, it moves there).
 """
 
 from dataclasses import dataclass, field
@@ -21,7 +22,7 @@ from shops.services import SYSTEM, Actor, audit_record
 
 from .errors import ExternalIdTaken, InvalidPhoneError, MemberErased, PhoneTaken
 from .figures import ORDER_FACTS, order_facts
-from .models import LIVE_SQL, ConsentChange, ConsentChannel, Gender, Member, MemberStatus
+from .models import LIVE_SQL, ConsentChange, ConsentChannel, Device, Gender, Member, MemberStatus
 from .phones import InvalidPhone, normalize_phone
 
 PROFILE_FIELDS = ("name", "gender", "birthday_month", "birthday_day", "birth_year", "region", "email")
@@ -306,3 +307,29 @@ def members_bulk_enroll(*, shop: Shop, enrolments: list[Enrolment], source: str)
         ],
     )
     return len(new)
+
+
+@transaction.atomic
+def device_register(*, shop: Shop, member: Member, platform: str, token: str) -> tuple[Device, bool]:
+    """Register `member`'s app push token. Returns (device, registered): registered is False when the token was
+    already this member's, on this platform and active (nothing changes but its last_seen_at); otherwise the token
+    is written for this member, taken over from another member of the shop if it was theirs (a phone that changed
+    hands), and marked active again.
+
+    Idempotent, and safe under concurrent calls: one INSERT ... ON CONFLICT (shop, token) DO UPDATE, so two
+    registrations of one token leave one row, the last one's. Raises MemberErased. The caller validates platform
+    and token (the API's serializer)."""
+    assert member.shop_id == shop.pk
+    if member.status == MemberStatus.ERASED:
+        raise MemberErased()
+    now = timezone.now()
+    mine = Device.objects.filter(shop=shop, token=token, member=member, platform=platform, is_active=True)
+    if mine.update(last_seen_at=now):
+        return mine.get(), False
+    (device,) = Device.objects.bulk_create(
+        [Device(shop=shop, member=member, platform=platform, token=token, created_at=now, last_seen_at=now)],
+        update_conflicts=True,
+        unique_fields=["shop", "token"],
+        update_fields=["member", "platform", "is_active", "created_at", "last_seen_at"],
+    )
+    return device, True

@@ -6,6 +6,7 @@ from .views import members, segments, tags
 api_patterns = [
     path("members/", apis.MemberListCreateApi.as_view(), name="members"),
     path("members/<int:pk>/", apis.MemberDetailApi.as_view(), name="member"),
+    path("members/<int:pk>/devices/", apis.MemberDeviceApi.as_view(), name="member_devices"),
 ]
 
 # Under /dashboard/<shop_slug>/members/, in the "dashboard" namespace.

@@ -136,6 +136,23 @@ CASES["dashboard:segment_delete"] = Case(_segment, _segment_state)
 CASES["dashboard:order"] = Case(_order_pk, _order_pk_state)
 
 
+def _member_with_device(shop: Shop) -> dict:
+    from members.services import device_register
+
+    member, _created = member_enroll(shop=shop, data=Enrolment(phone="13900139005", name="隔离设备"))
+    device_register(shop=shop, member=member, platform="ios", token="iso-token")
+    return {"pk": member.pk}
+
+
+def _member_devices_state(kwargs: dict):
+    from members.models import Device
+
+    return _member_state(kwargs), list(Device.objects.filter(member_id=kwargs["pk"]).values())
+
+
+CASES["api:member_devices"] = Case(_member_with_device, _member_devices_state)
+
+
 def _import_job(shop: Shop) -> dict:
     from django.core.files.base import ContentFile
 

@@ -195,7 +195,8 @@ def _insert_members(*, shop: Shop, enrolments: list[Enrolment]) -> set[str]:
     postgres = connection.vendor == "postgresql"
     template = Member(shop=shop, join_channel=IMPORT_CHANNEL, joined_at=timezone.now())
     names = {name for name, _kind in ROW_COLUMNS}
-    defaults = [f for f in Member._meta.concrete_fields if not f.primary_key and f.name not in names]
+    # A column with a database default (the holdout bucket) is left to it: drawn per row, not once for the template.
+    defaults = [f for f in Member._meta.concrete_fields if not (f.primary_key or f.name in names or f.has_db_default())]
     cte, params = values_cte("v", ROW_COLUMNS, ([getattr(e, name) for name, _kind in ROW_COLUMNS] for e in enrolments))
     quote = connection.ops.quote_name
     targets = [quote(Member._meta.get_field(name).column) for name, _kind in ROW_COLUMNS]

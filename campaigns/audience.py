@@ -79,10 +79,9 @@ def audience_definition(*, shop: Shop, audience: dict) -> dict:
 
 
 def audience_members(*, shop: Shop, campaign: Campaign) -> QuerySet[Member]:
-    """The campaign's audience, erased members included (they are counted, as suppressed)."""
-    definition = dict(audience_definition(shop=shop, audience=campaign.audience))
-    definition.setdefault("statuses", [MemberStatus.ACTIVE, MemberStatus.FROZEN, MemberStatus.ERASED])
-    return member_filter(shop=shop, definition=definition)
+    """The campaign's audience: the filter's members (never the erased, who are no longer anyone to message; a
+    member erased after the snapshot is suppressed as `erased` at send time)."""
+    return member_filter(shop=shop, definition=audience_definition(shop=shop, audience=campaign.audience))
 
 
 @dataclass(frozen=True)
@@ -216,3 +215,19 @@ def classified(
             When(message_reason="", then=Value("queued")), default=Value("suppressed"), output_field=CharField()
         )
     )
+
+
+def audience_preview(*, shop: Shop, campaign: Campaign, settings: MessagingSettings, start: datetime.datetime) -> dict:
+    """Who would get the message if it went at `start`, and who would not and why, without writing anything: the
+    snapshot's classification grouped in one query. {"audience", "queued", "suppressed": {reason: n}}."""
+    timing = timing_plan(shop=shop, campaign=campaign, settings=settings, start=start)
+    members = audience_members(shop=shop, campaign=campaign)
+    rows = (
+        classified(shop=shop, campaign=campaign, settings=settings, timing=timing, members=members)
+        .order_by()
+        .values("message_reason")
+        .annotate(n=Count("pk"))
+    )
+    suppressed = {row["message_reason"]: row["n"] for row in rows if row["message_reason"]}
+    queued = sum(row["n"] for row in rows if not row["message_reason"])
+    return {"audience": queued + sum(suppressed.values()), "queued": queued, "suppressed": suppressed}

@@ -232,8 +232,15 @@ def settle(*, shop: Shop, channel: str, ids: list[int], now: datetime.datetime |
         sending.filter(pk__in=refused).update(status=MessageStatus.FAILED, error="refused by the provider")
     rest = sending.exclude(pk__in=[*held, *refused])
     rest.filter(attempts__gte=MAX_ATTEMPTS).update(status=MessageStatus.FAILED, error="provider unavailable")
-    delay = datetime.timedelta(seconds=min(30 * 2**3, 3600) if backoff else 0)
-    rest.filter(attempts__lt=MAX_ATTEMPTS).update(status=MessageStatus.QUEUED, due_at=now + delay, claimed_at=None)
+    # After a provider failure the batch waits (a minute, doubling with its attempts, at most an hour); a stale
+    # claim keeps its due time: it is overdue already.
+    retry = rest.filter(attempts__lt=MAX_ATTEMPTS)
+    if backoff:
+        for attempts in set(retry.values_list("attempts", flat=True)):
+            delay = datetime.timedelta(seconds=min(60 * 2 ** max(attempts - 1, 0), 3600))
+            retry.filter(attempts=attempts).update(status=MessageStatus.QUEUED, due_at=now + delay, claimed_at=None)
+    else:
+        retry.update(status=MessageStatus.QUEUED, claimed_at=None)
 
 
 def send_batch(*, shop: Shop, campaign: Campaign, now: datetime.datetime | None = None) -> int:

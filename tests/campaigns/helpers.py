@@ -16,7 +16,19 @@ def members(shop, n: int, **fields) -> list:
     return [MemberFactory(shop=shop, **fields) for _ in range(n)]
 
 
+def no_quiet_hours(shop) -> None:
+    """Tests run at any hour: a shop whose quiet window is empty sends at once (the quiet-hours tests set theirs)."""
+    import datetime
+
+    from campaigns.models import MessagingSettings
+
+    MessagingSettings.objects.get_or_create(
+        shop=shop, defaults={"quiet_start": datetime.time(0), "quiet_end": datetime.time(0)}
+    )
+
+
 def draft(shop, **fields):
+    no_quiet_hours(shop)
     data = {"name": "回归礼", "channel": "sms", "audience": {"filter": {}}, "text": "{name}，好久不见", **fields}
     campaign, _created = campaign_create(shop=shop, actor=SYSTEM, data=CampaignInput(**data))
     return campaign

@@ -42,10 +42,9 @@ def test_each_member_once_with_the_reason_it_is_not_messaged(shop, other_shop):
             ("suppressed", "no_consent"): 1,
             ("suppressed", "unsubscribed"): 1,
             ("suppressed", "frozen"): 1,
-            ("suppressed", "erased"): 1,
         }
     )
-    assert rows(shop, campaign).count() == 9
+    assert rows(shop, campaign).count() == 8  # the erased member is nobody to message
     assert campaign.snapshot_done
 
 
@@ -99,7 +98,9 @@ def test_the_contact_budget_caps_a_member_across_campaigns(shop):
 
 def test_the_weekly_cap_counts_the_seven_days_before(shop):
     (member,) = members(shop, 1)
-    MessagingSettings.objects.create(shop=shop, daily_cap=1, weekly_cap=2)
+    MessagingSettings.objects.create(
+        shop=shop, daily_cap=1, weekly_cap=2, quiet_start=datetime.time(0), quiet_end=datetime.time(0)
+    )
     today = timezone.localdate(timezone.now(), timezone=datetime.timezone(datetime.timedelta(hours=8)))
     ContactCount.objects.create(shop=shop, member=member, day=today - datetime.timedelta(days=3), count=1)
     ContactCount.objects.create(shop=shop, member=member, day=today - datetime.timedelta(days=6), count=1)
@@ -121,6 +122,7 @@ def _at(shop, hour: int, minute: int = 0) -> datetime.datetime:
 )
 def test_quiet_hours_defer_to_the_window_end_in_the_shop_zone(shop, hour, minute, deferred):
     campaign = draft(shop)
+    MessagingSettings.objects.filter(shop=shop).delete()  # the defaults: 21:00-08:00
     settings = messaging_settings_get(shop=shop)
     start = _at(shop, hour, minute)
     plan = timing_plan(shop=shop, campaign=campaign, settings=settings, start=start)
@@ -135,6 +137,7 @@ def test_quiet_hours_defer_to_the_window_end_in_the_shop_zone(shop, hour, minute
 def test_quiet_hours_drop_suppresses_when_the_campaign_says(shop, monkeypatch):
     members(shop, 2)
     campaign = draft(shop, quiet_hours=QuietHoursPolicy.DROP, holdout_percent=0)
+    MessagingSettings.objects.filter(shop=shop).delete()  # the defaults: 21:00-08:00
     monkeypatch.setattr(timezone, "now", lambda: _at(shop, 22))
     from campaigns.services import campaign_send
     from campaigns.snapshot import snapshot_run
@@ -163,3 +166,23 @@ def test_active_hour_sends_each_member_at_the_hour_they_buy(shop):
     due = {r.member_id: r.due_at for r in rows(shop, campaign)}
     assert due[buyer[0].pk] == _at(shop, 14)
     assert due[newcomer[0].pk] == _at(shop, settings.fallback_hour)
+
+
+def test_the_preview_counts_what_the_snapshot_then_writes(shop):
+    from campaigns.audience import audience_preview
+
+    members(shop, 30)
+    members(shop, 4, consents={})
+    campaign = draft(shop, holdout_percent=10)
+    settings = messaging_settings_get(shop=shop)
+    preview = audience_preview(shop=shop, campaign=campaign, settings=settings, start=timezone.now())
+    assert ContactCount.objects.filter(shop=shop).count() == 0  # nothing written
+    from campaigns.services import campaign_send
+    from campaigns.snapshot import snapshot_run
+
+    campaign_send(shop=shop, actor=SYSTEM, campaign=campaign)
+    snapshot_run(shop=shop, campaign_id=campaign.pk)
+    written = reasons(shop, campaign)
+    assert preview["queued"] == written[("queued", "")]
+    assert preview["suppressed"] == {r: n for (s, r), n in written.items() if s == "suppressed"}
+    assert preview["audience"] == 34

@@ -40,6 +40,7 @@ OPERATIONS = [
     ("POST", "/api/v1/members/"),
     ("GET", "/api/v1/members/{id}/"),
     ("PATCH", "/api/v1/members/{id}/"),
+    ("POST", "/api/v1/members/{id}/devices/"),
     ("POST", "/api/v1/orders/"),
     ("POST", "/api/v1/orders/bulk/"),
     ("GET", "/api/v1/orders/{external_id}/"),
@@ -71,6 +72,7 @@ ERRORS = {
     ("POST", "/api/v1/members/"): {"400", "409"},
     ("GET", "/api/v1/members/{id}/"): {"404"},
     ("PATCH", "/api/v1/members/{id}/"): {"400", "404", "409"},
+    ("POST", "/api/v1/members/{id}/devices/"): {"400", "404", "409"},  # 409: an erased member
     ("POST", "/api/v1/orders/"): {"400", "409"},
     ("POST", "/api/v1/orders/bulk/"): {"400"},
     ("GET", "/api/v1/orders/{external_id}/"): {"404"},

@@ -1,10 +1,13 @@
 """Reads of campaigns and their messages, each taking the shop."""
 
+import datetime
+
 from django.db.models import Count, QuerySet
+from django_scopes import scopes_disabled
 
 from shops.models import Shop
 
-from .models import Campaign, Message, MessageStatus, MessagingSettings
+from .models import Campaign, CampaignStatus, Message, MessageStatus, MessagingSettings
 
 
 def messaging_settings_get(*, shop: Shop) -> MessagingSettings:
@@ -62,3 +65,17 @@ def member_messages(*, shop: Shop, member_id: int, limit: int = 50) -> QuerySet[
 
 def campaign_messages(*, shop: Shop, campaign: Campaign) -> QuerySet[Message]:
     return Message.objects.filter(shop=shop, campaign=campaign)
+
+
+def campaigns_due_all_shops(*, now: datetime.datetime) -> list[tuple[int, int]]:
+    """(shop id, campaign id) of every shop's scheduled campaigns whose time has come: the minute tick's work,
+    across shops by design (each is then started in its own shop's scope)."""
+    with scopes_disabled():
+        due = Campaign.objects.filter(status=CampaignStatus.SCHEDULED, send_at__lte=now)
+        return list(due.values_list("shop_id", "pk"))
+
+
+def campaigns_sending_all_shops() -> list[tuple[int, int]]:
+    """(shop id, campaign id) of every shop's campaigns on their way (the tick), across shops by design."""
+    with scopes_disabled():
+        return list(Campaign.objects.filter(status=CampaignStatus.SENDING).values_list("shop_id", "pk"))

@@ -3,7 +3,7 @@
 from django.apps import AppConfig
 from django.utils.translation import gettext_lazy as _
 
-from shops.extensions import NAVIGATION, SETTINGS_NAVIGATION, NavItem, register, register_audit_actions
+from shops.extensions import DEMO_SEEDER, NAVIGATION, SETTINGS_NAVIGATION, NavItem, register, register_audit_actions
 from shops.roles import Perm
 
 AUDIT_ACTIONS = {
@@ -31,3 +31,6 @@ class CampaignsConfig(AppConfig):
         register(NAVIGATION, CAMPAIGNS, app=self.label)
         register(SETTINGS_NAVIGATION, MESSAGING_SETTINGS, app=self.label)
         register_audit_actions(AUDIT_ACTIONS, app=self.label)
+        from .demo import seed_campaigns
+
+        register(DEMO_SEEDER, seed_campaigns, app=self.label, order=60)

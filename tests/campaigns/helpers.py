@@ -34,11 +34,11 @@ def draft(shop, **fields):
     return campaign
 
 
-def started(shop, *, snapshot: bool = True, **fields):
+def started(shop, *, snapshot: bool = True, at=None, **fields):
     """A campaign sent (tasks are eager in tests: the snapshot and the senders run at the commit; with
-    `snapshot=False` nothing has run yet)."""
+    `snapshot=False` nothing has run yet). `at`: when it started (in the past, to have orders in its window)."""
     campaign = draft(shop, **fields)
-    campaign = campaign_send(shop=shop, actor=SYSTEM, campaign=campaign)
+    campaign = campaign_send(shop=shop, actor=SYSTEM, campaign=campaign, now=at)
     if snapshot:
         snapshot_run(shop=shop, campaign_id=campaign.pk)
     campaign.refresh_from_db()

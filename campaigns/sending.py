@@ -34,6 +34,7 @@ from .links import tracked_url
 from .models import Campaign, Channel, Message, MessageStatus, Reason, provider_id
 from .rules import render, sms_compose
 from .selectors import messaging_settings_get
+from .snapshot import budget_release
 
 log = logging.getLogger(__name__)
 
@@ -188,6 +189,8 @@ def claim(*, shop: Shop, campaign: Campaign, size: int, now: datetime.datetime |
                     )
                 )
         _mark(shop, marks, now, MessageStatus.QUEUED)
+        if suppressed := [mark[0] for mark in marks if mark[1] == MessageStatus.SUPPRESSED]:
+            budget_release(shop=shop, campaign_id=campaign.pk, message_ids=suppressed)
     return out
 
 

@@ -22,6 +22,7 @@ from .links import link_target_check
 from .models import Campaign, CampaignStatus, Channel, MessageStatus, QuietHoursPolicy
 from .rules import placeholders_check, render, sms_compose
 from .selectors import messaging_settings_get
+from .snapshot import budget_release
 
 
 class InvalidCampaign(ApplicationError):
@@ -223,12 +224,13 @@ def campaign_resume(*, shop: Shop, actor: Actor, campaign: Campaign) -> Campaign
 
 @transaction.atomic
 def campaign_cancel(*, shop: Shop, actor: Actor, campaign: Campaign) -> Campaign:
-    """Stop for good: rows not yet sent stay queued and are never sent."""
+    """Stop for good: rows not yet sent stay queued and are never sent, and give their contact budget back."""
     campaign = _locked(shop, campaign)
     if campaign.status == CampaignStatus.CANCELLED:
         return campaign
     if campaign.status == CampaignStatus.DONE:
         raise CampaignState(_("A finished campaign cannot be cancelled."))
+    budget_release(shop=shop, campaign_id=campaign.pk)
     campaign.status = CampaignStatus.CANCELLED
     campaign.finished_at = timezone.now()
     campaign.save(update_fields=["status", "finished_at", "updated_at"])

@@ -17,6 +17,7 @@ from django.utils import timezone
 from coupons.errors import NotIssuable
 from coupons.issuance import coupons_issue_bulk
 from coupons.models import Coupon, CouponTemplate, Source
+from shops.bulk import in_condition
 from shops.models import Shop
 from shops.time import local_date
 
@@ -114,6 +115,25 @@ def _budget_count(shop: Shop, campaign: Campaign, after: int, upto: int) -> None
             "WHERE shop_id = %s AND campaign_id = %s AND member_id > %s AND member_id <= %s AND status = %s "
             "ON CONFLICT (shop_id, member_id, day) DO UPDATE SET count = campaigns_contactcount.count + 1",
             [shop.pk, campaign.pk, after, upto, MessageStatus.QUEUED],
+        )
+
+
+def budget_release(*, shop: Shop, campaign_id: int, message_ids: list[int] | None = None) -> None:
+    """Give back the budget counted for messages that will never go: a cancelled campaign's queued rows, or
+    (`message_ids`) rows suppressed at send time. Call it in the transaction that makes them so."""
+    budget_lock(shop)
+    where, params = "status = %s", [MessageStatus.QUEUED]
+    if message_ids is not None:
+        if not message_ids:
+            return
+        ids_sql, ids_params = in_condition("id", message_ids)
+        where, params = ids_sql, ids_params
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE campaigns_contactcount SET count = count - 1 "  # noqa: S608 - `where` is ours, values are params
+            "WHERE shop_id = %s AND count > 0 AND (member_id, day) IN ("
+            f"SELECT member_id, due_on FROM campaigns_message WHERE shop_id = %s AND campaign_id = %s AND {where})",
+            [shop.pk, shop.pk, campaign_id, *params],
         )
 
 

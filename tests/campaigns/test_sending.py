@@ -144,3 +144,17 @@ def test_results_only_move_rows_still_being_sent(shop):
     results_record(shop=shop, results=LocmemBackend().send_many([message]))
     results_record(shop=shop, results=LocmemBackend().send_many([message]))  # a replayed answer changes nothing
     assert rows(shop, campaign).get().status == MessageStatus.SENT
+
+
+def test_cancel_and_send_time_suppression_give_the_budget_back(shop):
+    from campaigns.models import ContactCount
+
+    audience = members(shop, 3)
+    first = started(shop, holdout_percent=0)
+    member_update(shop=shop, member=audience[0], consents={"sms": False}, source="portal")
+    claim(shop=shop, campaign=first, size=1)  # audience[0]'s row (lowest id): suppressed now
+    assert rows(shop, first).get(member=audience[0]).reason == "unsubscribed"
+    campaign_cancel(shop=shop, actor=SYSTEM, campaign=first)
+    assert sum(ContactCount.objects.filter(shop=shop).values_list("count", flat=True)) == 0
+    second = started(shop, holdout_percent=0, name="再来一次")
+    assert rows(shop, second).filter(status=MessageStatus.QUEUED).count() == 2  # not capped by the cancelled one

@@ -110,12 +110,11 @@ def campaign_create(
 ) -> tuple[Campaign, bool]:
     """A draft. A retry with the same key returns the first (created False); the key with other content is a 409."""
     fields = _clean(shop=shop, data=data)
-    if idempotency_key:
-        if earlier := Campaign.objects.filter(shop=shop, idempotency_key=idempotency_key).first():
-            same = all(getattr(earlier, f) == fields[f] for f in ("name", "channel", "audience", "text"))
-            if not same:
-                raise IdempotencyConflict(details={"idempotency_key": idempotency_key})
-            return earlier, False
+    earlier = Campaign.objects.filter(shop=shop, idempotency_key=idempotency_key).first() if idempotency_key else None
+    if earlier is not None:
+        if any(getattr(earlier, f) != fields[f] for f in ("name", "channel", "audience", "text")):
+            raise IdempotencyConflict(details={"idempotency_key": idempotency_key})
+        return earlier, False
     try:
         with transaction.atomic():
             campaign = Campaign.objects.create(

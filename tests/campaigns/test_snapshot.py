@@ -25,7 +25,7 @@ def reasons(shop, campaign) -> Counter:
 
 def test_each_member_once_with_the_reason_it_is_not_messaged(shop, other_shop):
     ok = members(shop, 5)
-    never = members(shop, 1, consents={})
+    members(shop, 1, consents={})  # never consented
     withdrawn = members(shop, 1)
     member_update(shop=shop, member=withdrawn[0], consents={"sms": False}, source="portal")
     frozen = members(shop, 1)

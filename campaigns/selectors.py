@@ -62,3 +62,10 @@ def member_messages(*, shop: Shop, member_id: int, limit: int = 50) -> QuerySet[
 
 def campaign_messages(*, shop: Shop, campaign: Campaign) -> QuerySet[Message]:
     return Message.objects.filter(shop=shop, campaign=campaign)
+
+
+def message_of_link(*, shop: Shop, pk: int) -> Message:
+    """The message a tracked link names (the token already checked), with its campaign and member. Raises
+    Message.DoesNotExist for a missing or another shop's id."""
+    return Message.objects.select_related("campaign", "member").get(shop=shop, pk=pk)
+

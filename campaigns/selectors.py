@@ -4,7 +4,7 @@ from django.db.models import Count, QuerySet
 
 from shops.models import Shop
 
-from .models import Campaign, Message, MessageStatus, MessagingSettings
+from .models import Campaign, Channel, Message, MessageStatus, MessagingSettings
 
 
 def messaging_settings_get(*, shop: Shop) -> MessagingSettings:
@@ -69,3 +69,19 @@ def message_of_link(*, shop: Shop, pk: int) -> Message:
     Message.DoesNotExist for a missing or another shop's id."""
     return Message.objects.select_related("campaign", "member").get(shop=shop, pk=pk)
 
+
+def _inbox(shop: Shop, member_id: int) -> QuerySet[Message]:
+    return Message.objects.filter(
+        shop=shop, member_id=member_id, channel=Channel.IN_APP, status=MessageStatus.DELIVERED
+    )
+
+
+def inbox_messages(*, shop: Shop, member_id: int, limit: int = 50) -> QuerySet[Message]:
+    """The member's in-app messages as the inbox lists them: delivered ones, newest first, with their campaign
+    (the title). The index message_member_time serves the order."""
+    return _inbox(shop, member_id).select_related("campaign").order_by("-due_at", "-id")[:limit]
+
+
+def inbox_unread_count(*, shop: Shop, member_id: int) -> int:
+    """Delivered in-app messages the member has not seen in the inbox yet (the badge on the member card)."""
+    return _inbox(shop, member_id).filter(read_at__isnull=True).count()

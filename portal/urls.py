@@ -20,6 +20,7 @@ urlpatterns = [
     path("m/<slug:shop_slug>/me/coupons/claim/", centre.claim, name="claim"),
     path("m/<slug:shop_slug>/me/mall/", centre.mall, name="mall"),
     path("m/<slug:shop_slug>/me/mall/exchange/", centre.exchange, name="exchange"),
+    path("m/<slug:shop_slug>/me/inbox/", centre.inbox, name="inbox"),
     path("m/<slug:shop_slug>/me/invite/", centre.invite, name="invite"),
     path("m/<slug:shop_slug>/me/profile/", centre.profile, name="profile"),
     path("m/<slug:shop_slug>/me/privacy/", centre.privacy, name="privacy"),

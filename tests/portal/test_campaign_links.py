@@ -222,3 +222,13 @@ def test_an_in_app_message_has_no_opt_out_page(shop, member, shopper):
     assert not ConsentChange.objects.filter(shop=shop, member=member, granted=False).exists()
     member.refresh_from_db()
     assert (member.consent_sms, member.consent_push) == (True, True)
+
+
+def test_only_a_get_follows_the_link(shop, member, shopper):
+    message = message_of(shop, text="{link}", link_url=PAGE)
+
+    for method in ("post", "put", "delete"):
+        assert getattr(shopper, method)(link_of(message)).status_code == 405
+
+    message.refresh_from_db()
+    assert (message.clicks, message.clicked_at) == (0, None)

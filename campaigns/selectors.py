@@ -7,7 +7,7 @@ from django_scopes import scopes_disabled
 
 from shops.models import Shop
 
-from .models import Campaign, CampaignStatus, Message, MessageStatus, MessagingSettings
+from .models import Campaign, CampaignStatus, Channel, Message, MessageStatus, MessagingSettings
 
 
 def messaging_settings_get(*, shop: Shop) -> MessagingSettings:
@@ -79,3 +79,24 @@ def campaigns_sending_all_shops() -> list[tuple[int, int]]:
     """(shop id, campaign id) of every shop's campaigns on their way (the tick), across shops by design."""
     with scopes_disabled():
         return list(Campaign.objects.filter(status=CampaignStatus.SENDING).values_list("shop_id", "pk"))
+def message_of_link(*, shop: Shop, pk: int) -> Message:
+    """The message a tracked link names (the token already checked), with its campaign and member. Raises
+    Message.DoesNotExist for a missing or another shop's id."""
+    return Message.objects.select_related("campaign", "member").get(shop=shop, pk=pk)
+
+
+def _inbox(shop: Shop, member_id: int) -> QuerySet[Message]:
+    return Message.objects.filter(
+        shop=shop, member_id=member_id, channel=Channel.IN_APP, status=MessageStatus.DELIVERED
+    )
+
+
+def inbox_messages(*, shop: Shop, member_id: int, limit: int = 50) -> QuerySet[Message]:
+    """The member's in-app messages as the inbox lists them: delivered ones, newest first, with their campaign
+    (the title). The index message_member_time serves the order."""
+    return _inbox(shop, member_id).select_related("campaign").order_by("-due_at", "-id")[:limit]
+
+
+def inbox_unread_count(*, shop: Shop, member_id: int) -> int:
+    """Delivered in-app messages the member has not seen in the inbox yet (the badge on the member card)."""
+    return _inbox(shop, member_id).filter(read_at__isnull=True).count()

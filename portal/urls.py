@@ -1,10 +1,13 @@
-# The shopper pages, at the site root: /j/<code>/ (a channel), /r/<code>/ (a referral link), /m/<shop_slug>/...
+# The shopper pages, at the site root: /c/<token> (a campaign message's tracked link), /j/<code>/ (a channel),
+# /r/<code>/ (a referral link), /m/<shop_slug>/...
 from django.urls import path
 
-from .views import centre, join
+from .views import centre, join, links
 
 app_name = "portal"
 urlpatterns = [
+    path("c/<str:token>", links.campaign_link, name="campaign_link"),
+    path("c/<str:token>/unsubscribe/", links.campaign_unsubscribe, name="campaign_unsubscribe"),
     path("j/<str:code>/", join.channel_page, name="channel"),
     path("r/<str:code>/", join.referral_page, name="referral"),
     path("m/<slug:shop_slug>/", join.home, name="home"),
@@ -17,6 +20,7 @@ urlpatterns = [
     path("m/<slug:shop_slug>/me/coupons/claim/", centre.claim, name="claim"),
     path("m/<slug:shop_slug>/me/mall/", centre.mall, name="mall"),
     path("m/<slug:shop_slug>/me/mall/exchange/", centre.exchange, name="exchange"),
+    path("m/<slug:shop_slug>/me/inbox/", centre.inbox, name="inbox"),
     path("m/<slug:shop_slug>/me/invite/", centre.invite, name="invite"),
     path("m/<slug:shop_slug>/me/profile/", centre.profile, name="profile"),
     path("m/<slug:shop_slug>/me/privacy/", centre.privacy, name="privacy"),

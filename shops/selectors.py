@@ -32,6 +32,12 @@ def shop_by_slug(*, slug: str) -> Shop:
     return found[0]
 
 
+def shop_by_id(*, pk: int) -> Shop:
+    """Raises Shop.DoesNotExist. For an id the shop signed itself (a campaign's tracked link); like shop_by_slug,
+    the shop needs no scope."""
+    return Shop.objects.get(pk=pk)
+
+
 def shop_ids_active() -> list[int]:
     """Every active shop: for the nightly fan-out of per-shop tasks (cross-shop by nature)."""
     return list(Shop.objects.filter(is_active=True).order_by("pk").values_list("pk", flat=True))

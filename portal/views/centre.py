@@ -1,5 +1,6 @@
 """The member centre (/m/<shop_slug>/me/...): the member card, the coupon wallet with claimable coupons, the points
-mall, the referral link, the profile and marketing consents, and the member's own data (download, erasure).
+mall, the inbox of in-app messages, the referral link, the profile and marketing consents, and the member's own data
+(download, erasure).
 
 Writes that a double click could repeat (a claim, an exchange) carry a token rendered into their form, and their
 idempotency key is made of it: the same click twice issues one coupon."""
@@ -16,6 +17,8 @@ from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from campaigns.inbox import inbox_mark_read
+from campaigns.selectors import inbox_messages, inbox_unread_count
 from coupons.errors import LimitReached, NotIssuable, OutOfStock
 from coupons.issuance import audience_members, coupon_issue
 from coupons.mall import mall_exchange
@@ -84,8 +87,19 @@ def centre(request: HttpRequest, shop: Shop, member: Member) -> HttpResponse:
             "points": summary,
             "coupons": coupon_cards(shop, usable[:CARD_COUPONS], now=now),
             "coupons_available": f"{COUNT_UP_TO}+" if len(usable) > COUNT_UP_TO else len(usable),
+            "inbox_unread": inbox_unread_count(shop=shop, member_id=member.pk),
         },
     )
+
+
+@require_GET
+@member_page
+def inbox(request: HttpRequest, shop: Shop, member: Member) -> HttpResponse:
+    """The member's in-app messages, newest first; opening the inbox marks them read (the ones new until now are
+    still shown as new this once)."""
+    items = list(inbox_messages(shop=shop, member_id=member.pk))
+    inbox_mark_read(shop=shop, member_id=member.pk)
+    return page(request, shop, "portal/inbox.html", {"items": items})
 
 
 def _claimable(shop: Shop, member: Member, held: dict[int, int], now) -> list:

@@ -24,7 +24,7 @@ from tiers.models import Tier
 
 from .helpers import E164, join, text
 
-CENTRE_PAGES = ("me/", "me/coupons/", "me/mall/", "me/invite/", "me/profile/", "me/privacy/")
+CENTRE_PAGES = ("me/", "me/coupons/", "me/mall/", "me/inbox/", "me/invite/", "me/profile/", "me/privacy/")
 MAX_QUERIES = 15
 
 

@@ -3,7 +3,14 @@
 from django.apps import AppConfig
 from django.utils.translation import gettext_lazy as _
 
-from shops.extensions import NAVIGATION, SETTINGS_NAVIGATION, NavItem, register, register_audit_actions
+from shops.extensions import (
+    MEMBER_DATA,
+    NAVIGATION,
+    SETTINGS_NAVIGATION,
+    NavItem,
+    register,
+    register_audit_actions,
+)
 from shops.roles import Perm
 
 AUDIT_ACTIONS = {
@@ -16,8 +23,9 @@ AUDIT_ACTIONS = {
     "campaign.test_send": _("Campaign test sent"),
     "messaging_settings.update": _("Messaging settings changed"),
 }
-CAMPAIGNS = NavItem(_("Campaigns"), None, Perm.CAMPAIGNS_MANAGE)
-MESSAGING_SETTINGS = NavItem(_("Messaging"), None, Perm.CAMPAIGNS_MANAGE)
+# Analysts read campaigns and their reports (Perm.ANALYTICS_VIEW); marketers, who also hold it, write and send.
+CAMPAIGNS = NavItem(_("Campaigns"), "campaigns", Perm.ANALYTICS_VIEW)
+MESSAGING_SETTINGS = NavItem(_("Messaging"), "messaging_settings", Perm.CAMPAIGNS_MANAGE)
 
 
 class CampaignsConfig(AppConfig):
@@ -31,3 +39,6 @@ class CampaignsConfig(AppConfig):
         register(NAVIGATION, CAMPAIGNS, app=self.label)
         register(SETTINGS_NAVIGATION, MESSAGING_SETTINGS, app=self.label)
         register_audit_actions(AUDIT_ACTIONS, app=self.label)
+        from . import member_data
+
+        register(MEMBER_DATA, member_data, app=self.label)

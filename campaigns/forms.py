@@ -221,8 +221,13 @@ class MessagingSettingsForm(Form):
         required=False,
         help_text=_("Shown as 【signature】 before every SMS; the shop's name when empty."),
     )
-    quiet_start = forms.TimeField(label=_("Quiet hours start"), widget=forms.TimeInput(attrs={"type": "time"}))
-    quiet_end = forms.TimeField(label=_("Quiet hours end"), widget=forms.TimeInput(attrs={"type": "time"}))
+    # 24-hour text ("21:00"), not <input type=time>, which shows "9:00 PM" in a browser set to English.
+    quiet_start = forms.TimeField(
+        label=_("Quiet hours start"), widget=forms.TimeInput(format="%H:%M", attrs={"placeholder": "21:00"})
+    )
+    quiet_end = forms.TimeField(
+        label=_("Quiet hours end"), widget=forms.TimeInput(format="%H:%M", attrs={"placeholder": "08:00"})
+    )
     daily_cap = forms.IntegerField(label=_("Marketing messages a day, at most"), min_value=0, max_value=100)
     weekly_cap = forms.IntegerField(label=_("Marketing messages in 7 days, at most"), min_value=0, max_value=100)
     fallback_hour = forms.TypedChoiceField(

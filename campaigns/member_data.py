@@ -20,7 +20,7 @@ def timeline(*, shop: Shop, member: Member, limit: int) -> list[TimelineEvent]:
         if message.status == MessageStatus.SUPPRESSED and message.reason:
             status = f"{status}: {reasons.get(message.reason, message.reason)}"
         if message.clicked_at:
-            status = f"{status} · {_('clicked')}"
+            status = f"{status} · {_('link clicked')}"
         events.append(
             TimelineEvent(
                 at=message.sent_at or message.due_at,

@@ -12,7 +12,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, pgettext
 from django.views import View
 from django.views.generic import FormView, TemplateView
 
@@ -154,7 +154,7 @@ class CampaignEditView(CampaignCreateView):
 class CampaignPreviewView(ShopStaffMixin, View):
     """GET with the editor's audience fields (and `campaign`, the id of the campaign edited, whose holdout it
     keeps): {"audience", "queued", "suppressed": [{"reason", "label", "n"}], "text"} as the snapshot would classify
-    members if the campaign went now; bad input: 400 {"error": "..."}."""
+    members if the campaign went now; no audience chosen yet: "audience" null; bad input: 400 {"error": "..."}."""
 
     permission = MANAGE
 
@@ -165,6 +165,9 @@ class CampaignPreviewView(ShopStaffMixin, View):
                 return JsonResponse({"error": _("There is no such campaign.")}, status=400)
             campaign = campaign_get(shop=self.shop, pk=parse_id(pk))  # another shop's: 404
         saved = campaign.audience if campaign is not None and needs_saved_choice(campaign.audience) else None
+        if "audience_kind" not in request.GET:  # nothing chosen yet: nobody to count
+            text = _("Choose an audience to count its members.")
+            return JsonResponse({"audience": None, "queued": None, "suppressed": [], "text": text})
         form = AudienceForm(request.GET, shop=self.shop, saved_audience=saved)
         if not form.is_valid():
             errors = [
@@ -216,7 +219,7 @@ def funnel(report: dict) -> list[dict]:
         ("queued", _("Waiting to send")),
         ("failed", _("Failed")),
         ("sent", _("Sent")),
-        ("delivered", _("Delivered")),
+        ("delivered", pgettext("message", "Delivered")),
         ("clicked", _("Clicked")),
         ("converted", _("Converted (ordered)")),
     ):

@@ -136,6 +136,7 @@
     var summary = element("p", "count-preview", data.text);
     summary.setAttribute("data-testid", "live-count-text");
     live.appendChild(summary);
+    if (data.audience === null) return;  // no audience chosen yet
     live.appendChild(bar(data.queued, data.audience));
     if (!data.suppressed.length) {
       live.appendChild(element("p", "help", config.noneSuppressed));

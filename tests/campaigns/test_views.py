@@ -200,6 +200,12 @@ def test_the_preview_counts_who_would_get_it_and_who_not_and_why(shop, owner_cli
     assert len(others) == 4 and not Message.objects.filter(shop=shop).exists()
 
 
+def test_the_preview_without_an_audience_counts_nobody(shop, owner_client):
+    response = owner_client.get(url(shop, "campaign_preview"))
+    assert response.status_code == 200
+    assert (response.json()["audience"], response.json()["suppressed"]) == (None, [])
+
+
 def test_the_preview_answers_400_on_bad_input(shop, owner_client):
     response = owner_client.get(url(shop, "campaign_preview"), {"audience_kind": "segment", "segment": "99999"})
     assert response.status_code == 400

@@ -328,6 +328,8 @@ def test_a_members_messages_appear_in_the_timeline_and_the_export(
     events = [e for e in member_timeline(shop=shop, member=member) if e.kind == "message"]
     assert [e.title for e in events] == ["Campaign: 回归礼"]
     assert events[0].detail == "SMS · Sent"
+    profile = owner_client.get(reverse("dashboard:member", args=[shop.slug, member.pk])).content.decode()
+    assert "Campaign: 回归礼" in profile
     export = member_data_export(shop=shop, member=member)
     assert [m["campaign"] for m in export["campaign_messages"]] == ["回归礼"]
 

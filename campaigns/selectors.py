@@ -22,8 +22,8 @@ def campaigns_with_figures(*, shop: Shop) -> QuerySet[Campaign]:
     `clicked_n`: one counting subquery each over the campaign's rows (the index message_campaign_status), for the
     list page's few campaigns."""
 
-    def counted(condition: Q = Q()):
-        rows = Message.objects.filter(condition, shop=shop, campaign=OuterRef("pk")).order_by()
+    def counted(condition: Q | None = None):
+        rows = Message.objects.filter(condition or Q(), shop=shop, campaign=OuterRef("pk")).order_by()
         return Coalesce(Subquery(rows.values("campaign").annotate(n=Count("pk")).values("n")), 0)
 
     return campaign_list(shop=shop).annotate(

@@ -3,7 +3,15 @@
 from django.apps import AppConfig
 from django.utils.translation import gettext_lazy as _
 
-from shops.extensions import DEMO_SEEDER, NAVIGATION, SETTINGS_NAVIGATION, NavItem, register, register_audit_actions
+from shops.extensions import (
+    DEMO_SEEDER,
+    MEMBER_DATA,
+    NAVIGATION,
+    SETTINGS_NAVIGATION,
+    NavItem,
+    register,
+    register_audit_actions,
+)
 from shops.roles import Perm
 
 AUDIT_ACTIONS = {
@@ -16,8 +24,9 @@ AUDIT_ACTIONS = {
     "campaign.test_send": _("Campaign test sent"),
     "messaging_settings.update": _("Messaging settings changed"),
 }
-CAMPAIGNS = NavItem(_("Campaigns"), None, Perm.CAMPAIGNS_MANAGE)
-MESSAGING_SETTINGS = NavItem(_("Messaging"), None, Perm.CAMPAIGNS_MANAGE)
+# Analysts read campaigns and their reports (Perm.ANALYTICS_VIEW); marketers, who also hold it, write and send.
+CAMPAIGNS = NavItem(_("Campaigns"), "campaigns", Perm.ANALYTICS_VIEW)
+MESSAGING_SETTINGS = NavItem(_("Messaging"), "messaging_settings", Perm.CAMPAIGNS_MANAGE)
 
 
 class CampaignsConfig(AppConfig):
@@ -34,3 +43,6 @@ class CampaignsConfig(AppConfig):
         from .demo import seed_campaigns
 
         register(DEMO_SEEDER, seed_campaigns, app=self.label, order=60)
+        from . import member_data
+
+        register(MEMBER_DATA, member_data, app=self.label)

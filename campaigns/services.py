@@ -19,7 +19,7 @@ from shops.services import Actor, audit_record
 
 from .audience import audience_definition
 from .links import link_target_check
-from .models import Campaign, CampaignStatus, Channel, MessageStatus, QuietHoursPolicy
+from .models import Campaign, CampaignStatus, Channel, MessageStatus, MessagingSettings, QuietHoursPolicy
 from .rules import placeholders_check, render, sms_compose
 from .selectors import messaging_settings_get
 from .snapshot import budget_release
@@ -256,17 +256,21 @@ def campaign_finish_if_done(*, shop: Shop, campaign_id: int) -> bool:
         return True
 
 
+def sample_values(*, shop: Shop) -> dict:
+    """Placeholder values of a made-up member: the test send and the editor's preview."""
+    return {
+        "name": _("Sample member"), "shop": shop.name, "tier": _("Gold"), "points_balance": "1200",
+        "points_expiring": "300", "coupon": "TEST-COUPON", "link": "https://example.com/c/test",
+    }  # fmt: skip
+
+
 def campaign_test_send(*, shop: Shop, actor: Actor, campaign: Campaign, phone: str) -> str:
     """Send the campaign's text to a staff phone, rendered with sample values, marked as a test; returns the text.
     Not a marketing message: no budget, no row."""
     from members.services import phone_normalize
 
     phone = phone_normalize(phone)
-    sample = {
-        "name": _("Sample member"), "shop": shop.name, "tier": _("Gold"), "points_balance": "1200",
-        "points_expiring": "300", "coupon": "TEST-COUPON", "link": "https://example.com/c/test",
-    }  # fmt: skip
-    text = render(campaign.text, sample)
+    text = render(campaign.text, sample_values(shop=shop))
     signature = messaging_settings_get(shop=shop).signature or shop.name
     text = sms_compose(f"[{_('Test')}] {text}", signature=signature, locale=shop.locale)
     from shops.services import sms_send
@@ -274,3 +278,44 @@ def campaign_test_send(*, shop: Shop, actor: Actor, campaign: Campaign, phone: s
     sms_send(shop=shop, phone=phone, text=text)
     audit_record(shop=shop, actor=actor, action="campaign.test_send", obj=campaign)
     return text
+
+
+SETTINGS_FIELDS = ("signature", "quiet_start", "quiet_end", "daily_cap", "weekly_cap", "fallback_hour")
+
+
+@transaction.atomic
+def messaging_settings_update(*, shop: Shop, actor: Actor, **fields) -> MessagingSettings:
+    """Change the shop's messaging settings (any of SETTINGS_FIELDS; the others keep their value), creating the row
+    on first use. Raises InvalidCampaign naming the field (details["field"]): a signature longer than 12 characters
+    or with 【】 in it (the product adds them), an hour outside 0-23, a cap below 0 or a daily cap above the weekly."""
+    unknown = set(fields) - set(SETTINGS_FIELDS)
+    if unknown:
+        raise TypeError(f"unknown messaging settings: {sorted(unknown)}")
+    settings, _created = MessagingSettings.objects.select_for_update().get_or_create(shop=shop)
+    before = {name: getattr(settings, name) for name in SETTINGS_FIELDS}
+    for name, value in fields.items():
+        setattr(settings, name, value)
+    signature = (settings.signature or "").strip()
+    if "【" in signature or "】" in signature or len(signature) > 12:
+        raise InvalidCampaign(
+            _("Write the signature without 【】, in at most 12 characters."), details={"field": "signature"}
+        )
+    settings.signature = signature
+    for name in ("quiet_start", "quiet_end"):
+        if not isinstance(getattr(settings, name), datetime.time):
+            raise InvalidCampaign(_("Give quiet hours as times of day."), details={"field": name})
+    if not isinstance(settings.fallback_hour, int) or not 0 <= settings.fallback_hour <= 23:
+        raise InvalidCampaign(_("The fallback hour is between 0 and 23."), details={"field": "fallback_hour"})
+    for name in ("daily_cap", "weekly_cap"):
+        if not isinstance(getattr(settings, name), int) or not 0 <= getattr(settings, name) <= 100:
+            raise InvalidCampaign(_("A contact budget is between 0 and 100 messages."), details={"field": name})
+    if settings.daily_cap > settings.weekly_cap:
+        raise InvalidCampaign(_("The daily budget cannot be above the weekly budget."), details={"field": "daily_cap"})
+    settings.save()
+    changes = {
+        name: [str(before[name]), str(getattr(settings, name))]
+        for name in SETTINGS_FIELDS
+        if before[name] != getattr(settings, name)
+    }
+    audit_record(shop=shop, actor=actor, action="messaging_settings.update", obj=settings, changes=changes)
+    return settings

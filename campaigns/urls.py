@@ -1,6 +1,8 @@
 from django.urls import path
 
 from . import apis
+from .views import campaigns as views
+from .views import settings as settings_views
 
 # Under /api/v1/, in the "api" namespace.
 api_patterns = [
@@ -15,4 +17,13 @@ api_patterns = [
 ]
 
 # Under /dashboard/<shop_slug>/campaigns/, in the "dashboard" namespace.
-dashboard_patterns: list = []
+dashboard_patterns = [
+    path("", views.CampaignListView.as_view(), name="campaigns"),
+    path("new/", views.CampaignCreateView.as_view(), name="campaign_create"),
+    path("preview/", views.CampaignPreviewView.as_view(), name="campaign_preview"),
+    path("settings/", settings_views.MessagingSettingsView.as_view(), name="messaging_settings"),
+    path("<int:pk>/", views.CampaignDetailView.as_view(), name="campaign"),
+    path("<int:pk>/edit/", views.CampaignEditView.as_view(), name="campaign_edit"),
+    path("<int:pk>/action/", views.CampaignActionView.as_view(), name="campaign_action"),
+    path("<int:pk>/test-send/", views.CampaignTestSendView.as_view(), name="campaign_test_send"),
+]

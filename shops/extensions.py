@@ -29,7 +29,7 @@ analytics, webhooks) are consumers of domain events, never implementations of a 
 | ORDERS_CREATED | OrdersCreated | orders.services.orders_record | recruitment |
 | REFUND_CREATED | RefundCreated | orders.services.refund_record | points, coupons |
 | ORDER_STATUS_CHANGED | OrderStatusChanged | orders.services.order_change_status | points, coupons |
-| MEMBER_DATA | MemberData | members.timeline | orders, tiers, points, coupons, recruitment |
+| MEMBER_DATA | MemberData | members.timeline | orders, tiers, points, coupons, recruitment, campaigns |
 | ORDER_PAGE_SECTION | OrderPageSection | orders.views | points |
 | IMPORT_HANDLER | ImportHandler | members.imports.import_handler | orders ("orders") |
 | DEMO_SEEDER | DemoSeeder | shops seed_demo command | members, orders, coupons, recruitment |

@@ -494,3 +494,29 @@ for _name in ("channel", "channel_edit", "channel_active", "channel_qr_svg", "ch
     CASES[f"dashboard:{_name}"] = Case(_channel, _channel_state)
 for _name in ("channel", "channel_qr_svg", "channel_qr_png", "channel_poster"):
     CASES[f"api:{_name}"] = Case(_channel, _channel_state)
+
+
+# --- Campaigns -------------------------------------------------------------------------------------------------------
+
+
+def _campaign(shop: Shop) -> dict:
+    from campaigns.services import CampaignInput, campaign_create
+
+    data = CampaignInput(name="隔离活动", channel="sms", audience={"filter": {}}, text="{name}，您好")
+    campaign, _created = campaign_create(shop=shop, actor=SYSTEM, data=data)
+    return {"pk": campaign.pk}
+
+
+def _campaign_state(kwargs: dict):
+    from campaigns.models import Campaign, Message
+
+    return (
+        list(Campaign.objects.filter(pk=kwargs["pk"]).values()),
+        list(Message.objects.filter(campaign_id=kwargs["pk"]).values()),
+    )
+
+
+for _name in ("campaign", "campaign_edit", "campaign_action", "campaign_test_send"):
+    CASES[f"dashboard:{_name}"] = Case(_campaign, _campaign_state)
+for _name in ("campaign", "campaign_send", "campaign_pause", "campaign_resume", "campaign_cancel", "campaign_messages"):
+    CASES[f"api:{_name}"] = Case(_campaign, _campaign_state)

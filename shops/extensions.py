@@ -32,7 +32,7 @@ analytics, webhooks) are consumers of domain events, never implementations of a 
 | MEMBER_DATA | MemberData | members.timeline | orders, tiers, points, coupons, recruitment, campaigns |
 | ORDER_PAGE_SECTION | OrderPageSection | orders.views | points |
 | IMPORT_HANDLER | ImportHandler | members.imports.import_handler | orders ("orders") |
-| DEMO_SEEDER | DemoSeeder | shops seed_demo command | members, orders, coupons, recruitment |
+| DEMO_SEEDER | DemoSeeder | shops seed_demo command | members, orders, coupons, recruitment, campaigns |
 | AUDIT_ACTION | str (a label) | shops.selectors, AuditLogEntry | every app that audits |
 | NAVIGATION, SETTINGS_NAVIGATION | NavItem | shops.dashboard | every app with pages |
 """
@@ -245,7 +245,7 @@ class DemoSeeder(Protocol):
     """Seeds an app's demo data (`manage.py seed_demo`), in the demo shop's scope, with `members` the number of
     members asked for. Returns a line to print. Keeps what exists (the command is safe to run again) and draws every
     random choice from `rng` (repeatable data). Runs by the explicit order= of its registration: members (10),
-    orders (20), members' rule tags (30: their rules read the order figures), coupons (40), recruitment (50)."""
+    orders (20), members' rule tags (30: their rules read the order figures), coupons (40), recruitment (50), campaigns (60)."""
 
     def __call__(self, *, shop: Shop, rng: random.Random, members: int) -> str: ...
 

@@ -145,6 +145,7 @@ def test_implementations_run_in_the_dependency_order_of_their_apps_or_by_explici
         "members.demo.seed_tags",
         "coupons.demo.seed_coupons",
         "recruitment.demo.seed_recruitment",
+        "campaigns.demo.seed_campaigns",
     ]
     assert [item.url_name for item in implementations(NAVIGATION)] == [
         "home",

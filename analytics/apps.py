@@ -1,16 +1,24 @@
+"""Analytics (SPEC 14): daily rollups per shop, the summary API and the program's figures."""
+
 from django.apps import AppConfig
 from django.utils.translation import gettext_lazy as _
 
 from shops.extensions import NAVIGATION, NavItem, register
 from shops.roles import Perm
 
-ANALYTICS = NavItem(_("Analytics"), None, Perm.ANALYTICS_VIEW)  # no screens yet: shown as coming soon
+ANALYTICS = NavItem(_("Analytics"), None, Perm.ANALYTICS_VIEW)  # the pages come with the dashboard work
 
 
 class AnalyticsConfig(AppConfig):
-    """Extension points (shops.extensions): the navigation entry."""
+    """Extension points (shops.extensions): the navigation entry; the rollups' consumer of domain events."""
 
     name = "analytics"
+    verbose_name = _("Analytics")
 
     def ready(self):
+        from events.consumers import register_consumer
+
+        from .consumers import ROLLUPS
+
         register(NAVIGATION, ANALYTICS, app=self.label)
+        register_consumer(ROLLUPS)

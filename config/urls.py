@@ -5,6 +5,7 @@ from django.views import defaults, static
 from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
+from analytics import urls as analytics_urls
 from campaigns import urls as campaign_urls
 from coupons import urls as coupon_urls
 from members import import_urls as member_import_urls
@@ -49,6 +50,7 @@ api_patterns = [
     *coupon_urls.api_patterns,
     *recruitment_urls.api_patterns,
     *campaign_urls.api_patterns,
+    *analytics_urls.api_patterns,
 ]
 
 urlpatterns = [

@@ -223,6 +223,12 @@ CELERY_BEAT_SCHEDULE = {
         "task": "campaigns.tasks.campaigns_tick",
         "schedule": crontab(),
     },
+    # Hourly: each shop's analytics rollups of yesterday (within the hour after its local midnight) and of the days a
+    # late fact changed (analytics.rollups).
+    "analytics-rollup": {
+        "task": "analytics.tasks.analytics_rollup_all_shops",
+        "schedule": crontab(minute=35),
+    },
     # Every 5 minutes: import jobs whose process died are failed with a reason (members.imports.stale).
     "imports-fail-stale": {
         "task": "members.tasks.imports_fail_stale_all_shops",

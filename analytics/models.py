@@ -1,0 +1,124 @@
+"""Daily rollups per shop (SPEC 14): small tables that the analytics pages and the summary API read instead of
+millions of orders. Each is recomputed for whole shop-local days from the facts (analytics.rollups), so running a
+day twice changes nothing, and a late fact (a refund of an older order) corrects its own day.
+
+Definitions (written on the pages too): an order counts on its payment day in the shop's time zone unless it is
+cancelled or fully refunded; its sales are its amount less its refunds."""
+
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from shops.distribution import ShopForeignKey
+from shops.models import ShopOwned
+
+MONEY = {"max_digits": 16, "decimal_places": 2, "default": 0}
+
+
+class SalesDay(ShopOwned):
+    """The day's counted orders, members' and others', and those paid with a coupon."""
+
+    day = models.DateField(_("day"))
+    orders = models.IntegerField(default=0)
+    sales = models.DecimalField(**MONEY)
+    member_orders = models.IntegerField(default=0)
+    member_sales = models.DecimalField(**MONEY)
+    coupon_orders = models.IntegerField(default=0)
+    coupon_sales = models.DecimalField(**MONEY)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["shop", "day"], name="sales_day_unique")]
+
+
+class MemberDay(ShopOwned):
+    """A member's counted orders on a day: active members, repeat purchase and cohorts over any period."""
+
+    day = models.DateField(_("day"))
+    member = ShopForeignKey("members.Member", on_delete=models.CASCADE, related_name="+", db_index=False)
+    orders = models.IntegerField(default=0)
+    sales = models.DecimalField(**MONEY)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["shop", "day", "member"], name="member_day_unique")]
+        indexes = [models.Index(fields=["shop", "member", "day"], name="member_day_member")]
+
+
+class JoinDay(ShopOwned):
+    """Members who joined on a day, by the channel they came through ("" for none)."""
+
+    day = models.DateField(_("day"))
+    channel = models.CharField(max_length=32, blank=True)
+    joins = models.IntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["shop", "day", "channel"], name="join_day_unique")]
+
+
+class PointsDay(ShopOwned):
+    """Points ledger entries of a day by kind: what went in (positive entries) and out (negative, as a negative
+    sum). The balance outstanding at a day's end is the sum of both over every day up to it."""
+
+    day = models.DateField(_("day"))
+    kind = models.CharField(max_length=16)
+    points_in = models.BigIntegerField(default=0)
+    points_out = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["shop", "day", "kind"], name="points_day_unique")]
+
+
+class CouponDay(ShopOwned):
+    """Coupons given to members on a day, and redemptions standing (not reversed) with their discount."""
+
+    day = models.DateField(_("day"))
+    issued = models.IntegerField(default=0)
+    redeemed = models.IntegerField(default=0)
+    discount = models.DecimalField(**MONEY)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["shop", "day"], name="coupon_day_unique")]
+
+
+class TierDay(ShopOwned):
+    """Tier changes of a day per tier (rank 0, the tier members join in, as `tier` NULL): how many entered and
+    left it, and of the entries how many were upgrades. A tier's members at a day's end are its entries less its
+    leavings up to that day (and, for rank 0, the joins)."""
+
+    day = models.DateField(_("day"))
+    tier = ShopForeignKey("tiers.Tier", null=True, on_delete=models.CASCADE, related_name="+", db_index=False)
+    entered = models.IntegerField(default=0)
+    left = models.IntegerField(default=0)
+    upgrades = models.IntegerField(default=0)
+    downgrades = models.IntegerField(default=0)
+
+    class Meta:
+        indexes = [models.Index(fields=["shop", "day"], name="tier_day_shop_day")]
+
+
+class ReferralDay(ShopOwned):
+    """Members who joined through a referral on a day, and referrals rewarded that day."""
+
+    day = models.DateField(_("day"))
+    joins = models.IntegerField(default=0)
+    rewarded = models.IntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["shop", "day"], name="referral_day_unique")]
+
+
+class DirtyDay(ShopOwned):
+    """A day whose facts changed since it was rolled up (marked by the events consumer): the next pass redoes it."""
+
+    day = models.DateField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["shop", "day"], name="dirty_day_unique")]
+
+
+class RollupState(ShopOwned):
+    """The last day the daily pass rolled up for the shop."""
+
+    rolled_through = models.DateField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["shop"], name="rollup_state_unique")]

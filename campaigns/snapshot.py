@@ -21,7 +21,7 @@ from shops.bulk import in_condition
 from shops.models import Shop
 from shops.time import local_date
 
-from .audience import audience_members, classified, timing_plan
+from .audience import audience_members, classification_plan, classified, timing_plan
 from .models import Campaign, CampaignStatus, Message, MessageStatus, MessagingSettings
 from .selectors import messaging_settings_get
 
@@ -61,7 +61,6 @@ def _rows(shop: Shop, campaign: Campaign, settings: MessagingSettings, members, 
         c_campaign=Value(campaign.pk),
         c_member=F("pk"),
         c_channel=Value(campaign.channel),
-        c_status=F("message_status"),
         c_reason=F("message_reason"),
         c_due_at=Coalesce(F("due_at"), Value(start)),  # a dropped message keeps the start as its time
         c_due_on=Coalesce(F("due_on"), Value(local_date(shop, start))),
@@ -70,7 +69,26 @@ def _rows(shop: Shop, campaign: Campaign, settings: MessagingSettings, members, 
         c_error=Value(""),
         c_address=Value(""),
         c_text=Value(""),
-    ).values_list(*(f"c_{c.removesuffix('_id')}" for c in MESSAGE_COLUMNS))
+    ).values_list(*(f"c_{c.removesuffix('_id')}" for c in MESSAGE_COLUMNS if c != "status"))
+
+
+def _insert_sql(select: str) -> str:
+    """The chunk's INSERT ... SELECT from `_rows`' query: the status follows from the reason outside the subquery,
+    which a fence (OFFSET 0) keeps PostgreSQL from flattening, so that each member's classification (its subquery
+    probes) is evaluated once, not once for the reason and again for the status."""
+    outer = [
+        f"CASE WHEN s.c_reason = '' THEN '{MessageStatus.QUEUED}' ELSE '{MessageStatus.SUPPRESSED}' END"
+        if c == "status"
+        else f"s.c_{c.removesuffix('_id')}"
+        for c in MESSAGE_COLUMNS
+    ]
+    fence = " OFFSET 0" if connection.vendor == "postgresql" else " LIMIT -1 OFFSET 0"
+    # WHERE true lets SQLite parse the ON CONFLICT after a SELECT.
+    return (
+        f"INSERT INTO campaigns_message ({', '.join(MESSAGE_COLUMNS)}) "  # noqa: S608
+        f"SELECT {', '.join(outer)} FROM ({select}{fence}) AS s WHERE true "
+        "ON CONFLICT (shop_id, campaign_id, member_id) DO NOTHING"
+    )
 
 
 def snapshot_chunk(*, shop: Shop, campaign_id: int, chunk: int = CHUNK) -> bool:
@@ -86,16 +104,11 @@ def snapshot_chunk(*, shop: Shop, campaign_id: int, chunk: int = CHUNK) -> bool:
         if last is not None:
             members = members.filter(pk__lte=last)
         budget_lock(shop)
+        classification_plan()
         select, params = _rows(shop, campaign, settings, members, start).query.sql_with_params()
         with connection.cursor() as cursor:
-            # The SELECT is the shop's members (member_filter names the shop); WHERE true lets SQLite parse the
-            # ON CONFLICT after a SELECT.
-            cursor.execute(
-                f"INSERT INTO campaigns_message ({', '.join(MESSAGE_COLUMNS)}) "  # noqa: S608
-                f"SELECT * FROM ({select}) AS s WHERE true "
-                "ON CONFLICT (shop_id, campaign_id, member_id) DO NOTHING",
-                params,
-            )
+            # The SELECT is the shop's members (member_filter names the shop).
+            cursor.execute(_insert_sql(select), params)
         upper = last if last is not None else (1 << 62)
         _budget_count(shop, campaign, campaign.snapshot_cursor, upper)
         if campaign.coupon_template_id:

@@ -171,12 +171,16 @@ def test_active_hour_sends_each_member_at_the_hour_they_buy(shop):
 def test_the_preview_counts_what_the_snapshot_then_writes(shop):
     from campaigns.audience import audience_preview
 
-    members(shop, 30)
+    audience = members(shop, 30)
     members(shop, 4, consents={})
     campaign = draft(shop, holdout_percent=10)
+    from shops.time import local_today
+
+    for member in audience[:5]:  # five have had their message today: capped, unless held out first
+        ContactCount.objects.create(shop=shop, member=member, day=local_today(shop), count=1)
     settings = messaging_settings_get(shop=shop)
     preview = audience_preview(shop=shop, campaign=campaign, settings=settings, start=timezone.now())
-    assert ContactCount.objects.filter(shop=shop).count() == 0  # nothing written
+    assert ContactCount.objects.filter(shop=shop).count() == 5  # nothing written
     from campaigns.services import campaign_send
     from campaigns.snapshot import snapshot_run
 
@@ -186,3 +190,4 @@ def test_the_preview_counts_what_the_snapshot_then_writes(shop):
     assert preview["queued"] == written[("queued", "")]
     assert preview["suppressed"] == {r: n for (s, r), n in written.items() if s == "suppressed"}
     assert preview["audience"] == 34
+    assert preview["suppressed"].get("capped", 0) >= 1  # the five, less any held out first

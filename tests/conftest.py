@@ -29,6 +29,32 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(skip)
 
 
+@pytest.fixture(scope="session")
+def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix):
+    """With a replica (DATABASE_REPLICA_URL), Django must not create or drop the test database on it: the replica is
+    a read-only physical copy of the primary, where the test database made on the primary appears by itself. Its
+    connection only switches to that name (config/settings/test.py). The flush after a transactional test that uses
+    it finds no table to empty there: the router migrates the primary only (analytics/routers.py)."""
+    from django.db import connections
+
+    if "replica" not in connections:
+        return
+    replica = connections["replica"]
+
+    class StreamedTestDatabase(type(replica.creation)):
+        def create_test_db(self, *args, **kwargs):
+            self.connection.close()
+            self.connection.settings_dict["NAME"] = self._get_test_db_name()
+            return self.connection.settings_dict["NAME"]
+
+        def destroy_test_db(self, old_database_name=None, *args, **kwargs):
+            self.connection.close()
+            if old_database_name is not None:
+                self.connection.settings_dict["NAME"] = old_database_name
+
+    replica.creation = StreamedTestDatabase(replica)
+
+
 @pytest.hookimpl(hookwrapper=True)
 def pytest_fixture_setup(fixturedef, request):
     """Fixtures build data across shops, so they run with the scopes lifted (as pretix's conftest does). Test bodies

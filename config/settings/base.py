@@ -9,6 +9,7 @@ from pathlib import Path
 
 import environ
 from celery.schedules import crontab
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 
@@ -104,21 +105,37 @@ TEMPLATES = [
     },
 ]
 
+
 # --- Database: SQLite unless DATABASE_URL is set (postgres://user@host:port/name uses psycopg 3).
-DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
-# Persistent connections: a minimal write endpoint measured about 5x faster with them (CONVENTIONS section 5).
-DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
-DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
-if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
-    # Django's backend, but an integer parameter beyond its field's type is sent as a bigint instead of being cut
-    # to 32 bits by the driver (shops/postgresql/base.py, issue 16).
-    DATABASES["default"]["ENGINE"] = "shops.postgresql"
-if "postgresql" in DATABASES["default"]["ENGINE"] and env.bool("DATABASE_PREPARED_STATEMENTS", default=True):
-    # Values bound by the server and statements prepared after 5 runs on a connection: the hot writes run the same
-    # statements on every request, and PostgreSQL spent more CPU planning them than running them (about 1 ms of
-    # 3.7 per order). Turn off behind a pooler in transaction mode (PgBouncer before 1.21), where a connection's
-    # prepared statements do not follow the client.
-    DATABASES["default"].setdefault("OPTIONS", {}).update(server_side_binding=True, prepare_threshold=5)
+def database_from_env(var: str, **kwargs) -> dict:
+    """The connection settings of the database URL in `var`, adapted as every connection of ours is."""
+    database = env.db(var, **kwargs)
+    # Persistent connections: a minimal write endpoint measured about 5x faster with them (CONVENTIONS section 5).
+    database["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
+    database["CONN_HEALTH_CHECKS"] = True
+    if database["ENGINE"] == "django.db.backends.postgresql":
+        # Django's backend, but an integer parameter beyond its field's type is sent as a bigint instead of being
+        # cut to 32 bits by the driver (shops/postgresql/base.py, issue 16).
+        database["ENGINE"] = "shops.postgresql"
+    if "postgresql" in database["ENGINE"] and env.bool("DATABASE_PREPARED_STATEMENTS", default=True):
+        # Values bound by the server and statements prepared after 5 runs on a connection: the hot writes run the
+        # same statements on every request, and PostgreSQL spent more CPU planning them than running them (about
+        # 1 ms of 3.7 per order). Turn off behind a pooler in transaction mode (PgBouncer before 1.21), where a
+        # connection's prepared statements do not follow the client.
+        database.setdefault("OPTIONS", {}).update(server_side_binding=True, prepare_threshold=5)
+    return database
+
+
+DATABASES = {"default": database_from_env("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
+# --- A read-only streaming replica of the primary (optional): analytics reads go there (analytics/routers.py,
+# analytics/replica.py), everything else and every write to the primary. Unset: analytics reads the primary.
+if env("DATABASE_REPLICA_URL", default=""):
+    DATABASES["replica"] = database_from_env("DATABASE_REPLICA_URL")
+    if "postgresql" not in DATABASES["default"]["ENGINE"] or "postgresql" not in DATABASES["replica"]["ENGINE"]:
+        raise ImproperlyConfigured(
+            "DATABASE_REPLICA_URL is a PostgreSQL streaming replica of the PostgreSQL server of DATABASE_URL."
+        )
+    DATABASE_ROUTERS = ["analytics.routers.AnalyticsReplicaRouter"]
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Redis: cache and API throttling. Without REDIS_URL both stay in process memory.

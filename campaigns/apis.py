@@ -6,6 +6,7 @@ from rest_framework.generics import ListAPIView
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from shops.ids import parse_id
 from shops.rest.schema import CONFLICT
 from shops.rest.serializers import MULTILINE, StrictSerializer
 from shops.rest.views import ShopAPIView
@@ -168,10 +169,10 @@ class CampaignMessagesApi(ShopAPIView, ListAPIView):
             if state not in MessageStatus.values:
                 raise serializers.ValidationError({"status": [f"Use one of {', '.join(MessageStatus.values)}."]})
             qs = qs.filter(status=state)
-        if member := params.get("member_id"):
-            if not member.isascii() or not member.isdigit() or len(member) > 18:
+        if (member := params.get("member_id")) is not None:
+            if (member_id := parse_id(member)) is None:
                 raise serializers.ValidationError({"member_id": ["Give a member id."]})
-            qs = qs.filter(member_id=int(member))
+            qs = qs.filter(member_id=member_id)
         return qs
 
     @extend_schema(

@@ -38,6 +38,7 @@ from members.filters import member_filter
 from members.models import ConsentChange, Device, Member, MemberStatus, Segment, Tag
 from orders.models import Order
 from shops.errors import ApplicationError
+from shops.ids import parse_id
 from shops.models import Shop
 from shops.time import QuietHours, as_local, local_date, shop_zone, wall_instant
 
@@ -65,8 +66,8 @@ def audience_definition(*, shop: Shop, audience: dict) -> dict:
     if kind == "tag":
         tags = Tag.objects.filter(shop=shop)
         tag = tags.filter(name=str(value)).first()
-        if tag is None and str(value).isdigit() and len(str(value)) < 19:
-            tag = tags.filter(pk=int(value)).first()
+        if tag is None and (tag_id := parse_id(str(value))) is not None:
+            tag = tags.filter(pk=tag_id).first()
         if tag is None:
             raise InvalidAudience(_("There is no such tag."), details={"tag": value})
         return {"tags_any": [tag.pk]}

@@ -16,6 +16,7 @@ from django_scopes import scope, scopes_disabled
 
 from members.models import Member, MemberStatus
 from members.services import member_update
+from shops.ids import parse_id
 from shops.messaging import sign
 from shops.models import Shop
 from shops.services import SYSTEM
@@ -33,11 +34,10 @@ def signature_valid(body: bytes, header: str) -> bool:
 
 def _message_of(message_id: str) -> tuple[int, int] | None:
     shop_part, _, row_part = str(message_id).partition("-")
-    if not (shop_part.isascii() and shop_part.isdigit() and row_part.isascii() and row_part.isdigit()):
+    shop_id, pk = parse_id(shop_part), parse_id(row_part)
+    if shop_id is None or pk is None:
         return None
-    if len(shop_part) > 18 or len(row_part) > 18:
-        return None
-    return int(shop_part), int(row_part)
+    return shop_id, pk
 
 
 def receipt_record(*, message_id: str, delivered: bool, error: str = "") -> bool:

@@ -4,7 +4,7 @@ from django.db.models import Count, QuerySet
 
 from shops.models import Shop
 
-from .models import Campaign, Message, MessageStatus, MessagingSettings
+from .models import Campaign, CampaignStatus, Message, MessageStatus, MessagingSettings
 
 
 def messaging_settings_get(*, shop: Shop) -> MessagingSettings:
@@ -62,3 +62,14 @@ def member_messages(*, shop: Shop, member_id: int, limit: int = 50) -> QuerySet[
 
 def campaign_messages(*, shop: Shop, campaign: Campaign) -> QuerySet[Message]:
     return Message.objects.filter(shop=shop, campaign=campaign)
+
+
+def campaigns_due_all_shops(*, now) -> list[tuple[int, int]]:
+    """(shop id, campaign id) of scheduled campaigns whose time has come, across shops (the tick; the caller lifts
+    the scopes and handles each campaign in its own shop's scope)."""
+    return list(Campaign.objects.filter(status=CampaignStatus.SCHEDULED, send_at__lte=now).values_list("shop_id", "pk"))
+
+
+def campaigns_sending_all_shops() -> list[tuple[int, int]]:
+    """(shop id, campaign id) of campaigns that are sending, across shops (the tick, as above)."""
+    return list(Campaign.objects.filter(status=CampaignStatus.SENDING).values_list("shop_id", "pk"))

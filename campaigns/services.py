@@ -178,6 +178,16 @@ def campaign_start(*, shop: Shop, campaign: Campaign, now: datetime.datetime) ->
 
 
 @transaction.atomic
+def campaign_start_if_due(*, shop: Shop, campaign_id: int, now: datetime.datetime) -> bool:
+    """Start a scheduled campaign whose time has come (beat's tick); False when it is not (any more) due."""
+    campaign = Campaign.objects.select_for_update().get(shop=shop, pk=campaign_id)
+    if campaign.status != CampaignStatus.SCHEDULED or not campaign.send_at or campaign.send_at > now:
+        return False
+    campaign_start(shop=shop, campaign=campaign, now=now)
+    return True
+
+
+@transaction.atomic
 def campaign_pause(*, shop: Shop, actor: Actor, campaign: Campaign) -> Campaign:
     """Senders stop before their next batch (within seconds); nothing is lost: queued rows wait."""
     campaign = _locked(shop, campaign)

@@ -18,10 +18,10 @@ from django_scopes import scopes_disabled
 from shops.messaging import DeliveryError
 from shops.tenancy import task_shop_scope
 
-from .models import Campaign, CampaignStatus
-from .selectors import campaign_get
+from .models import CampaignStatus
+from .selectors import campaign_get, campaigns_due_all_shops, campaigns_sending_all_shops
 from .sending import claims_settle, send_batch
-from .services import campaign_finish_if_done, campaign_start
+from .services import campaign_finish_if_done, campaign_start_if_due
 from .snapshot import snapshot_run
 
 log = logging.getLogger(__name__)
@@ -89,10 +89,8 @@ def campaigns_tick() -> dict:
     now = timezone.now()
     started = resumed = 0
     with scopes_disabled():  # across shops: each campaign is then handled in its own shop's scope
-        due = list(
-            Campaign.objects.filter(status=CampaignStatus.SCHEDULED, send_at__lte=now).values_list("shop_id", "pk")
-        )
-        sending = list(Campaign.objects.filter(status=CampaignStatus.SENDING).values_list("shop_id", "pk"))
+        due = campaigns_due_all_shops(now=now)
+        sending = campaigns_sending_all_shops()
     for shop_id, campaign_id in due:
         campaign_due_start.delay(shop_id, campaign_id)
         started += 1
@@ -104,12 +102,8 @@ def campaigns_tick() -> dict:
 
 @shared_task(acks_late=True, reject_on_worker_lost=True)
 def campaign_due_start(shop_id: int, campaign_id: int) -> None:
-    from django.db import transaction
-
-    with task_shop_scope(shop_id) as shop, transaction.atomic():
-        campaign = Campaign.objects.select_for_update().get(shop=shop, pk=campaign_id)
-        if campaign.status == CampaignStatus.SCHEDULED and campaign.send_at and campaign.send_at <= timezone.now():
-            campaign_start(shop=shop, campaign=campaign, now=timezone.now())
+    with task_shop_scope(shop_id) as shop:
+        campaign_start_if_due(shop=shop, campaign_id=campaign_id, now=timezone.now())
 
 
 @shared_task(acks_late=True, reject_on_worker_lost=True)

@@ -494,3 +494,28 @@ for _name in ("channel", "channel_edit", "channel_active", "channel_qr_svg", "ch
     CASES[f"dashboard:{_name}"] = Case(_channel, _channel_state)
 for _name in ("channel", "channel_qr_svg", "channel_qr_png", "channel_poster"):
     CASES[f"api:{_name}"] = Case(_channel, _channel_state)
+
+
+# --- Campaigns API -------------------------------------------------------------------------------------------------
+
+
+def _campaign(shop: Shop) -> dict:
+    """A campaign on its way: snapshotted (one queued message), not sent yet, so pause, resume, cancel and send
+    would each change something."""
+    from .campaigns.helpers import members, started
+
+    members(shop, 1)
+    return {"pk": started(shop, holdout_percent=0).pk}
+
+
+def _campaign_state(kwargs: dict):
+    from campaigns.models import Campaign, Message
+
+    return (
+        list(Campaign.objects.filter(pk=kwargs["pk"]).values()),
+        list(Message.objects.filter(campaign_id=kwargs["pk"]).values()),
+    )
+
+
+for _name in ("campaign", "campaign_send", "campaign_pause", "campaign_resume", "campaign_cancel", "campaign_messages"):
+    CASES[f"api:{_name}"] = Case(_campaign, _campaign_state)

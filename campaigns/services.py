@@ -109,19 +109,22 @@ def campaign_create(
 ) -> tuple[Campaign, bool]:
     """A draft. A retry with the same key returns the first (created False); the key with other content is a 409."""
     fields = _clean(shop=shop, data=data)
-    if idempotency_key:
-        if earlier := Campaign.objects.filter(shop=shop, idempotency_key=idempotency_key).first():
-            same = all(getattr(earlier, f) == fields[f] for f in ("name", "channel", "audience", "text"))
-            if not same:
-                raise IdempotencyConflict(details={"idempotency_key": idempotency_key})
-            return earlier, False
+
+    def replay(earlier: Campaign) -> tuple[Campaign, bool]:
+        # Every field the client sent must match: a changed holdout or schedule under the same key is a 409.
+        if any(getattr(earlier, f) != fields[f] for f in FIELDS):
+            raise IdempotencyConflict(details={"idempotency_key": idempotency_key})
+        return earlier, False
+
+    if idempotency_key and (earlier := Campaign.objects.filter(shop=shop, idempotency_key=idempotency_key).first()):
+        return replay(earlier)
     try:
         with transaction.atomic():
             campaign = Campaign.objects.create(
                 shop=shop, idempotency_key=idempotency_key, created_by=actor.label[:200], **fields
             )
     except IntegrityError:  # a concurrent retry won
-        return Campaign.objects.get(shop=shop, idempotency_key=idempotency_key), False
+        return replay(Campaign.objects.get(shop=shop, idempotency_key=idempotency_key))
     audit_record(shop=shop, actor=actor, action="campaign.create", obj=campaign, changes={"name": ["", campaign.name]})
     return campaign, True
 

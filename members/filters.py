@@ -52,6 +52,16 @@ SORTS = {
     "name": ("name", "id"),
 }
 DEFAULT_SORT = "-joined_at"
+# Every key member_filter reads (the module docstring): callers that must refuse a typo rather than ignore it (a
+# campaign's audience, where an ignored condition means messaging everyone) check definitions against it.
+FILTER_KEYS = frozenset(
+    {
+        "q", "tiers", "tags_any", "tags_all", "tags_none", "spend_min", "spend_max", "spend_12m_min", "spend_12m_max",
+        "orders_min", "orders_max", "orders_12m_min", "last_order_within_days", "last_order_before_days",
+        "never_ordered", "birthday_month", "regions", "genders", "age_min", "age_max", "join_channels", "consent",
+        "statuses", "joined_after", "joined_before",
+    }
+)  # fmt: skip
 
 
 class InvalidFilter(ApplicationError):

@@ -15,6 +15,7 @@ from django.utils import timezone
 from django_scopes import scope, scopes_disabled
 
 from members.models import Member, MemberStatus
+from members.phones import InvalidPhone, normalize_phone
 from members.services import member_update
 from shops.ids import parse_id
 from shops.messaging import sign
@@ -63,6 +64,10 @@ def receipt_record(*, message_id: str, delivered: bool, error: str = "") -> bool
 def reply_record(*, phone: str, text: str) -> bool:
     """Apply a shopper's reply; True when it withdrew a consent."""
     if not is_opt_out_reply(text):
+        return False
+    try:
+        phone = normalize_phone(phone)  # rows hold E.164; providers often report "138..." without +86
+    except InvalidPhone:
         return False
     with scopes_disabled():  # a reply names no shop: the last SMS to this number says which (module docstring)
         last = (

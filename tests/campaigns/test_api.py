@@ -75,8 +75,6 @@ def test_keys_are_per_shop(api_client, shop, other_shop):
     assert Campaign.objects.filter(shop=other_shop).count() == 1
 
 
-
-
 @pytest.mark.parametrize(
     ("fields", "status", "code"),
     [
@@ -125,7 +123,9 @@ def test_a_bad_campaign_is_refused_and_nothing_is_written(api_client, shop, fiel
 
 
 def test_the_unknown_placeholder_is_named(api_client, shop):
-    data = assert_error(api_client.post(URL, body(text="{name}，{foo} 等你"), format="json"), 400, "unknown_placeholder")
+    data = assert_error(
+        api_client.post(URL, body(text="{name}，{foo} 等你"), format="json"), 400, "unknown_placeholder"
+    )
     assert data["details"] == {"placeholders": ["foo"]}
     assert "{foo}" in data["message"]
 

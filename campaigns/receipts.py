@@ -30,7 +30,9 @@ def signature_valid(body: bytes, header: str) -> bool:
     secret = settings.SMS_HTTP_SECRET
     if not secret or not header.startswith("sha256="):
         return False
-    return hmac.compare_digest(header.removeprefix("sha256="), sign(body, secret))
+    # As bytes: compare_digest refuses str with non-ASCII characters (a TypeError, a 500), and headers may hold any.
+    given = header.removeprefix("sha256=").encode("utf-8", "surrogateescape")
+    return hmac.compare_digest(given, sign(body, secret).encode())
 
 
 def _message_of(message_id: str) -> tuple[int, int] | None:

@@ -49,8 +49,8 @@ def state(row):
 @pytest.mark.parametrize(
     ("signature", "secret"),
     [(None, SECRET), ("", SECRET), ("good", "wrong-secret"), ("sha1=abc", SECRET), ("deadbeef", SECRET),
-     ("sha256=", SECRET)],
-    ids=["missing", "empty", "other-secret", "other-scheme", "no-prefix", "empty-digest"],
+     ("sha256=", SECRET), ("sha256=é" + "0" * 63, SECRET), ("sha256=签名", SECRET)],
+    ids=["missing", "empty", "other-secret", "other-scheme", "no-prefix", "empty-digest", "latin-1", "non-latin"],
 )  # fmt: skip
 def test_a_bad_or_missing_signature_is_401_and_changes_nothing(client, shop, signature, secret):
     row = sent_row(shop)

@@ -83,9 +83,8 @@ def _suppression(channel: str, row: dict, once_given: set[int], device: dict[int
         return Reason.ERASED
     if row["member__status"] == MemberStatus.FROZEN:
         return Reason.FROZEN
-    if field := CONSENT_FIELD.get(channel):
-        if not row[f"member__{field}"]:
-            return Reason.UNSUBSCRIBED if row["member_id"] in once_given else Reason.NO_CONSENT
+    if (field := CONSENT_FIELD.get(channel)) and not row[f"member__{field}"]:
+        return Reason.UNSUBSCRIBED if row["member_id"] in once_given else Reason.NO_CONSENT
     if channel == Channel.SMS and not row["member__phone"]:
         return Reason.NO_ADDRESS
     if channel == Channel.PUSH and row["member_id"] not in device:

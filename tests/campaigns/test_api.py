@@ -367,3 +367,27 @@ def test_the_receipts_route_takes_no_key_but_a_signature(api_client, shop):
     assert_error(response, 401, "bad_signature")
     row.refresh_from_db()
     assert row.status == MessageStatus.SENT
+
+
+# --- The tick starts what is due (campaigns.tasks, through campaign_start_if_due) ---------------------------------
+
+
+def test_the_tick_starts_a_scheduled_campaign_once_it_is_due(api_client, shop, other_shop):
+    import datetime
+
+    from django.utils import timezone
+
+    from campaigns.tasks import campaigns_tick
+
+    members(shop, 2)
+    due = _create(api_client, send_at="2099-01-01T10:00:00+08:00")
+    later = _create(api_client, send_at="2099-01-01T10:00:00+08:00")
+    for pk in (due, later):
+        assert _post(api_client, pk, "send").json()["status"] == "scheduled"
+    Campaign.objects.filter(pk=due).update(send_at=timezone.now() - datetime.timedelta(minutes=1))
+
+    assert campaigns_tick() == {"started": 1, "sending": 0}  # eager: the due start runs in the tick
+
+    assert Campaign.objects.get(pk=due).status == CampaignStatus.SENDING
+    assert Campaign.objects.get(pk=later).status == CampaignStatus.SCHEDULED
+    assert campaigns_tick()["started"] == 0  # started once

@@ -7,7 +7,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from shops.ids import parse_id
-from shops.rest.schema import CONFLICT
+from shops.rest.schema import CONFLICT, error_response
 from shops.rest.serializers import MULTILINE, StrictSerializer
 from shops.rest.views import ShopAPIView
 
@@ -206,6 +206,14 @@ class ReceiptInput(StrictSerializer):
         return attrs
 
 
+class ReceiptOutput(serializers.Serializer):
+    known = serializers.BooleanField(required=False, help_text="A receipt: whether the message id is ours")
+    opted_out = serializers.BooleanField(required=False, help_text="A reply: whether it withdrew SMS consent")
+
+    class Meta:
+        ref_name = "ProviderCallbackAnswer"
+
+
 class ReceiptsHttpApi(APIView):
     """The `http` SMS provider's callback: delivery receipts and replies (campaigns.receipts). Authenticated by
     the body's signature, not by an API key."""
@@ -217,7 +225,7 @@ class ReceiptsHttpApi(APIView):
     @extend_schema(
         operation_id="messaging_receipts_http",
         request=ReceiptInput,
-        responses={200: None, 401: None},
+        responses={200: ReceiptOutput, 401: error_response("bad_signature: the signature is missing or wrong.")},
         tags=["campaigns"],
         auth=[],
         parameters=[OpenApiParameter("X-Huiyuan-Signature", location="header", required=True)],

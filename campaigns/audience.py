@@ -35,7 +35,7 @@ from django.db.models import (
 from django.db.models.functions import Coalesce, ExtractHour, Mod
 from django.utils.translation import gettext as _
 
-from members.filters import member_filter
+from members.filters import FILTER_KEYS, member_filter
 from members.models import ConsentChange, Device, Member, MemberStatus, Segment, Tag
 from orders.models import Order
 from shops.errors import ApplicationError
@@ -75,6 +75,11 @@ def audience_definition(*, shop: Shop, audience: dict) -> dict:
     if kind == "filter":
         if not isinstance(value, dict):
             raise InvalidAudience(_("A filter is an object of conditions."))
+        if unknown := sorted(set(value) - FILTER_KEYS):
+            # member_filter ignores keys it does not know: a misspelt condition would reach every member.
+            raise InvalidAudience(
+                _("Unknown filter conditions: %(keys)s.") % {"keys": ", ".join(unknown)}, details={"unknown": unknown}
+            )
         member_filter(shop=shop, definition=value)  # raises InvalidFilter on a bad condition
         return value
     raise InvalidAudience(_("Choose one audience: a segment, a tag or a filter."), details={"audience": kind})
@@ -206,10 +211,10 @@ def classified(
         devices = Device.objects.filter(shop=shop, member=OuterRef("pk"), is_active=True)
         rules.append(When(~Exists(devices), then=Value(Reason.NO_ADDRESS)))
     if consent := CONSENT_FIELD.get(campaign.channel):
-        withdrawn = ConsentChange.objects.filter(
-            shop=shop, member=OuterRef("pk"), channel=campaign.channel, granted=False
-        )
-        rules.append(When(Q(**{consent: False}) & Exists(withdrawn), then=Value(Reason.UNSUBSCRIBED)))
+        # Unsubscribed: consent given once and withdrawn since; a member who declined at enrolment (a refusal is
+        # recorded as a change too) or never said anything has no consent, which is not an unsubscription.
+        given = ConsentChange.objects.filter(shop=shop, member=OuterRef("pk"), channel=campaign.channel, granted=True)
+        rules.append(When(Q(**{consent: False}) & Exists(given), then=Value(Reason.UNSUBSCRIBED)))
         rules.append(When(**{consent: False}, then=Value(Reason.NO_CONSENT)))
     rules.append(When(holdout_position__lt=campaign.holdout_percent * 100, then=Value(Reason.HOLDOUT)))
     rules.append(When(due_at__isnull=True, then=Value(Reason.QUIET_HOURS)))

@@ -15,6 +15,7 @@ from django.utils import timezone
 from django_scopes import scope, scopes_disabled
 
 from members.models import Member, MemberStatus
+from members.phones import InvalidPhone, normalize_phone
 from members.services import member_update
 from shops.ids import parse_id
 from shops.messaging import sign
@@ -29,13 +30,17 @@ def signature_valid(body: bytes, header: str) -> bool:
     secret = settings.SMS_HTTP_SECRET
     if not secret or not header.startswith("sha256="):
         return False
-    return hmac.compare_digest(header.removeprefix("sha256="), sign(body, secret))
+    # As bytes: compare_digest refuses str with non-ASCII characters (a TypeError, a 500), and headers may hold any.
+    given = header.removeprefix("sha256=").encode("utf-8", "surrogateescape")
+    return hmac.compare_digest(given, sign(body, secret).encode())
 
 
 def _message_of(message_id: str) -> tuple[int, int] | None:
     shop_part, _, row_part = str(message_id).partition("-")
-    shop_id, row_id = parse_id(shop_part), parse_id(row_part)
-    return None if shop_id is None or row_id is None else (shop_id, row_id)
+    shop_id, pk = parse_id(shop_part), parse_id(row_part)
+    if shop_id is None or pk is None:
+        return None
+    return shop_id, pk
 
 
 def receipt_record(*, message_id: str, delivered: bool, error: str = "") -> bool:
@@ -61,6 +66,10 @@ def receipt_record(*, message_id: str, delivered: bool, error: str = "") -> bool
 def reply_record(*, phone: str, text: str) -> bool:
     """Apply a shopper's reply; True when it withdrew a consent."""
     if not is_opt_out_reply(text):
+        return False
+    try:
+        phone = normalize_phone(phone)  # rows hold E.164; providers often report "138..." without +86
+    except InvalidPhone:
         return False
     with scopes_disabled():  # a reply names no shop: the last SMS to this number says which (module docstring)
         last = (

@@ -96,6 +96,8 @@ def campaigns_sending_all_shops() -> list[tuple[int, int]]:
     """(shop id, campaign id) of every shop's campaigns on their way (the tick), across shops by design."""
     with scopes_disabled():
         return list(Campaign.objects.filter(status=CampaignStatus.SENDING).values_list("shop_id", "pk"))
+
+
 def message_of_link(*, shop: Shop, pk: int) -> Message:
     """The message a tracked link names (the token already checked), with its campaign and member. Raises
     Message.DoesNotExist for a missing or another shop's id."""

@@ -78,14 +78,14 @@ def _values(shop: Shop, campaign: Campaign, rows: list[dict]) -> dict[int, dict]
     return values
 
 
-def _suppression(channel: str, row: dict, withdrawn: set[int], device: dict[int, str]) -> str:
+def _suppression(channel: str, row: dict, once_given: set[int], device: dict[int, str]) -> str:
     """Why a claimed row must not go out now (consent is checked again at send time), or ""."""
     if row["member__status"] == MemberStatus.ERASED:
         return Reason.ERASED
     if row["member__status"] == MemberStatus.FROZEN:
         return Reason.FROZEN
     if (field := CONSENT_FIELD.get(channel)) and not row[f"member__{field}"]:
-        return Reason.UNSUBSCRIBED if row["member_id"] in withdrawn else Reason.NO_CONSENT
+        return Reason.UNSUBSCRIBED if row["member_id"] in once_given else Reason.NO_CONSENT
     if channel == Channel.SMS and not row["member__phone"]:
         return Reason.NO_ADDRESS
     if channel == Channel.PUSH and row["member_id"] not in device:
@@ -142,11 +142,11 @@ def claim(*, shop: Shop, campaign: Campaign, size: int, now: datetime.datetime |
             )
         )
         member_ids = [row["member_id"] for row in rows]
-        withdrawn = set()
+        once_given = set()  # consent given at some time: without it now, they unsubscribed (campaigns.audience)
         if consent:
-            withdrawn = set(
+            once_given = set(
                 ConsentChange.objects.filter(
-                    shop=shop, member_id__in=member_ids, channel=campaign.channel, granted=False
+                    shop=shop, member_id__in=member_ids, channel=campaign.channel, granted=True
                 ).values_list("member_id", flat=True)
             )
         device = {}
@@ -161,7 +161,7 @@ def claim(*, shop: Shop, campaign: Campaign, size: int, now: datetime.datetime |
         messaging = messaging_settings_get(shop=shop)
         marks, out = [], []
         for row in rows:
-            if reason := _suppression(campaign.channel, row, withdrawn, device):
+            if reason := _suppression(campaign.channel, row, once_given, device):
                 marks.append((row["pk"], MessageStatus.SUPPRESSED, reason, "", ""))
                 continue
             text = render(campaign.text, values[row["pk"]])

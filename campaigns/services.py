@@ -110,18 +110,22 @@ def campaign_create(
 ) -> tuple[Campaign, bool]:
     """A draft. A retry with the same key returns the first (created False); the key with other content is a 409."""
     fields = _clean(shop=shop, data=data)
-    earlier = Campaign.objects.filter(shop=shop, idempotency_key=idempotency_key).first() if idempotency_key else None
-    if earlier is not None:
-        if any(getattr(earlier, f) != fields[f] for f in ("name", "channel", "audience", "text")):
+
+    def replay(earlier: Campaign) -> tuple[Campaign, bool]:
+        # Every field the client sent must match: a changed holdout or schedule under the same key is a 409.
+        if any(getattr(earlier, f) != fields[f] for f in FIELDS):
             raise IdempotencyConflict(details={"idempotency_key": idempotency_key})
         return earlier, False
+
+    if idempotency_key and (earlier := Campaign.objects.filter(shop=shop, idempotency_key=idempotency_key).first()):
+        return replay(earlier)
     try:
         with transaction.atomic():
             campaign = Campaign.objects.create(
                 shop=shop, idempotency_key=idempotency_key, created_by=actor.label[:200], **fields
             )
     except IntegrityError:  # a concurrent retry won
-        return Campaign.objects.get(shop=shop, idempotency_key=idempotency_key), False
+        return replay(Campaign.objects.get(shop=shop, idempotency_key=idempotency_key))
     audit_record(shop=shop, actor=actor, action="campaign.create", obj=campaign, changes={"name": ["", campaign.name]})
     return campaign, True
 
@@ -178,10 +182,9 @@ def campaign_start(*, shop: Shop, campaign: Campaign, now: datetime.datetime) ->
 
 
 @transaction.atomic
-def campaign_start_if_due(*, shop: Shop, campaign_id: int) -> bool:
-    """Start a scheduled campaign whose time has come (beat's tick); False when it is not (any more)."""
+def campaign_start_if_due(*, shop: Shop, campaign_id: int, now: datetime.datetime) -> bool:
+    """Start a scheduled campaign whose time has come (beat's tick); False when it is not (any more) due."""
     campaign = Campaign.objects.select_for_update().get(shop=shop, pk=campaign_id)
-    now = timezone.now()
     if campaign.status != CampaignStatus.SCHEDULED or not campaign.send_at or campaign.send_at > now:
         return False
     campaign_start(shop=shop, campaign=campaign, now=now)

@@ -100,7 +100,7 @@ def campaigns_tick() -> dict:
 @shared_task(acks_late=True, reject_on_worker_lost=True)
 def campaign_due_start(shop_id: int, campaign_id: int) -> None:
     with task_shop_scope(shop_id) as shop:
-        campaign_start_if_due(shop=shop, campaign_id=campaign_id)
+        campaign_start_if_due(shop=shop, campaign_id=campaign_id, now=timezone.now())
 
 
 @shared_task(acks_late=True, reject_on_worker_lost=True)

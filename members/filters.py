@@ -52,6 +52,16 @@ SORTS = {
     "name": ("name", "id"),
 }
 DEFAULT_SORT = "-joined_at"
+# Every key member_filter reads (the module docstring): callers that must refuse a typo rather than ignore it (a
+# campaign's audience, where an ignored condition means messaging everyone) check definitions against it.
+FILTER_KEYS = frozenset(
+    {
+        "q", "tiers", "tags_any", "tags_all", "tags_none", "spend_min", "spend_max", "spend_12m_min", "spend_12m_max",
+        "orders_min", "orders_max", "orders_12m_min", "last_order_within_days", "last_order_before_days",
+        "never_ordered", "birthday_month", "regions", "genders", "age_min", "age_max", "join_channels", "consent",
+        "statuses", "joined_after", "joined_before",
+    }
+)  # fmt: skip
 
 
 class InvalidFilter(ApplicationError):
@@ -86,13 +96,17 @@ def _decimal(definition: dict, key: str) -> Decimal | None:
     return amount
 
 
-def _int(definition: dict, key: str) -> int | None:
+def _int(definition: dict, key: str, *, minimum: int = BIGINT_MIN, maximum: int = BIGINT_MAX) -> int | None:
     value = definition.get(key)
     if value in (None, ""):
         return None
-    if (number := _whole(value)) is None:
+    if (number := _whole(value)) is None or not minimum <= number <= maximum:  # days, years: a date must exist
         raise InvalidFilter(_("%(key)s must be a whole number.") % {"key": key}, details={key: value})
     return number
+
+
+MAX_DAYS = 100 * 366  # a day count beyond a century names no date a member could have (and overflows timedelta)
+MAX_AGE = 200
 
 
 def _date(definition: dict, key: str) -> datetime.date | None:
@@ -100,13 +114,29 @@ def _date(definition: dict, key: str) -> datetime.date | None:
     if not value:
         return None
     try:
-        return datetime.date.fromisoformat(str(value))
+        day = datetime.date.fromisoformat(str(value))
     except ValueError:
-        raise InvalidFilter(_("%(key)s must be a date (YYYY-MM-DD).") % {"key": key}, details={key: value}) from None
+        day = None
+    # Years far from ours name no joining day, and the first and last days overflow once moved to UTC.
+    if day is None or not 1900 <= day.year <= 9998:
+        raise InvalidFilter(_("%(key)s must be a date (YYYY-MM-DD).") % {"key": key}, details={key: value})
+    return day
+
+
+def _texts(definition: dict, key: str) -> list[str]:
+    """A list of words (text or numbers). Definitions arrive as JSON from the API (a campaign's audience): a bare
+    value or a nested object is refused, not iterated."""
+    values = definition.get(key) or []
+    ok = isinstance(values, list | tuple) and all(
+        isinstance(v, str | int) and not isinstance(v, bool) and "\x00" not in str(v) for v in values
+    )
+    if not ok:
+        raise InvalidFilter(_("%(key)s must be a list of words.") % {"key": key}, details={key: values})
+    return [str(v) for v in values]
 
 
 def _choices(definition: dict, key: str, allowed) -> list[str]:
-    values = [str(v) for v in definition.get(key) or []]
+    values = _texts(definition, key)
     unknown = sorted(set(values) - set(allowed))
     if unknown:
         raise InvalidFilter(_("Unknown %(key)s: %(values)s") % {"key": key, "values": ", ".join(unknown)})
@@ -149,6 +179,8 @@ def member_filter(*, shop: Shop, definition: dict, now: datetime.datetime | None
     else:
         qs = Member.objects.filter(shop=shop, status__in=statuses)
     if definition.get("q"):
+        if "\x00" in str(definition["q"]):  # PostgreSQL text cannot hold NUL: refused, not a database error
+            raise InvalidFilter(_("The search text cannot contain NUL characters."), details={"q": definition["q"]})
         qs = qs.filter(_search(str(definition["q"])))
     if tier_ids := _ints(definition, "tiers"):
         qs = qs.filter(_in_tiers(shop, tier_ids))
@@ -173,15 +205,15 @@ def member_filter(*, shop: Shop, definition: dict, now: datetime.datetime | None
     ):
         if (value := _int(definition, key)) is not None:
             qs = qs.filter(**{f"{field}__{op}": value})
-    if (days := _int(definition, "last_order_within_days")) is not None:
+    if (days := _int(definition, "last_order_within_days", minimum=0, maximum=MAX_DAYS)) is not None:
         qs = qs.filter(last_order_at__gte=now - datetime.timedelta(days=days))
-    if (days := _int(definition, "last_order_before_days")) is not None:
+    if (days := _int(definition, "last_order_before_days", minimum=0, maximum=MAX_DAYS)) is not None:
         qs = qs.filter(Q(last_order_at__lt=now - datetime.timedelta(days=days)) | Q(last_order_at__isnull=True))
     if definition.get("never_ordered"):
         qs = qs.filter(order_count=0)
     if months := _ints(definition, "birthday_month"):
         qs = qs.filter(birthday_month__in=months)
-    if regions := [str(r) for r in definition.get("regions") or [] if str(r).strip()]:
+    if regions := [r for r in _texts(definition, "regions") if r.strip()]:
         region_q = Q()
         for region in regions:
             region_q |= Q(region__startswith=region.strip())
@@ -189,11 +221,11 @@ def member_filter(*, shop: Shop, definition: dict, now: datetime.datetime | None
     if genders := _choices(definition, "genders", Gender.values):
         qs = qs.filter(gender__in=genders)
     today = local_today(tz, now)
-    if (age := _int(definition, "age_min")) is not None:
+    if (age := _int(definition, "age_min", minimum=0, maximum=MAX_AGE)) is not None:
         qs = qs.filter(birth_year__lte=today.year - age)
-    if (age := _int(definition, "age_max")) is not None:
+    if (age := _int(definition, "age_max", minimum=0, maximum=MAX_AGE)) is not None:
         qs = qs.filter(birth_year__gte=today.year - age)
-    if channels := [str(c) for c in definition.get("join_channels") or []]:
+    if channels := _texts(definition, "join_channels"):
         qs = qs.filter(join_channel__in=channels)
     for channel in _choices(definition, "consent", ConsentChannel.values):
         qs = qs.filter(**{f"consent_{channel}": True})

@@ -496,15 +496,16 @@ for _name in ("channel", "channel_qr_svg", "channel_qr_png", "channel_poster"):
     CASES[f"api:{_name}"] = Case(_channel, _channel_state)
 
 
-# --- Campaigns -------------------------------------------------------------------------------------------------------
+# --- Campaigns API -------------------------------------------------------------------------------------------------
 
 
 def _campaign(shop: Shop) -> dict:
-    from campaigns.services import CampaignInput, campaign_create
+    """A campaign on its way: snapshotted (one queued message), not sent yet, so pause, resume, cancel and send
+    would each change something."""
+    from .campaigns.helpers import members, started
 
-    data = CampaignInput(name="隔离活动", channel="sms", audience={"filter": {}}, text="{name}，您好")
-    campaign, _created = campaign_create(shop=shop, actor=SYSTEM, data=data)
-    return {"pk": campaign.pk}
+    members(shop, 1)
+    return {"pk": started(shop, holdout_percent=0).pk}
 
 
 def _campaign_state(kwargs: dict):

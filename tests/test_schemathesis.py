@@ -23,6 +23,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
+from campaigns.services import CampaignInput, campaign_create
 from coupons.issuance import coupon_issue
 from coupons.services import template_create
 from members.services import Enrolment, member_enroll
@@ -64,6 +65,16 @@ OPERATIONS = [
     ("GET", "/api/v1/channels/{id}/qr.png"),
     ("GET", "/api/v1/channels/{id}/poster.png"),
     ("GET", "/api/v1/shop/"),
+    ("POST", "/api/v1/members/{id}/devices/"),
+    ("GET", "/api/v1/campaigns/"),
+    ("POST", "/api/v1/campaigns/"),
+    ("GET", "/api/v1/campaigns/{id}/"),
+    ("POST", "/api/v1/campaigns/{id}/send/"),
+    ("POST", "/api/v1/campaigns/{id}/pause/"),
+    ("POST", "/api/v1/campaigns/{id}/resume/"),
+    ("POST", "/api/v1/campaigns/{id}/cancel/"),
+    ("GET", "/api/v1/campaigns/{id}/messages/"),
+    ("POST", "/api/v1/messaging/receipts/http/"),
 ]
 # The error answers each operation gives by the contract (SPEC 10: 400 bad input, 401, 403 frozen shop, 404 missing
 # or another shop's, 409 conflict, 429 throttled), all in the one error format.
@@ -96,7 +107,19 @@ ERRORS = {
     ("GET", "/api/v1/channels/{id}/qr.png"): {"404"},
     ("GET", "/api/v1/channels/{id}/poster.png"): {"400", "404", "503"},  # an unknown size; no CJK font
     ("GET", "/api/v1/shop/"): set(),
+    ("POST", "/api/v1/members/{id}/devices/"): {"400", "404", "409"},
+    ("GET", "/api/v1/campaigns/"): {"400", "404"},  # a bad page size; a stale cursor
+    ("POST", "/api/v1/campaigns/"): {"400", "409"},  # an unknown placeholder, segment or tag; a reused key
+    ("GET", "/api/v1/campaigns/{id}/"): {"404"},
+    ("POST", "/api/v1/campaigns/{id}/send/"): {"404", "409"},  # a cancelled campaign
+    ("POST", "/api/v1/campaigns/{id}/pause/"): {"404", "409"},
+    ("POST", "/api/v1/campaigns/{id}/resume/"): {"404", "409"},
+    ("POST", "/api/v1/campaigns/{id}/cancel/"): {"404", "409"},  # a finished campaign
+    ("GET", "/api/v1/campaigns/{id}/messages/"): {"400", "404"},  # an unknown status, a bad member id
 }
+# Not key-authenticated (its signature is its authentication): 401 for a missing or wrong signature, 400 for a
+# signed body that is not a receipt or a reply.
+UNKEYED_ERRORS = {("POST", "/api/v1/messaging/receipts/http/"): {"400", "401", "413"}}
 ALWAYS = {"401", "403", "429"}
 WITH_A_BODY = {"413"}  # a body above DATA_UPLOAD_MAX_MEMORY_SIZE
 ERROR_BODY = {
@@ -190,7 +213,18 @@ def seeded(shop):
     )
     coupon_issue(shop=shop, member=newcomer, template=template, idempotency_key="seed", source="claim")
     channel = channel_create(shop=shop, actor=SYSTEM, data=ChannelInput(name="门店收银台", welcome_points=100))
-    return {"id": newcomer.pk, "external_id": "TB001", "template_id": template.pk, "channel_id": channel.pk}
+    campaign, _created = campaign_create(
+        shop=shop,
+        actor=SYSTEM,
+        data=CampaignInput(name="回归礼", channel="sms", audience={"filter": {}}, text="{name}，好久不见"),
+    )
+    return {
+        "id": newcomer.pk,
+        "external_id": "TB001",
+        "template_id": template.pk,
+        "channel_id": channel.pk,
+        "campaign_id": campaign.pk,
+    }
 
 
 def test_the_schema_lists_exactly_the_operations_fuzzed_here(served_schema):
@@ -211,6 +245,8 @@ def _run(schema, method: str, path: str, auth: dict, seeded: dict, checks=CHECKS
         fixed = {"id": seeded["template_id"]}
     elif path.startswith("/api/v1/channels/{"):
         fixed = {"id": seeded["channel_id"]}
+    elif path.startswith("/api/v1/campaigns/{"):
+        fixed = {"id": seeded["campaign_id"]}
     if fixed:
         plans.append((GenerationMode.POSITIVE, fixed, 15))
     else:
@@ -239,6 +275,10 @@ def test_the_served_schema_documents_every_error_answer(served_schema):
         )
         for (method, path), codes in ERRORS.items()
     }
+    for (method, path), codes in UNKEYED_ERRORS.items():
+        missing[(method, path)] = sorted(
+            codes - set(served_schema.raw_schema["paths"][path][method.lower()]["responses"])
+        )
     assert {op: codes for op, codes in missing.items() if codes} == {}
 
 

@@ -245,7 +245,8 @@ class DemoSeeder(Protocol):
     """Seeds an app's demo data (`manage.py seed_demo`), in the demo shop's scope, with `members` the number of
     members asked for. Returns a line to print. Keeps what exists (the command is safe to run again) and draws every
     random choice from `rng` (repeatable data). Runs by the explicit order= of its registration: members (10),
-    orders (20), members' rule tags (30: their rules read the order figures), coupons (40), recruitment (50), campaigns (60)."""
+    orders (20), members' rule tags (30: their rules read the order figures), coupons (40), recruitment (50),
+    campaigns (60)."""
 
     def __call__(self, *, shop: Shop, rng: random.Random, members: int) -> str: ...
 

@@ -65,7 +65,6 @@ OPERATIONS = [
     ("GET", "/api/v1/channels/{id}/qr.png"),
     ("GET", "/api/v1/channels/{id}/poster.png"),
     ("GET", "/api/v1/shop/"),
-    ("POST", "/api/v1/members/{id}/devices/"),
     ("GET", "/api/v1/campaigns/"),
     ("POST", "/api/v1/campaigns/"),
     ("GET", "/api/v1/campaigns/{id}/"),
@@ -107,7 +106,6 @@ ERRORS = {
     ("GET", "/api/v1/channels/{id}/qr.png"): {"404"},
     ("GET", "/api/v1/channels/{id}/poster.png"): {"400", "404", "503"},  # an unknown size; no CJK font
     ("GET", "/api/v1/shop/"): set(),
-    ("POST", "/api/v1/members/{id}/devices/"): {"400", "404", "409"},
     ("GET", "/api/v1/campaigns/"): {"400", "404"},  # a bad page size; a stale cursor
     ("POST", "/api/v1/campaigns/"): {"400", "409"},  # an unknown placeholder, segment or tag; a reused key
     ("GET", "/api/v1/campaigns/{id}/"): {"404"},

@@ -16,8 +16,9 @@ from django.utils.safestring import SafeString, mark_safe
 
 from .formatting import format_number
 
-WIDTH, HEIGHT = 640, 240
-LEFT, RIGHT, TOP, BOTTOM = 64, 12, 12, 30
+WIDTH, HEIGHT = 560, 240
+WIDE = 1000  # a chart across a whole card of the page (64rem)
+LEFT, RIGHT, TOP, BOTTOM = 86, 16, 14, 34
 MAX_X_LABELS = 8
 
 
@@ -39,39 +40,44 @@ def nice_top(value: float) -> tuple[float, float]:
     return step * math.ceil(value / step - 1e-9), step
 
 
-def _x_label_indices(n: int) -> list[int]:
-    if n <= MAX_X_LABELS:
+def _x_label_indices(n: int, width: int) -> list[int]:
+    most = MAX_X_LABELS * width // WIDTH
+    if n <= most:
         return list(range(n))
-    every = math.ceil(n / MAX_X_LABELS)
+    every = math.ceil(n / most)
     return list(range(0, n, every))
 
 
-def _svg(body: list[str], label: str, width=WIDTH, height=HEIGHT, css="chart") -> SafeString:
+def _svg(body: list[str], label: str, width=WIDTH, height=HEIGHT, css="chart", natural=False) -> SafeString:
+    size = f' width="{width}" height="{height}"' if natural else ""  # natural: drawn at its own size, not scaled
     return mark_safe(  # noqa: S308 - every text part below is escaped
-        f'<svg class="{css}" viewBox="0 0 {width} {height}" role="img" aria-label="{escape(label)}">'
+        f'<svg class="{css}" viewBox="0 0 {width} {height}"{size} role="img" aria-label="{escape(label)}">'
         f"<title>{escape(label)}</title>{''.join(body)}</svg>"
     )
 
 
-def _axes(top: float, step: float, fmt: Callable, labels: Sequence[str], x_of: Callable) -> list[str]:
+def _axes(top: float, step: float, fmt: Callable, labels: Sequence[str], x_of: Callable, width: int) -> list[str]:
     plot_h = HEIGHT - TOP - BOTTOM
     parts = []
     ticks = round(top / step)
     for i in range(ticks + 1):
         y = TOP + plot_h - plot_h * i / ticks
-        parts.append(f'<line class="grid" x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{y:.1f}" y2="{y:.1f}"/>')
+        parts.append(f'<line class="grid" x1="{LEFT}" x2="{width - RIGHT}" y1="{y:.1f}" y2="{y:.1f}"/>')
         parts.append(f'<text class="axis y" x="{LEFT - 6}" y="{y + 4:.1f}">{escape(fmt(step * i))}</text>')
-    for i in _x_label_indices(len(labels)):
-        parts.append(f'<text class="axis x" x="{x_of(i):.1f}" y="{HEIGHT - 8}">{escape(labels[i])}</text>')
+    for i in _x_label_indices(len(labels), width):
+        parts.append(f'<text class="axis x" x="{x_of(i):.1f}" y="{HEIGHT - 6}">{escape(labels[i])}</text>')
     return parts
 
 
-def line_chart(*, labels: Sequence[str], series: Sequence[Series], label: str, fmt: Callable = format_number):
-    """Lines over shared x labels: the current period strong, the previous one light (class `previous`)."""
+def line_chart(
+    *, labels: Sequence[str], series: Sequence[Series], label: str, fmt: Callable = format_number, width: int = WIDTH
+):
+    """Lines over shared x labels: the current period strong, the previous one light (class `previous`). A chart
+    across the page's width takes a larger `width` (WIDE), so its text keeps the size of the others'."""
     n = len(labels)
     values = [v for s in series for v in s.values if v is not None]
     top, step = nice_top(max(values, default=0))
-    plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
+    plot_w, plot_h = width - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
 
     def x_of(i):
         return LEFT + (plot_w * i / (n - 1) if n > 1 else plot_w / 2)
@@ -79,7 +85,7 @@ def line_chart(*, labels: Sequence[str], series: Sequence[Series], label: str, f
     def y_of(v):
         return TOP + plot_h - plot_h * float(v) / top
 
-    body = _axes(top, step, fmt, labels, x_of)
+    body = _axes(top, step, fmt, labels, x_of, width)
     for s in sorted(series, key=lambda s: s.kind != "previous"):  # the previous period underneath
         segment: list[str] = []
         segments = [segment]
@@ -103,22 +109,24 @@ def line_chart(*, labels: Sequence[str], series: Sequence[Series], label: str, f
                         f'<circle class="hit {s.kind}" cx="{x_of(i):.1f}" cy="{y_of(v):.1f}" r="4">'
                         f"<title>{escape(tip)}</title></circle>"
                     )
-    return _svg(body, label)
+    return _svg(body, label, width)
 
 
-def bar_chart(*, labels: Sequence[str], series: Sequence[Series], label: str, fmt: Callable = format_number):
+def bar_chart(
+    *, labels: Sequence[str], series: Sequence[Series], label: str, fmt: Callable = format_number, width: int = WIDTH
+):
     """Bars per label; several series are stacked (bottom first). Totals are written above when bars are few."""
     n = len(labels)
     totals = [sum(float(s.values[i] or 0) for s in series) for i in range(n)]
     top, step = nice_top(max(totals, default=0))
-    plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
+    plot_w, plot_h = width - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
     slot = plot_w / max(n, 1)
     bar_w = max(min(slot * 0.7, 48), 1)
 
     def x_of(i):
         return LEFT + slot * i + slot / 2
 
-    body = _axes(top, step, fmt, labels, x_of)
+    body = _axes(top, step, fmt, labels, x_of, width)
     for i in range(n):
         base = 0.0
         for s in series:
@@ -133,10 +141,10 @@ def bar_chart(*, labels: Sequence[str], series: Sequence[Series], label: str, fm
                 f'height="{h:.1f}"><title>{escape(tip)}</title></rect>'
             )
             base += v
-        if n <= 14 and totals[i]:
+        if n <= 12 and totals[i]:
             y = TOP + plot_h - plot_h * totals[i] / top - 4
             body.append(f'<text class="value" x="{x_of(i):.1f}" y="{y:.1f}">{escape(fmt(totals[i]))}</text>')
-    return _svg(body, label)
+    return _svg(body, label, width)
 
 
 def heat_map(
@@ -170,7 +178,7 @@ def heat_map(
                 f'fill-opacity="{strength:.2f}"><title>{escape(f"{name} · {columns[j]}: {fmt(v)}")}</title></rect>'
                 f'<text class="cell-value{dark}" x="{x + cell / 2}" y="{y + cell / 2 + 4}">{escape(fmt(v))}</text>'
             )
-    return _svg(body, label, width, height, css="chart heat")
+    return _svg(body, label, width, height, css="chart heat", natural=True)
 
 
 def sparkline(*, values: Sequence[float | None], previous: Sequence[float | None] = (), label: str):

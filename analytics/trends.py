@@ -61,7 +61,7 @@ def default_grain(first: datetime.date, last: datetime.date) -> str:
 
 def bucket_label(bucket: Bucket, grain: str) -> str:
     if grain == "month":
-        return bucket.first.strftime("%Y-%m")
+        return bucket.first.strftime("%y-%m")
     return f"{bucket.first.month}/{bucket.first.day}"
 
 

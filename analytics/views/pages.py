@@ -11,6 +11,7 @@ from urllib.parse import urlencode
 from django.contrib import messages
 from django.http import Http404
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 from django.views.generic import TemplateView
 
 from shops.dashboard import ShopStaffMixin
@@ -426,6 +427,7 @@ class MembersView(AnalyticsPage):
                 charts.Series(name, tiers["members"][pk], f"s{k % 6}") for k, (pk, name) in enumerate(tiers["tiers"])
             ],
             label=str(_("Tier distribution")),
+            width=charts.WIDE,
         )
         data = trend(shop=self.shop, first=p.first, last=p.last, grain=p.grain)
         s = data["series"]
@@ -475,7 +477,11 @@ class PointsView(AnalyticsPage):
             card(_("Breakage rate"), now["breakage_rate"], before["breakage_rate"], "pct", DEFINITIONS["breakage"], c),
         ]
         flows = points_trend(shop=self.shop, first=p.first, last=p.last, grain=p.grain)
-        names = {"issued": _("Issued"), "redeemed": _("Redeemed"), "expired": _("Expired")}
+        names = {
+            "issued": pgettext_lazy("points", "Issued"),
+            "redeemed": pgettext_lazy("points", "Redeemed"),
+            "expired": pgettext_lazy("points", "Expired"),
+        }
         flow_chart = charts.line_chart(
             labels=self.labels(flows["buckets"]),
             series=[charts.Series(str(names[k]), flows["series"][k], f"s{i}") for i, k in enumerate(names)],
@@ -581,6 +587,7 @@ class CouponsView(AnalyticsPage):
                 charts.Series(str(_("Redeemed")), s["redeemed"]["current"], "s1"),
             ],
             label=str(_("Coupons issued and redeemed")),
+            width=charts.WIDE,
         )
         table = Table(
             "coupons",

@@ -217,7 +217,9 @@ def _queries(client, shop, name) -> int:
     return len(queries)
 
 
-def test_a_page_costs_the_same_queries_whatever_the_number_of_orders(client, shop, rolled, django_assert_max_num_queries):
+def test_a_page_costs_the_same_queries_whatever_the_number_of_orders(
+    client, shop, rolled, django_assert_max_num_queries
+):
     staff_client(client, shop, Role.OWNER)
     before = {name: _queries(client, shop, name) for name in PAGES}
     for name in PAGES:

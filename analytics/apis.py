@@ -6,6 +6,7 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
 from rest_framework.response import Response
 
+from shops.rest.serializers import StrictSerializer
 from shops.rest.views import ShopAPIView
 
 from .selectors import summary
@@ -39,7 +40,7 @@ class SummaryOutput(Figures):
     previous = Figures(help_text="The same figures for the period of the same length just before")
 
 
-class PeriodInput(serializers.Serializer):
+class PeriodInput(StrictSerializer):
     # "from" is a Python keyword: the field is declared under another name and renamed in get_fields.
     from_ = serializers.DateField(input_formats=["%Y-%m-%d"])
     to = serializers.DateField(input_formats=["%Y-%m-%d"])

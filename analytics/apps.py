@@ -3,14 +3,15 @@
 from django.apps import AppConfig
 from django.utils.translation import gettext_lazy as _
 
-from shops.extensions import NAVIGATION, NavItem, register
+from shops.extensions import HOME_SECTION, NAVIGATION, NavItem, register
 from shops.roles import Perm
 
-ANALYTICS = NavItem(_("Analytics"), None, Perm.ANALYTICS_VIEW)  # the pages come with the dashboard work
+ANALYTICS = NavItem(_("Analytics"), "analytics", Perm.ANALYTICS_VIEW)
 
 
 class AnalyticsConfig(AppConfig):
-    """Extension points (shops.extensions): the navigation entry; the rollups' consumer of domain events."""
+    """Extension points (shops.extensions): the navigation entry, the overview's figures (HOME_SECTION); the
+    rollups' consumer of domain events."""
 
     name = "analytics"
     verbose_name = _("Analytics")
@@ -18,7 +19,9 @@ class AnalyticsConfig(AppConfig):
     def ready(self):
         from events.consumers import register_consumer
 
+        from . import home
         from .consumers import ROLLUPS
 
         register(NAVIGATION, ANALYTICS, app=self.label)
+        register(HOME_SECTION, home.section, app=self.label)
         register_consumer(ROLLUPS)

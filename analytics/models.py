@@ -122,3 +122,18 @@ class RollupState(ShopOwned):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["shop"], name="rollup_state_unique")]
+
+
+class PointsExpiryMonth(ShopOwned):
+    """Outstanding points by the month they expire (`month` the first of that month in the shop's time zone, NULL:
+    never), a snapshot of the open lots written by the daily pass (analytics.rollups.points_expiry_snapshot) as of
+    `taken_on`, so the points page never groups the lots itself."""
+
+    month = models.DateField(null=True, blank=True)
+    points = models.BigIntegerField(default=0)
+    taken_on = models.DateField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["shop", "month"], name="points_expiry_month_unique", nulls_distinct=False)
+        ]

@@ -22,18 +22,29 @@ from django.db.models import (
     Value,
     When,
 )
-from django.db.models.functions import Coalesce, TruncDate
+from django.db.models.functions import Coalesce, TruncDate, TruncMonth
 
 from coupons.models import Coupon, Redemption
 from members.models import Member
 from orders.models import COUNTED_STATUSES, Order
-from points.models import PointsEntry
+from points.models import PointsEntry, PointsLot
 from recruitment.models import Referral, ReferralStatus
 from shops.models import Shop
 from shops.time import days_bounds, local_today, shop_zone
 from tiers.models import TierChange
 
-from .models import CouponDay, DirtyDay, JoinDay, MemberDay, PointsDay, ReferralDay, RollupState, SalesDay, TierDay
+from .models import (
+    CouponDay,
+    DirtyDay,
+    JoinDay,
+    MemberDay,
+    PointsDay,
+    PointsExpiryMonth,
+    ReferralDay,
+    RollupState,
+    SalesDay,
+    TierDay,
+)
 
 ZERO = Value(0, output_field=DecimalField(max_digits=16, decimal_places=2))
 NET = ExpressionWrapper(F("amount") - F("refunded_amount"), output_field=DecimalField(max_digits=16, decimal_places=2))
@@ -213,9 +224,29 @@ def rollup_days(*, shop: Shop, first: datetime.date, last: datetime.date) -> dic
     return written
 
 
+@transaction.atomic
+def points_expiry_snapshot(*, shop: Shop, taken_on: datetime.date) -> int:
+    """Replace the shop's PointsExpiryMonth rows with its open lots' remainders grouped by the shop-local month of
+    their expiry (one GROUP BY over the open lots, which the partial index points_lot_open covers)."""
+    rows = (
+        PointsLot.objects.filter(shop=shop, remaining__gt=0)
+        .annotate(month=TruncMonth("expires_at", tzinfo=shop_zone(shop)))
+        .order_by()
+        .values("month")
+        .annotate(p=Sum("remaining"))
+    )
+    months = [
+        PointsExpiryMonth(shop=shop, month=r["month"].date() if r["month"] else None, points=r["p"], taken_on=taken_on)
+        for r in rows
+    ]
+    PointsExpiryMonth.objects.filter(shop=shop).delete()
+    PointsExpiryMonth.objects.bulk_create(months)
+    return len(months)
+
+
 def rollup_pass(*, shop: Shop, now: datetime.datetime | None = None) -> list[datetime.date]:
     """The daily pass: every day from the one after the last rolled up through yesterday (shop time), and every
-    earlier day marked dirty. Returns the days recomputed."""
+    earlier day marked dirty; then the snapshot of outstanding points by expiry month. Returns the days recomputed."""
     yesterday = local_today(shop, now) - datetime.timedelta(days=1)
     state, _ = RollupState.objects.get_or_create(shop=shop)
     days = set(DirtyDay.objects.filter(shop=shop, day__lte=yesterday).values_list("day", flat=True))
@@ -229,4 +260,5 @@ def rollup_pass(*, shop: Shop, now: datetime.datetime | None = None) -> list[dat
     for day in sorted(days):
         rollup_days(shop=shop, first=day, last=day)
     RollupState.objects.filter(shop=shop).update(rolled_through=max(yesterday, state.rolled_through or yesterday))
+    points_expiry_snapshot(shop=shop, taken_on=yesterday + datetime.timedelta(days=1))
     return sorted(days | covered)

@@ -30,6 +30,7 @@ dashboard_patterns = [
     path("<slug:shop_slug>/coupons/", include(coupon_urls.dashboard_patterns)),
     path("<slug:shop_slug>/recruitment/", include(recruitment_urls.dashboard_patterns)),
     path("<slug:shop_slug>/campaigns/", include(campaign_urls.dashboard_patterns)),
+    path("<slug:shop_slug>/analytics/", include(analytics_urls.dashboard_patterns)),
     path("<slug:shop_slug>/", include(member_import_urls.dashboard_patterns)),
 ]
 

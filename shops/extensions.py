@@ -31,6 +31,7 @@ analytics, webhooks) are consumers of domain events, never implementations of a 
 | ORDER_STATUS_CHANGED | OrderStatusChanged | orders.services.order_change_status | points, coupons |
 | MEMBER_DATA | MemberData | members.timeline | orders, tiers, points, coupons, recruitment, campaigns |
 | ORDER_PAGE_SECTION | OrderPageSection | orders.views | points |
+| HOME_SECTION | HomeSection | shops.views.HomeView | analytics |
 | IMPORT_HANDLER | ImportHandler | members.imports.import_handler | orders ("orders") |
 | DEMO_SEEDER | DemoSeeder | shops seed_demo command | members, orders, coupons, recruitment, campaigns |
 | AUDIT_ACTION | str (a label) | shops.selectors, AuditLogEntry | every app that audits |
@@ -224,6 +225,15 @@ class OrderPageSection(Protocol):
     def __call__(self, *, shop: Shop, order: Order) -> dict | None: ...
 
 
+class HomeSection(Protocol):
+    """A section of the dashboard's home page, the overview (shops.views.HomeView), top to bottom in app order:
+    {"template", "context", "stylesheet" (a static path or "")}, or None for nothing to show. `perms` are the
+    viewer's (shops.roles): a section shows only what they may see (analytics: figures need ANALYTICS_VIEW).
+    Read-only, called while the page renders in the shop's scope."""
+
+    def __call__(self, *, shop: Shop, perms: frozenset[str]) -> dict | None: ...
+
+
 class ImportHandler(Protocol):
     """A kind of file the imports page loads into an app above members, keyed by its members.models.ImportKind
     value ("orders"); members.imports.import_handler looks it up. `columns`: field -> the header names it is known
@@ -253,6 +263,7 @@ class DemoSeeder(Protocol):
 
 MEMBER_DATA: ExtensionPoint[MemberData] = ExtensionPoint("member_data", MemberData)
 ORDER_PAGE_SECTION: ExtensionPoint[OrderPageSection] = ExtensionPoint("order_page_section", OrderPageSection)
+HOME_SECTION: ExtensionPoint[HomeSection] = ExtensionPoint("home_section", HomeSection)
 IMPORT_HANDLER: ExtensionPoint[ImportHandler] = ExtensionPoint(
     "import_handler", ImportHandler, required=True, keyed=True
 )
@@ -289,6 +300,7 @@ POINTS = (
     ORDER_STATUS_CHANGED,
     MEMBER_DATA,
     ORDER_PAGE_SECTION,
+    HOME_SECTION,
     IMPORT_HANDLER,
     DEMO_SEEDER,
     AUDIT_ACTION,

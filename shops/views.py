@@ -12,6 +12,7 @@ from django.views.generic import FormView, ListView, TemplateView
 from . import logins, selectors, services
 from .dashboard import ServiceActionView, ShopStaffMixin
 from .errors import ApplicationError
+from .extensions import HOME_SECTION, implementations
 from .forms import (
     AcceptInvitationForm,
     ApiKeyForm,
@@ -166,11 +167,16 @@ class DashboardEntryView(LoginRequiredMixin, FormServiceMixin, FormView):
 
 
 class HomeView(ShopStaffMixin, TemplateView):
+    """The overview (概况): the sections apps above add (extension point HOME_SECTION: analytics' figures for those
+    who may read them), and links to the areas the viewer's role opens."""
+
     template_name = "shops/home.html"
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
-        context["role_permissions"] = [p.label for p in Perm if p in self.perms]  # in the order Perm lists them
+        sections = (section(shop=self.shop, perms=self.perms) for section in implementations(HOME_SECTION))
+        context["sections"] = [section for section in sections if section]
+        context["areas"] = [item for item in context["navigation"] if item.url_name and item.url_name != "home"]
         return context
 
 

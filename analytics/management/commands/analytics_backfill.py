@@ -4,6 +4,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from analytics.rollups import rollup_days
 from shops.models import Shop
+from shops.selectors import shop_by_slug
 from shops.tenancy import shop_scope
 
 CHUNK_DAYS = 31  # a month per transaction: the rollups of a long range are written as they are done
@@ -25,7 +26,7 @@ class Command(BaseCommand):
         if last < first:
             raise CommandError("--to is before --from.")
         try:
-            target = Shop.objects.get(slug=shop)
+            target = shop_by_slug(slug=shop)
         except Shop.DoesNotExist:
             raise CommandError(f"No shop {shop!r}.") from None
         totals: dict[str, int] = {}

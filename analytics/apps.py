@@ -3,14 +3,15 @@
 from django.apps import AppConfig
 from django.utils.translation import gettext_lazy as _
 
-from shops.extensions import NAVIGATION, NavItem, register
+from shops.extensions import MEMBER_FILTER_KEY, NAVIGATION, NavItem, register
 from shops.roles import Perm
 
 ANALYTICS = NavItem(_("Analytics"), None, Perm.ANALYTICS_VIEW)  # the pages come with the dashboard work
 
 
 class AnalyticsConfig(AppConfig):
-    """Extension points (shops.extensions): the navigation entry; the rollups' consumer of domain events."""
+    """Extension points (shops.extensions): the navigation entry; the member filter keys of RFM; the rollups'
+    consumer of domain events."""
 
     name = "analytics"
     verbose_name = _("Analytics")
@@ -19,6 +20,9 @@ class AnalyticsConfig(AppConfig):
         from events.consumers import register_consumer
 
         from .consumers import ROLLUPS
+        from .rfm import rfm_cells_condition, rfm_groups_condition
 
         register(NAVIGATION, ANALYTICS, app=self.label)
+        register(MEMBER_FILTER_KEY, rfm_cells_condition, app=self.label, key="rfm")
+        register(MEMBER_FILTER_KEY, rfm_groups_condition, app=self.label, key="rfm_groups")
         register_consumer(ROLLUPS)

@@ -84,4 +84,6 @@ def item_pairs(*, shop: Shop, kind: str, sort: str = "lift", limit: int = 50) ->
     if state is not None:
         baskets = state.category_baskets if kind == PairKind.CATEGORY else state.sku_baskets
     pairs = list(ItemPair.objects.filter(shop=shop, kind=kind).order_by(*SORTS.get(sort, SORTS["lift"]))[:limit])
+    for pair in pairs:
+        pair.shares = {name: percent(getattr(pair, name)) for name in ("support", "confidence_ab", "confidence_ba")}
     return {"kind": kind, "pairs": pairs, "baskets": baskets, "min_baskets": min_support(baskets) if baskets else None}

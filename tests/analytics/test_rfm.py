@@ -205,3 +205,14 @@ def test_an_analyst_cannot_make_segments(shop, eight, client):
     assert not Segment.objects.filter(shop=shop).exists()
     page = client.get(reverse("dashboard:analytics_rfm", args=[shop.slug])).content.decode()
     assert "group-segment" not in page
+
+
+def test_editing_an_rfm_segment_in_the_segment_form_keeps_its_cell(shop, eight, owner_client):
+    rfm_compute(shop=shop)
+    segment = rfm_segment(shop=shop, actor=SYSTEM, definition={"rfm": ["R5F5"]}, name="RFM R5 F5")
+    edit = reverse("dashboard:segment_edit", args=[shop.slug, segment.pk])
+    assert 'data-testid="kept-conditions"' in owner_client.get(edit).content.decode()
+    owner_client.post(edit, {"name": "最好的客户", "consent": ["sms"]})
+    segment.refresh_from_db()
+    assert segment.name == "最好的客户"
+    assert segment.definition == {"consent": ["sms"], "rfm": ["R5F5"]}  # not every member with SMS consent

@@ -3,15 +3,15 @@
 from django.apps import AppConfig
 from django.utils.translation import gettext_lazy as _
 
-from shops.extensions import HOME_SECTION, NAVIGATION, NavItem, register
+from shops.extensions import HOME_SECTION, MEMBER_FILTER_KEY, NAVIGATION, NavItem, register
 from shops.roles import Perm
 
 ANALYTICS = NavItem(_("Analytics"), "analytics", Perm.ANALYTICS_VIEW)
 
 
 class AnalyticsConfig(AppConfig):
-    """Extension points (shops.extensions): the navigation entry, the overview's figures (HOME_SECTION); the
-    rollups' consumer of domain events."""
+    """Extension points (shops.extensions): the navigation entry, the overview's figures (HOME_SECTION), the member
+    filter keys of RFM (MEMBER_FILTER_KEY); the rollups' consumer of domain events."""
 
     name = "analytics"
     verbose_name = _("Analytics")
@@ -21,7 +21,10 @@ class AnalyticsConfig(AppConfig):
 
         from . import home
         from .consumers import ROLLUPS
+        from .rfm import rfm_cells_condition, rfm_groups_condition
 
         register(NAVIGATION, ANALYTICS, app=self.label)
         register(HOME_SECTION, home.section, app=self.label)
+        register(MEMBER_FILTER_KEY, rfm_cells_condition, app=self.label, key="rfm")
+        register(MEMBER_FILTER_KEY, rfm_groups_condition, app=self.label, key="rfm_groups")
         register_consumer(ROLLUPS)

@@ -137,3 +137,109 @@ class PointsExpiryMonth(ShopOwned):
         constraints = [
             models.UniqueConstraint(fields=["shop", "month"], name="points_expiry_month_unique", nulls_distinct=False)
         ]
+
+
+# --- Deeper views (SPEC 14): cohorts, RFM, items bought together, written nightly by analytics.cohorts, .rfm and
+# .pairs, each in one transaction that replaces the shop's rows (running it twice changes nothing).
+
+
+class CohortCell(ShopOwned):
+    """A monthly join cohort (its first day, shop time) `months_since` months after joining: the cohort's size and
+    how many of its members had a counted order in that calendar month."""
+
+    cohort_month = models.DateField()
+    months_since = models.SmallIntegerField()
+    members = models.IntegerField(default=0)
+    ordered = models.IntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["shop", "cohort_month", "months_since"], name="cohort_cell_unique")
+        ]
+
+
+class RfmGroup(models.TextChoices):
+    """The eight groups merchants in China use; "important" members spend above the shop's middle (M high)."""
+
+    IMPORTANT_VALUE = "important_value", _("Important value")
+    IMPORTANT_DEVELOP = "important_develop", _("Important to develop")
+    IMPORTANT_KEEP = "important_keep", _("Important to keep")
+    IMPORTANT_WIN_BACK = "important_win_back", _("Important to win back")
+    ORDINARY_VALUE = "ordinary_value", _("Ordinary value")
+    ORDINARY_DEVELOP = "ordinary_develop", _("Ordinary to develop")
+    ORDINARY_KEEP = "ordinary_keep", _("Ordinary to keep")
+    ORDINARY_WIN_BACK = "ordinary_win_back", _("Ordinary to win back")
+
+
+class MemberRfm(ShopOwned):
+    """A member's recency, frequency and monetary scores (1-5) within the shop, and the group they make. Members who
+    never ordered have no row."""
+
+    member = ShopForeignKey("members.Member", on_delete=models.CASCADE, related_name="+", db_index=False)
+    r = models.SmallIntegerField()
+    f = models.SmallIntegerField()
+    m = models.SmallIntegerField()
+    group = models.CharField(max_length=24, choices=RfmGroup.choices)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["shop", "member"], name="member_rfm_unique"),
+            models.CheckConstraint(
+                condition=models.Q(r__gte=1, r__lte=5, f__gte=1, f__lte=5, m__gte=1, m__lte=5), name="member_rfm_range"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["shop", "r", "f", "m"], name="member_rfm_cell"),
+            models.Index(fields=["shop", "group"], name="member_rfm_group"),
+        ]
+
+
+class RfmCell(ShopOwned):
+    """How many members hold each (r, f, m) score, with their lifetime spend: at most 125 rows, what the RFM page
+    reads (the grid sums over m, the groups over the cells)."""
+
+    r = models.SmallIntegerField()
+    f = models.SmallIntegerField()
+    m = models.SmallIntegerField()
+    members = models.IntegerField(default=0)
+    spend = models.DecimalField(**MONEY)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["shop", "r", "f", "m"], name="rfm_cell_unique")]
+
+
+class PairKind(models.TextChoices):
+    CATEGORY = "category", _("Category")
+    SKU = "sku", _("SKU")
+
+
+class ItemPair(ShopOwned):
+    """Two items (a < b: categories or SKUs) found in the same counted order over the last 12 months: in how many
+    baskets together and apart, with support, confidence both ways and lift."""
+
+    kind = models.CharField(max_length=8, choices=PairKind.choices)
+    a = models.CharField(max_length=64)
+    b = models.CharField(max_length=64)
+    baskets = models.IntegerField()
+    a_baskets = models.IntegerField()
+    b_baskets = models.IntegerField()
+    support = models.FloatField()
+    confidence_ab = models.FloatField()
+    confidence_ba = models.FloatField()
+    lift = models.FloatField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["shop", "kind", "a", "b"], name="item_pair_unique")]
+
+
+class DeepState(ShopOwned):
+    """When each deeper view was last computed for the shop, and the basket counts the pairs were found in."""
+
+    cohorts_at = models.DateTimeField(null=True, blank=True)
+    rfm_at = models.DateTimeField(null=True, blank=True)
+    pairs_at = models.DateTimeField(null=True, blank=True)
+    category_baskets = models.IntegerField(default=0)
+    sku_baskets = models.IntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["shop"], name="deep_state_unique")]

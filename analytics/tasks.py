@@ -1,19 +1,22 @@
 """The daily rollup pass (SPEC 14): hourly for every shop, so each shop's yesterday is rolled up within the hour
 after its local midnight (a shop whose day has not ended, or that is rolled through yesterday with nothing marked
-dirty, does nothing)."""
+dirty, does nothing); then, once per shop-local day, the deeper views (cohorts, RFM, items bought together)."""
 
 from celery import shared_task
 
 from shops.tasks import fan_out_per_shop
 from shops.tenancy import task_shop_scope
 
+from .deep import deep_views_pass
 from .rollups import rollup_pass
 
 
 @shared_task(acks_late=True, reject_on_worker_lost=True)
 def analytics_rollup_shop(shop_id: int) -> int:
     with task_shop_scope(shop_id) as shop:
-        return len(rollup_pass(shop=shop))
+        days = len(rollup_pass(shop=shop))
+        deep_views_pass(shop=shop)
+        return days
 
 
 @shared_task

@@ -23,6 +23,11 @@ A definition holds any of these keys (absent keys do not filter):
     consent           [sms|push|email, ...]  has opted in to each
     statuses          [active|frozen, ...]  (default: active and frozen; erased members are never listed)
     joined_after/joined_before   ISO dates, in the shop's time zone
+
+and the keys that apps above members resolve through their own tables (shops.extensions MEMBER_FILTER_KEY):
+
+    rfm               ["R5F4", "R5F4M3", ...]  in one of these RFM cells (analytics.rfm)
+    rfm_groups        ["important_value", ...]  in one of these RFM groups (analytics.rfm)
 """
 
 import datetime
@@ -33,7 +38,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from shops.errors import ApplicationError
-from shops.extensions import TIER_LOOKUP, implementation
+from shops.extensions import MEMBER_FILTER_KEY, TIER_LOOKUP, by_key, implementation
 from shops.ids import BIGINT_MAX, BIGINT_MIN, parse_int
 from shops.models import Shop
 from shops.time import day_start, local_today, shop_zone
@@ -233,6 +238,9 @@ def member_filter(*, shop: Shop, definition: dict, now: datetime.datetime | None
         qs = qs.filter(joined_at__gte=day_start(tz, day))
     if day := _date(definition, "joined_before"):
         qs = qs.filter(joined_at__lt=day_start(tz, day))
+    for key, condition in by_key(MEMBER_FILTER_KEY).items():
+        if definition.get(key) not in (None, "", []):
+            qs = qs.filter(condition(shop=shop, value=definition[key]))
     return qs
 
 

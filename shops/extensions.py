@@ -23,6 +23,7 @@ analytics, webhooks) are consumers of domain events, never implementations of a 
 |---|---|---|---|
 | SHOP_DEFAULTS | ShopDefaults | shops.services.shop_create | tiers, points |
 | TIER_LOOKUP | TierLookup | members.apis, members.forms, members.filters | tiers (the one) |
+| MEMBER_FILTER_KEY | MemberFilterKey (keyed) | members.filters.member_filter | analytics ("rfm", "rfm_groups") |
 | PROFILE_SAVED | ProfileSaved | members.services.member_enroll, member_update | points |
 | MEMBER_JOINED | MemberJoined | members.services.member_enroll | recruitment |
 | ORDER_POINTS_AWARD | OrderPointsAward | orders.services.orders_record | points (the one) |
@@ -51,6 +52,8 @@ from django.utils.functional import Promise
 from .registry import ExtensionPoint, registry
 
 if TYPE_CHECKING:  # the types of the apps above, named in the contracts only
+    from django.db.models import Q
+
     from members.imports.files import Columns, Table
     from members.imports.kind import ChunkResult, Unit
     from members.models import Member
@@ -195,7 +198,18 @@ class TierLookup(Protocol):
         ...
 
 
+class MemberFilterKey(Protocol):
+    """A key of members.filters definitions whose meaning lives in an app above members, keyed by that key (analytics:
+    "rfm", "rfm_groups", resolved through its MemberRfm table). member_filter calls it when a definition holds the
+    key with a value (not None, "" or []), and filters the shop's members by the condition returned: a Q on the
+    member (an Exists over the app's own rows, which must name `shop`). Read-only, in the caller's transaction and
+    scope. Raises members.filters.InvalidFilter for a value it does not understand."""
+
+    def __call__(self, *, shop: Shop, value: Any) -> Q: ...
+
+
 TIER_LOOKUP: ExtensionPoint[TierLookup] = ExtensionPoint("tier_lookup", TierLookup, required=True, single=True)
+MEMBER_FILTER_KEY: ExtensionPoint[MemberFilterKey] = ExtensionPoint("member_filter_key", MemberFilterKey, keyed=True)
 ORDER_POINTS_AWARD: ExtensionPoint[OrderPointsAward] = ExtensionPoint(
     "order_points_award", OrderPointsAward, required=True, single=True
 )
@@ -292,6 +306,7 @@ SETTINGS_NAVIGATION: ExtensionPoint[NavItem] = ExtensionPoint("settings_navigati
 
 POINTS = (
     SHOP_DEFAULTS,
+    MEMBER_FILTER_KEY,
     PROFILE_SAVED,
     MEMBER_JOINED,
     ORDER_POINTS_AWARD,

@@ -16,6 +16,7 @@ from django.utils.translation import gettext_lazy, pgettext
 from django.views import View
 from django.views.generic import FormView, TemplateView
 
+from members.segments import segment_list
 from shops.dashboard import ServiceActionView, ShopStaffMixin
 from shops.errors import ApplicationError
 from shops.ids import parse_id
@@ -25,7 +26,7 @@ from shops.views import FormServiceMixin
 
 from ..audience import InvalidAudience, audience_preview
 from ..errors import UnbalancedBraces, UnknownPlaceholder
-from ..forms import AudienceForm, CampaignForm, TestSendForm, needs_saved_choice
+from ..forms import AudienceForm, AudienceKind, CampaignForm, TestSendForm, needs_saved_choice
 from ..links import InvalidLink
 from ..models import Campaign, CampaignStatus, Reason
 from ..reports import campaign_report
@@ -99,8 +100,15 @@ class CampaignCreateView(ShopStaffMixin, FormServiceMixin, FormView):
 
     def get_initial(self):
         if self.campaign is None:
-            return {}
+            return self.initial_segment()
         return CampaignForm.initial_for(self.campaign)
+
+    def initial_segment(self) -> dict:
+        """?segment=<id> (a link from a segment or an RFM group) chooses that segment of the shop as the audience."""
+        pk = parse_id(self.request.GET.get("segment"))
+        if pk is None or not segment_list(shop=self.shop).filter(pk=pk).exists():
+            return {}
+        return {"audience_kind": AudienceKind.SEGMENT, "segment": pk}
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)

@@ -8,6 +8,7 @@ from django.views import View
 from django.views.generic import FormView, TemplateView
 
 from shops.dashboard import ServiceActionView, ShopStaffMixin
+from shops.extensions import MEMBER_FILTER_KEY, by_key
 from shops.rest.parsers import TooDeep, json_loads_bounded
 from shops.roles import Perm
 from shops.views import FormServiceMixin
@@ -48,16 +49,24 @@ class SegmentFormMixin(ShopStaffMixin, FormServiceMixin):
         return {**super().get_form_kwargs(), "shop": self.shop}
 
     def get_context_data(self, **kwargs):
-        return super().get_context_data(segment=self.segment, **kwargs)
+        return super().get_context_data(segment=self.segment, kept_conditions=self.kept_conditions(), **kwargs)
 
     def perform(self, form):
         segment_save(
             shop=self.shop,
             actor=self.actor,
             name=form.cleaned_data["name"],
-            definition=form.definition(),
+            definition={**form.definition(), **self.kept_conditions()},
             segment=self.segment,
         )
+
+    def kept_conditions(self) -> dict:
+        """The saved conditions this form has no field for, kept as they are: those of apps above members (an RFM
+        cell: shops.extensions MEMBER_FILTER_KEY). Without them, renaming such a segment would widen it to every
+        member matching the rest."""
+        if self.segment is None:
+            return {}
+        return {key: value for key, value in self.segment.definition.items() if key in by_key(MEMBER_FILTER_KEY)}
 
     def get_success_url(self):
         return reverse("dashboard:segments", args=[self.shop.slug])

@@ -2,6 +2,7 @@ import datetime
 
 from django.core.management.base import BaseCommand, CommandError
 
+from analytics.deep import deep_views_compute
 from analytics.rollups import rollup_days
 from shops.models import Shop
 from shops.selectors import shop_by_slug
@@ -11,7 +12,10 @@ CHUNK_DAYS = 31  # a month per transaction: the rollups of a long range are writ
 
 
 class Command(BaseCommand):
-    help = "Recompute the analytics rollups of a shop for a range of days (shop time zone, both included)."
+    help = (
+        "Recompute the analytics rollups of a shop for a range of days (shop time zone, both included), then its "
+        "cohorts, RFM scores and items bought together (as of now)."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("--shop", required=True, help="The shop's slug.")
@@ -37,4 +41,5 @@ class Command(BaseCommand):
                 for table, n in rollup_days(shop=target, first=start, last=end).items():
                     totals[table] = totals.get(table, 0) + n
                 start = end + datetime.timedelta(days=1)
+            totals.update(deep_views_compute(shop=target))
         self.stdout.write(", ".join(f"{table}: {n}" for table, n in totals.items()))

@@ -1,7 +1,7 @@
 from django.urls import path
 
 from . import apis
-from .views import pages
+from .views import ledgers, pages
 
 # Under /api/v1/, in the "api" namespace.
 api_patterns = [
@@ -13,6 +13,6 @@ dashboard_patterns = [
     path("", pages.TrendsView.as_view(), name="analytics"),
     path("sales/", pages.SalesView.as_view(), name="analytics_sales"),
     path("members/", pages.MembersView.as_view(), name="analytics_members"),
-    path("points/", pages.PointsView.as_view(), name="analytics_points"),
-    path("coupons/", pages.CouponsView.as_view(), name="analytics_coupons"),
+    path("points/", ledgers.PointsView.as_view(), name="analytics_points"),
+    path("coupons/", ledgers.CouponsView.as_view(), name="analytics_coupons"),
 ]

@@ -232,7 +232,7 @@ def classification_plan() -> None:
     and speeds up nothing (the probes are index lookups). See docs/benchmarks.md, issue 18."""
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
-            cursor.execute("SET LOCAL jit = off")
+            cursor.execute("SET LOCAL jit = off")  # tenant-ok: a setting of this transaction, no rows
 
 
 def _count_by_reason(qs: QuerySet[Member]) -> dict[str, int]:
@@ -246,7 +246,7 @@ def _count_by_reason(qs: QuerySet[Member]) -> dict[str, int]:
     # per FILTER (SQLite wants a LIMIT before it).
     fence = "OFFSET 0" if connection.vendor == "postgresql" else "LIMIT -1 OFFSET 0"
     with connection.cursor() as cursor:
-        # The inner SELECT is the shop's members: member_filter names the shop.
+        # tenant-ok: the inner SELECT is the shop's members (member_filter names the shop)
         cursor.execute(f"SELECT {columns} FROM ({select} {fence}) AS s", [*reasons, *params])  # noqa: S608
         row = cursor.fetchone()
     return {reason: n for reason, n in zip(reasons, row, strict=True) if n}

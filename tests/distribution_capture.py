@@ -6,8 +6,9 @@ connection as it opens (Django's `connection_created` signal: the test thread, l
 race tests) and keeps each distinct SQL text once, with the first test that ran it and the app code that sent it.
 The test is moved to the end of the run and checks what was captured (tests/distribution_sql.py).
 
-Not recorded: the test database's creation and migrations (`django_db_setup`), and anything outside a test's
-setup, call and teardown.
+Not recorded: the test database's creation and migrations (`django_db_setup`), migrations a test runs itself (a
+migration's backfill is the coordinator's cross-shard work by design, not a query the application routes), and
+anything outside a test's setup, call and teardown.
 """
 
 from __future__ import annotations
@@ -116,6 +117,8 @@ class DistributionQueries:
         return execute(sql, params, many, context)
 
     def _record(self, sql, params, many):
+        if _in_migration():
+            return
         origin, caller = _frames()
         text = sql if isinstance(sql, str) else str(sql)
         statement = Statement(
@@ -136,6 +139,19 @@ def _copy(params, many):
     if isinstance(params, dict):
         return dict(params)
     return tuple(params) if len(params) <= 1000 else None
+
+
+_MIGRATIONS = f"{os.sep}django{os.sep}db{os.sep}migrations{os.sep}"
+
+
+def _in_migration() -> bool:
+    """Whether Django's migration machinery sent the statement (a test that migrates backwards and forwards)."""
+    frame = sys._getframe(2)
+    while frame is not None:
+        if _MIGRATIONS in frame.f_code.co_filename:
+            return True
+        frame = frame.f_back
+    return False
 
 
 def _frames() -> tuple[str, str]:

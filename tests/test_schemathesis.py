@@ -42,6 +42,7 @@ OPERATIONS = [
     ("GET", "/api/v1/members/{id}/"),
     ("PATCH", "/api/v1/members/{id}/"),
     ("POST", "/api/v1/members/{id}/devices/"),
+    ("GET", "/api/v1/analytics/summary/"),
     ("POST", "/api/v1/orders/"),
     ("POST", "/api/v1/orders/bulk/"),
     ("GET", "/api/v1/orders/{external_id}/"),
@@ -83,6 +84,7 @@ ERRORS = {
     ("GET", "/api/v1/members/{id}/"): {"404"},
     ("PATCH", "/api/v1/members/{id}/"): {"400", "404", "409"},
     ("POST", "/api/v1/members/{id}/devices/"): {"400", "404", "409"},  # 409: an erased member
+    ("GET", "/api/v1/analytics/summary/"): {"400"},  # a bad date, a period backwards or too long
     ("POST", "/api/v1/orders/"): {"400", "409"},
     ("POST", "/api/v1/orders/bulk/"): {"400"},
     ("GET", "/api/v1/orders/{external_id}/"): {"404"},

@@ -92,7 +92,7 @@ def _sales(shop: Shop, first, last, start, end) -> int:
 
 
 def _member_days(shop: Shop, first, last, start, end) -> int:
-    """One row per member and day with orders: millions over a backfill, so written by INSERT ... SELECT."""
+    """One row per member and day with orders: millions over a backfill, so written by INSERT ... SELECT, sorted."""
     select = (
         counted_orders(shop=shop, start=start, end=end)
         .filter(member__isnull=False)
@@ -101,6 +101,10 @@ def _member_days(shop: Shop, first, last, start, end) -> int:
         .values("day", "member_id")
         .annotate(r_shop=Value(shop.pk), r_orders=Count("pk"), r_sales=Coalesce(Sum(NET), ZERO))
         .values_list("r_shop", "day", "member_id", "r_orders", "r_sales")
+        # In member order, the deferred foreign-key checks and the (shop, member, day) index meet the members in
+        # the order of their keys instead of at random: a month of bench-big (469,492 rows) went from 34.5 s to
+        # 22.8 s, the member key's checks from 11.4 s to 5.2 s (docs/benchmarks.md, issue 20).
+        .order_by("member_id", "day")
     )
     sql, params = select.query.sql_with_params()
     MemberDay.objects.filter(shop=shop, day__gte=first, day__lte=last).delete()

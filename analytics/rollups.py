@@ -45,6 +45,7 @@ from .models import (
     SalesDay,
     TierDay,
 )
+from .selectors import rollups_changed
 
 ZERO = Value(0, output_field=DecimalField(max_digits=16, decimal_places=2))
 NET = ExpressionWrapper(F("amount") - F("refunded_amount"), output_field=DecimalField(max_digits=16, decimal_places=2))
@@ -225,6 +226,9 @@ def rollup_days(*, shop: Shop, first: datetime.date, last: datetime.date) -> dic
         for table in TABLES:
             written[table.__name__.lstrip("_")] = table(shop, first, last, start, end)
         DirtyDay.objects.filter(shop=shop, day__gte=first, day__lte=last).delete()
+        # Now and again at the commit: a page that read the old rows in between cached them under the first version.
+        rollups_changed(shop=shop)
+        transaction.on_commit(lambda: rollups_changed(shop=shop))
     return written
 
 

@@ -5,18 +5,21 @@ A period is a range of shop-local days, both included. Money is Decimal, rates a
 when there is nothing to divide by)."""
 
 import datetime
+import time
 from decimal import ROUND_HALF_UP, Decimal
 
 from django.db.models import Count, Q, Sum
 from django.db.models.functions import Coalesce
 
 from points.models import EntryKind, PointsProgram
+from shops.cache import optional_cache
 from shops.models import Shop
 
 from .models import CouponDay, JoinDay, MemberDay, PointsDay, ReferralDay, SalesDay
 
 CENT = Decimal("0.01")
 ISSUED_KINDS = (EntryKind.EARN, EntryKind.ADJUST)
+SUMMARY_TTL = 24 * 3600  # a day at most, whatever happens to the version key
 
 
 def _rate(numerator, denominator) -> float | None:
@@ -116,10 +119,30 @@ def period_figures(*, shop: Shop, first: datetime.date, last: datetime.date) -> 
     }
 
 
+def _version_key(shop: Shop) -> str:
+    return f"analytics:{shop.pk}:rollups"
+
+
+def rollups_changed(*, shop: Shop) -> None:
+    """Called by analytics.rollups when a shop's rollups are rewritten: the figures cached from them are stale."""
+    optional_cache.set(_version_key(shop), time.time_ns(), None)
+
+
 def summary(*, shop: Shop, first: datetime.date, last: datetime.date) -> dict:
-    """The period's figures with the same figures for the period of the same length before, under `previous`."""
+    """The period's figures with the same figures for the period of the same length before, under `previous`.
+
+    Kept in the cache until the shop's rollups next change (a pass, a backfill): they change once a day, and the
+    active members and repeat purchase rate of a busy shop's month count its buyers over about a million
+    member-days (0.8 s each period at 1M members, docs/benchmarks.md issue 20), which every page and API call
+    would otherwise pay again."""
+    version = optional_cache.get(_version_key(shop)) or 0
+    key = f"analytics:{shop.pk}:summary:{version}:{first.isoformat()}:{last.isoformat()}"
+    if (cached := optional_cache.get(key)) is not None:
+        return cached
     before = previous_period(first, last)
-    return {
+    figures = {
         **period_figures(shop=shop, first=first, last=last),
         "previous": period_figures(shop=shop, first=before[0], last=before[1]),
     }
+    optional_cache.set(key, figures, SUMMARY_TTL)
+    return figures

@@ -106,3 +106,14 @@ def test_the_other_shop_rolls_up_only_its_own(shop, other_shop, facts):
     rollup_days(shop=other_shop, first=D1, last=D1)
     assert sales(other_shop, D1) == (1, Decimal("999.00"), 1, Decimal("999.00"))
     assert not SalesDay.objects.filter(shop=shop).exists()
+
+
+def test_the_summary_is_cached_until_the_rollups_change(shop, facts):
+    rollup_days(shop=shop, first=D1, last=D2)
+    first = summary(shop=shop, first=D1, last=D1)
+    assert first["sales"] == Decimal("240.00")
+    a1 = facts["orders"]["a"]
+    refund_record(shop=shop, order=a1, data=RefundInput(external_id="R-cache", amount=Decimal("20.00")))
+    assert summary(shop=shop, first=D1, last=D1)["sales"] == Decimal("240.00")  # the rollups have not changed yet
+    rollup_days(shop=shop, first=D1, last=D1)
+    assert summary(shop=shop, first=D1, last=D1)["sales"] == Decimal("220.00")

@@ -14,14 +14,18 @@ from shops.roles import Perm
 from shops.views import FormServiceMixin
 
 from ..filters import InvalidFilter
-from ..forms import MemberFilterForm, SegmentForm
+from ..forms import FILTER_FIELDS, MemberFilterForm, SegmentForm
 from ..segments import segment_count, segment_delete, segment_get, segment_list, segment_save
 
 MAX_DEFINITION_BYTES = 20_000
 
 
-def members_url(shop, definition: dict) -> str:
-    """The member list showing a definition (segments hold no search text, so their conditions may be in a URL)."""
+def members_url(shop, definition: dict) -> str | None:
+    """The member list showing a definition (segments hold no search text, so their conditions may be in a URL);
+    None when the list's form cannot hold one of its conditions (an app's own filter key, such as analytics' RFM
+    cells): a list without that condition would show members the segment does not hold."""
+    if set(definition) - {"q", *FILTER_FIELDS}:
+        return None
     query = MemberFilterForm.data_for({k: v for k, v in definition.items() if k != "q"}).urlencode()
     return reverse("dashboard:members", args=[shop.slug]) + (f"?{query}" if query else "")
 

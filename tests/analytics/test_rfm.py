@@ -216,3 +216,12 @@ def test_editing_an_rfm_segment_in_the_segment_form_keeps_its_cell(shop, eight, 
     segment.refresh_from_db()
     assert segment.name == "最好的客户"
     assert segment.definition == {"consent": ["sms"], "rfm": ["R5F5"]}  # not every member with SMS consent
+
+
+def test_an_rfm_segment_offers_no_member_list_that_would_drop_its_cell(shop, eight, owner_client):
+    rfm_compute(shop=shop)
+    rfm_segment(shop=shop, actor=SYSTEM, definition={"rfm": ["R5F5"]}, name="RFM R5 F5")
+    listing = owner_client.get(reverse("dashboard:segments", args=[shop.slug]))
+    [segment] = listing.context["segments"]
+    assert segment.members_url is None  # the member list's form cannot hold the cell: no link to a wider list
+    assert "Show members" not in listing.content.decode() and "查看会员" not in listing.content.decode()

@@ -48,6 +48,14 @@ def ops_client(client):
         "events/event",
         "events/stream",
         "events/cursor",
+        "members/device",
+        "campaigns/campaign",
+        "campaigns/message",
+        "campaigns/messagingsettings",
+        "campaigns/contactcount",
+        "analytics/rollupstate",
+        "analytics/dirtyday",
+        "analytics/salesday",
     ],
 )
 def test_every_changelist_shows_all_shops_and_searches(ops_client, shop, other_shop, path):

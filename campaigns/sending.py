@@ -193,21 +193,22 @@ def claim(*, shop: Shop, campaign: Campaign, size: int, now: datetime.datetime |
     return out
 
 
-def _ids(messages) -> list[int]:
-    return [int(m.message_id.split("-", 1)[1]) for m in messages]
+def _row_id(provider_key: str) -> int:
+    """The message row of a provider key ("<shop id>-<row id>", campaigns.models.provider_id)."""
+    return int(provider_key.split("-", 1)[1])
 
 
 def results_record(*, shop: Shop, results: list[SendResult], now: datetime.datetime | None = None) -> None:
     """Mark claimed rows by the provider's answer: `sent`, or `failed` with its reason (final)."""
     now = now or timezone.now()
     sending = Message.objects.filter(shop=shop, status=MessageStatus.SENDING)
-    sent = [int(r.message_id.split("-", 1)[1]) for r in results if r.ok]
+    sent = [_row_id(r.message_id) for r in results if r.ok]
     if sent:
         sending.filter(pk__in=sent).update(status=MessageStatus.SENT, sent_at=now, error="")
     failures: dict[str, list[int]] = {}
     for r in results:
         if not r.ok:
-            failures.setdefault(r.reason, []).append(int(r.message_id.split("-", 1)[1]))
+            failures.setdefault(r.reason, []).append(_row_id(r.message_id))
     for reason, ids in failures.items():
         sending.filter(pk__in=ids).update(status=MessageStatus.FAILED, error=reason[:500])
 
@@ -256,7 +257,7 @@ def send_batch(*, shop: Shop, campaign: Campaign, now: datetime.datetime | None 
         results = _backend(campaign.channel).send_many(messages)
     except DeliveryError:
         log.warning("campaign %s: provider failed, batch settled", campaign.pk)
-        settle(shop=shop, channel=campaign.channel, ids=_ids(messages), backoff=True)
+        settle(shop=shop, channel=campaign.channel, ids=[_row_id(m.message_id) for m in messages], backoff=True)
         raise
     results_record(shop=shop, results=results)
     return len(messages)
@@ -273,10 +274,3 @@ def claims_settle(*, shop: Shop, campaign: Campaign, now: datetime.datetime | No
     for start in range(0, len(stale), 1000):
         settle(shop=shop, channel=campaign.channel, ids=stale[start : start + 1000], now=now, backoff=False)
     return len(stale)
-
-
-def outstanding(*, shop: Shop, campaign: Campaign) -> bool:
-    """Whether the campaign still has messages to send or to settle."""
-    return Message.objects.filter(
-        shop=shop, campaign=campaign, status__in=[MessageStatus.QUEUED, MessageStatus.SENDING]
-    ).exists()

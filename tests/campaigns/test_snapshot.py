@@ -76,15 +76,24 @@ def test_in_app_needs_no_consent(shop):
 
 
 def test_holdout_takes_the_share_by_bucket_and_is_fixed_per_campaign(shop):
-    members(shop, 400)
+    from campaigns.audience import HOLDOUT_STEP, audience_preview
+    from campaigns.models import MessagingSettings
+
+    audience = members(shop, 400)
+    buckets = {m.pk: m.bucket for m in audience}
     first = started(shop, holdout_percent=20)
     held = set(rows(shop, first).filter(reason="holdout").values_list("member_id", flat=True))
     assert 50 <= len(held) <= 110  # 20% of 400, by random buckets
-    again = draft(shop, holdout_percent=20)  # the same campaign id gives the same members; another moves them
-    from campaigns.audience import HOLDOUT_STEP
-
-    assert HOLDOUT_STEP % 2 and HOLDOUT_STEP % 5  # prime to 10,000: every campaign moves the range
-    assert again.pk != first.pk
+    # Fixed by bucket: exactly the members whose bucket falls in this campaign's moved range.
+    offset = first.pk * HOLDOUT_STEP % 10_000
+    assert held == {pk for pk, bucket in buckets.items() if (bucket + offset) % 10_000 < 2000}
+    # The same campaign classifies the same members again; the next one holds out another range.
+    settings = MessagingSettings.objects.get(shop=shop)
+    again = audience_preview(shop=shop, campaign=first, settings=settings, start=first.started_at)
+    assert again["suppressed"]["holdout"] == len(held)
+    second = started(shop, holdout_percent=20, name="第二个")
+    held_second = set(rows(shop, second).filter(reason="holdout").values_list("member_id", flat=True))
+    assert held_second != held
 
 
 def test_the_contact_budget_caps_a_member_across_campaigns(shop):

@@ -86,7 +86,7 @@ def worker(args) -> None:
                     for i, phone, text in cursor.fetchall()
                 ]
         else:
-            campaign_get(shop=shop, pk=args.campaign)  # connect, warm the imports
+            campaign_get(shop=shop, pk=args.campaign, standing=True)  # connect, warm the imports
         print("ready", flush=True)
         sys.stdin.readline()
         started = time.time()
@@ -100,7 +100,7 @@ def worker(args) -> None:
         else:
             deadline = time.monotonic() + args.seconds if args.seconds else None
             while deadline is None or time.monotonic() < deadline:
-                campaign = campaign_get(shop=shop, pk=args.campaign)
+                campaign = campaign_get(shop=shop, pk=args.campaign, standing=True)
                 if campaign.status != CampaignStatus.SENDING:
                     break
                 n = send_batch(shop=shop, campaign=campaign)

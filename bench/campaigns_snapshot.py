@@ -191,7 +191,7 @@ def main() -> None:
                     f"INSERT INTO campaigns_message ({', '.join(snapshot.MESSAGE_COLUMNS)}) "  # noqa: S608
                     "SELECT m.shop_id, %s, m.id, 'sms', 'queued', '', %s, %s, 0, 0, '', '', '' "
                     "FROM members_member m WHERE m.shop_id = %s AND m.status <> 'erased' "
-                    "ON CONFLICT (shop_id, campaign_id, member_id) DO NOTHING",
+                    "ON CONFLICT (shop_id, campaign_id, member_id, occurrence) DO NOTHING",
                     [other.pk, start, due_on, shop.pk],
                 )
             return time.perf_counter() - started

@@ -211,7 +211,10 @@ def classified(
     elif campaign.channel == Channel.PUSH:
         devices = Device.objects.filter(shop=shop, member=OuterRef("pk"), is_active=True)
         rules.append(When(~Exists(devices), then=Value(Reason.NO_ADDRESS)))
-    if consent := CONSENT_FIELD.get(campaign.channel):
+    if campaign.transactional:
+        # Service messages need no marketing consent; an explicit opt-out of them is final (SPEC 13, order care).
+        rules.append(When(consent_service=False, then=Value(Reason.UNSUBSCRIBED)))
+    elif consent := CONSENT_FIELD.get(campaign.channel):
         # Unsubscribed: consent given once and withdrawn since; a member who declined at enrolment (a refusal is
         # recorded as a change too) or never said anything has no consent, which is not an unsubscription.
         given = ConsentChange.objects.filter(shop=shop, member=OuterRef("pk"), channel=campaign.channel, granted=True)

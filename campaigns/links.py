@@ -88,6 +88,8 @@ def click_record(*, shop_id: int, message_id: int) -> str | None:
     Message.objects.filter(shop_id=shop_id, pk=message_id).update(
         clicks=F("clicks") + 1, clicked_at=Coalesce(F("clicked_at"), Value(timezone.now()))
     )
+    # A page that needs to know the message (an automation's survey) names it by the same signed token.
+    target = target.replace("{token}", link_token(shop_id, message_id))
     if target.startswith("/"):
         return settings.PUBLIC_URL.rstrip("/") + target
     return target

@@ -124,6 +124,12 @@ class Campaign(ShopOwned):
     coupon_counts = models.JSONField(default=dict, blank=True)
     # The uplift report, frozen once the attribution window has passed (campaigns.reports).
     report = models.JSONField(null=True, blank=True)
+    # A standing campaign is the message step of an automation (SPEC 13): the automation writes its rows, one per
+    # member and occurrence, as members reach the step; it stays `sending` while it exists and is not listed among
+    # the merchant's campaigns. A transactional one (order care) is exempt from marketing consent, the contact
+    # budget and quiet hours, but never reaches a member who opted out of service messages.
+    standing = models.BooleanField(default=False)
+    transactional = models.BooleanField(default=False)
 
     class Meta:
         verbose_name = _("campaign")
@@ -167,12 +173,18 @@ class Message(ShopOwned):
     coupon = ShopForeignKey(
         "coupons.Coupon", null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_index=False
     )
+    # An automation's occurrence ("" for a campaign): a member gets one message per campaign and occurrence.
+    occurrence = models.CharField(max_length=64, default="", db_default="", blank=True)
+    # The automation placeholders' values of this message ({order}, {gift}, {date}), written with the row.
+    detail = models.JSONField(null=True, blank=True)
 
     class Meta:
         verbose_name = _("message")
         verbose_name_plural = _("messages")
         constraints = [
-            models.UniqueConstraint(fields=["shop", "campaign", "member"], name="message_once_per_member"),
+            models.UniqueConstraint(
+                fields=["shop", "campaign", "member", "occurrence"], name="message_once_per_occurrence"
+            ),
         ]
         indexes = [
             # The senders' claim: a campaign's queued rows that are due, in id order.

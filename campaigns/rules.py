@@ -9,10 +9,13 @@ from dataclasses import dataclass
 from .errors import MissingSignature, UnbalancedBraces, UnknownPlaceholder
 
 PLACEHOLDERS = frozenset({"name", "shop", "tier", "points_balance", "points_expiring", "coupon", "link"})
-_PLACEHOLDER = re.compile(r"\{(" + "|".join(sorted(PLACEHOLDERS)) + r")\}")
+# An automation's messages also name what started them: the order, the gift, the date (of a birthday, an
+# expiry), the item to buy again.
+AUTOMATION_PLACEHOLDERS = PLACEHOLDERS | {"order", "gift", "date", "item"}
+_PLACEHOLDER = re.compile(r"\{(" + "|".join(sorted(AUTOMATION_PLACEHOLDERS)) + r")\}")
 
 
-def placeholders_check(text: str) -> None:
+def placeholders_check(text: str, allowed: frozenset[str] = PLACEHOLDERS) -> None:
     """Refuse a text whose braces are not pairs of known placeholders. There is no escape for a literal brace:
     merchants' texts are short, and a stray "{" is far more often a typo for a placeholder.
 
@@ -28,7 +31,7 @@ def placeholders_check(text: str) -> None:
             if opened is None:
                 raise UnbalancedBraces(details={"position": position})
             name = text[opened + 1 : position]
-            if name not in PLACEHOLDERS and name not in unknown:
+            if name not in allowed and name not in unknown:
                 unknown.append(name)
             opened = None
     if opened is not None:

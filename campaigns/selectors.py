@@ -2,7 +2,7 @@
 
 import datetime
 
-from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 from django_scopes import scopes_disabled
 
@@ -17,7 +17,8 @@ def messaging_settings_get(*, shop: Shop) -> MessagingSettings:
 
 
 def campaign_list(*, shop: Shop) -> QuerySet[Campaign]:
-    return Campaign.objects.filter(shop=shop).order_by("-created_at", "-id")
+    """The merchant's campaigns (an automation's standing campaigns are its steps, shown with the automation)."""
+    return Campaign.objects.filter(shop=shop, standing=False).order_by("-created_at", "-id")
 
 
 def campaigns_with_figures(*, shop: Shop) -> QuerySet[Campaign]:
@@ -36,9 +37,11 @@ def campaigns_with_figures(*, shop: Shop) -> QuerySet[Campaign]:
     )
 
 
-def campaign_get(*, shop: Shop, pk) -> Campaign:
-    """Raises Campaign.DoesNotExist for a missing or another shop's id."""
-    return Campaign.objects.get(shop=shop, pk=pk)
+def campaign_get(*, shop: Shop, pk, standing: bool = False) -> Campaign:
+    """A campaign of the merchant's; with `standing`, an automation's standing campaign too (the senders).
+    Raises Campaign.DoesNotExist for a missing or another shop's id."""
+    campaigns = Campaign.objects.filter(shop=shop)
+    return campaigns.get(pk=pk) if standing else campaigns.get(pk=pk, standing=False)
 
 
 def campaign_counts(*, shop: Shop, campaign: Campaign) -> dict:
@@ -92,10 +95,18 @@ def campaigns_due_all_shops(*, now: datetime.datetime) -> list[tuple[int, int]]:
         return list(due.values_list("shop_id", "pk"))
 
 
-def campaigns_sending_all_shops() -> list[tuple[int, int]]:
-    """(shop id, campaign id) of every shop's campaigns on their way (the tick), across shops by design."""
+def campaigns_sending_all_shops(*, now: datetime.datetime) -> list[tuple[int, int]]:
+    """(shop id, campaign id) of every shop's campaigns on their way (the tick), across shops by design: the
+    merchant's sending campaigns, and the standing ones (automation steps) with a message due or being sent."""
     with scopes_disabled():
-        return list(Campaign.objects.filter(status=CampaignStatus.SENDING).values_list("shop_id", "pk"))
+        work = Message.objects.filter(
+            shop=OuterRef("shop"), campaign=OuterRef("pk"), status=MessageStatus.QUEUED, due_at__lte=now
+        )
+        sending = Message.objects.filter(shop=OuterRef("shop"), campaign=OuterRef("pk"), status=MessageStatus.SENDING)
+        campaigns = Campaign.objects.filter(status=CampaignStatus.SENDING).filter(
+            Q(standing=False) | Exists(work) | Exists(sending)
+        )
+        return list(campaigns.values_list("shop_id", "pk"))
 
 
 def message_of_link(*, shop: Shop, pk: int) -> Message:

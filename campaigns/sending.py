@@ -74,17 +74,27 @@ def _values(shop: Shop, campaign: Campaign, rows: list[dict]) -> dict[int, dict]
             "points_expiring": str(expiring.get(row["member_id"], 0)),
             "coupon": row["coupon__code"] or "",
             "link": tracked_url(shop.pk, row["pk"]) if campaign.link_url else "",
+            **(row["detail"] or {}),  # an automation's {order}, {gift}, {date}
         }
     return values
 
 
-def _suppression(channel: str, row: dict, once_given: set[int], device: dict[int, str]) -> str:
+def consent_field(campaign: Campaign) -> str | None:
+    """The member field a message of the campaign needs set: the channel's marketing consent, or for a
+    transactional message (order care) the member's service messages."""
+    return "consent_service" if campaign.transactional else CONSENT_FIELD.get(campaign.channel)
+
+
+def _suppression(campaign: Campaign, row: dict, once_given: set[int], device: dict[int, str]) -> str:
     """Why a claimed row must not go out now (consent is checked again at send time), or ""."""
+    channel = campaign.channel
     if row["member__status"] == MemberStatus.ERASED:
         return Reason.ERASED
     if row["member__status"] == MemberStatus.FROZEN:
         return Reason.FROZEN
-    if (field := CONSENT_FIELD.get(channel)) and not row[f"member__{field}"]:
+    if (field := consent_field(campaign)) and not row[f"member__{field}"]:
+        if campaign.transactional:
+            return Reason.UNSUBSCRIBED  # service messages are on unless the member opted out
         return Reason.UNSUBSCRIBED if row["member_id"] in once_given else Reason.NO_CONSENT
     if channel == Channel.SMS and not row["member__phone"]:
         return Reason.NO_ADDRESS
@@ -127,12 +137,13 @@ def claim(*, shop: Shop, campaign: Campaign, size: int, now: datetime.datetime |
         )
         if not ids:
             return []
-        consent = CONSENT_FIELD.get(campaign.channel)
+        consent = consent_field(campaign)
         rows = list(
             Message.objects.filter(shop=shop, pk__in=ids).values(
                 "pk",
                 "member_id",
                 "coupon__code",
+                "detail",
                 "member__name",
                 "member__phone",
                 "member__status",
@@ -143,7 +154,7 @@ def claim(*, shop: Shop, campaign: Campaign, size: int, now: datetime.datetime |
         )
         member_ids = [row["member_id"] for row in rows]
         once_given = set()  # consent given at some time: without it now, they unsubscribed (campaigns.audience)
-        if consent:
+        if consent and not campaign.transactional:
             once_given = set(
                 ConsentChange.objects.filter(
                     shop=shop, member_id__in=member_ids, channel=campaign.channel, granted=True
@@ -161,7 +172,7 @@ def claim(*, shop: Shop, campaign: Campaign, size: int, now: datetime.datetime |
         messaging = messaging_settings_get(shop=shop)
         marks, out = [], []
         for row in rows:
-            if reason := _suppression(campaign.channel, row, once_given, device):
+            if reason := _suppression(campaign, row, once_given, device):
                 marks.append((row["pk"], MessageStatus.SUPPRESSED, reason, "", ""))
                 continue
             text = render(campaign.text, values[row["pk"]])
@@ -169,7 +180,12 @@ def claim(*, shop: Shop, campaign: Campaign, size: int, now: datetime.datetime |
             if campaign.channel == Channel.IN_APP:
                 marks.append((row["pk"], MessageStatus.DELIVERED, "", "", text))
             elif campaign.channel == Channel.SMS:
-                text = sms_compose(text, signature=messaging.signature or shop.name, locale=shop.locale)
+                text = sms_compose(
+                    text,
+                    signature=messaging.signature or shop.name,
+                    locale=shop.locale,
+                    marketing=not campaign.transactional,
+                )
                 marks.append((row["pk"], MessageStatus.SENDING, "", row["member__phone"], text))
                 out.append(sms.SmsMessage(shop_id=shop.pk, phone=row["member__phone"], text=text, message_id=key))
             else:
@@ -188,7 +204,8 @@ def claim(*, shop: Shop, campaign: Campaign, size: int, now: datetime.datetime |
                     )
                 )
         _mark(shop, marks, now, MessageStatus.QUEUED)
-        if suppressed := [mark[0] for mark in marks if mark[1] == MessageStatus.SUPPRESSED]:
+        suppressed = [mark[0] for mark in marks if mark[1] == MessageStatus.SUPPRESSED]
+        if suppressed and not campaign.transactional:
             budget_release(shop=shop, campaign_id=campaign.pk, message_ids=suppressed)
     return out
 

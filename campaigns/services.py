@@ -246,7 +246,7 @@ def campaign_finish_if_done(*, shop: Shop, campaign_id: int) -> bool:
 
     with transaction.atomic():
         campaign = Campaign.objects.select_for_update().get(shop=shop, pk=campaign_id)
-        if campaign.status != CampaignStatus.SENDING or not campaign.snapshot_done:
+        if campaign.status != CampaignStatus.SENDING or not campaign.snapshot_done or campaign.standing:
             return campaign.status == CampaignStatus.DONE
         pending = Message.objects.filter(
             shop=shop, campaign=campaign, status__in=[MessageStatus.QUEUED, MessageStatus.SENDING]

@@ -87,7 +87,7 @@ def _insert_sql(select: str) -> str:
     return (
         f"INSERT INTO campaigns_message ({', '.join(MESSAGE_COLUMNS)}) "  # noqa: S608
         f"SELECT {', '.join(outer)} FROM ({select}{fence}) AS s WHERE true "
-        "ON CONFLICT (shop_id, campaign_id, member_id) DO NOTHING"
+        "ON CONFLICT (shop_id, campaign_id, member_id, occurrence) DO NOTHING"
     )
 
 

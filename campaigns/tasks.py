@@ -59,7 +59,7 @@ def campaign_send(shop_id: int, campaign_id: int, slot: int = 0) -> int:
     try:
         with task_shop_scope(shop_id) as shop:
             while time.monotonic() < deadline:
-                campaign = campaign_get(shop=shop, pk=campaign_id)
+                campaign = campaign_get(shop=shop, pk=campaign_id, standing=True)
                 if campaign.status != CampaignStatus.SENDING:
                     break
                 try:
@@ -87,7 +87,7 @@ def campaigns_tick() -> dict:
     whose sender died, and bring senders to campaigns with messages due (quiet hours ended, a backoff over)."""
     now = timezone.now()
     started = resumed = 0
-    due, sending = campaigns_due_all_shops(now=now), campaigns_sending_all_shops()
+    due, sending = campaigns_due_all_shops(now=now), campaigns_sending_all_shops(now=now)
     for shop_id, campaign_id in due:
         campaign_due_start.delay(shop_id, campaign_id)
         started += 1
@@ -107,7 +107,7 @@ def campaign_due_start(shop_id: int, campaign_id: int) -> None:
 def campaign_resume_work(shop_id: int, campaign_id: int) -> None:
     """The tick's work on one sending campaign."""
     with task_shop_scope(shop_id) as shop:
-        campaign = campaign_get(shop=shop, pk=campaign_id)
+        campaign = campaign_get(shop=shop, pk=campaign_id, standing=True)
         if not campaign.snapshot_done:
             campaign_snapshot.delay(shop_id, campaign_id)
             return

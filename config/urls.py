@@ -7,6 +7,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 
 from analytics import urls as analytics_urls
 from analytics import urls_deep as analytics_deep_urls
+from automations import urls as automation_urls
 from campaigns import urls as campaign_urls
 from coupons import urls as coupon_urls
 from members import import_urls as member_import_urls
@@ -31,6 +32,7 @@ dashboard_patterns = [
     path("<slug:shop_slug>/coupons/", include(coupon_urls.dashboard_patterns)),
     path("<slug:shop_slug>/recruitment/", include(recruitment_urls.dashboard_patterns)),
     path("<slug:shop_slug>/campaigns/", include(campaign_urls.dashboard_patterns)),
+    path("<slug:shop_slug>/automations/", include(automation_urls.dashboard_patterns)),
     path("<slug:shop_slug>/analytics/", include(analytics_urls.dashboard_patterns)),
     path("<slug:shop_slug>/analytics/", include(analytics_deep_urls.deep_patterns)),
     path("<slug:shop_slug>/", include(member_import_urls.dashboard_patterns)),
@@ -53,6 +55,7 @@ api_patterns = [
     *coupon_urls.api_patterns,
     *recruitment_urls.api_patterns,
     *campaign_urls.api_patterns,
+    *automation_urls.api_patterns,
     *analytics_urls.api_patterns,
 ]
 

@@ -157,6 +157,7 @@ class Source(models.TextChoices):
     TIER_MONTHLY = "tier_monthly", _("Monthly tier pack")
     POINTS_EXCHANGE = "points_exchange", _("Bought with points")
     CAMPAIGN = "campaign", _("Campaign")
+    AUTOMATION = "automation", _("Automation")
     GENERATED = "generated", _("Generated code")
     IMPORTED = "imported", _("Imported code")
 

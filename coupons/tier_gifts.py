@@ -139,3 +139,32 @@ def tier_gifts_issue(*, shop: Shop, now: datetime.datetime | None = None) -> dic
         ),
         Occasion.MONTHLY: _periodic(shop, Occasion.MONTHLY, f"{today:%Y-%m}", Q(), f"{today:%Y-%m}", now),
     }
+
+
+def tier_birthday_gifts_issue(
+    *, shop: Shop, member_ids: list[int], year: int, now: datetime.datetime | None = None
+) -> BulkIssued:
+    """The birthday gifts of these members' tiers for the birthday in `year`, with the keys of the birthday pass
+    (tier_gifts_issue): a member gets each gift once, whether the birthday automation gave it days before with its
+    message, or the pass on the day (to members the automation did not reach: it was off, or held them out)."""
+    now = now or timezone.now()
+    total = BulkIssued()
+    for gift in _gifts(shop, Occasion.BIRTHDAY):
+        holders = list(
+            Member.objects.filter(shop=shop, pk__in=member_ids, status=MemberStatus.ACTIVE)
+            .filter(_holders(gift.tier))
+            .order_by("pk")
+            .values_list("pk", flat=True)
+        )
+        if holders:
+            total.add(_issue(shop=shop, gift=gift, member_ids=holders, prefix=f"birthday#{gift.pk}#{year}", now=now))
+    return total
+
+
+def tier_gift_names(*, shop: Shop, occasion: str) -> dict[int | None, str]:
+    """The names of each tier's gift coupons for `occasion` ("name, name"), by tier id (None: the base tier),
+    for messages that name the gift."""
+    names: dict[int | None, list[str]] = defaultdict(list)
+    for gift in _gifts(shop, occasion):
+        names[None if gift.tier.rank == 0 else gift.tier_id].append(gift.template.name)
+    return {tier: ", ".join(dict.fromkeys(n)) for tier, n in names.items()}

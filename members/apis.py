@@ -122,7 +122,12 @@ class MemberOutput(serializers.Serializer):
         return {"month": member.birthday_month, "day": member.birthday_day, "year": member.birth_year}
 
     def get_consents(self, member) -> dict[str, bool]:
-        return {"sms": member.consent_sms, "push": member.consent_push, "email": member.consent_email}
+        return {
+            "sms": member.consent_sms,
+            "push": member.consent_push,
+            "email": member.consent_email,
+            "service": member.consent_service,
+        }
 
 
 def member_output(members, *, shop, many: bool = False):

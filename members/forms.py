@@ -106,7 +106,9 @@ class MemberFilterForm(Form):
     join_channels = forms.CharField(
         label=_("Join channels"), required=False, max_length=500, help_text=_("Separate with commas.")
     )
-    consent = _checkboxes(_("Allows marketing by"), ConsentChannel.choices)
+    consent = _checkboxes(
+        _("Allows marketing by"), [c for c in ConsentChannel.choices if c[0] != ConsentChannel.SERVICE]
+    )
     statuses = _checkboxes(_("Status"), STATUS_CHOICES)
 
     RANGES = (
@@ -279,6 +281,7 @@ class MemberEditForm(BirthdayFormMixin, Form):
     consent_sms = forms.BooleanField(label=_("Allows SMS marketing"), required=False)
     consent_push = forms.BooleanField(label=_("Allows push marketing"), required=False)
     consent_email = forms.BooleanField(label=_("Allows email marketing"), required=False)
+    consent_service = forms.BooleanField(label=_("Receives order updates and service messages"), required=False)
 
     PROFILE = ("name", "gender", "birthday_month", "birthday_day", "birth_year", "region", "email")
     IDENTITIES = ("external_id", "wechat_openid")
@@ -294,5 +297,5 @@ class MemberEditForm(BirthdayFormMixin, Form):
 
     @classmethod
     def initial_for(cls, member) -> dict:
-        fields = (*cls.PROFILE, *cls.IDENTITIES, "consent_sms", "consent_push", "consent_email")
+        fields = (*cls.PROFILE, *cls.IDENTITIES, "consent_sms", "consent_push", "consent_email", "consent_service")
         return {name: getattr(member, name) for name in fields}

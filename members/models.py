@@ -40,6 +40,7 @@ class ConsentChannel(models.TextChoices):
     SMS = "sms", _("SMS")
     PUSH = "push", _("Push")
     EMAIL = "email", _("Email")
+    SERVICE = "service", _("Service messages")
 
 
 # A member's holdout bucket (SPEC 12): a fixed uniform draw in 0..BUCKETS-1 made at enrolment, so that a campaign
@@ -96,6 +97,8 @@ class Member(ShopOwned):
     consent_sms = models.BooleanField(_("SMS marketing"), default=False)
     consent_push = models.BooleanField(_("push marketing"), default=False)
     consent_email = models.BooleanField(_("email marketing"), default=False)
+    # Order updates and other service messages: not marketing, so on from the start; a member may turn them off.
+    consent_service = models.BooleanField(_("service messages"), default=True, db_default=True)
     # The cached figures below (aggregates, windows, balances, tier) are written only by members.figures, at the
     # request of the app that owns their meaning, in the transaction that writes the facts they summarise.
     # Aggregates of the member's orders, kept current for orders.services in the same transaction as each order.

@@ -31,6 +31,7 @@ CONSENT_FIELDS = {
     ConsentChannel.SMS: "consent_sms",
     ConsentChannel.PUSH: "consent_push",
     ConsentChannel.EMAIL: "consent_email",
+    ConsentChannel.SERVICE: "consent_service",
 }
 
 

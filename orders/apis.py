@@ -246,7 +246,9 @@ class OrderBulkApi(ShopAPIView):
 
 class OrderDetailApi(ShopAPIView):
     class InputSerializer(StrictSerializer):
-        status = serializers.ChoiceField([OrderStatus.COMPLETED, OrderStatus.CANCELLED])
+        status = serializers.ChoiceField(
+            [OrderStatus.SHIPPED, OrderStatus.DELIVERED, OrderStatus.COMPLETED, OrderStatus.CANCELLED]
+        )
 
         class Meta:
             ref_name = "OrderStatusChange"

@@ -9,6 +9,8 @@ from shops.models import ShopOwned
 
 class OrderStatus(models.TextChoices):
     PAID = "paid", _("Paid")
+    SHIPPED = "shipped", _("Shipped")
+    DELIVERED = "delivered", _("Delivered")
     COMPLETED = "completed", _("Completed")
     CANCELLED = "cancelled", _("Cancelled")
     REFUNDED = "refunded", _("Refunded")
@@ -16,7 +18,13 @@ class OrderStatus(models.TextChoices):
 
 
 # Orders in these statuses count towards a member's order count and spend.
-COUNTED_STATUSES = (OrderStatus.PAID, OrderStatus.COMPLETED, OrderStatus.PARTIALLY_REFUNDED)
+COUNTED_STATUSES = (
+    OrderStatus.PAID,
+    OrderStatus.SHIPPED,
+    OrderStatus.DELIVERED,
+    OrderStatus.COMPLETED,
+    OrderStatus.PARTIALLY_REFUNDED,
+)
 
 
 class Order(ShopOwned):

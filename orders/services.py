@@ -419,7 +419,8 @@ def _order_leaves_aggregates(*, shop: Shop, order: Order, spend: Decimal) -> Non
 
 @transaction.atomic
 def order_change_status(*, shop: Shop, order: Order, status: str) -> Order:
-    """Complete or cancel an order. Completing a completed order (or cancelling a cancelled one) changes nothing.
+    """Ship, deliver, complete or cancel an order. A change to the status it has changes nothing. Shipping and
+    delivery are the order's way to completion (they count like a paid order); only a paid order is cancelled.
     A change runs the extension point ORDER_STATUS_CHANGED (shops.extensions) in this transaction.
 
     Raises InvalidStatusChange."""
@@ -427,7 +428,14 @@ def order_change_status(*, shop: Shop, order: Order, status: str) -> Order:
     if order.status == status:
         return order
     allowed = {
-        OrderStatus.COMPLETED: (OrderStatus.PAID, OrderStatus.PARTIALLY_REFUNDED),
+        OrderStatus.SHIPPED: (OrderStatus.PAID,),
+        OrderStatus.DELIVERED: (OrderStatus.PAID, OrderStatus.SHIPPED),
+        OrderStatus.COMPLETED: (
+            OrderStatus.PAID,
+            OrderStatus.SHIPPED,
+            OrderStatus.DELIVERED,
+            OrderStatus.PARTIALLY_REFUNDED,
+        ),
         OrderStatus.CANCELLED: (OrderStatus.PAID,),
     }
     if order.status not in allowed.get(status, ()):
@@ -436,9 +444,11 @@ def order_change_status(*, shop: Shop, order: Order, status: str) -> Order:
     if status == OrderStatus.CANCELLED:
         order.save(update_fields=["status"])
         _order_leaves_aggregates(shop=shop, order=order, spend=order.amount)  # only paid orders are cancelled
-    else:
+    elif status == OrderStatus.COMPLETED:
         order.completed_at = timezone.now()
         order.save(update_fields=["status", "completed_at"])
+    else:
+        order.save(update_fields=["status"])
     _order_event(order, EventType.ORDER_STATUS_CHANGED, **{"from": previous, "to": status})
     for order_status_changed in implementations(ORDER_STATUS_CHANGED):
         order_status_changed(shop=shop, order=order, previous=previous)

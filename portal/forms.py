@@ -117,8 +117,10 @@ class ProfileFieldsForm(BirthdayFormMixin, Form):
             "region": data["region"].strip(),
         }
 
+    consent_channels = CONSENTS
+
     def consents(self) -> dict[str, bool]:
-        return {channel: bool(self.cleaned_data[f"consent_{channel}"]) for channel in CONSENTS}
+        return {channel: bool(self.cleaned_data[f"consent_{channel}"]) for channel in self.consent_channels}
 
 
 def _consent(label):
@@ -165,12 +167,15 @@ class ProfileForm(ProfileFieldsForm):
     consent_sms = _consent(_("SMS"))
     consent_push = _consent(_("App notifications"))
     consent_email = _consent(_("Email"))
+    # Not marketing: order updates and the like, on unless the member turns them off (SPEC 13, order care).
+    consent_service = _consent(_("Order updates and service messages"))
+    consent_channels = (*CONSENTS, "service")
 
     @classmethod
     def initial_for(cls, member) -> dict:
         return {
             **{name: getattr(member, name) for name in cls.PROFILE},
-            **{f"consent_{channel}": getattr(member, f"consent_{channel}") for channel in CONSENTS},
+            **{f"consent_{channel}": getattr(member, f"consent_{channel}") for channel in cls.consent_channels},
         }
 
 

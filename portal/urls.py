@@ -2,7 +2,7 @@
 # /r/<code>/ (a referral link), /m/<shop_slug>/...
 from django.urls import path
 
-from .views import centre, join, links
+from .views import centre, join, links, survey
 
 app_name = "portal"
 urlpatterns = [
@@ -15,6 +15,7 @@ urlpatterns = [
     path("m/<slug:shop_slug>/join/", join.join, name="join"),
     path("m/<slug:shop_slug>/login/", join.login, name="login"),
     path("m/<slug:shop_slug>/logout/", join.logout, name="logout"),
+    path("m/<slug:shop_slug>/survey/<str:token>/", survey.survey, name="survey"),
     path("m/<slug:shop_slug>/me/", centre.centre, name="centre"),
     path("m/<slug:shop_slug>/me/coupons/", centre.wallet, name="wallet"),
     path("m/<slug:shop_slug>/me/coupons/claim/", centre.claim, name="claim"),

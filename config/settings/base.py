@@ -44,6 +44,7 @@ INSTALLED_APPS = [
     "recruitment",
     "campaigns",
     "analytics",
+    "automations",
     "portal",
 ]
 
@@ -233,6 +234,16 @@ CELERY_BEAT_SCHEDULE = {
     "events-prune": {
         "task": "events.tasks.events_prune",
         "schedule": crontab(hour=19, minute=30),
+    },
+    # Hourly: each shop's daily automation triggers (birthdays, expiries, win-back, replenishment) once its local
+    # day has begun; every minute: automation steps whose wait has ended.
+    "automations-daily": {
+        "task": "automations.tasks.automations_daily_all_shops",
+        "schedule": crontab(minute=35),
+    },
+    "automations-tick": {
+        "task": "automations.tasks.automations_tick",
+        "schedule": crontab(),
     },
     # Every minute: scheduled campaigns that are due start; stale sends are settled; senders are brought to
     # campaigns with messages due (campaigns.tasks).

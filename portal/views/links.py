@@ -23,7 +23,7 @@ from .base import in_shop, not_found, page, shopper_actor
 OPT_OUT_CHANNELS = (Channel.SMS, Channel.PUSH)
 
 
-def _shop_of(token: str) -> tuple[Shop, int] | None:
+def shop_of_token(token: str) -> tuple[Shop, int] | None:
     """The active shop and the message id a genuine token names, else None."""
     parsed = token_parse(token)
     if parsed is None:
@@ -38,7 +38,7 @@ def _shop_of(token: str) -> tuple[Shop, int] | None:
     return shop, message_id
 
 
-def _nowhere(request: HttpRequest) -> HttpResponse:
+def nowhere(request: HttpRequest) -> HttpResponse:
     response = not_found(request)
     add_never_cache_headers(response)
     return response
@@ -48,9 +48,9 @@ def _nowhere(request: HttpRequest) -> HttpResponse:
 def campaign_link(request: HttpRequest, token: str) -> HttpResponse:
     """Count a click on the message and go where its campaign's link leads (302, never cached: every visit is a
     click). Query parameters are ignored: nothing in the request chooses the target."""
-    found = _shop_of(token)
+    found = shop_of_token(token)
     if found is None:
-        return _nowhere(request)
+        return nowhere(request)
     shop, message_id = found
 
     def go() -> HttpResponse:
@@ -66,9 +66,9 @@ def campaign_link(request: HttpRequest, token: str) -> HttpResponse:
 def campaign_unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
     """Ask, then (POST) withdraw the consent of the message's channel, recorded with the source "link". A repeat
     shows the same confirmation and records nothing more."""
-    found = _shop_of(token)
+    found = shop_of_token(token)
     if found is None:
-        return _nowhere(request)
+        return nowhere(request)
     shop, message_id = found
 
     def answer() -> HttpResponse:

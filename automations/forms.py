@@ -7,6 +7,7 @@ from django.utils.translation import gettext_lazy as _
 from campaigns.models import Channel
 from coupons.models import CouponTemplate
 from coupons.selectors import template_list
+from shops.forms import Form
 from shops.models import Shop
 
 from .models import Automation, Reentry, Step, StepKind, Trigger
@@ -15,7 +16,7 @@ from .services import StepInput
 MAX_STEPS = 8
 
 
-class AutomationForm(forms.Form):
+class AutomationForm(Form):
     name = forms.CharField(label=_("Name"), max_length=100)
     days = forms.IntegerField(label=_("Days"), min_value=0, max_value=365, required=False)
     reentry = forms.ChoiceField(label=_("Re-entry"), choices=Reentry.choices, widget=forms.RadioSelect)
@@ -80,7 +81,7 @@ class AutomationForm(forms.Form):
         return data
 
 
-class StepForm(forms.Form):
+class StepForm(Form):
     kind = forms.ChoiceField(label=_("Step"), choices=[("", "—"), *StepKind.choices], required=False)
     wait_days = forms.IntegerField(label=_("Wait (days)"), min_value=0, max_value=365, required=False)
     wait_hour = forms.IntegerField(label=_("Until hour"), min_value=0, max_value=23, required=False)
@@ -134,7 +135,7 @@ class StepForm(forms.Form):
 StepFormSet = forms.formset_factory(StepForm, extra=0, max_num=MAX_STEPS, absolute_max=MAX_STEPS, validate_max=True)
 
 
-class SurveyForm(forms.Form):
+class SurveyForm(Form):
     score = forms.TypedChoiceField(
         label=_("How satisfied are you with this order?"),
         coerce=int,

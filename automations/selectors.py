@@ -2,25 +2,32 @@
 
 import datetime
 
-from django.db.models import Count, Exists, OuterRef, Q, QuerySet
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Subquery
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django_scopes import scopes_disabled
 
 from campaigns.models import Message
 from orders.models import Order
+from shops.ids import parse_id
 from shops.models import Shop
 
 from .models import LOW_SCORE, Automation, Journey, JourneyStatus, Step, SurveyAnswer
 
 
 def automation_list(*, shop: Shop) -> QuerySet[Automation]:
-    """The shop's automations with `entered_n` (journeys, held-out ones included) and `holdout_n`."""
+    """The shop's automations with `entered_n` (journeys, held-out ones included) and `holdout_n`: a counting
+    subquery each (a GROUP BY over the automation would need every column: its key is (shop_id, id))."""
+
+    def counted(condition: Q | None = None):
+        rows = Journey.objects.filter(shop=shop, automation=OuterRef("pk"))
+        if condition is not None:
+            rows = rows.filter(condition)
+        return Coalesce(Subquery(rows.order_by().values("automation").annotate(n=Count("pk")).values("n")), 0)
+
     return (
         Automation.objects.filter(shop=shop)
-        .annotate(
-            entered_n=Count("journeys"),
-            holdout_n=Count("journeys", filter=Q(journeys__status=JourneyStatus.HOLDOUT)),
-        )
+        .annotate(entered_n=counted(), holdout_n=counted(Q(status=JourneyStatus.HOLDOUT)))
         .order_by("pk")
     )
 
@@ -81,9 +88,10 @@ def survey_of_message(*, shop: Shop, message: Message) -> tuple[Automation, Orde
     journey = Journey.objects.filter(
         shop=shop, automation=step.automation, member_id=message.member_id, occurrence=message.occurrence
     ).first()
-    if journey is None or not journey.subject.isdigit():
+    order_id = parse_id(journey.subject) if journey else None
+    if order_id is None:
         return None
-    order = Order.objects.filter(shop=shop, pk=int(journey.subject), member_id=message.member_id).first()
+    order = Order.objects.filter(shop=shop, pk=order_id, member_id=message.member_id).first()
     return (step.automation, order) if order else None
 
 

@@ -34,6 +34,7 @@ from coupons.tier_gifts import tier_birthday_gifts_issue
 from members.models import Member
 from points.services import points_adjust
 from shops.errors import ApplicationError
+from shops.ids import parse_int
 from shops.models import Shop
 from shops.services import SYSTEM
 from shops.time import local_date, shop_zone, wall_instant
@@ -156,8 +157,8 @@ def _rewards_give(shop: Shop, automation: Automation, step: Step, ids: list[int]
                 )
             except NotIssuable:
                 log.warning("automation %s step %s: coupon template not issuable", automation.pk, step.pk)
-        if step.tier_birthday_gift and occurrence.isdigit():
-            tier_birthday_gifts_issue(shop=shop, member_ids=member_ids, year=int(occurrence), now=now)
+        if step.tier_birthday_gift and (year := parse_int(occurrence)) is not None:  # a birthday's occurrence: its year
+            tier_birthday_gifts_issue(shop=shop, member_ids=member_ids, year=year, now=now)
         if step.points:
             _points_give(shop, automation, member_ids, step.points, prefix)
     if step.coupon_template_id:

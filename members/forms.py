@@ -14,7 +14,7 @@ from shops.extensions import TIER_LOOKUP, implementation
 from shops.forms import Form
 from shops.models import Shop
 
-from .models import ConsentChannel, Gender, MemberStatus, TagKind
+from .models import MARKETING_CHANNELS, ConsentChannel, Gender, MemberStatus, TagKind
 from .tags import tag_list
 
 SORT_CHOICES = [
@@ -106,9 +106,7 @@ class MemberFilterForm(Form):
     join_channels = forms.CharField(
         label=_("Join channels"), required=False, max_length=500, help_text=_("Separate with commas.")
     )
-    consent = _checkboxes(
-        _("Allows marketing by"), [c for c in ConsentChannel.choices if c[0] != ConsentChannel.SERVICE]
-    )
+    consent = _checkboxes(_("Allows marketing by"), [c for c in ConsentChannel.choices if c[0] in MARKETING_CHANNELS])
     statuses = _checkboxes(_("Status"), STATUS_CHOICES)
 
     RANGES = (
@@ -281,7 +279,6 @@ class MemberEditForm(BirthdayFormMixin, Form):
     consent_sms = forms.BooleanField(label=_("Allows SMS marketing"), required=False)
     consent_push = forms.BooleanField(label=_("Allows push marketing"), required=False)
     consent_email = forms.BooleanField(label=_("Allows email marketing"), required=False)
-    consent_service = forms.BooleanField(label=_("Receives order updates and service messages"), required=False)
 
     PROFILE = ("name", "gender", "birthday_month", "birthday_day", "birth_year", "region", "email")
     IDENTITIES = ("external_id", "wechat_openid")
@@ -292,10 +289,11 @@ class MemberEditForm(BirthdayFormMixin, Form):
         changes = {name: data[name] for name in (*self.PROFILE, *self.IDENTITIES)}
         for name in ("name", "region", "email", "external_id", "wechat_openid"):
             changes[name] = changes[name].strip()
-        changes["consents"] = {channel: data[f"consent_{channel}"] for channel in ConsentChannel.values}
+        # Marketing consents only: service messages are the member's own choice (member centre, API).
+        changes["consents"] = {channel: data[f"consent_{channel}"] for channel in MARKETING_CHANNELS}
         return changes
 
     @classmethod
     def initial_for(cls, member) -> dict:
-        fields = (*cls.PROFILE, *cls.IDENTITIES, "consent_sms", "consent_push", "consent_email", "consent_service")
+        fields = (*cls.PROFILE, *cls.IDENTITIES, "consent_sms", "consent_push", "consent_email")
         return {name: getattr(member, name) for name in fields}

@@ -43,6 +43,10 @@ class ConsentChannel(models.TextChoices):
     SERVICE = "service", _("Service messages")
 
 
+# The channels of marketing consent (given by ticking, withdrawn on erasure); service messages are on by default.
+MARKETING_CHANNELS = (ConsentChannel.SMS, ConsentChannel.PUSH, ConsentChannel.EMAIL)
+
+
 # A member's holdout bucket (SPEC 12): a fixed uniform draw in 0..BUCKETS-1 made at enrolment, so that a campaign
 # holds out a share of its audience by bucket range, the same members each time.
 BUCKETS = 10_000

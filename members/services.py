@@ -193,7 +193,8 @@ def member_erase(*, shop: Shop, member: Member, actor: Actor) -> Member:
     member = Member.objects.select_for_update().get(shop=shop, pk=member.pk)
     if member.status == MemberStatus.ERASED:
         return member
-    withdrawn = {c: False for c, f in CONSENT_FIELDS.items() if getattr(member, f)}
+    # Marketing consents are withdrawn; service messages need none, and an erased member gets no message at all.
+    withdrawn = {c: False for c, f in CONSENT_FIELDS.items() if getattr(member, f) and c != ConsentChannel.SERVICE}
     member.status = MemberStatus.ERASED
     blanked = {
         **dict.fromkeys(("phone", "name", "email", "region", "external_id", "wechat_openid"), ""),

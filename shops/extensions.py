@@ -21,7 +21,7 @@ analytics, webhooks) are consumers of domain events, never implementations of a 
 
 | point | contract | called by | implemented by |
 |---|---|---|---|
-| SHOP_DEFAULTS | ShopDefaults | shops.services.shop_create | tiers, points |
+| SHOP_DEFAULTS | ShopDefaults | shops.services.shop_create | tiers, points, automations |
 | TIER_LOOKUP | TierLookup | members.apis, members.forms, members.filters | tiers (the one) |
 | MEMBER_FILTER_KEY | MemberFilterKey (keyed) | members.filters.member_filter | analytics ("rfm", "rfm_groups") |
 | PROFILE_SAVED | ProfileSaved | members.services.member_enroll, member_update | points |
@@ -30,7 +30,7 @@ analytics, webhooks) are consumers of domain events, never implementations of a 
 | ORDERS_CREATED | OrdersCreated | orders.services.orders_record | recruitment |
 | REFUND_CREATED | RefundCreated | orders.services.refund_record | points, coupons |
 | ORDER_STATUS_CHANGED | OrderStatusChanged | orders.services.order_change_status | points, coupons |
-| MEMBER_DATA | MemberData | members.timeline | orders, tiers, points, coupons, recruitment, campaigns |
+| MEMBER_DATA | MemberData | members.timeline | orders, tiers, points, coupons, recruitment, campaigns, automations |
 | ORDER_PAGE_SECTION | OrderPageSection | orders.views | points |
 | HOME_SECTION | HomeSection | shops.views.HomeView | analytics |
 | IMPORT_HANDLER | ImportHandler | members.imports.import_handler | orders ("orders") |

@@ -521,3 +521,49 @@ for _name in ("campaign", "campaign_edit", "campaign_action", "campaign_test_sen
     CASES[f"dashboard:{_name}"] = Case(_campaign, _campaign_state)
 for _name in ("campaign", "campaign_send", "campaign_pause", "campaign_resume", "campaign_cancel", "campaign_messages"):
     CASES[f"api:{_name}"] = Case(_campaign, _campaign_state)
+
+
+# --- Automations ---------------------------------------------------------------------------------------------------
+
+
+def _automation(shop: Shop) -> dict:
+    """The shop's default welcome automation (every shop has its defaults)."""
+    from automations.models import Automation
+
+    return {"pk": Automation.objects.get(shop=shop, key="welcome").pk}
+
+
+def _automation_state(kwargs: dict):
+    from automations.models import Automation, Step
+    from campaigns.models import Campaign
+
+    steps = Step.objects.filter(automation_id=kwargs["pk"])
+    return (
+        list(Automation.objects.filter(pk=kwargs["pk"]).values()),
+        list(steps.values()),
+        list(Campaign.objects.filter(pk__in=steps.values("campaign_id")).values()),
+    )
+
+
+def _survey_answer(shop: Shop) -> dict:
+    from automations.models import Automation
+    from automations.services import survey_answer
+
+    member, _created = member_enroll(shop=shop, data=Enrolment(phone="13900139002", name="调查"))
+    order = order_record(
+        shop=shop,
+        data=OrderInput(external_id="SURVEY-1", member_id=member.pk, amount=Decimal("10.00"), paid_at=timezone.now()),
+    ).order
+    automation = Automation.objects.get(shop=shop, key="survey")
+    return {"pk": survey_answer(shop=shop, automation=automation, member=member, order=order, score=1).pk}
+
+
+def _survey_answer_state(kwargs: dict):
+    from automations.models import SurveyAnswer
+
+    return list(SurveyAnswer.objects.filter(pk=kwargs["pk"]).values())
+
+
+for _name in ("automation", "automation_edit", "automation_switch"):
+    CASES[f"dashboard:{_name}"] = Case(_automation, _automation_state)
+CASES["dashboard:survey_answer_review"] = Case(_survey_answer, _survey_answer_state)

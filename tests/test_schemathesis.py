@@ -74,6 +74,7 @@ OPERATIONS = [
     ("POST", "/api/v1/campaigns/{id}/resume/"),
     ("POST", "/api/v1/campaigns/{id}/cancel/"),
     ("GET", "/api/v1/campaigns/{id}/messages/"),
+    ("GET", "/api/v1/automations/"),
     ("POST", "/api/v1/messaging/receipts/http/"),
 ]
 # The error answers each operation gives by the contract (SPEC 10: 400 bad input, 401, 403 frozen shop, 404 missing
@@ -116,6 +117,7 @@ ERRORS = {
     ("POST", "/api/v1/campaigns/{id}/resume/"): {"404", "409"},
     ("POST", "/api/v1/campaigns/{id}/cancel/"): {"404", "409"},  # a finished campaign
     ("GET", "/api/v1/campaigns/{id}/messages/"): {"400", "404"},  # an unknown status, a bad member id
+    ("GET", "/api/v1/automations/"): set(),
 }
 # Not key-authenticated (its signature is its authentication): 401 for a missing or wrong signature, 400 for a
 # signed body that is not a receipt or a reply.

@@ -80,7 +80,7 @@ def test_the_owner_writes_sends_and_reads_a_campaign(new_page, shop, owner, audi
 
     with page.expect_navigation():
         page.get_by_test_id("save-campaign").click()
-    campaign = Campaign.objects.get(shop=shop)
+    campaign = Campaign.objects.get(shop=shop, standing=False)
     assert (campaign.text, campaign.audience, campaign.status) == (TEXT, {"tag": audience.pk}, CampaignStatus.DRAFT)
     assert urlsplit(page.url).path == f"/dashboard/{shop.slug}/campaigns/{campaign.pk}/"
 

@@ -49,7 +49,7 @@ def test_a_retry_with_the_same_key_returns_the_first_campaign(api_client, shop):
     again = api_client.post(URL, body(idempotency_key="c-1"), format="json")
     assert (first.status_code, again.status_code) == (201, 200)
     assert again.json()["id"] == first.json()["id"]
-    assert Campaign.objects.filter(shop=shop).count() == 1
+    assert Campaign.objects.filter(shop=shop, standing=False).count() == 1
 
 
 @pytest.mark.parametrize(
@@ -61,7 +61,7 @@ def test_the_same_key_with_other_content_is_a_409(api_client, shop, change):
     first = api_client.post(URL, body(idempotency_key="c-1"), format="json")
     response = api_client.post(URL, body(idempotency_key="c-1", **change), format="json")
     assert_error(response, 409, "idempotency_conflict")
-    assert list(Campaign.objects.filter(shop=shop).values_list("pk", "text", "holdout_percent")) == [
+    assert list(Campaign.objects.filter(shop=shop, standing=False).values_list("pk", "text", "holdout_percent")) == [
         (first.json()["id"], "{name}，好久不见", 10)
     ]
 
@@ -72,7 +72,7 @@ def test_keys_are_per_shop(api_client, shop, other_shop):
     api_client.post(URL, body(idempotency_key="c-1"), format="json")
     other = other_client.post(URL, body(idempotency_key="c-1", text="乙店的"), format="json")
     assert other.status_code == 201
-    assert Campaign.objects.filter(shop=other_shop).count() == 1
+    assert Campaign.objects.filter(shop=other_shop, standing=False).count() == 1
 
 
 @pytest.mark.parametrize(
@@ -132,7 +132,7 @@ def test_a_bad_campaign_is_refused_and_nothing_is_written(api_client, shop, fiel
     assert set(data) == {"code", "message", "details"}
     if code:
         assert data["code"] == code, data
-    assert not Campaign.objects.filter(shop=shop).exists()
+    assert not Campaign.objects.filter(shop=shop, standing=False).exists()
 
 
 def test_the_unknown_placeholder_is_named(api_client, shop):
@@ -159,7 +159,7 @@ def test_another_shops_segment_tag_and_template_are_unknown(api_client, shop, ot
     ):
         response = api_client.post(URL, body(**fields), format="json")
         assert response.status_code == 400, (fields, response.content)
-    assert not Campaign.objects.filter(shop=shop).exists()
+    assert not Campaign.objects.filter(shop=shop, standing=False).exists()
 
 
 def test_audiences_by_segment_tag_name_and_tag_id(api_client, shop):

@@ -78,7 +78,7 @@ def test_an_analyst_reads_the_list_and_the_report_but_cannot_write_or_send(shop,
     assert client.get(url(shop, "messaging_settings")).status_code == 403
     campaign.refresh_from_db()
     assert campaign.status == CampaignStatus.DRAFT
-    assert Campaign.objects.filter(shop=shop).count() == 1
+    assert Campaign.objects.filter(shop=shop, standing=False).count() == 1
 
 
 def test_a_clerk_gets_403_everywhere(shop, client):
@@ -111,7 +111,7 @@ def test_the_editor_saves_a_draft_with_a_tier_audience(shop, owner_client):
         url(shop, "campaign_create"),
         _base(audience_kind="tier", tier=tier.pk, holdout_percent="0"),
     )
-    campaign = Campaign.objects.get(shop=shop)
+    campaign = Campaign.objects.get(shop=shop, standing=False)
     assert response.status_code == 302 and response.url == url(shop, "campaign", campaign.pk)
     assert (campaign.status, campaign.audience, campaign.holdout_percent) == (
         "draft",
@@ -148,7 +148,7 @@ def test_bad_input_shows_the_error_at_its_field_and_creates_nothing(shop, owner_
     errors = response.context["form"].errors
     assert field in errors, errors
     assert message in " ".join(errors[field])
-    assert not Campaign.objects.filter(shop=shop).exists()
+    assert not Campaign.objects.filter(shop=shop, standing=False).exists()
 
 
 def test_the_editor_edits_a_draft_and_refuses_a_finished_one(shop, owner_client, vip):
@@ -337,7 +337,7 @@ def test_a_members_messages_appear_in_the_timeline_and_the_export(
 def test_a_segment_audience_round_trips_through_the_editor(shop, owner_client):
     segment = segment_save(shop=shop, actor=SYSTEM, name="老客", definition={"orders_min": 1})
     response = owner_client.post(url(shop, "campaign_create"), _base(audience_kind="segment", segment=segment.pk))
-    campaign = Campaign.objects.get(shop=shop)
+    campaign = Campaign.objects.get(shop=shop, standing=False)
     assert response.status_code == 302 and campaign.audience == {"segment_id": segment.pk}
     form = owner_client.get(url(shop, "campaign_edit", campaign.pk)).context["form"]
     assert (form.initial["audience_kind"], form.initial["segment"]) == ("segment", segment.pk)

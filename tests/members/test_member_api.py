@@ -87,7 +87,7 @@ def test_enrol_answers_201_with_the_full_member_object(api_client, shop):
         "order_count": 0,
         "first_order_at": None,
         "last_order_at": None,
-        "consents": {"sms": True, "push": False, "email": False},
+        "consents": {"sms": True, "push": False, "email": False, "service": True},
         "tags": [],
         "tier": {"id": Tier.objects.get(shop=shop, rank=0).pk, "name": "普通会员", "rank": 0},
         "points_balance": 0,
@@ -198,7 +198,7 @@ def test_enrol_records_each_consent_given_as_evidence(api_client):
     )
     assert response.status_code == 201
     member = Member.objects.get()
-    assert response.json()["consents"] == {"sms": True, "push": False, "email": True}
+    assert response.json()["consents"] == {"sms": True, "push": False, "email": True, "service": True}
     assert sorted(ConsentChange.objects.filter(member=member).values_list("channel", "granted", "source")) == [
         ("email", True, "api"),
         ("push", False, "api"),
@@ -209,7 +209,7 @@ def test_enrol_records_each_consent_given_as_evidence(api_client):
 
 def test_enrol_without_consents_records_none_and_defaults_to_no_marketing(api_client):
     response = api_client.post("/api/v1/members/", {"phone": "13800138000"}, format="json")
-    assert response.json()["consents"] == {"sms": False, "push": False, "email": False}
+    assert response.json()["consents"] == {"sms": False, "push": False, "email": False, "service": True}
     assert ConsentChange.objects.count() == 0
 
 
@@ -466,7 +466,7 @@ def test_update_records_consent_changes(api_client, shop):
     )
 
     assert response.status_code == 200
-    assert response.json()["consents"] == {"sms": False, "push": False, "email": True}
+    assert response.json()["consents"] == {"sms": False, "push": False, "email": True, "service": True}
     assert sorted(ConsentChange.objects.filter(member=member).values_list("channel", "granted", "source")) == [
         ("email", True, "api"),
         ("sms", False, "api"),

@@ -31,7 +31,19 @@ from shops.extensions import (
 from shops.registry import Registration, extension_errors, registry, signature_problems
 
 ROOT = Path(__file__).resolve().parents[2]
-APPS = ("shops", "members", "orders", "tiers", "points", "coupons", "recruitment", "campaigns", "analytics", "portal")
+APPS = (
+    "shops",
+    "members",
+    "orders",
+    "tiers",
+    "points",
+    "coupons",
+    "recruitment",
+    "campaigns",
+    "analytics",
+    "automations",
+    "portal",
+)
 
 
 def errors_of(point, *registrations: Registration) -> list[tuple[str, str]]:
@@ -128,7 +140,11 @@ def test_implementations_run_in_the_dependency_order_of_their_apps_or_by_explici
     def named(point):
         return [f"{r.implementation.__module__}.{r.implementation.__name__}" for r in registry.registrations(point)]
 
-    assert named(SHOP_DEFAULTS) == ["tiers.defaults.create_defaults", "points.defaults.create_defaults"]
+    assert named(SHOP_DEFAULTS) == [
+        "tiers.defaults.create_defaults",
+        "points.defaults.create_defaults",
+        "automations.defaults.create_defaults",
+    ]
     assert named(REFUND_CREATED) == ["points.order_effects.refund_created", "coupons.redemption.order_refunded"]
     assert [m.__name__ for m in implementations(MEMBER_DATA)] == [
         "orders.member_data",
@@ -137,6 +153,7 @@ def test_implementations_run_in_the_dependency_order_of_their_apps_or_by_explici
         "coupons.member_data",
         "recruitment.member_data",
         "campaigns.member_data",
+        "automations.member_data",
     ]
     # the rule tags read the order figures: members' second seeder runs after the orders
     assert named(DEMO_SEEDER) == [
@@ -157,6 +174,7 @@ def test_implementations_run_in_the_dependency_order_of_their_apps_or_by_explici
         "channels",
         "campaigns",
         "analytics",
+        "automations",
     ]
 
 
@@ -181,7 +199,7 @@ def test_an_override_replaces_the_registrations_for_its_block_only():
     item = NavItem("Elsewhere", None)
     with registry.overridden(NAVIGATION, [Registration(item, app="tests")]):
         assert implementations(NAVIGATION) == (item,)
-    assert len(implementations(NAVIGATION)) == 9
+    assert len(implementations(NAVIGATION)) == 10
 
 
 # --- audit labels ------------------------------------------------------------------------------------------------

@@ -18,7 +18,7 @@ MAX_STEPS = 8
 
 class AutomationForm(Form):
     name = forms.CharField(label=_("Name"), max_length=100)
-    days = forms.IntegerField(label=_("Days"), min_value=0, max_value=365, required=False)
+    days = forms.IntegerField(label=_("Number of days"), min_value=0, max_value=365, required=False)
     reentry = forms.ChoiceField(label=_("Re-entry"), choices=Reentry.choices, widget=forms.RadioSelect)
     reentry_days = forms.IntegerField(
         label=_("Period (days)"), min_value=1, max_value=3650, help_text=_("For “once per period”.")
@@ -55,7 +55,7 @@ class AutomationForm(Form):
         super().__init__(*args, **kwargs)
         self.automation = automation
         if automation.trigger in self.DAYS_HELP:
-            self.fields["days"].help_text = self.DAYS_HELP[automation.trigger]
+            self.fields["days"].label = self.DAYS_HELP[automation.trigger]
             self.fields["days"].required = True
         else:
             del self.fields["days"]

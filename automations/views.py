@@ -36,6 +36,7 @@ from .selectors import (
 from .services import automation_switch, automation_update, survey_answer_review
 
 READ, MANAGE = Perm.ANALYTICS_VIEW, Perm.CAMPAIGNS_MANAGE
+SPARE_ROWS = 2
 
 
 def _automation(view) -> Automation:
@@ -143,7 +144,7 @@ class AutomationEditView(ShopStaffMixin, TemplateView):
         )
         steps = automation_steps(shop=self.shop, automation=automation)
         initial = [StepForm.initial_for(step) for step in steps]
-        initial += [{"kind": ""}] * (MAX_STEPS - len(initial))
+        initial += [{"kind": ""}] * min(SPARE_ROWS, MAX_STEPS - len(initial))  # room for steps to add
         formset = StepFormSet(data, initial=initial, form_kwargs={"templates": form.templates}, prefix="steps")
         return form, formset, steps
 

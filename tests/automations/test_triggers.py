@@ -59,3 +59,37 @@ def test_order_care_is_sent_without_marketing_consent_but_never_after_an_opt_out
     assert f"E-{member.pk}" in LocmemBackend.outbox[0].text
     refused = messages(shop, shipped).get(member=opted_out)
     assert (refused.status, refused.reason) == (MessageStatus.SUPPRESSED, Reason.UNSUBSCRIBED)
+
+
+def test_an_upgrade_is_congratulated_once_naming_the_gift_and_a_downgrade_is_not(shop):
+    from coupons.models import Occasion
+    from coupons.tier_gift_services import tier_gift_add
+    from tests.coupons.helpers import make_template
+    from tiers.models import Tier
+    from tiers.services import tier_assign
+
+    gold = Tier.objects.get(shop=shop, rank=1)
+    tier_gift_add(
+        shop=shop, actor=SYSTEM, tier=gold, occasion=Occasion.UPGRADE, template=make_template(shop, name="金卡礼"),
+        quantity=1,
+    )  # fmt: skip
+    tier_up = switch_on(shop, "tier_up")
+    member = MemberFactory(shop=shop, consents={"sms": True})
+    tier_assign(shop=shop, member=member, tier=gold, actor=SYSTEM)
+    run(shop)
+    deliver(shop, again=True)
+    run(shop)
+    tier_assign(shop=shop, member=member, tier=Tier.objects.get(shop=shop, rank=0), actor=SYSTEM)
+    run(shop)
+
+    assert journeys(shop, tier_up).count() == 1
+    [sms] = LocmemBackend.outbox
+    assert gold.name in sms.text and "金卡礼" in sms.text
+
+
+def test_the_journey_shows_in_the_members_timeline(shop, owner_client):
+    switch_on(shop, "welcome")
+    member = MemberFactory(shop=shop, consents={"sms": True})
+    run(shop)
+    page = owner_client.get(f"/dashboard/{shop.slug}/members/{member.pk}/")
+    assert "自动化：入会欢迎" in page.content.decode()

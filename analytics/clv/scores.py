@@ -29,7 +29,7 @@ from shops.models import Shop
 from shops.time import local_date, local_today
 
 from ..models import ChurnRisk, ClvState, ClvStatus, MemberClv
-from .data import Summary, member_summary
+from .data import Summary, first_purchase_day, member_summary
 from .fitting import BgNbd, FitFailed, GammaGamma, bgnbd_fit, expected_purchases, gamma_gamma_fit, p_alive
 from .fitting import predicted_value as discounted_value
 
@@ -101,13 +101,14 @@ def bands(summary: Summary, alive: np.ndarray, rhythm: float | None) -> np.ndarr
     return band.astype(str)
 
 
-def holdout_check(summary: Summary, *, time_unit: str, calibration_end: datetime.date, holdout_days: int) -> dict:
-    """Fit on the calibration part of `summary` and compare, per calibration frequency bucket, the repeat purchase
-    days the model expects in the holdout period with those that happened."""
-    fit = fit_summary(summary, time_unit=time_unit, calibration_end=calibration_end)
+def holdout_check(calibration: Summary, *, time_unit: str, calibration_end: datetime.date, holdout_days: int) -> dict:
+    """Fit BG/NBD on the calibration summary (the data as of `holdout_days` before the end) and compare, per
+    calibration frequency bucket, the repeat purchase days it expects in the holdout period with those that
+    happened."""
     unit = UNIT_DAYS[time_unit]
-    expected = expected_purchases(fit.bgnbd, holdout_days / unit, summary.x, summary.t_x / unit, summary.T / unit)
-    bucket = np.minimum(summary.x, HOLDOUT_BUCKETS).astype(int)
+    x, t_x, T = calibration.x, calibration.t_x / unit, calibration.T / unit
+    expected = expected_purchases(bgnbd_fit(x, t_x, T), holdout_days / unit, x, t_x, T)
+    bucket = np.minimum(calibration.x, HOLDOUT_BUCKETS).astype(int)
     rows = []
     for b in range(HOLDOUT_BUCKETS + 1):
         inside = bucket == b
@@ -116,14 +117,14 @@ def holdout_check(summary: Summary, *, time_unit: str, calibration_end: datetime
             "bucket": f"{b}+" if b == HOLDOUT_BUCKETS else str(b),
             "members": n,
             "predicted": float(expected[inside].mean()) if n else 0.0,
-            "actual": float(summary.holdout[inside].mean()) if n else 0.0,
+            "actual": float(calibration.holdout[inside].mean()) if n else 0.0,
         })  # fmt: skip
     return {
         "calibration_end": calibration_end.isoformat(),
         "days": holdout_days,
         "buckets": rows,
         "predicted_total": float(expected.sum()),
-        "actual_total": float(summary.holdout.sum()),
+        "actual_total": float(calibration.holdout.sum()),
     }
 
 
@@ -189,7 +190,12 @@ def clv_compute(*, shop: Shop, now: datetime.datetime | None = None, time_unit: 
     Returns the shop's state."""
     now = now or timezone.now()
     end = local_today(shop, now) - datetime.timedelta(days=1)
-    summary = member_summary(shop=shop, calibration_end=end)
+    # Without a first pass to learn the history's length, the holdout is a quarter of the longest possible one
+    # (the first counted order of the shop): read with the data, from one pass over the orders.
+    first = first_purchase_day(shop=shop)
+    span = (end - first).days if first else 0
+    holdout_days = max(span // 4, 1)
+    summary, calibration = member_summary(shop=shop, calibration_end=end, holdout_days=holdout_days)
     history = int(summary.T.max()) if len(summary) else 0
     common = {"computed_at": now, "members_with_orders": len(summary), "history_days": history, "time_unit": time_unit}
     if len(summary) < MIN_MEMBERS or history < MIN_HISTORY_DAYS:
@@ -198,11 +204,9 @@ def clv_compute(*, shop: Shop, now: datetime.datetime | None = None, time_unit: 
             return _state(shop, status=ClvStatus.INSUFFICIENT, bgnbd={}, gamma_gamma={}, holdout={}, **common)
     state = ClvState.objects.filter(shop=shop).first()
     rate = float(state.discount_rate) if state else 0.1
-    holdout_days = max(history // 4, 1)
     cal_end = end - datetime.timedelta(days=holdout_days)
     try:
         fit = fit_summary(summary, time_unit=time_unit, calibration_end=end)
-        calibration = member_summary(shop=shop, calibration_end=cal_end, holdout_end=end)
         check = holdout_check(calibration, time_unit=time_unit, calibration_end=cal_end, holdout_days=holdout_days)
     except FitFailed:
         return _state(shop, status=ClvStatus.FAILED, bgnbd={}, gamma_gamma={}, holdout={}, **common)

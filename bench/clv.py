@@ -15,7 +15,7 @@ Everything in (a) and (b) runs in one transaction rolled back at the end: the sc
 when the database has not migrated them, so the shared bench database is left as it was.
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/huiyuan_bench_a REDIS_URL=redis://127.0.0.1:6379/12 \\
-        .venv/bin/python bench/clv.py [--shop bench-big] [--runs 20] [--only score|recovery]
+        .venv/bin/python bench/clv.py [--shop bench-big] [--runs 20] [--only score|recovery] [--explain]
 """
 
 import argparse
@@ -53,7 +53,7 @@ def timed(work, runs):
     return samples
 
 
-def score(shop_slug: str, runs: int) -> None:
+def score(shop_slug: str, runs: int, explain: bool) -> None:
     from django.db import connection, transaction
 
     from analytics.clv import scores
@@ -118,6 +118,11 @@ def score(shop_slug: str, runs: int) -> None:
                 page = timed(lambda d=definition: member_page(shop=shop, definition=d), runs)
                 count = timed(lambda d=definition: member_count(shop=shop, definition=d), max(runs // 4, 3))
                 members = member_count(shop=shop, definition=definition)
+                if explain:
+                    from members.filters import member_filter
+
+                    qs = member_filter(shop=shop, definition=definition).order_by("-joined_at", "-id")[:51]
+                    print(qs.explain(analyze=True, buffers=True), file=sys.stderr)
                 out(f"clv_member_list_{name}", p95(page), "ms", count_p95_ms=round(p95(count), 1), members=members)
             raise Rollback
     except Rollback:
@@ -143,12 +148,13 @@ def main() -> None:
     parser.add_argument("--shop", default="bench-big")
     parser.add_argument("--runs", type=int, default=20)
     parser.add_argument("--only", choices=["score", "recovery"])
+    parser.add_argument("--explain", action="store_true", help="the member list queries' plans, to stderr")
     args = parser.parse_args()
     setup_django()
     if args.only in (None, "recovery"):
         recovery()
     if args.only in (None, "score"):
-        score(args.shop, args.runs)
+        score(args.shop, args.runs, args.explain)
 
 
 if __name__ == "__main__":

@@ -50,12 +50,17 @@ def collapse(*columns: np.ndarray) -> tuple[list[np.ndarray], np.ndarray]:
     return [rows[:, i] for i in range(rows.shape[1])], weights.astype(float)
 
 
-def bgnbd_log_likelihood(params, x, t_x, T, *, gradient: bool = False):
+def bgnbd_log_likelihood(params, x, t_x, T, *, gradient: bool = False, index=None):
     """Each customer's log-likelihood (FHL 2005, equation 6), parameters (r, alpha, a, b); with `gradient`, also its
-    derivatives by the logarithms of the parameters (a 4 x rows array), for the optimiser."""
+    derivatives by the logarithms of the parameters (a 4 x rows array), for the optimiser. `index`: the distinct
+    values of x and each row's position among them (np.unique), given by the optimiser once for all its calls."""
     r, alpha, a, b = params
-    a1 = gammaln(r + x) - gammaln(r) + r * np.log(alpha)
-    a2 = gammaln(b + x) - gammaln(a + b + x) - gammaln(b) + gammaln(a + b)
+    x = np.asarray(x, dtype=float)
+    # The special functions depend on x alone, which takes a few dozen values among a million rows: computed once
+    # per value, they no longer dominate an evaluation.
+    ux, inv = index if index is not None else np.unique(x, return_inverse=True)
+    a1 = (gammaln(r + ux))[inv] - gammaln(r) + r * np.log(alpha)
+    a2 = (gammaln(b + ux) - gammaln(a + b + ux))[inv] - gammaln(b) + gammaln(a + b)
     a3 = -(r + x) * np.log(alpha + T)
     repeat = x > 0
     # The second term exists only for repeat buyers (the chance of dropping out right after the last purchase);
@@ -68,10 +73,10 @@ def bgnbd_log_likelihood(params, x, t_x, T, *, gradient: bool = False):
         return ll
     w4 = np.where(repeat, np.exp(a4 - mixed), 0.0)  # the share of the second term
     w3 = 1.0 - w4
-    d_r = digamma(r + x) - digamma(r) + np.log(alpha) - w3 * np.log(alpha + T) - w4 * np.log(alpha + t_x)
+    d_r = digamma(r + ux)[inv] - digamma(r) + np.log(alpha) - w3 * np.log(alpha + T) - w4 * np.log(alpha + t_x)
     d_alpha = r / alpha - w3 * (r + x) / (alpha + T) - w4 * (r + x) / (alpha + t_x)
-    d_a = digamma(a + b) - digamma(a + b + x) + w4 / a
-    d_b = digamma(b + x) - digamma(a + b + x) - digamma(b) + digamma(a + b) - w4 / safe
+    d_a = digamma(a + b) - digamma(a + b + ux)[inv] + w4 / a
+    d_b = (digamma(b + ux) - digamma(a + b + ux))[inv] - digamma(b) + digamma(a + b) - w4 / safe
     return ll, np.stack([d_r * r, d_alpha * alpha, d_a * a, d_b * b])
 
 
@@ -100,24 +105,28 @@ def bgnbd_fit(x, t_x, T) -> BgNbd:
     if w.sum() == 0:
         raise FitFailed("no customers")
     scale = float(np.average(T, weights=w)) or 1.0
-    params = _fit(lambda p, gradient: bgnbd_log_likelihood(p, x, t_x, T, gradient=gradient), w,
+    index = np.unique(x, return_inverse=True)
+    params = _fit(lambda p, gradient: bgnbd_log_likelihood(p, x, t_x, T, gradient=gradient, index=index), w,
                   np.log([1.0, scale, 1.0, 1.0]))  # fmt: skip
     return BgNbd(*map(float, params), log_likelihood=float((w * bgnbd_log_likelihood(params, x, t_x, T)).sum()))
 
 
-def gamma_gamma_log_likelihood(params, x, m, *, gradient: bool = False):
+def gamma_gamma_log_likelihood(params, x, m, *, gradient: bool = False, index=None):
     """Each repeat customer's log-likelihood of the mean m of x purchases (Fader and Hardie 2013, equation 3); with
     `gradient`, also its derivatives by the logarithms of (p, q, gamma)."""
     p, q, gamma = params
+    x = np.asarray(x, dtype=float)
+    ux, inv = index if index is not None else np.unique(x, return_inverse=True)
     px = p * x
+    log_gamma_mx = np.log(gamma + m * x)
     ll = (
-        gammaln(px + q) - gammaln(px) - gammaln(q) + q * np.log(gamma)
-        + (px - 1) * np.log(m) + px * np.log(x) - (px + q) * np.log(gamma + m * x)
+        (gammaln(p * ux + q) - gammaln(p * ux))[inv] - gammaln(q) + q * np.log(gamma)
+        + (px - 1) * np.log(m) + px * np.log(x) - (px + q) * log_gamma_mx
     )  # fmt: skip
     if not gradient:
         return ll
-    d_p = x * (digamma(px + q) - digamma(px) + np.log(m) + np.log(x) - np.log(gamma + m * x))
-    d_q = digamma(px + q) - digamma(q) + np.log(gamma) - np.log(gamma + m * x)
+    d_p = x * ((digamma(p * ux + q) - digamma(p * ux))[inv] + np.log(m) + np.log(x) - log_gamma_mx)
+    d_q = digamma(p * ux + q)[inv] - digamma(q) + np.log(gamma) - log_gamma_mx
     d_gamma = q / gamma - (px + q) / (gamma + m * x)
     return ll, np.stack([d_p * p, d_q * q, d_gamma * gamma])
 
@@ -130,7 +139,8 @@ def gamma_gamma_fit(x, m) -> GammaGamma:
     if w.sum() == 0:
         raise FitFailed("no repeat customers")
     start = np.log([1.0, 1.0, float(np.average(m, weights=w))])
-    params = _fit(lambda p, gradient: gamma_gamma_log_likelihood(p, x, m, gradient=gradient), w, start)
+    index = np.unique(x, return_inverse=True)
+    params = _fit(lambda p, gradient: gamma_gamma_log_likelihood(p, x, m, gradient=gradient, index=index), w, start)
     return GammaGamma(*map(float, params), log_likelihood=float((w * gamma_gamma_log_likelihood(params, x, m)).sum()))
 
 

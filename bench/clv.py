@@ -1,10 +1,11 @@
 """Member intelligence at a million members (SPEC 15, issue 21's figures).
 
-(a) `clv_fit_and_score`: analytics.clv.scores.clv_compute (and the deferred foreign-key checks of its rows) on the bench-big shop of bench/generate.py (1M members,
-    5M orders): the members' data from the orders (one GROUP BY per member-day, one per member), both fits, the
-    holdout check (its own data and fits), the scores of every member written by the chunked upsert, the events of
-    changed bands; seconds, with the time of each step. Then the same pass again (the nightly re-run: every row
-    updated, no event). Target: under 60 s in all.
+(a) `clv_fit_and_score`: analytics.clv.scores.clv_compute on the bench-big shop of bench/generate.py (1M members,
+    5M orders): the members' data from the orders (one pass: purchase days per member, the holdout's counts with
+    them), both fits, the holdout check's fit, the scores of every member written by the chunked upsert, the events
+    of changed bands, then the deferred foreign-key checks of the rows written (made immediate, since the
+    transaction is rolled back); seconds, with the time of each step. Then the same pass again (the nightly re-run:
+    every row updated, no event). Target: under 60 s in all.
 (b) `clv_member_list_*`: members.selectors.member_page (first page of 50, the default sort) and member_count with
     the filters {"churn_risk": ["high"]} and {"predicted_value_min": ...} over the scores just written; p95 of
     --runs runs after two warm-ups, ms. Target: page p95 < 200 ms.

@@ -92,6 +92,7 @@ def member_summary(*, shop: Shop, calibration_end: datetime.date, holdout_days: 
     cal = calibration_end - datetime.timedelta(days=holdout_days)
     days_sql, days_params = _purchase_days(shop, day_start(shop, calibration_end + datetime.timedelta(days=1)))
     sql = f"""
+        WITH p (member_id, day, value) AS ({days_sql})
         SELECT d.member_id,
                COUNT(*) - 1,
                {_days("MAX(d.day)", "MIN(d.day)")},
@@ -104,12 +105,12 @@ def member_summary(*, shop: Shop, calibration_end: datetime.date, holdout_days: 
         FROM (
             SELECT p.member_id, p.day, CAST(p.value AS DOUBLE PRECISION) AS value,
                    ROW_NUMBER() OVER (PARTITION BY p.member_id ORDER BY p.day) AS n
-            FROM ({days_sql}) p (member_id, day, value)
+            FROM p
         ) d
         GROUP BY d.member_id
         ORDER BY d.member_id
     """  # noqa: S608 - the parts are SQL from code; every value is a parameter (the shop's orders: _purchase_days)
-    params = [calibration_end, cal, cal, cal, cal, *days_params]
+    params = [*days_params, calibration_end, cal, cal, cal, cal]
     with transaction.atomic(), connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             # The shop's orders are most of the table: read in member order through the (shop, member, paid)

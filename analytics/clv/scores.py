@@ -175,7 +175,8 @@ def _changed_events(shop: Shop, now: datetime.datetime) -> None:
     sql += " WHERE c.shop_id = %s AND c.computed_at = %s AND c.previous_churn_risk <> '' "
     sql += "AND c.previous_churn_risk <> c.churn_risk"
     with connection.cursor() as cursor:
-        cursor.execute(sql, [now, shop.pk, now])
+        moment = connection.ops.adapt_datetimefield_value(now)  # as _write stored it (SQLite: text)
+        cursor.execute(sql, [moment, shop.pk, moment])
         if cursor.rowcount:
             nudge_on_commit(shop.pk)
 

@@ -253,3 +253,14 @@ def test_due_once_per_local_day(shop):
     assert not scores.clv_due(shop=shop, now=NOW + datetime.timedelta(hours=1))
     assert scores.clv_due(shop=shop, now=NOW + datetime.timedelta(days=1))
     assert timezone.is_aware(ClvState.objects.get(shop=shop).computed_at)
+
+
+def test_the_nightly_task_scores_once_per_day(shop):
+    from django.conf import settings
+
+    from analytics.tasks import analytics_clv_shop
+
+    assert settings.CELERY_BEAT_SCHEDULE["analytics-clv"]["task"] == "analytics.tasks.analytics_clv_all_shops"
+    assert analytics_clv_shop(shop.pk) is True
+    assert ClvState.objects.get(shop=shop).status == ClvStatus.INSUFFICIENT
+    assert analytics_clv_shop(shop.pk) is False

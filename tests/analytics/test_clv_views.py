@@ -7,7 +7,7 @@ import datetime
 from decimal import Decimal
 
 import pytest
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from analytics.models import ClvState, ClvStatus, MemberClv
 from members.exports import members_export_csv
@@ -82,7 +82,9 @@ def test_api_member_object_carries_the_scores(api_client, shop, scored):
 
 
 def test_export_has_the_scores(shop, scored):
-    lines = "".join(members_export_csv(shop=shop, actor=SYSTEM, definition={}, show_phone=False)).splitlines()
+    with translation.override("en"):
+        pieces = members_export_csv(shop=shop, actor=SYSTEM, definition={}, show_phone=False)
+        lines = "".join(pieces).splitlines()
     assert lines[0].endswith("Churn risk,Probability active,Predicted 12-month value")
     by_id = {line.split(",")[0]: line for line in lines[1:]}
     assert by_id[str(scored[0].pk)].endswith(",High,0.1200,15.50")
@@ -144,3 +146,22 @@ def test_a_band_becomes_a_segment(client, shop, scored):
     assert client.post(url("analytics_clv_segment", shop), {"band": "doomed"}).status_code == 302
     assert Segment.objects.filter(shop=shop).count() == 1
     assert timezone.is_aware(NOW)
+
+
+def test_the_schema_documents_the_member_fields_and_the_answers_match_it(api_client, shop, scored):
+    schema = api_client.get("/api/v1/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json").json()
+    components = schema["components"]["schemas"]
+    props = components["Member"]["properties"]
+    risk = props["churn_risk"]
+    assert risk["nullable"] is True
+    assert components[risk["allOf"][0]["$ref"].rsplit("/", 1)[1]]["enum"] == ["low", "medium", "high"]
+    assert (props["p_alive"]["type"], props["p_alive"]["minimum"], props["p_alive"]["maximum"]) == ("number", 0, 1)
+    assert (props["predicted_value"]["type"], props["predicted_value"]["format"]) == ("string", "decimal")
+    assert props["p_alive"]["nullable"] is True and props["predicted_value"]["nullable"] is True
+    assert {"churn_risk", "p_alive", "predicted_value"} <= set(components["Member"]["required"])
+    # The answers hold what the schema says: an enum value or null, a number within 0-1 or null, a decimal string.
+    for m in scored:
+        body = api_client.get(f"/api/v1/members/{m.pk}/").json()
+        assert body["churn_risk"] in ("low", "medium", "high", None)
+        assert body["p_alive"] is None or 0 <= body["p_alive"] <= 1
+        assert body["predicted_value"] is None or str(Decimal(body["predicted_value"])) == body["predicted_value"]

@@ -297,6 +297,7 @@ class ClvState(ShopOwned):
     bgnbd = models.JSONField(default=dict)
     gamma_gamma = models.JSONField(default=dict)
     holdout = models.JSONField(default=dict)
+    bands = models.JSONField(default=dict)  # members per churn-risk band, as written
     discount_rate = models.DecimalField(max_digits=5, decimal_places=4, default=0.1)
 
     class Meta:

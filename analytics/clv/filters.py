@@ -15,7 +15,9 @@ from django.utils.translation import gettext as _
 from members.filters import InvalidFilter
 from shops.models import Shop
 
-from ..models import ChurnRisk, MemberClv
+from ..models import ChurnRisk, ClvState, MemberClv
+
+PROBE_ABOVE = 100_000  # band members above which the list probes the scores per member
 
 
 def churn_risk_condition(*, shop: Shop, value) -> Q:
@@ -28,14 +30,17 @@ def churn_risk_condition(*, shop: Shop, value) -> Q:
     unknown = sorted(set(bands) - set(ChurnRisk.values))
     if unknown:
         raise InvalidFilter(_("Unknown churn risk: %(code)s") % {"code": ", ".join(unknown)})
-    if connection.vendor != "postgresql":
+    members = sum(
+        (ClvState.objects.filter(shop=shop).values_list("bands", flat=True).first() or {}).get(b, 0) for b in bands
+    )
+    if connection.vendor != "postgresql" or members > PROBE_ABOVE:
+        # A large band is dense in any order of the list: probing the scores per listed member finds a page soon.
         return Q(Exists(MemberClv.objects.filter(shop=shop, member=OuterRef("pk"), churn_risk__in=bands)))
-    # Written as IN (... OFFSET 0) so that PostgreSQL computes the band's members once (a hashed subplan, from the
-    # (shop, churn_risk) index) instead of probing the scores once per member in the list's order: the newest
-    # members, first in the list, are rarely at high risk, and the probing walked 240,000 of them for a page at
-    # 1M members (700 ms, docs/benchmarks.md issue 21).
+    # A small band is fetched whole and its members read by primary key, then sorted: probed in the list's order
+    # instead, the newest members first (rarely at high risk), a page walked 240,000 members at 1M (700 ms,
+    # docs/benchmarks.md issue 21). unnest(ARRAY(...)) is what makes PostgreSQL plan it so (it expects few rows).
     placeholders = ", ".join(["%s"] * len(bands))
-    sql = "SELECT member_id FROM analytics_memberclv WHERE shop_id = %s AND churn_risk IN ({}) OFFSET 0"
+    sql = "SELECT unnest(ARRAY(SELECT member_id FROM analytics_memberclv WHERE shop_id = %s AND churn_risk IN ({})))"
     sql = sql.format(placeholders)
     return Q(pk__in=RawSQL(sql, [shop.pk, *bands]))  # noqa: S611 - placeholders only, the values are parameters
 

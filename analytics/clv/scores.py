@@ -202,7 +202,7 @@ def clv_compute(*, shop: Shop, now: datetime.datetime | None = None, time_unit: 
     if len(summary) < MIN_MEMBERS or history < MIN_HISTORY_DAYS:
         with transaction.atomic():
             MemberClv.objects.filter(shop=shop).delete()
-            return _state(shop, status=ClvStatus.INSUFFICIENT, bgnbd={}, gamma_gamma={}, holdout={}, **common)
+            return _state(shop, status=ClvStatus.INSUFFICIENT, bgnbd={}, gamma_gamma={}, holdout={}, bands={}, **common)
     state = ClvState.objects.filter(shop=shop).first()
     rate = float(state.discount_rate) if state else 0.1
     cal_end = end - datetime.timedelta(days=holdout_days)
@@ -210,7 +210,7 @@ def clv_compute(*, shop: Shop, now: datetime.datetime | None = None, time_unit: 
         fit = fit_summary(summary, time_unit=time_unit, calibration_end=end)
         check = holdout_check(calibration, time_unit=time_unit, calibration_end=cal_end, holdout_days=holdout_days)
     except FitFailed:
-        return _state(shop, status=ClvStatus.FAILED, bgnbd={}, gamma_gamma={}, holdout={}, **common)
+        return _state(shop, status=ClvStatus.FAILED, bgnbd={}, gamma_gamma={}, holdout={}, bands={}, **common)
     unit = UNIT_DAYS[time_unit]
     x, t_x, T = summary.x, summary.t_x / unit, summary.T / unit
     alive = p_alive(fit.bgnbd, x, t_x, T)
@@ -230,6 +230,7 @@ def clv_compute(*, shop: Shop, now: datetime.datetime | None = None, time_unit: 
             bgnbd={**fit.bgnbd.params(), "log_likelihood": fit.bgnbd.log_likelihood},
             gamma_gamma={**fit.gamma_gamma.params(), "log_likelihood": fit.gamma_gamma.log_likelihood},
             holdout={**check, "rhythm_days": usual_rhythm_days(summary)},
+            bands={b: int((band == b).sum()) for b in ChurnRisk.values},
             **common,
         )
 

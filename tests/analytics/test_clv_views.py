@@ -51,7 +51,15 @@ def scored(shop):
     return members
 
 
-def test_filter_keys(shop, scored):
+@pytest.mark.parametrize("probe_above", [0, 100_000])
+def test_filter_keys(shop, scored, monkeypatch, probe_above):
+    # Both ways of writing the band condition (probing per member for a large band, the band's members fetched
+    # whole for a small one) select the same members.
+    from analytics.clv import filters
+
+    monkeypatch.setattr(filters, "PROBE_ABOVE", probe_above)
+    ClvState.objects.filter(shop=shop).update(bands={"high": 1, "low": 1, "medium": 0})
+
     def ids(definition):
         return set(member_filter(shop=shop, definition=definition).values_list("pk", flat=True))
 

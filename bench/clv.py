@@ -2,7 +2,7 @@
 
 (a) `clv_fit_and_score`: analytics.clv.scores.clv_compute on the bench-big shop of bench/generate.py (1M members,
     5M orders): the members' data from the orders (one pass: purchase days per member, the holdout's counts with
-    them), both fits, the holdout check's fit, the scores of every member written by the chunked upsert, the events
+    them), both fits, the holdout check's fit, the scores of every member written (COPY, one upsert), the events
     of changed bands, then the deferred foreign-key checks of the rows written (made immediate, since the
     transaction is rolled back); seconds, with the time of each step. Then the same pass again (the nightly re-run:
     every row updated, no event). Target: under 60 s in all.

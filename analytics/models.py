@@ -243,3 +243,62 @@ class DeepState(ShopOwned):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["shop"], name="deep_state_unique")]
+
+
+# --- Member intelligence (SPEC 15): churn risk and predicted value, written nightly by analytics.clv.scores.
+
+
+class ChurnRisk(models.TextChoices):
+    LOW = "low", _("Low")
+    MEDIUM = "medium", _("Medium")
+    HIGH = "high", _("High")
+
+
+class MemberClv(ShopOwned):
+    """A member's scores from the shop's fitted models: P(alive), the expected orders in the next 90 days, the
+    predicted value of the next 12 months (discounted) and the churn-risk band, with the figures they come from
+    (purchase days after the first, days from the first to the last, days since the first). `previous_churn_risk`
+    is the band before the last pass (the event member.churn_risk_changed is written when they differ)."""
+
+    member = ShopForeignKey("members.Member", on_delete=models.CASCADE, related_name="+", db_index=False)
+    frequency = models.IntegerField()
+    recency_days = models.IntegerField()
+    age_days = models.IntegerField()
+    p_alive = models.FloatField()
+    expected_orders_90d = models.FloatField()
+    predicted_value = models.DecimalField(max_digits=14, decimal_places=2)
+    churn_risk = models.CharField(max_length=8, choices=ChurnRisk.choices)
+    previous_churn_risk = models.CharField(max_length=8, choices=ChurnRisk.choices, blank=True)
+    computed_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["shop", "member"], name="member_clv_unique")]
+        indexes = [
+            models.Index(fields=["shop", "churn_risk"], name="member_clv_risk"),
+            models.Index(fields=["shop", "-predicted_value"], name="member_clv_value"),
+        ]
+
+
+class ClvStatus(models.TextChoices):
+    FITTED = "fitted", _("Fitted")
+    INSUFFICIENT = "insufficient", _("Not enough data")
+    FAILED = "failed", _("Fit failed")
+
+
+class ClvState(ShopOwned):
+    """The shop's last fit: its status, the data it saw, the parameters, the holdout check (predicted against actual
+    repeat purchase days per calibration frequency bucket) and the annual discount rate of the predicted value."""
+
+    status = models.CharField(max_length=16, choices=ClvStatus.choices)
+    computed_at = models.DateTimeField()
+    members_with_orders = models.IntegerField(default=0)
+    history_days = models.IntegerField(default=0)
+    time_unit = models.CharField(max_length=8, default="week")
+    bgnbd = models.JSONField(default=dict)
+    gamma_gamma = models.JSONField(default=dict)
+    holdout = models.JSONField(default=dict)
+    bands = models.JSONField(default=dict)  # members per churn-risk band, as written
+    discount_rate = models.DecimalField(max_digits=5, decimal_places=4, default=0.1)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["shop"], name="clv_state_unique")]

@@ -7,6 +7,7 @@ from celery import shared_task
 from shops.tasks import fan_out_per_shop
 from shops.tenancy import task_shop_scope
 
+from .clv.scores import clv_pass
 from .deep import deep_views_pass
 from .rollups import rollup_pass
 
@@ -22,3 +23,15 @@ def analytics_rollup_shop(shop_id: int) -> int:
 @shared_task
 def analytics_rollup_all_shops() -> int:
     return fan_out_per_shop(analytics_rollup_shop)
+
+
+@shared_task(acks_late=True, reject_on_worker_lost=True)
+def analytics_clv_shop(shop_id: int) -> bool:
+    """Member intelligence (SPEC 15): the shop's models fitted and its members scored once per shop-local day."""
+    with task_shop_scope(shop_id) as shop:
+        return clv_pass(shop=shop)
+
+
+@shared_task
+def analytics_clv_all_shops() -> int:
+    return fan_out_per_shop(analytics_clv_shop)

@@ -33,3 +33,6 @@ class EventType(models.TextChoices):
     # recruitment
     # the inviter's event: {referral_id, invitee_id, inviter_points, invitee_points}
     REFERRAL_REWARDED = "referral.rewarded", "referral.rewarded"
+    # analytics (SPEC 15): the nightly scoring moved the member to another churn-risk band (low, medium, high):
+    # {from, to}; automations' win-back listens for to = "high"
+    MEMBER_CHURN_RISK_CHANGED = "member.churn_risk_changed", "member.churn_risk_changed"

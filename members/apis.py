@@ -88,9 +88,26 @@ class MemberOutput(serializers.Serializer):
     points_balance = Int64Field()
     points_pending = Int64Field()
     growth_value = Int64Field()
+    # Member intelligence (SPEC 15), null until the shop's nightly scoring has scored the member.
+    churn_risk = serializers.SerializerMethodField()
+    p_alive = serializers.SerializerMethodField()
+    predicted_value = serializers.SerializerMethodField()
 
     class Meta:
         ref_name = "Member"
+
+    @extend_schema_field({"type": "string", "enum": ["low", "medium", "high"], "nullable": True})
+    def get_churn_risk(self, member):
+        return self.context["scores"].get(member.pk, {}).get("churn_risk")
+
+    @extend_schema_field({"type": "number", "format": "double", "minimum": 0, "maximum": 1, "nullable": True})
+    def get_p_alive(self, member):
+        return self.context["scores"].get(member.pk, {}).get("p_alive")
+
+    @extend_schema_field({"type": "string", "format": "decimal", "nullable": True})
+    def get_predicted_value(self, member):
+        value = self.context["scores"].get(member.pk, {}).get("predicted_value")
+        return None if value is None else f"{value:.2f}"
 
     def get_tags(self, member) -> list[str]:
         return self.context["tags"].get(member.pk, [])
@@ -136,6 +153,7 @@ def member_output(members, *, shop, many: bool = False):
     context = {
         "tags": tags_of_members(shop=shop, member_ids=[m.pk for m in rows]),
         "base_tier": implementation(TIER_LOOKUP).tier_base_of(shop=shop),
+        "scores": selectors.member_scores(shop=shop, member_ids=[m.pk for m in rows]),
     }
     return MemberOutput(rows if many else members, many=many, context=context).data
 

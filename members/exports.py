@@ -20,6 +20,7 @@ from shops.time import shop_zone
 from .filters import DEFAULT_SORT, member_filter, member_sort
 from .models import Gender, Member, MemberStatus
 from .phones import mask_phone
+from .selectors import member_scores
 
 ROWS_PER_CHUNK = 500  # rows per piece of the response
 FETCH_SIZE = 2000  # rows per database round trip
@@ -141,7 +142,28 @@ def members_export_csv(
             *(yes if flag else no for flag in (sms, push, mail)),
         ]
 
-    rows = (line(values) for values in members.values_list(*FIELDS).iterator(chunk_size=FETCH_SIZE))
+    header += [_("Churn risk"), _("Probability active"), _("Predicted 12-month value")]
+
+    def scored(values_rows) -> Iterator[list]:
+        # The scores (analytics, through MEMBER_SCORES) of each fetched batch, in one query per batch.
+        batch: list = []
+        for values in values_rows:
+            batch.append(values)
+            if len(batch) == FETCH_SIZE:
+                yield from with_scores(batch)
+                batch = []
+        yield from with_scores(batch)
+
+    def with_scores(batch: list) -> Iterator[list]:
+        scores = member_scores(shop=shop, member_ids=[values[0] for values in batch])
+        for values in batch:
+            found = scores.get(values[0])
+            if found:
+                yield [*line(values), found["churn_risk_label"], f"{found['p_alive']:.4f}", found["predicted_value"]]
+            else:
+                yield [*line(values), "", "", ""]
+
+    rows = scored(members.values_list(*FIELDS).iterator(chunk_size=FETCH_SIZE))
     return csv_pieces(header, rows)
 
 

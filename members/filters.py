@@ -28,6 +28,8 @@ and the keys that apps above members resolve through their own tables (shops.ext
 
     rfm               ["R5F4", "R5F4M3", ...]  in one of these RFM cells (analytics.rfm)
     rfm_groups        ["important_value", ...]  in one of these RFM groups (analytics.rfm)
+    churn_risk        ["high", ...]  in one of these churn-risk bands (analytics.clv.filters)
+    predicted_value_min   predicted 12-month value at least this (analytics.clv.filters)
 """
 
 import datetime

@@ -6,6 +6,7 @@ from django.db import connection
 from django.db.models import Exists, OuterRef, Q, QuerySet
 
 from shops.bulk import models_select
+from shops.extensions import MEMBER_SCORES, implementations
 from shops.models import Shop
 
 from .filters import DEFAULT_SORT, SORTS, member_filter
@@ -163,3 +164,10 @@ def member_tag_list(*, shop: Shop, member: Member) -> QuerySet[Tag]:
 def member_consent_history(*, shop: Shop, member: Member) -> QuerySet[ConsentChange]:
     """Every consent change of a member, newest first."""
     return ConsentChange.objects.filter(shop=shop, member=member).order_by("-changed_at", "-pk")
+
+
+def member_scores(*, shop: Shop, member_ids: list[int]) -> dict[int, dict]:
+    """The scores the app implementing shops.extensions MEMBER_SCORES keeps for these members (analytics: churn risk,
+    P(alive), predicted value), by member id; members without scores are absent."""
+    found = implementations(MEMBER_SCORES)
+    return found[0](shop=shop, member_ids=member_ids) if found and member_ids else {}

@@ -23,7 +23,8 @@ analytics, webhooks) are consumers of domain events, never implementations of a 
 |---|---|---|---|
 | SHOP_DEFAULTS | ShopDefaults | shops.services.shop_create | tiers, points, automations |
 | TIER_LOOKUP | TierLookup | members.apis, members.forms, members.filters | tiers (the one) |
-| MEMBER_FILTER_KEY | MemberFilterKey (keyed) | members.filters.member_filter | analytics ("rfm", "rfm_groups") |
+| MEMBER_FILTER_KEY | MemberFilterKey (keyed) | members.filters.member_filter | analytics (RFM, churn risk) |
+| MEMBER_SCORES | MemberScores | members.apis, members.exports, members.views | analytics (the one) |
 | PROFILE_SAVED | ProfileSaved | members.services.member_enroll, member_update | points |
 | MEMBER_JOINED | MemberJoined | members.services.member_enroll | recruitment |
 | ORDER_POINTS_AWARD | OrderPointsAward | orders.services.orders_record | points (the one) |
@@ -208,7 +209,19 @@ class MemberFilterKey(Protocol):
     def __call__(self, *, shop: Shop, value: Any) -> Q: ...
 
 
+class MemberScores(Protocol):
+    """The scores an app above members keeps per member (analytics: SPEC 15's churn risk, P(alive) and predicted
+    value), for the API member object, the CSV export and the profile: {member id: scores} for those of
+    `member_ids` it has scored (absent: not scored). Each scores dict holds "churn_risk" (low | medium | high),
+    "churn_risk_label", "p_alive" (float 0-1), "predicted_value" (Decimal), "expected_orders_90d" (float) and
+    "why" (a sentence for the profile). Read-only, one query whatever the number of ids, in the caller's scope.
+    Optional: without an implementation members have no scores."""
+
+    def __call__(self, *, shop: Shop, member_ids: list[int]) -> dict[int, dict]: ...
+
+
 TIER_LOOKUP: ExtensionPoint[TierLookup] = ExtensionPoint("tier_lookup", TierLookup, required=True, single=True)
+MEMBER_SCORES: ExtensionPoint[MemberScores] = ExtensionPoint("member_scores", MemberScores, single=True)
 MEMBER_FILTER_KEY: ExtensionPoint[MemberFilterKey] = ExtensionPoint("member_filter_key", MemberFilterKey, keyed=True)
 ORDER_POINTS_AWARD: ExtensionPoint[OrderPointsAward] = ExtensionPoint(
     "order_points_award", OrderPointsAward, required=True, single=True
@@ -307,6 +320,7 @@ SETTINGS_NAVIGATION: ExtensionPoint[NavItem] = ExtensionPoint("settings_navigati
 POINTS = (
     SHOP_DEFAULTS,
     MEMBER_FILTER_KEY,
+    MEMBER_SCORES,
     PROFILE_SAVED,
     MEMBER_JOINED,
     ORDER_POINTS_AWARD,

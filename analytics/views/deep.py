@@ -53,6 +53,7 @@ SECTIONS = (
     ("cohorts", gettext_lazy("Cohorts"), "analytics_cohorts"),
     ("rfm", gettext_lazy("RFM"), "analytics_rfm"),
     ("pairs", gettext_lazy("Bought together"), "analytics_pairs"),
+    ("clv", gettext_lazy("Churn and value"), "analytics_clv"),
 )
 
 

@@ -257,6 +257,12 @@ CELERY_BEAT_SCHEDULE = {
         "task": "analytics.tasks.analytics_rollup_all_shops",
         "schedule": crontab(minute=35),
     },
+    # Hourly: each shop's member intelligence (analytics.clv), fitted and scored once per shop-local day, at the
+    # first run after its local midnight (SPEC 15).
+    "analytics-clv": {
+        "task": "analytics.tasks.analytics_clv_all_shops",
+        "schedule": crontab(minute=50),
+    },
     # Every 5 minutes: import jobs whose process died are failed with a reason (members.imports.stale).
     "imports-fail-stale": {
         "task": "members.tasks.imports_fail_stale_all_shops",

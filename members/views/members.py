@@ -274,6 +274,7 @@ class MemberDetailView(MemberMixin, TemplateView):
             consent_history=selectors.member_consent_history(shop=self.shop, member=member)[:50],
             timeline=member_timeline(shop=self.shop, member=member, limit=50),
             referrer=member.referrer,
+            scores=selectors.member_scores(shop=self.shop, member_ids=[member.pk]).get(member.pk),
         )
         if Perm.MEMBERS_CHANGE in self.perms and member.status != MemberStatus.ERASED:
             form = MemberTagForm(shop=self.shop)

@@ -48,6 +48,10 @@ HEADER = [
     "SMS marketing",
     "Push marketing",
     "Email marketing",
+    # Member intelligence (analytics, through MEMBER_SCORES): empty for a member not scored.
+    "Churn risk",
+    "Probability active",
+    "Predicted 12-month value",
 ]
 
 
@@ -125,6 +129,9 @@ def test_the_export_streams_the_filtered_list_with_full_phones_for_the_owner(own
             "yes",
             "no",
             "no",
+            "",
+            "",
+            "",
         ],
     ]
 

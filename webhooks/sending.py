@@ -1,0 +1,182 @@
+"""Sending deliveries (SPEC 17): claim an endpoint's due rows, POST each, record the attempt and the next one.
+
+- A claim moves the row's `next_attempt_at` CLAIM_LEASE ahead (and counts the attempt) before the request: a worker
+  killed mid-request leaves a row that falls due again when the lease lapses, and is sent again with the same
+  `webhook-id`. At least once, never lost.
+- Only 2xx is success; a redirect, any other status, a timeout or a refused address is a failure, retried on the
+  schedule below with jitter, Retry-After honoured (up to a day). 410 disables the endpoint at once; an endpoint
+  failing for FAILING_DISABLE is disabled and the shop's owners are told (email, and the dashboard).
+- The body is built once per attempt from the event, deterministically, and those bytes are signed and sent."""
+
+import json
+import logging
+import random
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.core.mail import send_mail
+from django.db import transaction
+from django.db.models import F
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils import timezone, translation
+
+from shops.models import Shop
+
+from . import net, signing
+from .models import Attempt, Delivery, DeliveryStatus, DisabledReason, Endpoint
+from .selectors import events_payloads, owner_emails
+from .services import _pending_fail, endpoint_secrets
+
+logger = logging.getLogger(__name__)
+
+# Seconds to wait after the n-th failed attempt (SPEC 17: about 3 days in all); none left: the delivery fails.
+SCHEDULE = [5, 5 * 60, 30 * 60, 2 * 3600, 5 * 3600, 10 * 3600, 14 * 3600, 20 * 3600, 24 * 3600]
+JITTER = 0.1  # each wait is drawn within ±10%, so that retries of many deliveries do not arrive together
+RETRY_AFTER_MAX = 24 * 3600
+FAILING_DISABLE = timedelta(days=5)
+BATCH = 10  # rows one sender claims at a time
+CLAIM_LEASE = BATCH * (net.TIMEOUT + 5)  # seconds: a claimed row is due again after this, should its sender die
+
+
+def retry_delay(*, attempts: int, retry_after: float | None = None, rng=random) -> float | None:
+    """Seconds until the next attempt after `attempts` failed ones, or None when the schedule has run out."""
+    if attempts > len(SCHEDULE):
+        return None
+    base = SCHEDULE[attempts - 1]
+    delay = base * rng.uniform(1 - JITTER, 1 + JITTER)
+    if retry_after is not None:
+        delay = max(delay, min(retry_after, RETRY_AFTER_MAX))
+    return delay
+
+
+def body_of(*, shop: Shop, delivery: Delivery, member_id: int | None, payload: dict) -> bytes:
+    """The thin JSON body: the type, the time it happened, and the data (the shop, the member, the changed values,
+    and `sequence`, which grows with every event of the shop and so orders the events of each resource)."""
+    data = {
+        "shop": shop.slug,
+        "event_id": str(delivery.event_id),
+        "sequence": delivery.event_seq,
+        "member_id": member_id,
+        **payload,
+    }
+    document = {"type": delivery.event_type, "timestamp": delivery.occurred_at.isoformat(), "data": data}
+    return json.dumps(document, ensure_ascii=False, separators=(",", ":"), sort_keys=True).encode()
+
+
+def deliveries_claim(*, shop: Shop, endpoint_id: int, now: datetime, limit: int = BATCH) -> list[Delivery]:
+    with transaction.atomic():
+        due = Delivery.objects.filter(
+            shop=shop, endpoint_id=endpoint_id, status=DeliveryStatus.PENDING, next_attempt_at__lte=now
+        )
+        rows = list(due.select_for_update(skip_locked=True).order_by("next_attempt_at", "event_seq")[:limit])
+        if rows:
+            Delivery.objects.filter(shop=shop, pk__in=[r.pk for r in rows]).update(
+                next_attempt_at=now + timedelta(seconds=CLAIM_LEASE), attempts=F("attempts") + 1
+            )
+    for row in rows:
+        row.attempts += 1
+    return rows
+
+
+def endpoint_send_due(*, shop: Shop, endpoint_id: int, on_each=None) -> int:
+    """Claim a batch of the endpoint's due deliveries and send them in order. Returns how many were sent (0: none
+    due, or the endpoint is disabled). `on_each` runs after each request (the sender refreshes its slot)."""
+    endpoint = Endpoint.objects.filter(shop=shop, pk=endpoint_id, enabled=True, deleted_at__isnull=True).first()
+    if endpoint is None:
+        return 0
+    rows = deliveries_claim(shop=shop, endpoint_id=endpoint_id, now=timezone.now())
+    events = events_payloads(shop=shop, ids=[r.event_id for r in rows])
+    for delivery in rows:
+        member_id, payload = events.get(delivery.event_id, (None, {}))
+        if not delivery_send(shop=shop, endpoint=endpoint, delivery=delivery, member_id=member_id, payload=payload):
+            break  # the endpoint was disabled: the rest of the batch was failed with it
+        if on_each:
+            on_each()
+    return len(rows)
+
+
+def delivery_send(*, shop: Shop, endpoint: Endpoint, delivery: Delivery, member_id, payload: dict) -> bool:
+    """One attempt of one claimed delivery, recorded. Returns False when it disabled the endpoint."""
+    now = timezone.now()
+    body = body_of(shop=shop, delivery=delivery, member_id=member_id, payload=payload)
+    secrets = endpoint_secrets(endpoint, now=now)
+    headers = signing.headers(
+        secrets_=secrets, msg_id=str(delivery.event_id), timestamp=int(now.timestamp()), body=body
+    )
+    outcome = net.post(endpoint.url, body=body, headers=headers)
+    return attempt_record(shop=shop, endpoint=endpoint, delivery=delivery, outcome=outcome)
+
+
+@transaction.atomic
+def attempt_record(*, shop: Shop, endpoint: Endpoint, delivery: Delivery, outcome: net.Outcome) -> bool:
+    now = timezone.now()
+    rows = Delivery.objects.filter(shop=shop, pk=delivery.pk)
+    next_at = None
+    if outcome.ok:
+        rows.update(
+            status=DeliveryStatus.SUCCEEDED,
+            next_attempt_at=None,
+            last_status_code=outcome.status_code,
+            delivered_at=now,
+        )
+        Endpoint.objects.filter(shop=shop, pk=endpoint.pk, failing_since__isnull=False).update(failing_since=None)
+    else:
+        delay = (
+            None
+            if outcome.status_code == 410
+            else retry_delay(attempts=delivery.attempts, retry_after=outcome.retry_after)
+        )
+        if delay is None:
+            rows.update(status=DeliveryStatus.FAILED, next_attempt_at=None, last_status_code=outcome.status_code)
+        else:
+            next_at = now + timedelta(seconds=delay)
+            rows.update(next_attempt_at=next_at, last_status_code=outcome.status_code)
+    Attempt.objects.create(
+        shop=shop,
+        delivery_id=delivery.pk,
+        endpoint_id=endpoint.pk,
+        attempted_at=now,
+        status_code=outcome.status_code,
+        error=outcome.error[:200],
+        response_excerpt=outcome.excerpt[:1000],
+        duration_ms=outcome.duration_ms,
+        next_attempt_at=next_at,
+    )
+    if outcome.ok:
+        return True
+    if outcome.status_code == 410:
+        return not endpoint_disable(shop=shop, endpoint=endpoint, reason=DisabledReason.GONE, now=now)
+    Endpoint.objects.filter(shop=shop, pk=endpoint.pk, failing_since__isnull=True).update(failing_since=now)
+    since = Endpoint.objects.filter(shop=shop, pk=endpoint.pk).values_list("failing_since", flat=True).get()
+    if since is not None and now - since >= FAILING_DISABLE:
+        return not endpoint_disable(shop=shop, endpoint=endpoint, reason=DisabledReason.FAILING, now=now)
+    return True
+
+
+def endpoint_disable(*, shop: Shop, endpoint: Endpoint, reason: str, now: datetime) -> bool:
+    """Disable the endpoint, fail what it had pending, and tell the owners once. Returns whether this call did."""
+    changed = Endpoint.objects.filter(shop=shop, pk=endpoint.pk, enabled=True).update(
+        enabled=False, disabled_reason=reason, disabled_at=now
+    )
+    if not changed:
+        return False
+    _pending_fail(shop=shop, endpoint_id=endpoint.pk)
+    recipients = owner_emails(shop=shop)
+    if recipients:
+        transaction.on_commit(lambda: _tell_owners(shop, endpoint, reason, recipients), robust=True)
+    return True
+
+
+def _tell_owners(shop: Shop, endpoint: Endpoint, reason: str, recipients: list[str]) -> None:
+    path = reverse("dashboard:webhooks", kwargs={"shop_slug": shop.slug})
+    with translation.override(shop.locale):
+        context = {
+            "shop": shop,
+            "endpoint": endpoint,
+            "reason": DisabledReason(reason).label,
+            "url": settings.SITE_URL.rstrip("/") + path,
+        }
+        subject = render_to_string("webhooks/email/disabled_subject.txt", context).strip()
+        text = render_to_string("webhooks/email/disabled.txt", context)
+    send_mail(subject, text, None, recipients)

@@ -150,7 +150,7 @@ def retry_after_seconds(value: str | None, *, now: datetime | None = None) -> fl
     return max(0.0, (moment - (now or datetime.now(UTC))).total_seconds())
 
 
-def post(url: str, *, body: bytes, headers: dict[str, str], timeout: float = TIMEOUT) -> Outcome:
+def post(url: str, *, body: bytes, headers: dict[str, str], timeout: float | None = None) -> Outcome:
     """POST `body` to `url` once: no redirect followed, no retry, the response read up to RESPONSE_LIMIT."""
     started = time.monotonic()
 
@@ -165,7 +165,7 @@ def post(url: str, *, body: bytes, headers: dict[str, str], timeout: float = TIM
             headers=headers,
             redirect=False,
             retries=False,
-            timeout=urllib3.Timeout(total=timeout),
+            timeout=urllib3.Timeout(total=timeout or TIMEOUT),
             preload_content=False,
         )
     except AddressRefused as exc:

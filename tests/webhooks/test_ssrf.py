@@ -40,7 +40,7 @@ def names(monkeypatch):
         ("192.168.1.1", False),
         ("100.64.0.1", False),  # shared address space (carrier NAT)
         ("169.254.169.254", False),  # link-local: the cloud metadata service
-        ("0.0.0.0", False),
+        ("0.0.0.0", False),  # noqa: S104 - an address refused, not bound
         ("224.0.0.1", False),  # multicast
         ("240.0.0.1", False),  # reserved
         ("255.255.255.255", False),

@@ -12,7 +12,7 @@ from rest_framework.generics import ListAPIView
 from rest_framework.response import Response
 
 from events.types import EventType
-from shops.ids import parse_id
+from shops.ids import parse_int
 from shops.rest.schema import CONFLICT
 from shops.rest.serializers import StrictSerializer
 from shops.rest.views import ShopAPIView
@@ -178,7 +178,11 @@ class EventsApi(ShopAPIView):
                 "after", type=str, description="The id of the last event you have (absent: from the start)"
             ),
             OpenApiParameter("type", enum=EventType.values, many=True, explode=False),
-            OpenApiParameter("limit", type=int, description=f"1 to {EVENTS_PAGE_MAX} (default {EVENTS_PAGE})"),
+            OpenApiParameter(
+                "limit",
+                type={"type": "integer", "minimum": 1, "maximum": EVENTS_PAGE_MAX, "default": EVENTS_PAGE},
+                description=f"Results per page, 1 to {EVENTS_PAGE_MAX} (default {EVENTS_PAGE}).",
+            ),
         ],
         responses=EventPageOutput,
         tags=["events"],
@@ -199,8 +203,8 @@ class EventsApi(ShopAPIView):
             if set(types) - set(EventType.values):
                 errors["type"] = [_("Use event types from the catalogue, separated by commas.")]
         if (text := params.get("limit")) is not None:
-            limit = parse_id(text)
-            if limit is None or limit > EVENTS_PAGE_MAX:
+            limit = parse_int(text, minimum=1, maximum=EVENTS_PAGE_MAX)
+            if limit is None:
                 errors["limit"] = [_("Give a whole number from 1 to %(max)d.") % {"max": EVENTS_PAGE_MAX}]
         if errors:
             raise serializers.ValidationError(errors)

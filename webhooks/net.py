@@ -23,6 +23,8 @@ from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
 from urllib3.util import connection as util_connection
 
+from shops.ids import ascii_digits
+
 TIMEOUT = 15.0  # seconds for the whole request (SPEC 17)
 RESPONSE_LIMIT = 1024  # bytes of a response body read and kept as its excerpt
 _NAT64 = ipaddress.ip_network("64:ff9b::/96")
@@ -139,7 +141,7 @@ def retry_after_seconds(value: str | None, *, now: datetime | None = None) -> fl
     if not value:
         return None
     value = value.strip()
-    if value.isascii() and value.isdigit():
+    if ascii_digits(value):
         return float(value)
     try:
         moment = email.utils.parsedate_to_datetime(value)

@@ -6,7 +6,19 @@ import importlib
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-APPS = ("shops", "members", "orders", "tiers", "points", "coupons", "recruitment", "campaigns", "analytics", "portal")
+APPS = (
+    "shops",
+    "members",
+    "orders",
+    "tiers",
+    "points",
+    "coupons",
+    "recruitment",
+    "campaigns",
+    "analytics",
+    "webhooks",
+    "portal",
+)
 INTERFACE_MODULES = ("apis.py", "views.py", "forms.py", "tasks.py", "admin.py", "dashboard.py")
 MANAGERS = ("objects", "_default_manager", "_base_manager")
 

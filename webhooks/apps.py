@@ -3,7 +3,7 @@
 from django.apps import AppConfig
 from django.utils.translation import gettext_lazy as _
 
-from shops.extensions import SETTINGS_NAVIGATION, NavItem, register, register_audit_actions
+from shops.extensions import HOME_SECTION, SETTINGS_NAVIGATION, NavItem, register, register_audit_actions
 from shops.roles import Perm
 
 AUDIT_ACTIONS = {
@@ -18,8 +18,8 @@ WEBHOOKS = NavItem(_("Webhooks"), "webhooks", Perm.WEBHOOKS_MANAGE)
 
 
 class WebhooksConfig(AppConfig):
-    """Extension points (shops.extensions): the settings navigation entry and audit labels; the consumer of domain
-    events that turns them into deliveries."""
+    """Extension points (shops.extensions): the settings navigation entry, audit labels and the overview's notice of
+    endpoints turned off (HOME_SECTION); the consumer of domain events that turns them into deliveries."""
 
     name = "webhooks"
     verbose_name = _("Webhooks")
@@ -27,8 +27,10 @@ class WebhooksConfig(AppConfig):
     def ready(self):
         from events.consumers import register_consumer
 
+        from . import home
         from .consumers import WEBHOOKS as CONSUMER
 
         register(SETTINGS_NAVIGATION, WEBHOOKS, app=self.label)
+        register(HOME_SECTION, home.section, app=self.label)
         register_audit_actions(AUDIT_ACTIONS, app=self.label)
         register_consumer(CONSUMER)

@@ -31,7 +31,19 @@ from shops.extensions import (
 from shops.registry import Registration, extension_errors, registry, signature_problems
 
 ROOT = Path(__file__).resolve().parents[2]
-APPS = ("shops", "members", "orders", "tiers", "points", "coupons", "recruitment", "campaigns", "analytics", "portal")
+APPS = (
+    "shops",
+    "members",
+    "orders",
+    "tiers",
+    "points",
+    "coupons",
+    "recruitment",
+    "campaigns",
+    "analytics",
+    "webhooks",
+    "portal",
+)
 
 
 def errors_of(point, *registrations: Registration) -> list[tuple[str, str]]:

@@ -144,3 +144,12 @@ def test_the_log_is_pruned_after_30_days(shop, endpoint, receiver):
     assert prune_all_shops() == 2  # the old attempt, then its delivery
     assert list(Delivery.objects.values_list("event_seq", flat=True)) == [2]
     assert Attempt.objects.count() == 1
+
+
+def test_the_overview_tells_owners_of_an_endpoint_turned_off(owner_client, client, shop, endpoint):
+    assert "webhooks-disabled" not in owner_client.get(f"/dashboard/{shop.slug}/").content.decode()
+    Endpoint.objects.filter(pk=endpoint.pk).update(enabled=False, disabled_reason="gone")
+    home = owner_client.get(f"/dashboard/{shop.slug}/").content.decode()
+    assert "webhooks-disabled" in home and endpoint.url in home
+    client.force_login(add_staff(shop, Role.MARKETER))
+    assert "webhooks-disabled" not in client.get(f"/dashboard/{shop.slug}/").content.decode()

@@ -33,6 +33,9 @@ class Endpoint(ShopOwned):
     disabled_at = models.DateTimeField(_("disabled at"), null=True, blank=True)
     # The first failure since the last success: an endpoint failing for 5 days is disabled.
     failing_since = models.DateTimeField(_("failing since"), null=True, blank=True)
+    # After a request got no answer (a timeout, a refused connection), nothing more is sent until then (the failed
+    # delivery's retry): a dead or hanging endpoint costs one request per step of the schedule, not a worker.
+    paused_until = models.DateTimeField(_("paused until"), null=True, blank=True)
     created_at = models.DateTimeField(_("created"), default=timezone.now)
     deleted_at = models.DateTimeField(_("deleted at"), null=True, blank=True)
 

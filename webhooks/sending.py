@@ -4,8 +4,10 @@
   killed mid-request leaves a row that falls due again when the lease lapses, and is sent again with the same
   `webhook-id`. At least once, never lost.
 - Only 2xx is success; a redirect, any other status, a timeout or a refused address is a failure, retried on the
-  schedule below with jitter, Retry-After honoured (up to a day). 410 disables the endpoint at once; an endpoint
-  failing for FAILING_DISABLE is disabled and the shop's owners are told (email, and the dashboard).
+  schedule below with jitter, Retry-After honoured (up to a day). A request that got no answer pauses the endpoint
+  until its retry (its other deliveries wait with it), so a dead or hanging endpoint holds no worker meanwhile.
+- 410 disables the endpoint at once; an endpoint failing for FAILING_DISABLE is disabled and the shop's owners are
+  told (email, and the dashboard).
 - The body is built once per attempt from the event, deterministically, and those bytes are signed and sent."""
 
 import json
@@ -16,7 +18,7 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.core.mail import send_mail
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone, translation
@@ -69,7 +71,7 @@ def deliveries_claim(*, shop: Shop, endpoint_id: int, now: datetime, limit: int 
         due = Delivery.objects.filter(
             shop=shop, endpoint_id=endpoint_id, status=DeliveryStatus.PENDING, next_attempt_at__lte=now
         )
-        rows = list(due.select_for_update(skip_locked=True).order_by("next_attempt_at", "event_seq")[:limit])
+        rows = list(due.select_for_update(skip_locked=True).order_by("event_seq")[:limit])
         if rows:
             Delivery.objects.filter(shop=shop, pk__in=[r.pk for r in rows]).update(
                 next_attempt_at=now + timedelta(seconds=CLAIM_LEASE), attempts=F("attempts") + 1
@@ -82,22 +84,34 @@ def deliveries_claim(*, shop: Shop, endpoint_id: int, now: datetime, limit: int 
 def endpoint_send_due(*, shop: Shop, endpoint_id: int, on_each=None) -> int:
     """Claim a batch of the endpoint's due deliveries and send them in order. Returns how many were sent (0: none
     due, or the endpoint is disabled). `on_each` runs after each request (the sender refreshes its slot)."""
+    now = timezone.now()
     endpoint = Endpoint.objects.filter(shop=shop, pk=endpoint_id, enabled=True, deleted_at__isnull=True).first()
-    if endpoint is None:
+    if endpoint is None or (endpoint.paused_until is not None and endpoint.paused_until > now):
         return 0
-    rows = deliveries_claim(shop=shop, endpoint_id=endpoint_id, now=timezone.now())
+    rows = deliveries_claim(shop=shop, endpoint_id=endpoint_id, now=now)
     events = events_payloads(shop=shop, ids=[r.event_id for r in rows])
-    for delivery in rows:
+    for i, delivery in enumerate(rows):
         member_id, payload = events.get(delivery.event_id, (None, {}))
-        if not delivery_send(shop=shop, endpoint=endpoint, delivery=delivery, member_id=member_id, payload=payload):
-            break  # the endpoint was disabled: the rest of the batch was failed with it
+        going_on = delivery_send(shop=shop, endpoint=endpoint, delivery=delivery, member_id=member_id, payload=payload)
         if on_each:
             on_each()
+        if not going_on:
+            _unclaim(shop=shop, endpoint_id=endpoint_id, rows=rows[i + 1 :])
+            return i + 1
     return len(rows)
 
 
+def _unclaim(*, shop: Shop, endpoint_id: int, rows: list[Delivery]) -> None:
+    """The rest of a batch that was not attempted (the endpoint paused or disabled): due again when the endpoint
+    is (a disabled endpoint's rows were failed already), its attempt not counted."""
+    paused_until = Endpoint.objects.filter(shop=shop, pk=endpoint_id).values_list("paused_until", flat=True).get()
+    Delivery.objects.filter(shop=shop, pk__in=[r.pk for r in rows], status=DeliveryStatus.PENDING).update(
+        next_attempt_at=paused_until or timezone.now(), attempts=F("attempts") - 1
+    )
+
+
 def delivery_send(*, shop: Shop, endpoint: Endpoint, delivery: Delivery, member_id, payload: dict) -> bool:
-    """One attempt of one claimed delivery, recorded. Returns False when it disabled the endpoint."""
+    """One attempt of one claimed delivery, recorded. Returns False when it disabled or paused the endpoint."""
     now = timezone.now()
     body = body_of(shop=shop, delivery=delivery, member_id=member_id, payload=payload)
     secrets = endpoint_secrets(endpoint, now=now)
@@ -120,7 +134,9 @@ def attempt_record(*, shop: Shop, endpoint: Endpoint, delivery: Delivery, outcom
             last_status_code=outcome.status_code,
             delivered_at=now,
         )
-        Endpoint.objects.filter(shop=shop, pk=endpoint.pk, failing_since__isnull=False).update(failing_since=None)
+        Endpoint.objects.filter(shop=shop, pk=endpoint.pk).filter(
+            Q(failing_since__isnull=False) | Q(paused_until__isnull=False)
+        ).update(failing_since=None, paused_until=None)
     else:
         delay = (
             None
@@ -151,6 +167,10 @@ def attempt_record(*, shop: Shop, endpoint: Endpoint, delivery: Delivery, outcom
     since = Endpoint.objects.filter(shop=shop, pk=endpoint.pk).values_list("failing_since", flat=True).get()
     if since is not None and now - since >= FAILING_DISABLE:
         return not endpoint_disable(shop=shop, endpoint=endpoint, reason=DisabledReason.FAILING, now=now)
+    if outcome.status_code is None and next_at is not None:
+        # No answer: the endpoint is down or hanging, not this payload. Pause it until this delivery's retry.
+        Endpoint.objects.filter(shop=shop, pk=endpoint.pk).update(paused_until=next_at)
+        return False
     return True
 
 

@@ -149,12 +149,8 @@ def test_the_events_api_refuses_bad_parameters_and_another_shops_cursor(api_clie
         assert response.status_code == 400 and field in response.json()["details"], params
 
 
-def test_the_events_api_lists_only_the_last_30_days(api_client, shop, monkeypatch):
-    # ids are made from the clock (UUIDv7), and never go back within a process: forget the last one made
-    from events import outbox
-
+def test_the_events_api_lists_only_the_last_30_days(api_client, shop):
     start = timezone.now()
-    monkeypatch.setattr(outbox, "_last", [0, 0])
     with time_machine.travel(start - timedelta(days=31), tick=False):
         _emit(shop, "member.joined", 1)
     with time_machine.travel(start - timedelta(days=29), tick=False):

@@ -225,3 +225,31 @@ def test_the_body_is_thin_json_with_the_sequence(shop, endpoint, receiver):
         "points": 12,
         "key": "o-1",
     }
+
+
+def test_an_endpoint_that_does_not_answer_is_paused_until_the_retry(shop, endpoint, receiver, monkeypatch):
+    # given: three events, and a receiver that hangs past the timeout on the first request
+    monkeypatch.setattr("webhooks.net.TIMEOUT", 0.5)
+    receiver.script = [Reply(200, delay=2)]
+    start = timezone.now()
+    with time_machine.travel(start, tick=True):
+        events_emitted(shop, ("member.joined", 1, {}), ("member.joined", 2, {}), ("member.joined", 3, {}))
+        # when
+        assert endpoint_send_due(shop=shop, endpoint_id=endpoint.pk) == 1
+    # then: one request, the endpoint paused until that delivery's retry, the others waiting with it, unattempted
+    endpoint.refresh_from_db()
+    rows = list(Delivery.objects.order_by("event_seq").values_list("attempts", "next_attempt_at"))
+    assert [attempts for attempts, _at in rows] == [1, 0, 0]
+    assert {at for _attempts, at in rows} == {endpoint.paused_until}
+    assert 4 <= (endpoint.paused_until - start).total_seconds() <= 8
+    assert len(receiver.received) == 1
+    # a new event does not get through either while paused
+    events_emitted(shop, ("member.joined", 4, {}))
+    assert endpoint_send_due(shop=shop, endpoint_id=endpoint.pk) == 0
+    # when the retry comes and the receiver answers, everything goes, oldest first, and the pause is lifted
+    with time_machine.travel(endpoint.paused_until + timedelta(seconds=1), tick=False):
+        assert endpoint_send_due(shop=shop, endpoint_id=endpoint.pk) == 4
+    assert [json.loads(r.body)["data"]["sequence"] for r in receiver.received] == [1, 1, 2, 3, 4]
+    endpoint.refresh_from_db()
+    assert endpoint.paused_until is None and endpoint.failing_since is None
+    assert set(Delivery.objects.values_list("status", flat=True)) == {"succeeded"}

@@ -17,12 +17,13 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.core.mail import send_mail
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F, Q
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone, translation
 
+from shops.bulk import values_cte
 from shops.models import Shop
 
 from . import net, signing
@@ -37,8 +38,12 @@ SCHEDULE = [5, 5 * 60, 30 * 60, 2 * 3600, 5 * 3600, 10 * 3600, 14 * 3600, 20 * 3
 JITTER = 0.1  # each wait is drawn within ±10%, so that retries of many deliveries do not arrive together
 RETRY_AFTER_MAX = 24 * 3600
 FAILING_DISABLE = timedelta(days=5)
-BATCH = 10  # rows one sender claims at a time
-CLAIM_LEASE = BATCH * (net.TIMEOUT + 5)  # seconds: a claimed row is due again after this, should its sender die
+BATCH = 50  # rows one sender claims at a time
+FLUSH = 25  # successes recorded together
+# Seconds after which a claimed row is due again, should its sender die. A batch rarely takes long: the first request
+# without an answer pauses the endpoint and gives the rest back. Should a batch of slow answers outlast the lease,
+# its last rows may be sent twice (at least once; receivers dedupe by webhook-id), never lost.
+CLAIM_LEASE = 120
 
 
 def retry_delay(*, attempts: int, retry_after: float | None = None, rng=random) -> float | None:
@@ -83,21 +88,37 @@ def deliveries_claim(*, shop: Shop, endpoint_id: int, now: datetime, limit: int 
 
 def endpoint_send_due(*, shop: Shop, endpoint_id: int, on_each=None) -> int:
     """Claim a batch of the endpoint's due deliveries and send them in order. Returns how many were sent (0: none
-    due, or the endpoint is disabled). `on_each` runs after each request (the sender refreshes its slot)."""
+    due, or the endpoint is disabled or paused). `on_each` runs after each request (the sender refreshes its slot).
+
+    Successes are recorded together (one UPDATE, one INSERT) every FLUSH of them and at the end; a failure is
+    recorded on its own, after the successes before it. A worker killed meanwhile leaves its successes unrecorded:
+    they are sent again when their claim lapses (receivers dedupe by webhook-id)."""
     now = timezone.now()
     endpoint = Endpoint.objects.filter(shop=shop, pk=endpoint_id, enabled=True, deleted_at__isnull=True).first()
     if endpoint is None or (endpoint.paused_until is not None and endpoint.paused_until > now):
         return 0
     rows = deliveries_claim(shop=shop, endpoint_id=endpoint_id, now=now)
     events = events_payloads(shop=shop, ids=[r.event_id for r in rows])
+    delivered: list[tuple[Delivery, net.Outcome, datetime]] = []
     for i, delivery in enumerate(rows):
         member_id, payload = events.get(delivery.event_id, (None, {}))
-        going_on = delivery_send(shop=shop, endpoint=endpoint, delivery=delivery, member_id=member_id, payload=payload)
+        outcome, at = delivery_send(
+            shop=shop, endpoint=endpoint, delivery=delivery, member_id=member_id, payload=payload
+        )
         if on_each:
             on_each()
-        if not going_on:
+        if outcome.ok:
+            delivered.append((delivery, outcome, at))
+            if len(delivered) >= FLUSH:
+                successes_record(shop=shop, endpoint=endpoint, delivered=delivered)
+                delivered = []
+            continue
+        successes_record(shop=shop, endpoint=endpoint, delivered=delivered)
+        delivered = []
+        if not attempt_record(shop=shop, endpoint=endpoint, delivery=delivery, outcome=outcome, now=at):
             _unclaim(shop=shop, endpoint_id=endpoint_id, rows=rows[i + 1 :])
             return i + 1
+    successes_record(shop=shop, endpoint=endpoint, delivered=delivered)
     return len(rows)
 
 
@@ -110,57 +131,68 @@ def _unclaim(*, shop: Shop, endpoint_id: int, rows: list[Delivery]) -> None:
     )
 
 
-def delivery_send(*, shop: Shop, endpoint: Endpoint, delivery: Delivery, member_id, payload: dict) -> bool:
-    """One attempt of one claimed delivery, recorded. Returns False when it disabled or paused the endpoint."""
+def delivery_send(
+    *, shop: Shop, endpoint: Endpoint, delivery: Delivery, member_id, payload: dict
+) -> tuple[net.Outcome, datetime]:
+    """One request of one claimed delivery: its outcome and when it was made (not recorded here)."""
     now = timezone.now()
     body = body_of(shop=shop, delivery=delivery, member_id=member_id, payload=payload)
     secrets = endpoint_secrets(endpoint, now=now)
     headers = signing.headers(
         secrets_=secrets, msg_id=str(delivery.event_id), timestamp=int(now.timestamp()), body=body
     )
-    outcome = net.post(endpoint.url, body=body, headers=headers)
-    return attempt_record(shop=shop, endpoint=endpoint, delivery=delivery, outcome=outcome)
+    return net.post(endpoint.url, body=body, headers=headers), now
 
 
-@transaction.atomic
-def attempt_record(*, shop: Shop, endpoint: Endpoint, delivery: Delivery, outcome: net.Outcome) -> bool:
-    now = timezone.now()
-    rows = Delivery.objects.filter(shop=shop, pk=delivery.pk)
-    next_at = None
-    if outcome.ok:
-        rows.update(
-            status=DeliveryStatus.SUCCEEDED,
-            next_attempt_at=None,
-            last_status_code=outcome.status_code,
-            delivered_at=now,
-        )
-        Endpoint.objects.filter(shop=shop, pk=endpoint.pk).filter(
-            Q(failing_since__isnull=False) | Q(paused_until__isnull=False)
-        ).update(failing_since=None, paused_until=None)
-    else:
-        delay = (
-            None
-            if outcome.status_code == 410
-            else retry_delay(attempts=delivery.attempts, retry_after=outcome.retry_after)
-        )
-        if delay is None:
-            rows.update(status=DeliveryStatus.FAILED, next_attempt_at=None, last_status_code=outcome.status_code)
-        else:
-            next_at = now + timedelta(seconds=delay)
-            rows.update(next_attempt_at=next_at, last_status_code=outcome.status_code)
-    Attempt.objects.create(
+def _attempt(shop: Shop, endpoint: Endpoint, delivery: Delivery, outcome: net.Outcome, at: datetime, next_at=None):
+    return Attempt(
         shop=shop,
         delivery_id=delivery.pk,
         endpoint_id=endpoint.pk,
-        attempted_at=now,
+        attempted_at=at,
         status_code=outcome.status_code,
         error=outcome.error[:200],
         response_excerpt=outcome.excerpt[:1000],
         duration_ms=outcome.duration_ms,
         next_attempt_at=next_at,
     )
-    if outcome.ok:
-        return True
+
+
+@transaction.atomic
+def successes_record(*, shop: Shop, endpoint: Endpoint, delivered: list[tuple[Delivery, net.Outcome, datetime]]):
+    """Mark these deliveries delivered and log their attempts, in one UPDATE and one INSERT; the endpoint is not
+    failing (nor paused) any more."""
+    if not delivered:
+        return
+    columns = [("id", "int"), ("code", "int"), ("at", "datetime")]
+    v, params = values_cte("d", columns, [(d.pk, o.status_code, at) for d, o, at in delivered])
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"{v} UPDATE webhooks_delivery SET status = 'succeeded', next_attempt_at = NULL, "  # noqa: S608
+            "last_status_code = d.code, delivered_at = d.at FROM d "
+            "WHERE webhooks_delivery.shop_id = %s AND webhooks_delivery.id = d.id",
+            [*params, shop.pk],
+        )
+    Attempt.objects.bulk_create([_attempt(shop, endpoint, d, o, at) for d, o, at in delivered])
+    Endpoint.objects.filter(shop=shop, pk=endpoint.pk).filter(
+        Q(failing_since__isnull=False) | Q(paused_until__isnull=False)
+    ).update(failing_since=None, paused_until=None)
+
+
+@transaction.atomic
+def attempt_record(*, shop: Shop, endpoint: Endpoint, delivery: Delivery, outcome: net.Outcome, now: datetime) -> bool:
+    """Record a failed attempt and schedule the next. Returns False when it disabled or paused the endpoint."""
+    rows = Delivery.objects.filter(shop=shop, pk=delivery.pk)
+    next_at = None
+    delay = (
+        None if outcome.status_code == 410 else retry_delay(attempts=delivery.attempts, retry_after=outcome.retry_after)
+    )
+    if delay is None:
+        rows.update(status=DeliveryStatus.FAILED, next_attempt_at=None, last_status_code=outcome.status_code)
+    else:
+        next_at = now + timedelta(seconds=delay)
+        rows.update(next_attempt_at=next_at, last_status_code=outcome.status_code)
+    _attempt(shop, endpoint, delivery, outcome, now, next_at).save()
     if outcome.status_code == 410:
         return not endpoint_disable(shop=shop, endpoint=endpoint, reason=DisabledReason.GONE, now=now)
     Endpoint.objects.filter(shop=shop, pk=endpoint.pk, failing_since__isnull=True).update(failing_since=now)

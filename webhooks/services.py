@@ -37,7 +37,8 @@ def send_on_commit(shop_id: int, endpoint_ids) -> None:
     from .tasks import webhook_send
 
     for endpoint_id in sorted(set(endpoint_ids)):
-        transaction.on_commit(lambda e=endpoint_id: webhook_send.delay(shop_id, e), robust=True)
+        for _slot in range(settings.WEBHOOK_ENDPOINT_CONCURRENCY):
+            transaction.on_commit(lambda e=endpoint_id: webhook_send.delay(shop_id, e), robust=True)
 
 
 def url_check(url: str) -> str:

@@ -72,6 +72,9 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=1000.0, help="events per second")
     parser.add_argument("--batch", type=int, default=10, help="events per transaction")
     parser.add_argument("--seconds", type=float, default=20.0)
+    parser.add_argument("--pool", default="prefork", help="the workers' pool: prefork or threads")
+    parser.add_argument("--concurrency", type=int, default=2, help="worker processes (or threads)")
+    parser.add_argument("--scenarios", default="webhooks_lag,webhooks_hanging")
     args = parser.parse_args()
     broker_url = os.environ.get("CELERY_BROKER_URL", "")
     if not broker_url:
@@ -104,7 +107,8 @@ def main() -> None:
 
     env = {**os.environ, "BENCH_QUEUE": queue, "DEBUG": "false"}
     command = [
-        sys.executable, "-m", "celery", "-A", "bench.webhooks_worker", "worker", "--concurrency=2", "-l", "WARNING",
+        sys.executable, "-m", "celery", "-A", "bench.webhooks_worker", "worker", f"--pool={args.pool}",
+        f"--concurrency={args.concurrency}", "-l", "WARNING",
         "--without-gossip", "--without-mingle", "--without-heartbeat",
     ]  # fmt: skip
     worker = subprocess.Popen(command, cwd=ROOT, env=env)
@@ -150,12 +154,16 @@ def main() -> None:
             delivered=len(lags),
             offered_per_s=round(sent / elapsed, 1),
             interval_s=interval,
+            pool=f"{args.pool} x {args.concurrency}",
+            endpoint_concurrency=int(os.environ.get("WEBHOOK_ENDPOINT_CONCURRENCY", "2")),
         )
         return p95 * 1000
 
     try:
-        alone = run("webhooks_lag", hanging=False, baseline=2000)
-        run("webhooks_hanging", hanging=True, baseline=alone)
+        wanted = args.scenarios.split(",")
+        alone = run("webhooks_lag", hanging=False, baseline=2000) if "webhooks_lag" in wanted else 0
+        if "webhooks_hanging" in wanted:
+            run("webhooks_hanging", hanging=True, baseline=alone)
     finally:
         worker.terminate()
         worker.wait(30)

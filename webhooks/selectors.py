@@ -3,7 +3,7 @@
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from events.models import Event
@@ -79,7 +79,8 @@ def due_endpoints_all_shops(*, now: datetime) -> list[tuple[int, int]]:
     """(shop_id, endpoint_id) of every enabled endpoint with a delivery due. # tenant-ok: beat's tick, all shops"""
     due = Delivery.objects.filter(status=DeliveryStatus.PENDING, next_attempt_at__lte=now)
     pairs = due.values_list("shop_id", "endpoint_id").distinct()
+    awake = Q(paused_until__isnull=True) | Q(paused_until__lte=now)
     enabled = set(
-        Endpoint.objects.filter(enabled=True, deleted_at__isnull=True).values_list("shop_id", "pk")
+        Endpoint.objects.filter(awake, enabled=True, deleted_at__isnull=True).values_list("shop_id", "pk")
     )  # tenant-ok: the tick's look across shops
     return sorted(pair for pair in pairs if pair in enabled)

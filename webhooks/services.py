@@ -118,7 +118,7 @@ def endpoint_rotate(*, shop: Shop, actor: Actor, endpoint: Endpoint) -> tuple[En
 def endpoint_enable(*, shop: Shop, actor: Actor, endpoint: Endpoint) -> None:
     """Turn a disabled endpoint back on (what failed meanwhile is replayed by range, if wanted)."""
     Endpoint.objects.filter(shop=shop, pk=endpoint.pk, deleted_at__isnull=True).update(
-        enabled=True, disabled_reason="", disabled_at=None, failing_since=None
+        enabled=True, disabled_reason="", disabled_at=None, failing_since=None, paused_until=None
     )
     audit_record(shop=shop, actor=actor, action="webhook.enable", obj=endpoint)
 
@@ -138,9 +138,11 @@ def _pending_fail(*, shop: Shop, endpoint_id: int) -> int:
 
 @transaction.atomic
 def delivery_retry(*, shop: Shop, actor: Actor, endpoint: Endpoint, delivery: Delivery) -> None:
-    """Send one delivery again now, with the same webhook-id, whatever its state."""
+    """Send one delivery again now, with the same webhook-id, whatever its state (the merchant has mended the
+    receiver: a pause after a timeout is lifted)."""
     if not endpoint.enabled:
         raise Conflict(_("Turn the endpoint back on first."), code="endpoint_disabled")
+    Endpoint.objects.filter(shop=shop, pk=endpoint.pk).update(paused_until=None)
     Delivery.objects.filter(shop=shop, endpoint=endpoint, pk=delivery.pk).update(
         status=DeliveryStatus.PENDING, next_attempt_at=timezone.now()
     )
@@ -157,6 +159,7 @@ def deliveries_replay(*, shop: Shop, actor: Actor, endpoint: Endpoint, start: da
     if not start < end or end - start > REPLAY_MAX:
         raise ApplicationError(_("Give a period of at most 30 days, its start before its end."), code="invalid_period")
     now = timezone.now()
+    Endpoint.objects.filter(shop=shop, pk=endpoint.pk).update(paused_until=None)
     v, params = values_cte(
         "w", [("endpoint_id", "int"), ("type", "text")], [(endpoint.pk, t) for t in endpoint.event_types]
     )

@@ -253,3 +253,21 @@ def test_an_endpoint_that_does_not_answer_is_paused_until_the_retry(shop, endpoi
     endpoint.refresh_from_db()
     assert endpoint.paused_until is None and endpoint.failing_since is None
     assert set(Delivery.objects.values_list("status", flat=True)) == {"succeeded"}
+
+
+def test_a_manual_retry_lifts_the_pause_and_the_tick_skips_a_paused_endpoint(shop, endpoint, receiver):
+    from webhooks.selectors import due_endpoints_all_shops
+    from webhooks.services import delivery_retry
+
+    # given: a paused endpoint whose delivery is due
+    events_emitted(shop, ("member.joined", 1, {}))
+    Endpoint.objects.filter(pk=endpoint.pk).update(paused_until=timezone.now() + timedelta(minutes=5))
+    assert due_endpoints_all_shops(now=timezone.now()) == []
+    assert endpoint_send_due(shop=shop, endpoint_id=endpoint.pk) == 0
+    # when: the merchant retries it
+    endpoint.refresh_from_db()
+    delivery_retry(shop=shop, actor=SYSTEM, endpoint=endpoint, delivery=Delivery.objects.get())
+    # then
+    assert due_endpoints_all_shops(now=timezone.now()) == [(shop.pk, endpoint.pk)]
+    assert endpoint_send_due(shop=shop, endpoint_id=endpoint.pk) == 1
+    assert Delivery.objects.get().status == DeliveryStatus.SUCCEEDED

@@ -21,6 +21,7 @@ from shops import views as shop_views
 from shops.health import healthz
 from shops.rest.errors import json_bad_request, json_not_found, json_server_error
 from tiers import urls as tier_urls
+from webhooks import urls as webhook_urls
 
 dashboard_patterns = [
     path("", shop_views.DashboardEntryView.as_view(), name="entry"),
@@ -36,6 +37,7 @@ dashboard_patterns = [
     path("<slug:shop_slug>/analytics/", include(analytics_urls.dashboard_patterns)),
     path("<slug:shop_slug>/analytics/", include(analytics_deep_urls.deep_patterns)),
     path("<slug:shop_slug>/", include(member_import_urls.dashboard_patterns)),
+    path("<slug:shop_slug>/webhooks/", include(webhook_urls.dashboard_patterns)),
 ]
 
 api_patterns = [
@@ -57,6 +59,7 @@ api_patterns = [
     *campaign_urls.api_patterns,
     *automation_urls.api_patterns,
     *analytics_urls.api_patterns,
+    *webhook_urls.api_patterns,
 ]
 
 urlpatterns = [

@@ -33,7 +33,7 @@ analytics, webhooks) are consumers of domain events, never implementations of a 
 | ORDER_STATUS_CHANGED | OrderStatusChanged | orders.services.order_change_status | points, coupons |
 | MEMBER_DATA | MemberData | members.timeline | orders, tiers, points, coupons, recruitment, campaigns, automations |
 | ORDER_PAGE_SECTION | OrderPageSection | orders.views | points |
-| HOME_SECTION | HomeSection | shops.views.HomeView | analytics |
+| HOME_SECTION | HomeSection | shops.views.HomeView | analytics, webhooks |
 | IMPORT_HANDLER | ImportHandler | members.imports.import_handler | orders ("orders") |
 | DEMO_SEEDER | DemoSeeder | shops seed_demo command | members, orders, coupons, recruitment, campaigns |
 | AUDIT_ACTION | str (a label) | shops.selectors, AuditLogEntry | every app that audits |

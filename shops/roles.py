@@ -29,6 +29,7 @@ class Perm(models.TextChoices):
     RECRUITMENT_MANAGE = "recruitment.manage", _("Manage entry points and referrals")
     CAMPAIGNS_MANAGE = "campaigns.manage", _("Create and send campaigns")
     ANALYTICS_VIEW = "analytics.view", _("Read analytics")
+    WEBHOOKS_MANAGE = "webhooks.manage", _("Manage webhook endpoints")
 
 
 _EVERYTHING = frozenset(Perm)

@@ -2,6 +2,7 @@
 changed. tests/test_isolation.py walks every dashboard and API route: a new route with an id fails until it has a
 case here. Later apps add their cases to CASES."""
 
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
@@ -567,3 +568,44 @@ def _survey_answer_state(kwargs: dict):
 for _name in ("automation", "automation_edit", "automation_switch"):
     CASES[f"dashboard:{_name}"] = Case(_automation, _automation_state)
 CASES["dashboard:survey_answer_review"] = Case(_survey_answer, _survey_answer_state)
+
+
+def _webhook(shop: Shop) -> dict:
+    """An endpoint with one delivery in its log (the shops' receivers are never called: nothing is due to them)."""
+    from webhooks.models import Delivery
+    from webhooks.services import endpoint_create
+
+    endpoint, _secret = endpoint_create(
+        shop=shop, actor=SYSTEM, url=f"https://{shop.slug}.example.com/in", event_types=["member.joined"]
+    )
+    delivery = Delivery.objects.create(
+        shop=shop,
+        endpoint=endpoint,
+        event_id=uuid.uuid4(),
+        event_type="member.joined",
+        event_seq=1,
+        occurred_at=timezone.now(),
+        status="failed",
+        attempts=10,
+    )
+    return {"pk": endpoint.pk, "delivery": delivery.pk}
+
+
+def _webhook_state(kwargs: dict):
+    from webhooks.models import Delivery, Endpoint
+
+    return (
+        list(Endpoint.objects.filter(pk=kwargs["pk"]).values()),
+        list(Delivery.objects.filter(endpoint_id=kwargs["pk"]).values()),
+    )
+
+
+def _webhook_only(shop: Shop) -> dict:
+    return {"pk": _webhook(shop)["pk"]}
+
+
+for _name in ("webhook", "webhook_rotate", "webhook_deliveries"):
+    CASES[f"api:{_name}"] = Case(_webhook_only, _webhook_state)
+for _name in ("webhook", "webhook_action", "webhook_replay"):
+    CASES[f"dashboard:{_name}"] = Case(_webhook_only, _webhook_state)
+CASES["dashboard:webhook_retry"] = Case(_webhook, _webhook_state)

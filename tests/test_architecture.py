@@ -17,6 +17,7 @@ APPS = (
     "campaigns",
     "analytics",
     "automations",
+    "webhooks",
     "portal",
 )
 INTERFACE_MODULES = ("apis.py", "views.py", "forms.py", "tasks.py", "admin.py", "dashboard.py")

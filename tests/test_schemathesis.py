@@ -31,6 +31,7 @@ from orders.services import OrderInput, order_record
 from recruitment.channels import ChannelInput, channel_create
 from shops.services import SYSTEM
 from tests.factories import make_api_key
+from webhooks.services import endpoint_create
 
 # About 70 s of CPU for every operation, most of it in transaction=True flushes and the bulk endpoint: CI runs it
 # once (.ci/run, the PostgreSQL step).
@@ -76,6 +77,13 @@ OPERATIONS = [
     ("GET", "/api/v1/campaigns/{id}/messages/"),
     ("GET", "/api/v1/automations/"),
     ("POST", "/api/v1/messaging/receipts/http/"),
+    ("GET", "/api/v1/webhooks/"),
+    ("POST", "/api/v1/webhooks/"),
+    ("GET", "/api/v1/webhooks/{id}/"),
+    ("DELETE", "/api/v1/webhooks/{id}/"),
+    ("POST", "/api/v1/webhooks/{id}/rotate/"),
+    ("GET", "/api/v1/webhooks/{id}/deliveries/"),
+    ("GET", "/api/v1/events/"),
 ]
 # The error answers each operation gives by the contract (SPEC 10: 400 bad input, 401, 403 frozen shop, 404 missing
 # or another shop's, 409 conflict, 429 throttled), all in the one error format.
@@ -118,6 +126,13 @@ ERRORS = {
     ("POST", "/api/v1/campaigns/{id}/cancel/"): {"404", "409"},  # a finished campaign
     ("GET", "/api/v1/campaigns/{id}/messages/"): {"400", "404"},  # an unknown status, a bad member id
     ("GET", "/api/v1/automations/"): set(),
+    ("GET", "/api/v1/webhooks/"): {"400", "404"},  # a bad page size; a stale cursor
+    ("POST", "/api/v1/webhooks/"): {"400", "409"},  # not https, a private address; the shop's limit of endpoints
+    ("GET", "/api/v1/webhooks/{id}/"): {"404"},
+    ("DELETE", "/api/v1/webhooks/{id}/"): {"404"},
+    ("POST", "/api/v1/webhooks/{id}/rotate/"): {"404"},
+    ("GET", "/api/v1/webhooks/{id}/deliveries/"): {"400", "404"},
+    ("GET", "/api/v1/events/"): {"400"},  # an unknown event id or type, a bad page size
 }
 # Not key-authenticated (its signature is its authentication): 401 for a missing or wrong signature, 400 for a
 # signed body that is not a receipt or a reply.
@@ -220,12 +235,16 @@ def seeded(shop):
         actor=SYSTEM,
         data=CampaignInput(name="回归礼", channel="sms", audience={"filter": {}}, text="{name}，好久不见"),
     )
+    webhook, _secret = endpoint_create(
+        shop=shop, actor=SYSTEM, url="https://hooks.example.com/in", event_types=["member.joined"]
+    )
     return {
         "id": newcomer.pk,
         "external_id": "TB001",
         "template_id": template.pk,
         "channel_id": channel.pk,
         "campaign_id": campaign.pk,
+        "webhook_id": webhook.pk,
     }
 
 
@@ -249,6 +268,8 @@ def _run(schema, method: str, path: str, auth: dict, seeded: dict, checks=CHECKS
         fixed = {"id": seeded["channel_id"]}
     elif path.startswith("/api/v1/campaigns/{"):
         fixed = {"id": seeded["campaign_id"]}
+    elif path.startswith("/api/v1/webhooks/{"):
+        fixed = {"id": seeded["webhook_id"]}
     if fixed:
         plans.append((GenerationMode.POSITIVE, fixed, 15))
     else:

@@ -45,6 +45,7 @@ INSTALLED_APPS = [
     "campaigns",
     "analytics",
     "automations",
+    "webhooks",
     "portal",
 ]
 
@@ -268,6 +269,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "members.tasks.imports_fail_stale_all_shops",
         "schedule": crontab(minute="*/5"),
     },
+    # Every 5 seconds: a sender for each webhook endpoint with deliveries due (retries, lapsed claims); daily at
+    # 03:50 in China, the delivery log past WEBHOOK_LOG_DAYS is deleted (webhooks.tasks).
+    "webhooks-tick": {"task": "webhooks.tasks.webhooks_tick", "schedule": timedelta(seconds=5)},
+    "webhooks-prune": {"task": "webhooks.tasks.webhooks_prune", "schedule": crontab(hour=19, minute=50)},
     # Every 10 minutes: chunked jobs over members (segment grants...) whose task was lost carry on (members.jobs).
     "member-jobs-resume": {
         "task": "members.tasks.member_jobs_resume_all_shops",
@@ -379,6 +384,14 @@ CAMPAIGN_CLAIM_LEASE_SECONDS = env.int("CAMPAIGN_CLAIM_LEASE_SECONDS", default=1
 CJK_FONT_PATH = env("CJK_FONT_PATH", default="/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc")
 # Where public links (/j/<code>/, /r/<code>/) point: the host shoppers reach, printed in QR codes and posters.
 PUBLIC_URL = env("PUBLIC_URL", default=SITE_URL)
+
+# --- Webhooks (SPEC 17). http:// URLs only where allowed (DEBUG: development); loopback addresses only with
+# WEBHOOK_ALLOW_LOOPBACK=true (development and tests), never private or link-local ones.
+WEBHOOK_ALLOW_HTTP = env.bool("WEBHOOK_ALLOW_HTTP", default=DEBUG)
+WEBHOOK_ALLOW_LOOPBACK = env.bool("WEBHOOK_ALLOW_LOOPBACK", default=False)
+# Requests in flight per endpoint (its senders' slots): a slow endpoint holds at most this many workers.
+WEBHOOK_ENDPOINT_CONCURRENCY = env.int("WEBHOOK_ENDPOINT_CONCURRENCY", default=2)
+WEBHOOK_LOG_DAYS = env.int("WEBHOOK_LOG_DAYS", default=30)
 
 # --- REST API
 API_THROTTLE_RATE = env.float("API_THROTTLE_RATE", default=20.0)  # sustained requests per second per key

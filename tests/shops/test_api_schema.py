@@ -18,6 +18,7 @@ from shops.services import SYSTEM
 from shops.sms import sign
 from tests.coupons.helpers import make_template
 from tests.recruitment.helpers import make_channel
+from webhooks.services import endpoint_create
 
 pytestmark = pytest.mark.django_db
 
@@ -44,9 +45,12 @@ def seeded(shop) -> dict:
     campaign, _ = campaign_create(
         shop=shop, actor=SYSTEM, data=CampaignInput(name="回访", channel="sms", audience={"filter": {}}, text="您好")
     )
+    webhook, _secret = endpoint_create(
+        shop=shop, actor=SYSTEM, url="https://hooks.example.com/in", event_types=["member.joined"]
+    )
     return {
         "id": member.pk, "external_id": "TB001", "template": template.pk, "channel": channel.pk,
-        "campaign": campaign.pk,
+        "campaign": campaign.pk, "webhook": webhook.pk,
     }  # fmt: skip
 
 
@@ -118,6 +122,8 @@ def _url(path: str, seeded: dict) -> str:
         ids["{id}"] = seeded["channel"]
     if path.startswith("/api/v1/campaigns/"):
         ids["{id}"] = seeded["campaign"]
+    if path.startswith("/api/v1/webhooks/"):
+        ids["{id}"] = seeded["webhook"]
     return re.sub(r"\{\w+\}", lambda m: str(ids[m.group(0)]), path)
 
 
@@ -297,7 +303,9 @@ def test_a_page_size_is_validated_as_documented(schema, api_client, shop, seeded
         for parameter in item.get("get", {}).get("parameters", [])
         if parameter["name"] == "limit"
     ]
-    assert len(lists) == 6  # members, coupon templates, a member's coupons, channels, campaigns, their messages
+    # members, coupon templates, a member's coupons, channels, campaigns, their messages, webhooks, their
+    # deliveries, events
+    assert len(lists) == 9
     for path, limit in lists:
         assert (limit["type"], limit["minimum"], limit["maximum"]) == ("integer", 1, 500), path
         assert "400" in schema["paths"][path]["get"]["responses"], path

@@ -42,6 +42,7 @@ APPS = (
     "campaigns",
     "analytics",
     "automations",
+    "webhooks",
     "portal",
 )
 

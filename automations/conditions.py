@@ -5,6 +5,7 @@ import datetime
 
 from django.db.models import Exists, F, OuterRef, Q
 
+from analytics.models import MemberClv
 from coupons.models import CouponStatus
 from members.models import MemberStatus
 from orders.models import COUNTED_STATUSES, OrderItem
@@ -19,7 +20,8 @@ def still_qualifies(*, automation: Automation, now: datetime.datetime) -> Q:
     - win-back: no order since they entered;
     - points expiring: points still expiring within the automation's days (and one more, the day boundary);
     - coupons expiring: the coupon it is about is still unused and unexpired;
-    - replenishment: no purchase in the category since they entered.
+    - replenishment: no purchase in the category since they entered;
+    - churn risk: the member's band is still high.
     The others (joined, tier, birthday, order care, survey) hold once started."""
     q = Q(member__status=MemberStatus.ACTIVE)
     window = now + datetime.timedelta(days=automation.days + 1)
@@ -36,6 +38,9 @@ def still_qualifies(*, automation: Automation, now: datetime.datetime) -> Q:
         q &= Exists(lots)
     elif automation.trigger == Trigger.COUPONS_EXPIRING:
         q &= Q(coupon__status=CouponStatus.AVAILABLE, coupon__valid_until__gt=now)
+    elif automation.trigger == Trigger.CHURN_RISK:
+        high = MemberClv.objects.filter(shop=automation.shop_id, member=OuterRef("member"), churn_risk="high")
+        q &= Exists(high)
     elif automation.trigger == Trigger.REPLENISHMENT:
         bought = OrderItem.objects.filter(
             shop=automation.shop_id,

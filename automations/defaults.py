@@ -21,6 +21,8 @@ DEFAULTS = [
      gettext_noop("{name}, your coupon {coupon} expires on {date}. Don't miss it!"), []),
     ("win_back", gettext_noop("We miss you"), "win_back", 60, "", "period", "sms",
      gettext_noop("{name}, we miss you at {shop}! Come back and see what's new: {link}"), []),
+    ("churn_risk", gettext_noop("At risk of leaving"), "churn_risk", 0, "", "period", "sms",
+     gettext_noop("{name}, it's been a while! Here is something to welcome you back to {shop}: {link}"), []),
     ("replenishment", gettext_noop("Time to stock up"), "replenishment", 3, "", "every", "sms",
      gettext_noop("{name}, running low on {item}? It's about time for your next one."), []),
     ("order_recorded", gettext_noop("Order received"), "order_care", 0, "recorded", "every", "sms",

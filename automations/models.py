@@ -23,6 +23,7 @@ class Trigger(models.TextChoices):
     POINTS_EXPIRING = "points_expiring", _("Points expiring")
     COUPONS_EXPIRING = "coupons_expiring", _("Coupon expiring")
     WIN_BACK = "win_back", _("No order for a while")
+    CHURN_RISK = "churn_risk", _("Churn risk became high")
     REPLENISHMENT = "replenishment", _("Time to buy again")
     ORDER_CARE = "order_care", _("Order updates")
     SURVEY = "survey", _("Satisfaction survey")

@@ -1,6 +1,6 @@
 """The event triggers (SPEC 13): a consumer of domain events (events.consumers) that enters members into the shop's
 switched-on automations: joined, tier changed upwards, order care (recorded, shipped, delivered, completed,
-refunded) and the survey after completion.
+refunded), the survey after completion, and churn risk turned high (analytics' scores, SPEC 15).
 
 It runs in the transaction that moves its cursor, so a chunk's journeys commit with the cursor or not at all; the
 journeys' unique key (automation, member, occurrence) makes a chunk read twice enter nobody twice. After commit it
@@ -29,8 +29,10 @@ TYPES = frozenset(
         EventType.ORDER_RECORDED,
         EventType.ORDER_STATUS_CHANGED,
         EventType.ORDER_REFUNDED,
+        EventType.MEMBER_CHURN_RISK_CHANGED,
     }
 )
+EVENT_TRIGGERS = (Trigger.JOINED, Trigger.TIER_UP, Trigger.ORDER_CARE, Trigger.SURVEY, Trigger.CHURN_RISK)
 STAGE_OF_STATUS = {
     OrderStatus.SHIPPED: OrderStage.SHIPPED,
     OrderStatus.DELIVERED: OrderStage.DELIVERED,
@@ -80,15 +82,17 @@ def _tier_entries(shop: Shop, events: list[DomainEvent]) -> list[tuple[int, str,
 
 def automations_on_events(*, shop: Shop, events: list[DomainEvent]) -> int:
     """Enter the members of these events into the shop's switched-on event automations. Returns journeys entered."""
-    automations = list(
-        Automation.objects.filter(
-            shop=shop, enabled=True, trigger__in=[Trigger.JOINED, Trigger.TIER_UP, Trigger.ORDER_CARE, Trigger.SURVEY]
-        ).order_by("pk")
-    )
+    automations = list(Automation.objects.filter(shop=shop, enabled=True, trigger__in=[*EVENT_TRIGGERS]).order_by("pk"))
     if not automations:
         return 0
     now = timezone.now()
     joined = [(e.member_id, "joined", "", {}) for e in events if e.type == EventType.MEMBER_JOINED and e.member_id]
+    # Churn risk turned high (analytics' nightly scores): each turn its own occurrence, the re-entry rule spacing them.
+    at_risk = [
+        (e.member_id, f"high#{e.seq}", "", {})
+        for e in events
+        if e.type == EventType.MEMBER_CHURN_RISK_CHANGED and e.member_id and e.payload.get("to") == "high"
+    ]
     orders = _order_entries(events)
     tiers = _tier_entries(shop, events) if any(a.trigger == Trigger.TIER_UP for a in automations) else []
     entered = 0
@@ -97,6 +101,8 @@ def automations_on_events(*, shop: Shop, events: list[DomainEvent]) -> int:
             entries = joined
         elif automation.trigger == Trigger.TIER_UP:
             entries = tiers
+        elif automation.trigger == Trigger.CHURN_RISK:
+            entries = at_risk
         elif automation.trigger == Trigger.ORDER_CARE:
             entries = orders.get((Trigger.ORDER_CARE, automation.order_stage), [])
         else:

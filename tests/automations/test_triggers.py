@@ -93,3 +93,42 @@ def test_the_journey_shows_in_the_members_timeline(shop, owner_client):
     run(shop)
     page = owner_client.get(f"/dashboard/{shop.slug}/members/{member.pk}/")
     assert "自动化：入会欢迎" in page.content.decode()
+
+
+def test_churn_risk_turning_high_enters_once_and_leaves_if_the_risk_fell(shop):
+    import datetime
+
+    import time_machine
+    from django.db import transaction
+    from django.utils import timezone
+
+    from analytics.models import MemberClv
+    from automations.models import Step, StepKind
+    from events.outbox import emit
+    from events.types import EventType
+
+    at_risk = switch_on(shop, "churn_risk")
+    Step.objects.filter(automation=at_risk).update(position=1)
+    Step.objects.create(shop=shop, automation=at_risk, position=0, kind=StepKind.WAIT, wait_days=1)
+    stays, recovers = (MemberFactory(shop=shop, consents={"sms": True}) for _ in range(2))
+    for member in (stays, recovers):
+        MemberClv.objects.create(
+            shop=shop, member=member, frequency=1, recency_days=10, age_days=400, p_alive=0.1,
+            expected_orders_90d=0.01, predicted_value="0.00", churn_risk="high", previous_churn_risk="low",
+            computed_at=timezone.now(),
+        )  # fmt: skip
+        with transaction.atomic():
+            emit(shop_id=shop.pk, type=EventType.MEMBER_CHURN_RISK_CHANGED, member_id=member.pk,
+                 payload={"from": "low", "to": "high"})  # fmt: skip
+    run(shop)
+    deliver(shop, again=True)
+    run(shop)
+    MemberClv.objects.filter(member=recovers).update(churn_risk="medium")
+    with time_machine.travel(timezone.now() + datetime.timedelta(days=1, minutes=1), tick=False):
+        run(shop)
+
+    assert dict(journeys(shop, at_risk).values_list("member_id", "status")) == {
+        stays.pk: JourneyStatus.DONE,
+        recovers.pk: JourneyStatus.EXITED,
+    }
+    assert outbox_phones() == {stays.phone: 1}

@@ -93,6 +93,9 @@ def test_enrol_answers_201_with_the_full_member_object(api_client, shop):
         "points_balance": 0,
         "points_pending": 0,
         "growth_value": 0,
+        "churn_risk": None,  # not scored yet (analytics.clv)
+        "p_alive": None,
+        "predicted_value": None,
     }
     assert (member.phone, member.birth_year, member.join_channel) == (PHONE, 1990, "pos")
 

@@ -124,6 +124,24 @@ class RollupState(ShopOwned):
         constraints = [models.UniqueConstraint(fields=["shop"], name="rollup_state_unique")]
 
 
+class PeriodBuyers(ShopOwned):
+    """The two buyer figures of a standard period that no sum of day rows gives: members with a counted order in
+    first..last (`active`) and those with at least two (`repeat`). Counted by the rollup pass
+    (analytics.rollups.period_buyers_refresh) from MemberDay for the periods the overview and the summary show by
+    default, the last 30 days and the 30 before, so that those pages need not group a busy shop's million
+    member-days per request; deleted whenever the rollups of a day inside the period are rewritten, so a row is
+    always what the live count over MemberDay gives (analytics.selectors.period_figures)."""
+
+    first = models.DateField()
+    last = models.DateField()
+    active = models.IntegerField()
+    repeat = models.IntegerField()
+    counted_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["shop", "first", "last"], name="period_buyers_unique")]
+
+
 class PointsExpiryMonth(ShopOwned):
     """Outstanding points by the month they expire (`month` the first of that month in the shop's time zone, NULL:
     never), a snapshot of the open lots written by the daily pass (analytics.rollups.points_expiry_snapshot) as of

@@ -7,7 +7,7 @@ an older order, a status change), once the shop's local day has ended. `analytic
 
 import datetime
 
-from django.db import connection, transaction
+from django.db import DEFAULT_DB_ALIAS, connection, transaction
 from django.db.models import (
     Case,
     Count,
@@ -38,6 +38,7 @@ from .models import (
     DirtyDay,
     JoinDay,
     MemberDay,
+    PeriodBuyers,
     PointsDay,
     PointsExpiryMonth,
     ReferralDay,
@@ -45,8 +46,9 @@ from .models import (
     SalesDay,
     TierDay,
 )
-from .selectors import rollups_changed
+from .selectors import period_buyers_count, previous_period, rollups_changed
 
+STANDARD_DAYS = 30  # the overview's and the pages' default period: the last 30 days, beside the 30 before
 ZERO = Value(0, output_field=DecimalField(max_digits=16, decimal_places=2))
 NET = ExpressionWrapper(F("amount") - F("refunded_amount"), output_field=DecimalField(max_digits=16, decimal_places=2))
 
@@ -223,6 +225,10 @@ def rollup_days(*, shop: Shop, first: datetime.date, last: datetime.date) -> dic
     start, end = days_bounds(shop, first, last)
     written = {}
     with transaction.atomic():
+        _lock(shop)
+        # The buyers counted for a period that overlaps these days no longer hold: until the pass counts them again
+        # (period_buyers_refresh), the selectors count them live.
+        PeriodBuyers.objects.filter(shop=shop, first__lte=last, last__gte=first).delete()
         for table in TABLES:
             written[table.__name__.lstrip("_")] = table(shop, first, last, start, end)
         DirtyDay.objects.filter(shop=shop, day__gte=first, day__lte=last).delete()
@@ -230,6 +236,44 @@ def rollup_days(*, shop: Shop, first: datetime.date, last: datetime.date) -> dic
         rollups_changed(shop=shop)
         transaction.on_commit(lambda: rollups_changed(shop=shop))
     return written
+
+
+def _lock(shop: Shop) -> RollupState:
+    """The shop's RollupState row, locked to the end of the transaction: rewriting a shop's rollups and counting its
+    period buyers take turns, so a count never reads the member-days a rewrite is replacing and then outlives the
+    rewrite's deletion of the counts (nor do two rewrites of the same days meet on the unique keys)."""
+    RollupState.objects.get_or_create(shop=shop)
+    return RollupState.objects.select_for_update().get(shop=shop)
+
+
+def standard_periods(*, yesterday: datetime.date) -> list[tuple[datetime.date, datetime.date]]:
+    """The periods whose buyers the pass counts: the last STANDARD_DAYS days through yesterday, and the ones before
+    (what the overview shows, and the summary as `previous`)."""
+    current = (yesterday - datetime.timedelta(days=STANDARD_DAYS - 1), yesterday)
+    return [current, previous_period(*current)]
+
+
+@transaction.atomic
+def period_buyers_refresh(*, shop: Shop, yesterday: datetime.date) -> int:
+    """Count the active and repeat buyers of the standard periods ending `yesterday` into PeriodBuyers, where not
+    already counted (a row is deleted when a day of its period is rolled up again, so one that is there holds),
+    and drop the shop's rows of other periods. Counted on the primary, under the shop's rollup lock (_lock), with
+    the same query the selectors run live. Returns the periods counted."""
+    _lock(shop)
+    periods = standard_periods(yesterday=yesterday)
+    stale = PeriodBuyers.objects.filter(shop=shop)
+    for first, last in periods:
+        stale = stale.exclude(first=first, last=last)
+    stale.delete()
+    have = set(PeriodBuyers.objects.using(DEFAULT_DB_ALIAS).filter(shop=shop).values_list("first", "last"))
+    counted = 0
+    for first, last in periods:
+        if (first, last) in have:
+            continue
+        buyers = period_buyers_count(shop=shop, first=first, last=last, using=DEFAULT_DB_ALIAS)
+        PeriodBuyers.objects.create(shop=shop, first=first, last=last, **buyers)
+        counted += 1
+    return counted
 
 
 @transaction.atomic
@@ -254,7 +298,8 @@ def points_expiry_snapshot(*, shop: Shop, taken_on: datetime.date) -> int:
 
 def rollup_pass(*, shop: Shop, now: datetime.datetime | None = None) -> list[datetime.date]:
     """The daily pass: every day from the one after the last rolled up through yesterday (shop time), and every
-    earlier day marked dirty; then the snapshot of outstanding points by expiry month. Returns the days recomputed."""
+    earlier day marked dirty; then the snapshot of outstanding points by expiry month and the buyers of the standard
+    periods. Returns the days recomputed."""
     yesterday = local_today(shop, now) - datetime.timedelta(days=1)
     state, _ = RollupState.objects.get_or_create(shop=shop)
     days = set(DirtyDay.objects.filter(shop=shop, day__lte=yesterday).values_list("day", flat=True))
@@ -269,4 +314,5 @@ def rollup_pass(*, shop: Shop, now: datetime.datetime | None = None) -> list[dat
         rollup_days(shop=shop, first=day, last=day)
     RollupState.objects.filter(shop=shop).update(rolled_through=max(yesterday, state.rolled_through or yesterday))
     points_expiry_snapshot(shop=shop, taken_on=yesterday + datetime.timedelta(days=1))
+    period_buyers_refresh(shop=shop, yesterday=yesterday)
     return sorted(days | covered)

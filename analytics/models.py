@@ -15,13 +15,15 @@ MONEY = {"max_digits": 16, "decimal_places": 2, "default": 0}
 
 
 class SalesDay(ShopOwned):
-    """The day's counted orders, members' and others', and those paid with a coupon."""
+    """The day's counted orders, members' and others', and those paid with a coupon; `buyers` the members who placed
+    them (each once: the day's rows of MemberDay), so the trend's active members by day is a read, not a count."""
 
     day = models.DateField(_("day"))
     orders = models.IntegerField(default=0)
     sales = models.DecimalField(**MONEY)
     member_orders = models.IntegerField(default=0)
     member_sales = models.DecimalField(**MONEY)
+    buyers = models.IntegerField(default=0)
     coupon_orders = models.IntegerField(default=0)
     coupon_sales = models.DecimalField(**MONEY)
 

@@ -82,20 +82,31 @@ def _sales(shop: Shop, first, last, start, end) -> int:
             s=Coalesce(Sum(NET), ZERO),
             mn=Count("pk", filter=Q(member__isnull=False)),
             ms=Coalesce(Sum(NET, filter=Q(member__isnull=False)), ZERO),
+            mb=Count("member_id", distinct=True),
             cn=Count("pk", filter=Q(coupon=True)),
             cs=Coalesce(Sum(NET, filter=Q(coupon=True)), ZERO),
         )
     )
     days = [
         SalesDay(shop=shop, day=r["day"], orders=r["n"], sales=r["s"], member_orders=r["mn"], member_sales=r["ms"],
-                 coupon_orders=r["cn"], coupon_sales=r["cs"])
+                 buyers=r["mb"], coupon_orders=r["cn"], coupon_sales=r["cs"])
         for r in rows
     ]  # fmt: skip
     return _replace(SalesDay, shop, first, last, days)
 
 
+MEMBER_DAY_COLUMNS = "shop_id, day, member_id, orders, sales"
+
+
 def _member_days(shop: Shop, first, last, start, end) -> int:
-    """One row per member and day with orders: millions over a backfill, so written by INSERT ... SELECT, sorted."""
+    """One row per member and day with orders: millions over a backfill, so written set-based.
+
+    Days with no member-day yet (the daily pass's yesterday, a first backfill; on SQLite every range, its rows
+    deleted first) get INSERT ... SELECT, sorted. Days that have rows (a dirty day, a backfill run again) are
+    brought to the new rows by difference: the new rows go to a temporary table, then the rows no longer there are
+    deleted, the changed ones updated in place and the missing ones inserted. A row left as it was costs no write
+    and no foreign-key check: each inserted row costs two (the member and the shop keys, about 40% of a month's
+    writing, docs/benchmarks.md issue 20), and an update that keeps (shop, member) checks neither."""
     select = (
         counted_orders(shop=shop, start=start, end=end)
         .filter(member__isnull=False)
@@ -104,20 +115,53 @@ def _member_days(shop: Shop, first, last, start, end) -> int:
         .values("day", "member_id")
         .annotate(r_shop=Value(shop.pk), r_orders=Count("pk"), r_sales=Coalesce(Sum(NET), ZERO))
         .values_list("r_shop", "day", "member_id", "r_orders", "r_sales")
+    )
+    existing = MemberDay.objects.using(DEFAULT_DB_ALIAS).filter(shop=shop, day__gte=first, day__lte=last)
+    if connection.vendor != "postgresql":  # the embedded SQLite of tests and demos: no difference, rewritten whole
+        existing.delete()
+    if not existing.exists():
         # In member order, the deferred foreign-key checks and the (shop, member, day) index meet the members in
         # the order of their keys instead of at random: a month of bench-big (469,492 rows) went from 34.5 s to
         # 22.8 s, the member key's checks from 11.4 s to 5.2 s (docs/benchmarks.md, issue 20).
-        .order_by("member_id", "day")
-    )
+        sql, params = select.order_by("member_id", "day").query.sql_with_params()
+        with connection.cursor() as cursor:
+            # The SELECT is the shop's orders (counted_orders names the shop).
+            cursor.execute(f"INSERT INTO analytics_memberday ({MEMBER_DAY_COLUMNS}) {sql}", params)  # noqa: S608
+            return cursor.rowcount
     sql, params = select.query.sql_with_params()
-    MemberDay.objects.filter(shop=shop, day__gte=first, day__lte=last).delete()
+    shop_days = {"shop": shop.pk, "first": first, "last": last}
     with connection.cursor() as cursor:
-        # The SELECT is the shop's orders (counted_orders names the shop).
+        # tenant-ok: a temporary table of this transaction, filled from the shop's orders just below.
         cursor.execute(
-            f"INSERT INTO analytics_memberday (shop_id, day, member_id, orders, sales) {sql}",  # noqa: S608
-            params,
+            "CREATE TEMP TABLE analytics_memberday_new (shop_id bigint, day date, member_id bigint, orders integer, "
+            "sales numeric(16, 2)) ON COMMIT DROP"
         )
-        return cursor.rowcount
+        # The SELECT is the shop's orders (counted_orders names the shop).
+        cursor.execute(f"INSERT INTO analytics_memberday_new ({MEMBER_DAY_COLUMNS}) {sql}", params)  # noqa: S608
+        written = cursor.rowcount
+        # tenant-ok: statistics of the temporary table, so the joins below are planned for its size.
+        cursor.execute("ANALYZE analytics_memberday_new")
+        cursor.execute(
+            "DELETE FROM analytics_memberday m WHERE m.shop_id = %(shop)s AND m.day >= %(first)s "
+            "AND m.day <= %(last)s AND NOT EXISTS (SELECT 1 FROM analytics_memberday_new n "
+            "WHERE n.day = m.day AND n.member_id = m.member_id)",
+            shop_days,
+        )
+        cursor.execute(
+            "UPDATE analytics_memberday m SET orders = n.orders, sales = n.sales FROM analytics_memberday_new n "
+            "WHERE m.shop_id = %(shop)s AND m.day = n.day AND m.member_id = n.member_id "
+            "AND (m.orders <> n.orders OR m.sales <> n.sales)",
+            shop_days,
+        )
+        cursor.execute(
+            f"INSERT INTO analytics_memberday ({MEMBER_DAY_COLUMNS}) SELECT {MEMBER_DAY_COLUMNS} "  # noqa: S608
+            "FROM analytics_memberday_new n WHERE NOT EXISTS (SELECT 1 FROM analytics_memberday m "
+            "WHERE m.shop_id = %(shop)s AND m.day = n.day AND m.member_id = n.member_id) ORDER BY member_id, day",
+            shop_days,
+        )
+        # tenant-ok: the temporary table, dropped now so that a second range in the same transaction can make it.
+        cursor.execute("DROP TABLE analytics_memberday_new")
+    return written
 
 
 def _joins(shop: Shop, first, last, start, end) -> int:

@@ -14,9 +14,10 @@ from django.core.management import call_command
 from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 
-from analytics.models import DirtyDay, PeriodBuyers
+from analytics.models import DirtyDay, PeriodBuyers, SalesDay
 from analytics.rollups import period_buyers_refresh, rollup_days, rollup_pass, standard_periods
 from analytics.selectors import period_buyers_count, period_figures, summary
+from analytics.trends import _active, trend
 from orders.services import RefundInput, refund_record
 from shops.roles import Role
 from shops.tenancy import shop_scope
@@ -174,3 +175,11 @@ def test_a_count_waits_for_a_rewrite_of_its_days_and_counts_what_it_wrote(shop, 
 
     assert race([scoped(rewrite), scoped(count)]) == ["rewritten", 2]
     assert stored(shop) == {CURRENT: (1, 0), PREVIOUS: (2, 0)}  # A2's refund is counted: A bought once
+
+
+def test_the_day_rows_hold_each_days_buyers_as_the_members_days_count_them(shop, rolled):
+    """The trend's active members by day are read from SalesDay.buyers: the same as the distinct members over the
+    members' days (A and C on D1, B on D2 at 00:10 shop time)."""
+    assert dict(SalesDay.objects.filter(shop=shop).values_list("day", "buyers")) == {D1: 2, D2: 1}
+    series = trend(shop=shop, first=D1, last=D3, grain="day")["series"]["active_members"]
+    assert (series["current"], series["previous"]) == _active(shop, D1, D3, "day") == ([2, 1, 0], [0, 0, 0])

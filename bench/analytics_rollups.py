@@ -6,9 +6,12 @@ payment instant) and a `redeem` of part of it for one order in ten (a day later)
 analytics", idempotency keys "bench-analytics:..."), then VACUUM ANALYZE. The generator writes no tiers, coupons
 or referrals either: those tables stay empty, and their scans cost what an empty table costs.
 
-(a) `analytics_backfill_2y`: ours is `manage.py analytics_backfill` (call_command, in process) over the orders'
-    whole range of shop-local days, in its monthly chunks (a transaction each: delete and rewrite every rollup
-    table). Baseline: the same GROUP BYs written by hand in SQL over the same chunks, each chunk's results written
+(a) `analytics_backfill_2y`: ours is what `manage.py analytics_backfill` runs for the rollups, in process, over
+    the orders' whole range of shop-local days: `rollup_days` of each monthly chunk (a transaction each: every
+    rollup table rewritten; MemberDay by difference where the chunk has rows, --empty deletes them all first),
+    then the buyers of the standard periods; not the deep views it computes after (no baseline counterpart).
+    `rewrite` (--sides): the same with each chunk's member-days deleted first in its transaction, as before the
+    difference. Baseline: the same GROUP BYs written by hand in SQL over the same chunks, each chunk's results written
     into temporary tables (`INSERT INTO pg_temp.x SELECT ...`: no indexes, no WAL), a transaction per chunk;
     the same statements with their results discarded (`SELECT count(*) FROM (...)`) are reported beside. Between
     runs the rollup tables are vacuumed and a checkpoint taken; rounds alternate which side goes first. Seconds of
@@ -29,18 +32,17 @@ or referrals either: those tables stay empty, and their scans cost what an empty
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/huiyuan_bench REDIS_URL=redis://127.0.0.1:6379/14 \\
         .venv/bin/python bench/analytics_rollups.py [--shop bench-big] [--only backfill|day|summary] [--rounds 2]
-            [--repeat 5] [--requests 100] [--live-requests 5] [--explain]
+            [--repeat 5] [--requests 100] [--live-requests 5] [--sides ours,rewrite,baseline,discard] [--empty]
+            [--explain]
 
 --explain prints EXPLAIN (ANALYZE, BUFFERS) of the busy day's statements of rollups.py (rolled back).
 """
 
 import argparse
 import datetime
-import io
 import os
 import sys
 import time
-from contextlib import redirect_stdout
 
 from harness import median, report, setup_django
 
@@ -106,12 +108,13 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=100)
     parser.add_argument("--baseline-repeat", type=int, default=3)
     parser.add_argument("--live-requests", type=int, default=5)
+    parser.add_argument("--sides", default="ours,baseline,discard", help="of ours,rewrite,baseline,discard")
+    parser.add_argument("--empty", action="store_true", help="backfill: the shop's member-days deleted before ours")
     parser.add_argument("--explain", action="store_true")
     args = parser.parse_args()
 
     setup_django()
     import psycopg
-    from django.core.management import call_command
     from django.db import connection, transaction
     from django.test import Client, override_settings
     from generate import conninfo
@@ -178,20 +181,30 @@ def main() -> None:
     if args.only in (None, "backfill"):
         from analytics.management.commands.analytics_backfill import CHUNK_DAYS
 
-        chunks = []
+        day_chunks, chunks = [], []
         start = first_day
         while start <= last_day:
             end = min(start + datetime.timedelta(days=CHUNK_DAYS - 1), last_day)
+            day_chunks.append((start, end))
             chunks.append(days_bounds(shop, start, end))
             start = end + datetime.timedelta(days=1)
 
-        def ours() -> float:
+        def ours(rewrite: bool = False) -> float:
+            """analytics_backfill's rollups: its chunks, then the buyers of the standard periods (the deep views it
+            computes after are not timed: the baseline has no counterpart). rewrite: as before the difference, each
+            chunk's member-days deleted and all inserted again in the chunk's transaction."""
+            if args.empty:
+                admin.execute("DELETE FROM analytics_memberday WHERE shop_id = %s", [shop.pk])
+                admin.execute("VACUUM (ANALYZE) analytics_memberday")
+                admin.execute("CHECKPOINT")
             started = time.perf_counter()
-            with redirect_stdout(io.StringIO()) as out:
-                call_command("analytics_backfill", shop=shop.slug, first=str(first_day), last=str(last_day))
-            elapsed = time.perf_counter() - started
-            print(f"  backfill wrote {out.getvalue().strip()}", file=sys.stderr, flush=True)
-            return elapsed
+            for first, last in day_chunks:
+                with transaction.atomic():
+                    if rewrite:
+                        MemberDay.objects.filter(shop=shop, day__gte=first, day__lte=last).delete()
+                    rollups.rollup_days(shop=shop, first=first, last=last)
+            rollups.period_buyers_refresh(shop=shop, yesterday=local_today(shop) - datetime.timedelta(days=1))
+            return time.perf_counter() - started
 
         def baseline_temp() -> float:
             started = time.perf_counter()
@@ -220,11 +233,12 @@ def main() -> None:
                         admin.execute(f"SELECT count(*) FROM ({sql}) s", {"shop": shop.pk, "start": start, "end": end})
             return time.perf_counter() - started
 
-        sides = {"ours": ours, "baseline": baseline_temp, "discard": baseline_discard}
+        sides = {"ours": ours, "rewrite": lambda: ours(rewrite=True), "baseline": baseline_temp,
+                 "discard": baseline_discard}  # fmt: skip
+        chosen = [side for side in sides if side in args.sides.split(",")]
         best: dict = {}
         for r in range(args.rounds):
-            order = ("ours", "baseline", "discard") if r % 2 == 0 else ("discard", "baseline", "ours")
-            for side in order:
+            for side in chosen if r % 2 == 0 else chosen[::-1]:
                 rollup_vacuum()
                 before = load()
                 elapsed = sides[side]()
@@ -233,21 +247,23 @@ def main() -> None:
                 print(line, file=sys.stderr, flush=True)
                 if side not in best or elapsed < best[side]["seconds"]:
                     best[side] = line
+        seconds = {side: line["seconds"] for side, line in best.items()}
         report(
             "analytics_backfill_2y",
-            figure=best["ours"]["seconds"],
-            baseline=best["baseline"]["seconds"],
+            figure=seconds.get("ours", 0),
+            baseline=seconds.get("baseline", 0),
             unit="s",
             days=f"{first_day}..{last_day}",
             chunks=len(chunks),
+            empty_before=args.empty,
             member_days=MemberDay.objects.filter(shop=shop).count(),
             sales_days=SalesDay.objects.filter(shop=shop).count(),
-            baseline_discarded_s=best["discard"]["seconds"],
-            ratio_to_discarded=round(best["ours"]["seconds"] / best["discard"]["seconds"], 3),
+            seconds=seconds,
+            ratios={f"{a}/{b}": round(seconds[a] / seconds[b], 3)
+                    for a in ("ours", "rewrite") for b in ("baseline", "discard") if a in seconds and b in seconds},
             rounds=args.rounds,
-            load_avg=best["ours"]["load_avg_before"],
-            baseline_load_avg=best["baseline"]["load_avg_before"],
-        )
+            load_avg={side: line["load_avg_before"] for side, line in best.items()},
+        )  # fmt: skip
 
     if args.only in (None, "day"):
         busy, busy_orders = admin.execute(

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('analytics', '0004_period_buyers'),
+        ('analytics', '0005_period_buyers'),
     ]
 
     operations = [

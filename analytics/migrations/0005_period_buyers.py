@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('analytics', '0003_deep_views'),
+        ('analytics', '0004_member_intelligence'),
         ('shops', '0004_shop_index_in_primary_key'),
     ]
 

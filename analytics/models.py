@@ -15,13 +15,15 @@ MONEY = {"max_digits": 16, "decimal_places": 2, "default": 0}
 
 
 class SalesDay(ShopOwned):
-    """The day's counted orders, members' and others', and those paid with a coupon."""
+    """The day's counted orders, members' and others', and those paid with a coupon; `buyers` the members who placed
+    them (each once: the day's rows of MemberDay), so the trend's active members by day is a read, not a count."""
 
     day = models.DateField(_("day"))
     orders = models.IntegerField(default=0)
     sales = models.DecimalField(**MONEY)
     member_orders = models.IntegerField(default=0)
     member_sales = models.DecimalField(**MONEY)
+    buyers = models.IntegerField(default=0)
     coupon_orders = models.IntegerField(default=0)
     coupon_sales = models.DecimalField(**MONEY)
 
@@ -122,6 +124,24 @@ class RollupState(ShopOwned):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["shop"], name="rollup_state_unique")]
+
+
+class PeriodBuyers(ShopOwned):
+    """The two buyer figures of a standard period that no sum of day rows gives: members with a counted order in
+    first..last (`active`) and those with at least two (`repeat`). Counted by the rollup pass
+    (analytics.rollups.period_buyers_refresh) from MemberDay for the periods the overview and the summary show by
+    default, the last 30 days and the 30 before, so that those pages need not group a busy shop's million
+    member-days per request; deleted whenever the rollups of a day inside the period are rewritten, so a row is
+    always what the live count over MemberDay gives (analytics.selectors.period_figures)."""
+
+    first = models.DateField()
+    last = models.DateField()
+    active = models.IntegerField()
+    repeat = models.IntegerField()
+    counted_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["shop", "first", "last"], name="period_buyers_unique")]
 
 
 class PointsExpiryMonth(ShopOwned):

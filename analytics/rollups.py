@@ -7,7 +7,7 @@ an older order, a status change), once the shop's local day has ended. `analytic
 
 import datetime
 
-from django.db import connection, transaction
+from django.db import DEFAULT_DB_ALIAS, connection, transaction
 from django.db.models import (
     Case,
     Count,
@@ -38,6 +38,7 @@ from .models import (
     DirtyDay,
     JoinDay,
     MemberDay,
+    PeriodBuyers,
     PointsDay,
     PointsExpiryMonth,
     ReferralDay,
@@ -45,8 +46,9 @@ from .models import (
     SalesDay,
     TierDay,
 )
-from .selectors import rollups_changed
+from .selectors import period_buyers_count, previous_period, rollups_changed
 
+STANDARD_DAYS = 30  # the overview's and the pages' default period: the last 30 days, beside the 30 before
 ZERO = Value(0, output_field=DecimalField(max_digits=16, decimal_places=2))
 NET = ExpressionWrapper(F("amount") - F("refunded_amount"), output_field=DecimalField(max_digits=16, decimal_places=2))
 
@@ -80,20 +82,31 @@ def _sales(shop: Shop, first, last, start, end) -> int:
             s=Coalesce(Sum(NET), ZERO),
             mn=Count("pk", filter=Q(member__isnull=False)),
             ms=Coalesce(Sum(NET, filter=Q(member__isnull=False)), ZERO),
+            mb=Count("member_id", distinct=True),
             cn=Count("pk", filter=Q(coupon=True)),
             cs=Coalesce(Sum(NET, filter=Q(coupon=True)), ZERO),
         )
     )
     days = [
         SalesDay(shop=shop, day=r["day"], orders=r["n"], sales=r["s"], member_orders=r["mn"], member_sales=r["ms"],
-                 coupon_orders=r["cn"], coupon_sales=r["cs"])
+                 buyers=r["mb"], coupon_orders=r["cn"], coupon_sales=r["cs"])
         for r in rows
     ]  # fmt: skip
     return _replace(SalesDay, shop, first, last, days)
 
 
+MEMBER_DAY_COLUMNS = "shop_id, day, member_id, orders, sales"
+
+
 def _member_days(shop: Shop, first, last, start, end) -> int:
-    """One row per member and day with orders: millions over a backfill, so written by INSERT ... SELECT, sorted."""
+    """One row per member and day with orders: millions over a backfill, so written set-based.
+
+    Days with no member-day yet (the daily pass's yesterday, a first backfill; on SQLite every range, its rows
+    deleted first) get INSERT ... SELECT, sorted. Days that have rows (a dirty day, a backfill run again) are
+    brought to the new rows by difference: the new rows go to a temporary table, then the rows no longer there are
+    deleted, the changed ones updated in place and the missing ones inserted. A row left as it was costs no write
+    and no foreign-key check: each inserted row costs two (the member and the shop keys, about 40% of a month's
+    writing, docs/benchmarks.md issue 20), and an update that keeps (shop, member) checks neither."""
     select = (
         counted_orders(shop=shop, start=start, end=end)
         .filter(member__isnull=False)
@@ -102,20 +115,53 @@ def _member_days(shop: Shop, first, last, start, end) -> int:
         .values("day", "member_id")
         .annotate(r_shop=Value(shop.pk), r_orders=Count("pk"), r_sales=Coalesce(Sum(NET), ZERO))
         .values_list("r_shop", "day", "member_id", "r_orders", "r_sales")
+    )
+    existing = MemberDay.objects.using(DEFAULT_DB_ALIAS).filter(shop=shop, day__gte=first, day__lte=last)
+    if connection.vendor != "postgresql":  # the embedded SQLite of tests and demos: no difference, rewritten whole
+        existing.delete()
+    if not existing.exists():
         # In member order, the deferred foreign-key checks and the (shop, member, day) index meet the members in
         # the order of their keys instead of at random: a month of bench-big (469,492 rows) went from 34.5 s to
         # 22.8 s, the member key's checks from 11.4 s to 5.2 s (docs/benchmarks.md, issue 20).
-        .order_by("member_id", "day")
-    )
+        sql, params = select.order_by("member_id", "day").query.sql_with_params()
+        with connection.cursor() as cursor:
+            # The SELECT is the shop's orders (counted_orders names the shop).
+            cursor.execute(f"INSERT INTO analytics_memberday ({MEMBER_DAY_COLUMNS}) {sql}", params)  # noqa: S608
+            return cursor.rowcount
     sql, params = select.query.sql_with_params()
-    MemberDay.objects.filter(shop=shop, day__gte=first, day__lte=last).delete()
+    shop_days = {"shop": shop.pk, "first": first, "last": last}
     with connection.cursor() as cursor:
-        # The SELECT is the shop's orders (counted_orders names the shop).
+        # tenant-ok: a temporary table of this transaction, filled from the shop's orders just below.
         cursor.execute(
-            f"INSERT INTO analytics_memberday (shop_id, day, member_id, orders, sales) {sql}",  # noqa: S608
-            params,
+            "CREATE TEMP TABLE analytics_memberday_new (shop_id bigint, day date, member_id bigint, orders integer, "
+            "sales numeric(16, 2)) ON COMMIT DROP"
         )
-        return cursor.rowcount
+        # The SELECT is the shop's orders (counted_orders names the shop).
+        cursor.execute(f"INSERT INTO analytics_memberday_new ({MEMBER_DAY_COLUMNS}) {sql}", params)  # noqa: S608
+        written = cursor.rowcount
+        # tenant-ok: statistics of the temporary table, so the joins below are planned for its size.
+        cursor.execute("ANALYZE analytics_memberday_new")
+        cursor.execute(
+            "DELETE FROM analytics_memberday m WHERE m.shop_id = %(shop)s AND m.day >= %(first)s "
+            "AND m.day <= %(last)s AND NOT EXISTS (SELECT 1 FROM analytics_memberday_new n "
+            "WHERE n.day = m.day AND n.member_id = m.member_id)",
+            shop_days,
+        )
+        cursor.execute(
+            "UPDATE analytics_memberday m SET orders = n.orders, sales = n.sales FROM analytics_memberday_new n "
+            "WHERE m.shop_id = %(shop)s AND m.day = n.day AND m.member_id = n.member_id "
+            "AND (m.orders <> n.orders OR m.sales <> n.sales)",
+            shop_days,
+        )
+        cursor.execute(
+            f"INSERT INTO analytics_memberday ({MEMBER_DAY_COLUMNS}) SELECT {MEMBER_DAY_COLUMNS} "  # noqa: S608
+            "FROM analytics_memberday_new n WHERE NOT EXISTS (SELECT 1 FROM analytics_memberday m "
+            "WHERE m.shop_id = %(shop)s AND m.day = n.day AND m.member_id = n.member_id) ORDER BY member_id, day",
+            shop_days,
+        )
+        # tenant-ok: the temporary table, dropped now so that a second range in the same transaction can make it.
+        cursor.execute("DROP TABLE analytics_memberday_new")
+    return written
 
 
 def _joins(shop: Shop, first, last, start, end) -> int:
@@ -223,6 +269,10 @@ def rollup_days(*, shop: Shop, first: datetime.date, last: datetime.date) -> dic
     start, end = days_bounds(shop, first, last)
     written = {}
     with transaction.atomic():
+        _lock(shop)
+        # The buyers counted for a period that overlaps these days no longer hold: until the pass counts them again
+        # (period_buyers_refresh), the selectors count them live.
+        PeriodBuyers.objects.filter(shop=shop, first__lte=last, last__gte=first).delete()
         for table in TABLES:
             written[table.__name__.lstrip("_")] = table(shop, first, last, start, end)
         DirtyDay.objects.filter(shop=shop, day__gte=first, day__lte=last).delete()
@@ -230,6 +280,44 @@ def rollup_days(*, shop: Shop, first: datetime.date, last: datetime.date) -> dic
         rollups_changed(shop=shop)
         transaction.on_commit(lambda: rollups_changed(shop=shop))
     return written
+
+
+def _lock(shop: Shop) -> RollupState:
+    """The shop's RollupState row, locked to the end of the transaction: rewriting a shop's rollups and counting its
+    period buyers take turns, so a count never reads the member-days a rewrite is replacing and then outlives the
+    rewrite's deletion of the counts (nor do two rewrites of the same days meet on the unique keys)."""
+    RollupState.objects.get_or_create(shop=shop)
+    return RollupState.objects.select_for_update().get(shop=shop)
+
+
+def standard_periods(*, yesterday: datetime.date) -> list[tuple[datetime.date, datetime.date]]:
+    """The periods whose buyers the pass counts: the last STANDARD_DAYS days through yesterday, and the ones before
+    (what the overview shows, and the summary as `previous`)."""
+    current = (yesterday - datetime.timedelta(days=STANDARD_DAYS - 1), yesterday)
+    return [current, previous_period(*current)]
+
+
+@transaction.atomic
+def period_buyers_refresh(*, shop: Shop, yesterday: datetime.date) -> int:
+    """Count the active and repeat buyers of the standard periods ending `yesterday` into PeriodBuyers, where not
+    already counted (a row is deleted when a day of its period is rolled up again, so one that is there holds),
+    and drop the shop's rows of other periods. Counted on the primary, under the shop's rollup lock (_lock), with
+    the same query the selectors run live. Returns the periods counted."""
+    _lock(shop)
+    periods = standard_periods(yesterday=yesterday)
+    stale = PeriodBuyers.objects.filter(shop=shop)
+    for first, last in periods:
+        stale = stale.exclude(first=first, last=last)
+    stale.delete()
+    have = set(PeriodBuyers.objects.using(DEFAULT_DB_ALIAS).filter(shop=shop).values_list("first", "last"))
+    counted = 0
+    for first, last in periods:
+        if (first, last) in have:
+            continue
+        buyers = period_buyers_count(shop=shop, first=first, last=last, using=DEFAULT_DB_ALIAS)
+        PeriodBuyers.objects.create(shop=shop, first=first, last=last, **buyers)
+        counted += 1
+    return counted
 
 
 @transaction.atomic
@@ -254,7 +342,8 @@ def points_expiry_snapshot(*, shop: Shop, taken_on: datetime.date) -> int:
 
 def rollup_pass(*, shop: Shop, now: datetime.datetime | None = None) -> list[datetime.date]:
     """The daily pass: every day from the one after the last rolled up through yesterday (shop time), and every
-    earlier day marked dirty; then the snapshot of outstanding points by expiry month. Returns the days recomputed."""
+    earlier day marked dirty; then the snapshot of outstanding points by expiry month and the buyers of the standard
+    periods. Returns the days recomputed."""
     yesterday = local_today(shop, now) - datetime.timedelta(days=1)
     state, _ = RollupState.objects.get_or_create(shop=shop)
     days = set(DirtyDay.objects.filter(shop=shop, day__lte=yesterday).values_list("day", flat=True))
@@ -269,4 +358,5 @@ def rollup_pass(*, shop: Shop, now: datetime.datetime | None = None) -> list[dat
         rollup_days(shop=shop, first=day, last=day)
     RollupState.objects.filter(shop=shop).update(rolled_through=max(yesterday, state.rolled_through or yesterday))
     points_expiry_snapshot(shop=shop, taken_on=yesterday + datetime.timedelta(days=1))
+    period_buyers_refresh(shop=shop, yesterday=yesterday)
     return sorted(days | covered)

@@ -1,5 +1,6 @@
 """Figures of a period read from the rollups (SPEC 14), never from the orders: each is a sum over at most a few
-hundred day rows, or (active members, repeat purchase) one GROUP BY over the members' days of the period.
+hundred day rows, or (active members, repeat purchase) one GROUP BY over the members' days of the period, which
+the rollup pass stores for the standard periods (PeriodBuyers).
 
 A period is a range of shop-local days, both included. Money is Decimal, rates are floats between 0 and 1 (None
 when there is nothing to divide by)."""
@@ -15,7 +16,7 @@ from points.models import EntryKind, PointsProgram
 from shops.cache import optional_cache
 from shops.models import Shop
 
-from .models import CouponDay, JoinDay, MemberDay, PointsDay, ReferralDay, SalesDay
+from .models import CouponDay, JoinDay, MemberDay, PeriodBuyers, PointsDay, ReferralDay, SalesDay
 
 CENT = Decimal("0.01")
 ISSUED_KINDS = (EntryKind.EARN, EntryKind.ADJUST)
@@ -50,8 +51,36 @@ def points_outstanding(*, shop: Shop, last: datetime.date) -> int:
     return totals["i"] + totals["o"]
 
 
+def period_buyers_count(
+    *, shop: Shop, first: datetime.date, last: datetime.date, using: str | None = None
+) -> dict[str, int]:
+    """{"active", "repeat"}: members with a counted order in first..last, and those with at least two, counted live
+    from the members' days: one GROUP BY by member over every member-day of the period (about a million for a busy
+    shop's month: 0.8 s, docs/benchmarks.md issue 20). The rollup pass stores this for the standard periods, reading
+    the primary (`using`); pages read where the router sends them."""
+    return (
+        MemberDay.objects.using(using)
+        .filter(shop=shop, day__gte=first, day__lte=last)
+        .order_by()
+        .values("member_id")
+        .annotate(n=Sum("orders"))
+        .aggregate(active=Count("member_id"), repeat=Count("member_id", filter=Q(n__gte=2)))
+    )
+
+
+def period_buyers(*, shop: Shop, first: datetime.date, last: datetime.date) -> dict[str, int]:
+    """The period's buyer figures: read from PeriodBuyers when the rollup pass counted them for this very period
+    (the last 30 days and the 30 before, what the overview, the pages and the summary show by default), else
+    counted live (period_buyers_count). Both give the same numbers: a stored row is deleted as soon as a day inside
+    its period is rolled up again."""
+    stored = PeriodBuyers.objects.filter(shop=shop, first=first, last=last).values("active", "repeat").first()
+    return stored if stored is not None else period_buyers_count(shop=shop, first=first, last=last)
+
+
 def period_figures(*, shop: Shop, first: datetime.date, last: datetime.date) -> dict:
-    """The headline figures of the summary API (SPEC 10) for first..last."""
+    """The headline figures of the summary API (SPEC 10) for first..last: sums of day rows, and the two buyer
+    figures (active members, repeat purchase rate) from period_buyers: precomputed for the standard periods, the
+    last 30 days and the 30 before; any other period counts them live over its member-days."""
     in_range = {"shop": shop, "day__gte": first, "day__lte": last}
     sales = SalesDay.objects.filter(**in_range).aggregate(
         orders=Coalesce(Sum("orders"), 0),
@@ -64,13 +93,7 @@ def period_figures(*, shop: Shop, first: datetime.date, last: datetime.date) -> 
     total_sales, member_sales = _money(sales["sales"]), _money(sales["member_sales"])
     non_member_orders = sales["orders"] - sales["member_orders"]
     non_member_sales = total_sales - member_sales
-    buyers = (
-        MemberDay.objects.filter(**in_range)
-        .order_by()
-        .values("member_id")
-        .annotate(n=Sum("orders"))
-        .aggregate(active=Count("member_id"), repeat=Count("member_id", filter=Q(n__gte=2)))
-    )
+    buyers = period_buyers(shop=shop, first=first, last=last)
     joins = JoinDay.objects.filter(shop=shop)
     points = {
         kind: row
@@ -131,10 +154,11 @@ def rollups_changed(*, shop: Shop) -> None:
 def summary(*, shop: Shop, first: datetime.date, last: datetime.date) -> dict:
     """The period's figures with the same figures for the period of the same length before, under `previous`.
 
-    Kept in the cache until the shop's rollups next change (a pass, a backfill): they change once a day, and the
-    active members and repeat purchase rate of a busy shop's month count its buyers over about a million
-    member-days (0.8 s each period at 1M members, docs/benchmarks.md issue 20), which every page and API call
-    would otherwise pay again."""
+    Kept in the cache until the shop's rollups next change (a pass, a backfill): they change once a day. The first
+    request after a change reads day rows and, for the standard periods, the buyers the pass counted
+    (PeriodBuyers); any other period counts its buyers over its member-days (about a million for a busy shop's
+    month: 0.8 s each period at 1M members, docs/benchmarks.md issue 20), which the cache spares the requests
+    after it."""
     version = optional_cache.get(_version_key(shop)) or 0
     key = f"analytics:{shop.pk}:summary:{version}:{first.isoformat()}:{last.isoformat()}"
     if (cached := optional_cache.get(key)) is not None:

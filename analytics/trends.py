@@ -6,7 +6,8 @@ series has the same buckets moved back by the period's length in days (the perio
 analytics.selectors.previous_period), so the two lines have the same number of points and line up bucket by bucket.
 
 Each figure costs one query over both periods: sums of day rows bucketed in Python (a period is at most about two
-years of days), and distinct active members counted in SQL per bucket."""
+years of days), and distinct active members per bucket: by day the day rows' buyers, by week or month counted in
+SQL over the members' days."""
 
 import datetime
 from collections import defaultdict
@@ -135,11 +136,12 @@ def trend(*, shop: Shop, first: datetime.date, last: datetime.date, grain: str) 
     """{"buckets": [Bucket], "series": {figure: {"current": [...], "previous": [...]}}} for the FIGURES: sales
     (Decimal), orders, member share of sales (0..1 or None), new members, active members; and members' sales."""
     current = buckets(first, last, grain)
-    sales = _sums(
-        SalesDay, shop, first, last, grain, {"sales": "sales", "orders": "orders", "member_sales": "member_sales"}
-    )
+    fields = {"sales": "sales", "orders": "orders", "member_sales": "member_sales", "buyers": "buyers"}
+    sales = _sums(SalesDay, shop, first, last, grain, fields)
     joins = _sums(JoinDay, shop, first, last, grain, {"joins": "joins"})
-    active = _active(shop, first, last, grain)
+    # A day's active members are its buyers, stored on the day row; a week's or a month's are not a sum of days
+    # (a member who bought on two days counts once), so they are counted over the members' days.
+    active = sales["buyers"] if grain == "day" else _active(shop, first, last, grain)
     series = {
         "sales": [[Decimal(v).quantize(CENT) for v in side] for side in sales["sales"]],
         "orders": sales["orders"],

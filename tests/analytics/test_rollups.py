@@ -117,3 +117,28 @@ def test_the_summary_is_cached_until_the_rollups_change(shop, facts):
     assert summary(shop=shop, first=D1, last=D1)["sales"] == Decimal("240.00")  # the rollups have not changed yet
     rollup_days(shop=shop, first=D1, last=D1)
     assert summary(shop=shop, first=D1, last=D1)["sales"] == Decimal("220.00")
+
+
+def test_a_day_run_again_after_its_facts_changed_has_the_rows_of_a_fresh_rollup(shop, facts):
+    """The second run of a day writes by difference (rows gone deleted, changed updated, new inserted): it must leave
+    the rows a first run over an empty day writes."""
+    rollup_days(shop=shop, first=D1, last=D3)
+    a, b, c = facts["members"]
+    refund_record(shop=shop, order=facts["orders"]["c"], data=RefundInput(external_id="R-B1", amount=Decimal("80")))
+    refund_record(shop=shop, order=facts["orders"]["a"], data=RefundInput(external_id="R-A1", amount=Decimal("30")))
+    order(shop, "C3", "25.00", at(shop, D2, 9), c)
+    order(shop, "NEW", "5.00", at(shop, D3, 23, 59), MemberFactory(shop=shop))
+
+    def member_days():
+        rows = MemberDay.objects.filter(shop=shop).values_list("day", "member_id", "orders", "sales")
+        return sorted(rows)
+
+    rollup_days(shop=shop, first=D1, last=D3)
+    rerun = member_days()
+    # B's only order on D2 is fully refunded: gone; A's D1 is 120.00 (100 - 30 + 50); C is new on D2 and the new
+    # member on D3 (23:59 shop time).
+    assert [(r[0], r[1]) for r in rerun] == sorted([(D1, a.pk), (D1, c.pk), (D2, c.pk), (D3, rerun[-1][1])])
+    assert (D1, a.pk, 2, Decimal("120.00")) in rerun and (D2, c.pk, 1, Decimal("25.00")) in rerun
+    MemberDay.objects.filter(shop=shop).delete()
+    rollup_days(shop=shop, first=D1, last=D3)
+    assert member_days() == rerun

@@ -148,7 +148,7 @@ def _daily_set_up(shop, target: datetime.date) -> None:
                 source=Source.GRANT,
             )
     Coupon.objects.filter(shop=shop, idempotency_key__startswith="bench:auto:").update(valid_until=expiry)
-    for table in ("points_pointslot", "coupons_coupon", "automations_journey", "campaigns_message"):
+    for table in ("points_pointslot", "coupons_coupon"):
         _sql(f"ANALYZE {table}", [])  # noqa: S608 - our table names
     lap("set-up", started)
 

@@ -63,7 +63,9 @@ def _due(shop: Shop, automation: Automation, position: int, now: datetime.dateti
 def _exit_unqualified(shop: Shop, automation: Automation, ids: list[int], now: datetime.datetime) -> list[int]:
     """Journeys of `ids` whose member no longer qualifies leave; returns the ids that stay."""
     journeys = Journey.objects.filter(shop=shop, pk__in=ids)
-    staying = set(journeys.filter(still_qualifies(automation=automation, now=now)).values_list("pk", flat=True))
+    member_ids = sorted(set(journeys.values_list("member_id", flat=True)))
+    qualifies = still_qualifies(automation=automation, now=now, member_ids=member_ids)
+    staying = set(journeys.filter(qualifies).values_list("pk", flat=True))
     leaving = [pk for pk in ids if pk not in staying]
     if leaving:
         journeys.filter(pk__in=leaving).update(status=JourneyStatus.EXITED, finished_at=now)

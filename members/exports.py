@@ -15,6 +15,7 @@ from django.utils.translation import gettext as _
 
 from shops.models import Shop
 from shops.services import Actor, audit_record
+from shops.tenancy import shop_scope
 from shops.time import shop_zone
 
 from .filters import DEFAULT_SORT, member_filter, member_sort
@@ -155,7 +156,9 @@ def members_export_csv(
         yield from with_scores(batch)
 
     def with_scores(batch: list) -> Iterator[list]:
-        scores = member_scores(shop=shop, member_ids=[values[0] for values in batch])
+        # The response streams after the view has returned, outside the request's scope: this query enters its own.
+        with shop_scope(shop):
+            scores = member_scores(shop=shop, member_ids=[values[0] for values in batch])
         for values in batch:
             found = scores.get(values[0])
             if found:

@@ -17,7 +17,7 @@ PostgreSQL's percentile_cont into a temporary table. Target: under 2 minutes.
 Scenario `automations_event_lag` (needs CELERY_BROKER_URL): a real worker (prefork, 2 processes) and this process
 recording orders of a small shop of its own with the order-received automation on, `--rate` a second for
 `--seconds`: the time from each order's commit to its message row queued (p50, p95; target p95 < 5 s), beside the
-events consumer's own lag measured the same way (bench/events_worker's recorder).
+baseline of a bare Celery task's trip from publish to start, sent at the same pace (bench/automations_worker).
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/huiyuan_bench_a REDIS_URL=redis://127.0.0.1:6379/14 \\
         CELERY_BROKER_URL=redis://127.0.0.1:6379/14 .venv/bin/python bench/automations.py \\
@@ -258,6 +258,7 @@ def replenishment(source) -> None:
 
 def lag(args) -> None:
     import redis
+    from celery import Celery
     from django.db import transaction
 
     from automations.models import Automation, Step
@@ -278,13 +279,14 @@ def lag(args) -> None:
     queue = f"bench-{uuid.uuid4().hex[:8]}"
     env = {**os.environ, "BENCH_QUEUE": queue, "BENCH_REDIS_URL": broker_url}
     worker = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "bench.events_worker", "worker", "--concurrency=2", "-l", "WARNING",
+        [sys.executable, "-m", "celery", "-A", "bench.automations_worker", "worker", "--concurrency=2", "-l", "WARNING",
          "--without-gossip", "--without-mingle"],
         cwd=ROOT,
         env=env,
     )  # fmt: skip
     store = redis.Redis.from_url(broker_url)
-    store.delete("bench:lag")
+    store.delete("bench:automations_hop")
+    sender = Celery(broker=broker_url, set_as_current=False)
     try:
         with shop_scope(shop):
             received = Automation.objects.get(shop=shop, key="order_recorded")
@@ -308,6 +310,7 @@ def lag(args) -> None:
                             paid_at=datetime.datetime.now(datetime.UTC) - datetime.timedelta(seconds=1),
                         ),
                     )
+                sender.send_task("bench.automations_hop", args=[time.time()], queue=queue)
                 sent += 1
                 time.sleep(max(0.0, started + sent / args.rate - time.perf_counter()))
             deadline = time.monotonic() + 60
@@ -326,11 +329,11 @@ def lag(args) -> None:
                 .filter(occurrence__in=[f"{pk}#recorded" for pk in created])
                 .values_list("occurrence", "due_at")
             ]
-            consumer = [float(v) for v in store.lrange("bench:lag", 0, -1)]
+            hops = [float(v) for v in store.lrange("bench:automations_hop", 0, -1)]
             report(
                 "automations_event_lag",
                 figure=percentile(lags, 0.95) if lags else float("nan"),
-                baseline=percentile(consumer, 0.95) if consumer else float("nan"),
+                baseline=percentile(hops, 0.95) if hops else float("nan"),
                 unit="s (p95)",
                 p50=round(percentile(lags, 0.5), 2) if lags else None,
                 orders=sent,

@@ -213,12 +213,13 @@ def _run(shop: Shop, automation: Automation, step: Step | None, ids: list[int], 
 
 
 def automation_advance(
-    *, shop: Shop, automation: Automation, now: datetime.datetime | None = None, batch: int = BATCH
+    *, shop: Shop, automation: Automation, now: datetime.datetime | None = None, batch: int | None = None
 ) -> int:
     """Run the due steps of the automation's active journeys, position by position, a batch per transaction
     (a journey moved to a step due now runs it in the same call). Returns the steps run. Safe to run twice at
     once: the batches are locked."""
     now = now or timezone.now()
+    batch = batch or BATCH
     steps = {step.position: step for step in Step.objects.filter(shop=shop, automation=automation)}
     last = max(steps, default=-1)
     ran = 0

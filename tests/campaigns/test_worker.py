@@ -37,7 +37,7 @@ def _database_url() -> str:
     return f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
 
 
-def _worker(queue: str, sms_dir: Path, log: Path) -> subprocess.Popen:
+def _worker(queue: str, sms_dir: Path, log: Path, app: str = "tests.campaigns.sender_worker") -> subprocess.Popen:
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "config.settings.local",
@@ -52,7 +52,7 @@ def _worker(queue: str, sms_dir: Path, log: Path) -> subprocess.Popen:
         "CAMPAIGN_CLAIM_LEASE_SECONDS": "2",
     }
     command = [
-        sys.executable, "-m", "celery", "-A", "tests.campaigns.sender_worker", "worker", "--pool=solo",
+        sys.executable, "-m", "celery", "-A", app, "worker", "--pool=solo",
         "--without-heartbeat", "--without-gossip", "--without-mingle", "-l", "INFO",
     ]  # fmt: skip
     return subprocess.Popen(command, cwd=ROOT, env=env, stdout=log.open("ab"), stderr=subprocess.STDOUT)

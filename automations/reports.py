@@ -12,7 +12,7 @@ from django.db.models.functions import TruncWeek
 from django.utils import timezone
 
 from campaigns.models import MessageStatus
-from campaigns.stats import mean_diff_summary, proportion_diff
+from campaigns.reports import uplift_estimates
 from orders.models import COUNTED_STATUSES
 from shops.models import Shop
 from shops.time import shop_zone
@@ -58,10 +58,6 @@ def _group(shop: Shop, automation: Automation, holdout: bool, since: datetime.da
     }
 
 
-def _estimate(e) -> dict | None:
-    return None if e is None else {"difference": e.diff, "low": e.low, "high": e.high, "significant": e.significant}
-
-
 def automation_messages(*, shop: Shop, automation: Automation) -> dict[str, int]:
     """The automation's messages by outcome, over its message steps' campaigns."""
     from campaigns.models import Message
@@ -83,16 +79,7 @@ def automation_report(*, shop: Shop, automation: Automation, days: int = 90, now
     now = now or timezone.now()
     since = now - datetime.timedelta(days=days)
     treated, held = _group(shop, automation, False, since), _group(shop, automation, True, since)
-    conversion = proportion_diff(
-        treated_hits=treated["converted"], treated_n=treated["members"],
-        holdout_hits=held["converted"], holdout_n=held["members"],
-    )  # fmt: skip
-    revenue = mean_diff_summary(
-        treated_mean=treated["_mean"], treated_variance=treated["_variance"], treated_n=treated["members"],
-        holdout_mean=held["_mean"], holdout_variance=held["_variance"], holdout_n=held["members"],
-    )  # fmt: skip
-    for group in (treated, held):
-        del group["_mean"], group["_variance"]
+    estimates = uplift_estimates(treated, held)
     journeys = Journey.objects.filter(shop=shop, automation=automation, entered_at__gte=since)
     weekly = list(
         journeys.annotate(week=TruncWeek("entered_at", tzinfo=shop_zone(shop)))
@@ -107,8 +94,7 @@ def automation_report(*, shop: Shop, automation: Automation, days: int = 90, now
         "messages": automation_messages(shop=shop, automation=automation),
         "treated": treated,
         "holdout": held,
-        "conversion": _estimate(conversion),
-        "revenue_per_member": _estimate(revenue),
+        **estimates,
         "weekly": [
             {
                 "week": row["week"].date().isoformat() if hasattr(row["week"], "date") else str(row["week"]),

@@ -96,6 +96,23 @@ def _estimate(e) -> dict | None:
     return {"difference": e.diff, "low": e.low, "high": e.high, "significant": e.significant}
 
 
+def uplift_estimates(treated: dict, held: dict) -> dict:
+    """The differences of two groups (each as `_group` makes it, with `_mean` and `_variance`, which are taken
+    out): {"conversion", "revenue_per_member"}, each {"difference", "low", "high", "significant"} or None. Shared by
+    the automations' reports (automations.reports)."""
+    conversion = proportion_diff(
+        treated_hits=treated["converted"], treated_n=treated["members"],
+        holdout_hits=held["converted"], holdout_n=held["members"],
+    )  # fmt: skip
+    revenue = mean_diff_summary(
+        treated_mean=treated["_mean"], treated_variance=treated["_variance"], treated_n=treated["members"],
+        holdout_mean=held["_mean"], holdout_variance=held["_variance"], holdout_n=held["members"],
+    )  # fmt: skip
+    for group in (treated, held):
+        del group["_mean"], group["_variance"]
+    return {"conversion": _estimate(conversion), "revenue_per_member": _estimate(revenue)}
+
+
 def campaign_report(*, shop: Shop, campaign: Campaign, now: datetime.datetime | None = None) -> dict:
     """The funnel, and the uplift figures: partial while the window runs (`final` False), frozen after it."""
     if campaign.report:
@@ -108,24 +125,14 @@ def campaign_report(*, shop: Shop, campaign: Campaign, now: datetime.datetime | 
         return report
     treated, held = _group(shop, campaign, False, window), _group(shop, campaign, True, window)
     counts["converted"] = treated["converted"]
-    conversion = proportion_diff(
-        treated_hits=treated["converted"], treated_n=treated["members"],
-        holdout_hits=held["converted"], holdout_n=held["members"],
-    )  # fmt: skip
-    revenue = mean_diff_summary(
-        treated_mean=treated["_mean"], treated_variance=treated["_variance"], treated_n=treated["members"],
-        holdout_mean=held["_mean"], holdout_variance=held["_variance"], holdout_n=held["members"],
-    )  # fmt: skip
-    for group in (treated, held):
-        del group["_mean"], group["_variance"]
+    estimates = uplift_estimates(treated, held)
     report.update(
         window={"from": window[0].isoformat(), "to": window[1].isoformat()},
         final=now >= window[1],
         uplift={
             "treated": treated,
             "holdout": held,
-            "conversion": _estimate(conversion),
-            "revenue_per_member": _estimate(revenue),
+            **estimates,
         },
         cost=_cost(shop, campaign),
     )

@@ -183,3 +183,27 @@ def test_a_switched_off_daily_automation_enters_nobody(shop):
     consenting(shop, 1, birthday_month=1, birthday_day=1)
     day_of(shop, local(2027, 1, 1, 0, 30))
     assert not Automation.objects.filter(shop=shop, journeys__isnull=False).exists()
+
+
+def test_every_daily_trigger_run_twice_on_one_day_enters_each_member_once(shop):
+    """Birthday, points and coupons expiring, win-back and replenishment together, the day's pass forced twice."""
+    from automations.daily import daily_day_run
+
+    for key, days in (("birthday", 3), ("points_expiring", 3), ("coupons_expiring", 3), ("win_back", 31),
+                      ("replenishment", 3)):  # fmt: skip
+        switch_on(shop, key, days=days)
+    member = consenting(shop, 1, birthday_month=4, birthday_day=4)
+    points_adjust(shop=shop, member=member, points=50, reason="test", idempotency_key="p", actor=SYSTEM)
+    PointsLot.objects.filter(member=member).update(expires_at=local(2027, 4, 4, 12))
+    coupon = CouponFactory(template=make_template(shop), member=member)
+    Coupon.objects.filter(pk=coupon.pk).update(valid_until=local(2027, 4, 4, 12))
+    with time_machine.travel(local(2027, 3, 1, 13), tick=False):
+        OrderFactory(member=member, paid_at=local(2027, 3, 1, 12))
+
+    with time_machine.travel(local(2027, 4, 1, 0, 30), tick=False):
+        first = daily_day_run(shop=shop, day=datetime.date(2027, 4, 1))
+        again = daily_day_run(shop=shop, day=datetime.date(2027, 4, 1))
+
+    assert sorted(first.values()) == [0, 1, 1, 1, 1]  # replenishment: one purchase day, no cycle yet
+    assert set(again.values()) == {0}
+    assert Automation.objects.filter(shop=shop, journeys__member=member).count() == 4

@@ -132,3 +132,20 @@ def test_churn_risk_turning_high_enters_once_and_leaves_if_the_risk_fell(shop):
         recovers.pk: JourneyStatus.EXITED,
     }
     assert outbox_phones() == {stays.phone: 1}
+
+
+def test_order_care_and_the_survey_enter_once_when_the_events_are_read_twice(shop):
+    from orders.services import order_change_status
+
+    completed = switch_on(shop, "order_completed")
+    survey = switch_on(shop, "survey")
+    member = MemberFactory(shop=shop)
+    order = OrderFactory(member=member, external_id="C-1")
+    order_change_status(shop=shop, order=order, status="completed")
+    run(shop)
+    deliver(shop, again=True)
+    run(shop)
+
+    assert list(journeys(shop, completed).values_list("occurrence", flat=True)) == [f"{order.pk}#completed"]
+    assert list(journeys(shop, survey).values_list("occurrence", flat=True)) == [str(order.pk)]
+    assert outbox_phones() == {member.phone: 1}  # the survey waits for the next afternoon

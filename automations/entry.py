@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from campaigns.audience import HOLDOUT_STEP
 from members.models import MemberStatus
-from shops.bulk import values_cte
+from shops.bulk import adapt, values_cte
 from shops.models import Shop
 
 from .models import Automation, JourneyStatus, Reentry
@@ -38,7 +38,7 @@ def _guard(automation: Automation, now: datetime.datetime) -> tuple[str, list]:
     params: list = [automation.pk]
     if automation.reentry == Reentry.PERIOD:
         sql += " AND p.entered_at > %s"
-        params.append(now - datetime.timedelta(days=automation.reentry_days))
+        params.append(adapt(now - datetime.timedelta(days=automation.reentry_days), "datetime"))
     return sql + ")", params
 
 
@@ -62,8 +62,8 @@ def _insert(
         automation.pk,
         _holdout_offset(automation),
         automation.holdout_percent * 100,
-        now,
-        now,
+        adapt(now, "datetime"),  # as the ORM stores it (SQLite compares the text)
+        adapt(now, "datetime"),
         *params,
         shop.pk,
         *guard_params,

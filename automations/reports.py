@@ -14,6 +14,7 @@ from django.utils import timezone
 from campaigns.models import MessageStatus
 from campaigns.reports import uplift_estimates
 from orders.models import COUNTED_STATUSES
+from shops.bulk import adapt
 from shops.models import Shop
 from shops.time import shop_zone
 
@@ -42,7 +43,9 @@ def _group(shop: Shop, automation: Automation, holdout: bool, since: datetime.da
         "GROUP BY j.id) AS t"
     )
     with connection.cursor() as cursor:
-        cursor.execute(sql, [*COUNTED_STATUSES, shop.pk, automation.pk, since, JourneyStatus.HOLDOUT])
+        cursor.execute(
+            sql, [*COUNTED_STATUSES, shop.pk, automation.pk, adapt(since, "datetime"), JourneyStatus.HOLDOUT]
+        )
         n, converted, orders, total, squares = cursor.fetchone()
     n, converted, orders, total, squares = int(n), int(converted), int(orders), Decimal(str(total)), float(squares)
     mean = float(total) / n if n else 0.0

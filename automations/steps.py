@@ -33,6 +33,7 @@ from coupons.models import Coupon, Source
 from coupons.tier_gifts import tier_birthday_gifts_issue
 from members.models import Member
 from points.services import points_adjust
+from shops.bulk import adapt
 from shops.errors import ApplicationError
 from shops.ids import parse_int
 from shops.models import Shop
@@ -119,7 +120,9 @@ def _messages_write(shop: Shop, step: Step, ids: list[int], now: datetime.dateti
         "ON CONFLICT (shop_id, campaign_id, member_id, occurrence) DO NOTHING"
     )
     with connection.cursor() as cursor:
-        cursor.execute(sql, [campaign.pk, campaign.channel, *fallback, *params, shop.pk, *ids])
+        # Raw SQL gets the values as the ORM stores them (SQLite compares datetimes as text).
+        fallback_values = [adapt(fallback[0], "datetime"), connection.ops.adapt_datefield_value(fallback[1])]
+        cursor.execute(sql, [campaign.pk, campaign.channel, *fallback_values, *params, shop.pk, *ids])
         written = cursor.rowcount
         if marketing and written:
             cursor.execute(

@@ -4,7 +4,6 @@ treated against the held out, each member followed for the attribution window af
 messages by outcome; and entries week by week for the chart."""
 
 import datetime
-from decimal import Decimal
 
 from django.db import connection
 from django.db.models import Count, Q
@@ -12,7 +11,7 @@ from django.db.models.functions import TruncWeek
 from django.utils import timezone
 
 from campaigns.models import MessageStatus
-from campaigns.reports import uplift_estimates
+from campaigns.reports import group_figures, uplift_estimates
 from orders.models import COUNTED_STATUSES
 from shops.bulk import adapt
 from shops.models import Shop
@@ -47,18 +46,7 @@ def _group(shop: Shop, automation: Automation, holdout: bool, since: datetime.da
             sql, [*COUNTED_STATUSES, shop.pk, automation.pk, adapt(since, "datetime"), JourneyStatus.HOLDOUT]
         )
         n, converted, orders, total, squares = cursor.fetchone()
-    n, converted, orders, total, squares = int(n), int(converted), int(orders), Decimal(str(total)), float(squares)
-    mean = float(total) / n if n else 0.0
-    return {
-        "members": n,
-        "converted": converted,
-        "conversion_rate": converted / n if n else None,
-        "orders": orders,
-        "sales": str(total.quantize(Decimal("0.01"))),
-        "revenue_per_member": round(mean, 2) if n else None,
-        "_mean": mean,
-        "_variance": max((squares - n * mean * mean) / (n - 1), 0.0) if n > 1 else 0.0,
-    }
+    return group_figures(int(n), converted, orders, total, squares)
 
 
 def automation_messages(*, shop: Shop, automation: Automation) -> dict[str, int]:

@@ -66,6 +66,12 @@ def _group(shop: Shop, campaign: Campaign, holdout: bool, window) -> dict:
             params,
         )
         converted, orders, total, squares = cursor.fetchone()
+    return group_figures(n, converted, orders, total, squares)
+
+
+def group_figures(n: int, converted, orders, total, squares) -> dict:
+    """A group's figures from its SQL totals (members, those who ordered, orders, sales and the sum of squared
+    sales per member), with `_mean` and `_variance` for uplift_estimates. Shared by automations.reports."""
     # PostgreSQL sums integers as numeric: back to plain numbers for the JSON the report is frozen in.
     converted, orders, total, squares = int(converted), int(orders), Decimal(str(total)), float(squares)
     mean = float(total) / n if n else 0.0
